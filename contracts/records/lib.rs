@@ -1,0 +1,468 @@
+//! # Records
+//!
+//! The registry of record versions: what was committed, by whom, when, what superseded what,
+//! and what was erased.
+//!
+//! ## Overview
+//! - A **record** belongs to one patient (a pseudonym) and one custodian institution, and has a
+//!   32-byte id the custodian chooses. Its first commit opens it.
+//! - Each **version** carries a salted commitment of the off-chain content, a bounded locator
+//!   (where the content lives), an opaque kind code, the committing account and the block time.
+//!   Versions are numbered from 1 and never overwritten; a commitment is accepted once, ever.
+//! - **Supersedence**: a version can state that it replaces, amends, corrects or transforms an
+//!   earlier version of any record of the same patient and custodian. The link is readable from
+//!   both ends (`version(..).supersedes`, `superseded_by`). A version is superseded at most
+//!   once; later changes supersede the newer version, so the history stays a chain.
+//! - **Erasure** removes a version's commitment and locator and leaves a tombstone (who, when,
+//!   why). `verify` then reports `Erased`, never `Unknown` or `Mismatch`, and the erased
+//!   commitment can never be committed again.
+//!
+//! ## Roles
+//! | caller | may |
+//! |---|---|
+//! | account of a custodian institution | open records, commit and supersede versions of the records its institution keeps, erase them |
+//! | the patient's controller (directory `may_act_for`) | erase versions of the patient's records |
+//! | anyone | query and verify |
+//!
+//! Membership and control are read from the directory contract on every call, so a removed
+//! account or institution loses its rights in the block the removal lands in.
+//!
+//! ## Error handling
+//! Messages check everything before they write and return a typed [`Error`]; ink! reverts a
+//! call that returns `Err`. A directory that cannot be called yields `DirectoryUnavailable`.
+#![cfg_attr(not(feature = "std"), no_std, no_main)]
+
+#[ink::contract]
+mod records {
+    use custodia_types::{
+        directory::{DirectoryQueries, Membership, Role},
+        records::{
+            Content, ErasureReason, Link, RecordInfo, Supersedence, Tombstone, Verification,
+            Version, VersionCommitted, VersionErased, VersionNo, VersionRef, VersionSuperseded,
+            MAX_LOCATOR_LEN, MAX_PAGE,
+        },
+        CodeId, Commitment, PatientId, RecordId,
+    };
+    use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, storage::Mapping};
+
+    #[ink(storage)]
+    pub struct Records {
+        /// The directory contract that says who is a custodian and who controls a patient.
+        directory: AccountId,
+        /// Records by id.
+        records: Mapping<RecordId, RecordInfo>,
+        /// Versions by record and number.
+        versions: Mapping<(RecordId, VersionNo), Version>,
+        /// The later version that superseded a version, and how.
+        superseded_by: Mapping<(RecordId, VersionNo), Link>,
+        /// Every commitment ever accepted, keyed by its BLAKE2-256 digest (so the key survives
+        /// erasure without keeping the commitment itself), pointing at its version.
+        commitments: Mapping<[u8; 32], VersionRef>,
+    }
+
+    /// Why a records call was refused.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    pub enum Error {
+        /// Returned if the caller does not act for a custodian institution.
+        NotCustodian,
+        /// Returned if the caller's institution is not the record's custodian.
+        NotRecordCustodian,
+        /// Returned if the caller is neither the record's custodian nor the patient's controller.
+        NotAuthorizedToErase,
+        /// Returned if the patient is not registered in the directory.
+        UnknownPatient,
+        /// Returned if a commit names another patient than the record's.
+        PatientMismatch,
+        /// Returned if a record id is all zeros.
+        ZeroRecordId,
+        /// Returned if a commitment is all zeros.
+        ZeroCommitment,
+        /// Returned if a kind code is all zeros.
+        ZeroKind,
+        /// Returned if a locator is empty.
+        EmptyLocator,
+        /// Returned if a locator is longer than `MAX_LOCATOR_LEN` bytes.
+        LocatorTooLong,
+        /// Returned if the commitment was already committed (in any record).
+        CommitmentAlreadyUsed,
+        /// Returned if the commitment belonged to a version that was erased.
+        CommitmentErased,
+        /// Returned if no record has that id.
+        UnknownRecord,
+        /// Returned if the record has no such version.
+        UnknownVersion,
+        /// Returned if the target version was already superseded.
+        AlreadySuperseded,
+        /// Returned if the target version belongs to another patient or custodian.
+        ForeignTarget,
+        /// Returned if the version is already erased.
+        AlreadyErased,
+        /// Returned if a record already has `u32::MAX` versions.
+        VersionsExhausted,
+        /// Returned if the directory contract could not be called.
+        DirectoryUnavailable,
+    }
+
+    /// The registry's result type.
+    pub type Result<T> = core::result::Result<T, Error>;
+
+    impl Records {
+        /// Creates the registry, reading memberships and controllers from `directory`.
+        #[ink(constructor)]
+        pub fn new(directory: AccountId) -> Self {
+            Self {
+                directory,
+                records: Mapping::new(),
+                versions: Mapping::new(),
+                superseded_by: Mapping::new(),
+                commitments: Mapping::new(),
+            }
+        }
+
+        /// Commits a new version of `record` (version 1 opens the record for `patient`).
+        /// Returns the version number.
+        ///
+        /// # Errors
+        /// `ZeroRecordId`, `ZeroCommitment`, `ZeroKind`, `EmptyLocator`, `LocatorTooLong`,
+        /// `CommitmentAlreadyUsed`, `CommitmentErased`, `NotCustodian`, `NotRecordCustodian`,
+        /// `PatientMismatch`, `UnknownPatient`, `DirectoryUnavailable`.
+        #[ink(message)]
+        pub fn commit(
+            &mut self,
+            record: RecordId,
+            patient: PatientId,
+            commitment: Commitment,
+            locator: Vec<u8>,
+            kind: CodeId,
+        ) -> Result<VersionNo> {
+            self.commit_version(record, patient, commitment, locator, kind, None)
+        }
+
+        /// Commits a new version of `record` that supersedes `target` in the way `how`.
+        /// Returns the version number.
+        ///
+        /// # Errors
+        /// Those of `commit`, and `UnknownRecord`/`UnknownVersion` for a missing target,
+        /// `ForeignTarget` if it belongs to another patient or custodian, `AlreadySuperseded`.
+        #[ink(message)]
+        #[allow(clippy::too_many_arguments)]
+        pub fn supersede(
+            &mut self,
+            record: RecordId,
+            patient: PatientId,
+            commitment: Commitment,
+            locator: Vec<u8>,
+            kind: CodeId,
+            target: VersionRef,
+            how: Supersedence,
+        ) -> Result<VersionNo> {
+            self.commit_version(record, patient, commitment, locator, kind, Some(Link { target, how }))
+        }
+
+        /// Erases a version: its commitment and locator go, a tombstone stays.
+        ///
+        /// # Errors
+        /// `UnknownRecord`, `UnknownVersion`, `AlreadyErased`, `NotAuthorizedToErase`,
+        /// `DirectoryUnavailable`.
+        #[ink(message)]
+        pub fn erase(&mut self, record: RecordId, version: VersionNo, reason: ErasureReason) -> Result<()> {
+            let caller = self.env().caller();
+            let info = self.records.get(record).ok_or(Error::UnknownRecord)?;
+            let mut erased = self.versions.get((record, version)).ok_or(Error::UnknownVersion)?;
+            if matches!(erased.content, Content::Erased(_)) {
+                return Err(Error::AlreadyErased);
+            }
+            if !self.may_erase(caller, &info)? {
+                return Err(Error::NotAuthorizedToErase);
+            }
+            let tombstone = Tombstone {
+                erased_by: caller,
+                erased_at: self.env().block_timestamp(),
+                reason,
+            };
+            erased.content = Content::Erased(tombstone);
+            self.versions.insert((record, version), &erased);
+            self.env().emit_event(VersionErased {
+                record,
+                patient: info.patient,
+                custodian: info.custodian,
+                version,
+                tombstone,
+            });
+            Ok(())
+        }
+
+        // ---- queries ----
+
+        /// Compares `commitment` with what the chain holds for `record` version `version`.
+        #[ink(message)]
+        pub fn verify(&self, record: RecordId, version: VersionNo, commitment: Commitment) -> Verification {
+            match self.versions.get((record, version)).map(|found| found.content) {
+                None => Verification::Unknown,
+                Some(Content::Erased(_)) => Verification::Erased,
+                Some(Content::Committed { commitment: held, .. }) if held == commitment => {
+                    Verification::Match
+                }
+                Some(Content::Committed { .. }) => Verification::Mismatch,
+            }
+        }
+
+        /// The record: patient, custodian, newest version number.
+        #[ink(message)]
+        pub fn record(&self, record: RecordId) -> Option<RecordInfo> {
+            self.records.get(record)
+        }
+
+        /// The newest version of `record` and its number.
+        #[ink(message)]
+        pub fn head(&self, record: RecordId) -> Option<(VersionNo, Version)> {
+            let head = self.records.get(record)?.head;
+            self.versions.get((record, head)).map(|version| (head, version))
+        }
+
+        /// One version.
+        #[ink(message)]
+        pub fn version(&self, record: RecordId, version: VersionNo) -> Option<Version> {
+            self.versions.get((record, version))
+        }
+
+        /// Up to `limit` (at most `MAX_PAGE`) versions of `record` from number `from` on,
+        /// erased ones included as tombstones.
+        #[ink(message)]
+        pub fn versions(&self, record: RecordId, from: VersionNo, limit: u32) -> Vec<(VersionNo, Version)> {
+            let Some(info) = self.records.get(record) else {
+                return Vec::new();
+            };
+            let first = from.max(1);
+            let last = first.saturating_add(limit.min(MAX_PAGE)).saturating_sub(1).min(info.head);
+            (first..=last)
+                .filter_map(|number| self.versions.get((record, number)).map(|v| (number, v)))
+                .collect()
+        }
+
+        /// The later version that superseded `record` version `version`, and how.
+        #[ink(message)]
+        pub fn superseded_by(&self, record: RecordId, version: VersionNo) -> Option<Link> {
+            self.superseded_by.get((record, version))
+        }
+
+        /// The version a commitment was committed as (also after its erasure).
+        #[ink(message)]
+        pub fn find(&self, commitment: Commitment) -> Option<VersionRef> {
+            self.commitments.get(Self::commitment_key(&commitment))
+        }
+
+        /// The directory contract this registry reads.
+        #[ink(message)]
+        pub fn directory(&self) -> AccountId {
+            self.directory
+        }
+
+        // ---- helpers ----
+
+        fn commit_version(
+            &mut self,
+            record: RecordId,
+            patient: PatientId,
+            commitment: Commitment,
+            locator: Vec<u8>,
+            kind: CodeId,
+            supersedes: Option<Link>,
+        ) -> Result<VersionNo> {
+            let caller = self.env().caller();
+            Self::check_version_input(record, &commitment, &locator, &kind)?;
+            let key = Self::commitment_key(&commitment);
+            if let Some(earlier) = self.commitments.get(key) {
+                return Err(self.reuse_error(earlier));
+            }
+            let custodian = self.custodian_membership(caller)?.institution;
+            let mut info = match self.records.get(record) {
+                Some(info) if info.custodian != custodian => return Err(Error::NotRecordCustodian),
+                Some(info) if info.patient != patient => return Err(Error::PatientMismatch),
+                Some(info) => info,
+                None => self.open_record(patient, custodian)?,
+            };
+            if let Some(link) = supersedes {
+                self.check_target(&info, link.target)?;
+            }
+            let number = info.head.checked_add(1).ok_or(Error::VersionsExhausted)?;
+            info.head = number;
+            let version = Version {
+                content: Content::Committed { commitment, locator: locator.clone() },
+                kind,
+                committed_by: caller,
+                committed_at: self.env().block_timestamp(),
+                supersedes,
+            };
+            self.records.insert(record, &info);
+            self.versions.insert((record, number), &version);
+            self.commitments.insert(key, &VersionRef { record, version: number });
+            self.env().emit_event(VersionCommitted {
+                record,
+                patient,
+                custodian,
+                version: number,
+                commitment,
+                locator,
+                kind,
+                committed_by: caller,
+                supersedes,
+            });
+            if let Some(link) = supersedes {
+                let back = Link { target: VersionRef { record, version: number }, how: link.how };
+                self.superseded_by.insert((link.target.record, link.target.version), &back);
+                self.env().emit_event(VersionSuperseded {
+                    record: link.target.record,
+                    patient,
+                    custodian,
+                    version: link.target.version,
+                    superseded_by: back,
+                });
+            }
+            Ok(number)
+        }
+
+        fn check_version_input(
+            record: RecordId,
+            commitment: &Commitment,
+            locator: &[u8],
+            kind: &CodeId,
+        ) -> Result<()> {
+            if record.is_zero() {
+                return Err(Error::ZeroRecordId);
+            }
+            if commitment.is_zero() {
+                return Err(Error::ZeroCommitment);
+            }
+            if kind.is_zero() {
+                return Err(Error::ZeroKind);
+            }
+            if locator.is_empty() {
+                return Err(Error::EmptyLocator);
+            }
+            if locator.len() > MAX_LOCATOR_LEN as usize {
+                return Err(Error::LocatorTooLong);
+            }
+            Ok(())
+        }
+
+        /// A new record: its patient must be registered.
+        fn open_record(&self, patient: PatientId, custodian: u32) -> Result<RecordInfo> {
+            let registered = self
+                .directory_ref()
+                .call()
+                .patient(patient)
+                .try_invoke()
+                .map_err(|_| Error::DirectoryUnavailable)?
+                .map_err(|_| Error::DirectoryUnavailable)?;
+            if registered.is_none() {
+                return Err(Error::UnknownPatient);
+            }
+            Ok(RecordInfo { patient, custodian, head: 0, created_at: self.env().block_timestamp() })
+        }
+
+        /// A target must exist, be of the same patient and custodian, and not be superseded yet.
+        fn check_target(&self, new_record: &RecordInfo, target: VersionRef) -> Result<()> {
+            let target_record = self.records.get(target.record).ok_or(Error::UnknownRecord)?;
+            if target.version == 0 || target.version > target_record.head {
+                return Err(Error::UnknownVersion);
+            }
+            if target_record.patient != new_record.patient || target_record.custodian != new_record.custodian {
+                return Err(Error::ForeignTarget);
+            }
+            if self.superseded_by.contains((target.record, target.version)) {
+                return Err(Error::AlreadySuperseded);
+            }
+            Ok(())
+        }
+
+        fn reuse_error(&self, earlier: VersionRef) -> Error {
+            match self.versions.get((earlier.record, earlier.version)).map(|v| v.content) {
+                Some(Content::Erased(_)) => Error::CommitmentErased,
+                _ => Error::CommitmentAlreadyUsed,
+            }
+        }
+
+        fn custodian_membership(&self, account: AccountId) -> Result<Membership> {
+            match self.membership(account)? {
+                Some(membership) if membership.roles.contains(Role::Custodian) => Ok(membership),
+                _ => Err(Error::NotCustodian),
+            }
+        }
+
+        fn may_erase(&self, caller: AccountId, info: &RecordInfo) -> Result<bool> {
+            let is_custodian = self
+                .membership(caller)?
+                .is_some_and(|m| m.institution == info.custodian && m.roles.contains(Role::Custodian));
+            if is_custodian {
+                return Ok(true);
+            }
+            self.directory_ref()
+                .call()
+                .may_act_for(caller, info.patient)
+                .try_invoke()
+                .map_err(|_| Error::DirectoryUnavailable)?
+                .map_err(|_| Error::DirectoryUnavailable)
+        }
+
+        fn membership(&self, account: AccountId) -> Result<Option<Membership>> {
+            self.directory_ref()
+                .call()
+                .membership(account)
+                .try_invoke()
+                .map_err(|_| Error::DirectoryUnavailable)?
+                .map_err(|_| Error::DirectoryUnavailable)
+        }
+
+        fn directory_ref(&self) -> ink::contract_ref!(DirectoryQueries) {
+            self.directory.into()
+        }
+
+        fn commitment_key(commitment: &Commitment) -> [u8; 32] {
+            let mut key = [0u8; 32];
+            ink::env::hash_bytes::<ink::env::hash::Blake2x256>(commitment.as_bytes(), &mut key);
+            key
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn id(byte: u8) -> [u8; 32] {
+            [byte; 32]
+        }
+
+        #[test]
+        fn version_input_is_checked_field_by_field() {
+            let ok = |r, c, l: &[u8], k| Records::check_version_input(RecordId::new(r), &Commitment::new(c), l, &CodeId::new(k));
+            assert_eq!(ok(id(1), id(2), b"Observation/1/_history/1", id(3)), Ok(()));
+            assert_eq!(ok(id(0), id(2), b"x", id(3)), Err(Error::ZeroRecordId));
+            assert_eq!(ok(id(1), id(0), b"x", id(3)), Err(Error::ZeroCommitment));
+            assert_eq!(ok(id(1), id(2), b"x", id(0)), Err(Error::ZeroKind));
+            assert_eq!(ok(id(1), id(2), b"", id(3)), Err(Error::EmptyLocator));
+            let longest = vec![b'a'; MAX_LOCATOR_LEN as usize];
+            assert_eq!(ok(id(1), id(2), &longest, id(3)), Ok(()));
+            let too_long = vec![b'a'; MAX_LOCATOR_LEN as usize + 1];
+            assert_eq!(ok(id(1), id(2), &too_long, id(3)), Err(Error::LocatorTooLong));
+        }
+
+        #[ink::test]
+        fn verify_reports_unknown_for_a_fresh_registry() {
+            let records = Records::new(AccountId::from([7; 32]));
+            let outcome = records.verify(RecordId::new(id(1)), 1, Commitment::new(id(2)));
+            assert_eq!(outcome, Verification::Unknown);
+            assert!(records.versions(RecordId::new(id(1)), 1, 10).is_empty());
+            assert_eq!(records.directory(), AccountId::from([7; 32]));
+        }
+
+        #[ink::test]
+        fn commitment_keys_are_digests_not_the_commitment() {
+            let commitment = Commitment::new(id(5));
+            let key = Records::commitment_key(&commitment);
+            assert_ne!(&key, commitment.as_bytes());
+            assert_eq!(key, Records::commitment_key(&commitment));
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Who may do what: institutions and their roles, governance, patients and their controllers.
+
+use crate::{AccountId, InstitutionId, PatientId, Timestamp};
+use ink::prelude::vec::Vec;
+
+/// Most admins the governance set may have.
+pub const MAX_ADMINS: u32 = 16;
+
+/// What an institution is, for the people reading the directory. Rights come from [`Roles`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum InstitutionKind {
+    Hospital,
+    Laboratory,
+    Clinic,
+    Payer,
+    AuditBody,
+    Other,
+}
+
+/// One right an institution can hold.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum Role {
+    /// Keeps records: commits, supersedes and erases versions, registers patients.
+    Custodian,
+    /// Reads records under consent and writes access-log entries.
+    Accessor,
+    /// Inspects consents and the access log.
+    Auditor,
+}
+
+/// The set of roles an institution holds (a bit set; only the three known bits are valid).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Roles(pub u8);
+
+impl Roles {
+    const ALL_BITS: u8 = 0b111;
+
+    /// No role at all.
+    pub const NONE: Roles = Roles(0);
+
+    const fn bit(role: Role) -> u8 {
+        match role {
+            Role::Custodian => 0b001,
+            Role::Accessor => 0b010,
+            Role::Auditor => 0b100,
+        }
+    }
+
+    /// The set holding exactly `roles`.
+    pub fn of(roles: &[Role]) -> Roles {
+        roles.iter().fold(Roles::NONE, |set, role| set.with(*role))
+    }
+
+    /// This set plus `role`.
+    pub const fn with(self, role: Role) -> Roles {
+        Roles(self.0 | Self::bit(role))
+    }
+
+    /// True if the set holds `role`.
+    pub const fn contains(self, role: Role) -> bool {
+        self.0 & Self::bit(role) != 0
+    }
+
+    /// True if the set holds at least one role and no unknown bit.
+    pub const fn is_valid(self) -> bool {
+        self.0 != 0 && self.0 & !Self::ALL_BITS == 0
+    }
+}
+
+/// An admitted institution.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Institution {
+    /// What it is (hospital, laboratory, ...).
+    pub kind: InstitutionKind,
+    /// What it may do.
+    pub roles: Roles,
+    /// The account that manages the institution's other accounts.
+    pub operator: AccountId,
+    /// Accounts (the operator included) that act for it.
+    pub accounts: u32,
+    /// Patients for whom it is the custodian (fallback controller).
+    pub patients: u32,
+    /// When governance admitted it.
+    pub admitted_at: Timestamp,
+}
+
+/// What the directory says about one account: the institution it acts for, and that
+/// institution's roles.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct Membership {
+    /// The institution the account acts for.
+    pub institution: InstitutionId,
+    /// The institution's roles.
+    pub roles: Roles,
+}
+
+/// A change to the directory that needs the admins' approval.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum Action {
+    /// Admit a new institution, managed by `operator`.
+    Admit { operator: AccountId, kind: InstitutionKind, roles: Roles },
+    /// Replace an institution's roles.
+    SetRoles { institution: InstitutionId, roles: Roles },
+    /// Remove an institution (refused while it is custodian of patients).
+    Remove { institution: InstitutionId },
+    /// Replace the admin set and the approval threshold; pending proposals lapse.
+    SetAdmins { admins: Vec<AccountId>, threshold: u32 },
+}
+
+/// Where a proposal stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum ProposalStatus {
+    /// Collecting approvals.
+    Pending,
+    /// Carried out.
+    Executed,
+    /// Withdrawn by its proposer.
+    Cancelled,
+}
+
+/// A governance proposal.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Proposal {
+    /// What it would do.
+    pub action: Action,
+    /// The admin who proposed it (and approved it by proposing).
+    pub proposer: AccountId,
+    /// Approvals so far.
+    pub approvals: u32,
+    /// The admin-set generation it belongs to; a change of admins makes it lapse.
+    pub admin_epoch: u32,
+    /// Where it stands.
+    pub status: ProposalStatus,
+    /// When it was proposed.
+    pub created_at: Timestamp,
+}
+
+/// Who controls a patient's consents and records.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum Controller {
+    /// An institution acts for the patient (the default).
+    Custodial(InstitutionId),
+    /// The patient holds the key.
+    PatientHeld(AccountId),
+}
+
+/// A registered patient.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct PatientInfo {
+    /// Who controls the patient's consents and records now.
+    pub controller: Controller,
+    /// The custodial institution: controller by default, fallback once the patient holds a key.
+    pub custodian: InstitutionId,
+    /// An account offered control and not yet accepted.
+    pub offered_to: Option<AccountId>,
+    /// When the patient was registered.
+    pub registered_at: Timestamp,
+}
+
+/// The directory's interface for other contracts and for the client.
+#[ink::trait_definition]
+pub trait DirectoryQueries {
+    /// True if `account` acts for an institution that holds `role`.
+    #[ink(message)]
+    fn is_member(&self, account: AccountId, role: Role) -> bool;
+
+    /// The institution `account` acts for and its roles, if any.
+    #[ink(message)]
+    fn membership(&self, account: AccountId) -> Option<Membership>;
+
+    /// The registered patient, if any.
+    #[ink(message)]
+    fn patient(&self, patient: PatientId) -> Option<PatientInfo>;
+
+    /// Who controls `patient` now, if registered.
+    #[ink(message)]
+    fn controller_of(&self, patient: PatientId) -> Option<Controller>;
+
+    /// True if `account` may act for `patient`: the patient-held key, or an account of the
+    /// custodial institution while it is the controller.
+    #[ink(message)]
+    fn may_act_for(&self, account: AccountId, patient: PatientId) -> bool;
+}
+
+/// Emitted when an admin proposes a change to the directory.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalCreated {
+    #[ink(topic)]
+    pub proposal: u32,
+    #[ink(topic)]
+    pub proposer: AccountId,
+    pub action: Action,
+}
+
+/// Emitted when an admin approves a proposal (the proposer's own approval included).
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalApproved {
+    #[ink(topic)]
+    pub proposal: u32,
+    #[ink(topic)]
+    pub approver: AccountId,
+    pub approvals: u32,
+    pub threshold: u32,
+}
+
+/// Emitted when a proposal that reached the threshold is carried out.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalExecuted {
+    #[ink(topic)]
+    pub proposal: u32,
+    #[ink(topic)]
+    pub executed_by: AccountId,
+}
+
+/// Emitted when a proposer withdraws a pending proposal.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalCancelled {
+    #[ink(topic)]
+    pub proposal: u32,
+    #[ink(topic)]
+    pub cancelled_by: AccountId,
+}
+
+/// Emitted when governance admits an institution.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstitutionAdmitted {
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    #[ink(topic)]
+    pub operator: AccountId,
+    pub kind: InstitutionKind,
+    pub roles: Roles,
+}
+
+/// Emitted when governance changes an institution's roles.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolesChanged {
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    pub old: Roles,
+    pub new: Roles,
+}
+
+/// Emitted when governance removes an institution; its accounts stop acting for it at once.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstitutionRemoved {
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    pub roles: Roles,
+}
+
+/// Emitted when governance replaces the admin set or the threshold.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminsChanged {
+    pub old_threshold: u32,
+    pub new_threshold: u32,
+    pub admins: Vec<AccountId>,
+}
+
+/// Emitted when an institution's operator adds an account that acts for it.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountAdded {
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    #[ink(topic)]
+    pub account: AccountId,
+}
+
+/// Emitted when an institution's operator removes one of its accounts.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRemoved {
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    #[ink(topic)]
+    pub account: AccountId,
+}
+
+/// Emitted when a custodian registers a patient pseudonym, with itself as controller.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientRegistered {
+    #[ink(topic)]
+    pub patient: PatientId,
+    #[ink(topic)]
+    pub custodian: InstitutionId,
+    pub registered_by: AccountId,
+}
+
+/// Emitted when the controller offers control of a patient to a patient-held account.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlOffered {
+    #[ink(topic)]
+    pub patient: PatientId,
+    #[ink(topic)]
+    pub offered_to: AccountId,
+    pub offered_by: AccountId,
+}
+
+/// Emitted when control of a patient changes hands: the patient accepts a key, hands control
+/// back, or the custodian recovers it.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlChanged {
+    #[ink(topic)]
+    pub patient: PatientId,
+    pub old: Controller,
+    pub new: Controller,
+    pub changed_by: AccountId,
+}

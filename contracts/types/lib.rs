@@ -1,0 +1,24 @@
+//! # custodia-types
+//!
+//! The vocabulary every Custodia party shares: the contracts, the client library and the tests.
+//!
+//! - [`ids`]: opaque 32-byte identifiers (patients, records, commitments, codes). None of them
+//!   is ever a name, a medical record number or a birth date: patient ids are pseudonyms,
+//!   commitments are salted digests and codes are opaque ids of terminology codes.
+//! - [`directory`]: institutions, roles, governance proposals, patients and their controllers,
+//!   the directory's events, and [`directory::DirectoryQueries`], the interface other contracts
+//!   call.
+//! - [`records`]: record versions, supersedence links, tombstones, verification outcomes and
+//!   the records registry's events.
+//!
+//! The crate is `no_std`; with the `std` feature it also derives storage layouts for metadata.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+pub mod directory;
+pub mod ids;
+pub mod records;
+
+pub use ids::{CodeId, Commitment, InstitutionId, PatientId, RecordId, Timestamp};
+
+/// The account type of the chain (32 bytes, sr25519 public keys on Substrate).
+pub type AccountId = ink::primitives::AccountId;

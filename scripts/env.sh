@@ -1,0 +1,12 @@
+# Shared settings for Custodia's scripts; sourced, never run.
+# shellcheck shell=bash
+CUSTODIA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CUSTODIA_ROOT
+# Project-local tools (rust-lld) live outside the repository's tracked files.
+export CUSTODIA_TOOLS="${CUSTODIA_TOOLS:-$HOME/.cache/custodia/tools}"
+# The Debian rustc-web 1.85 compiler, linked into rustup under this name.
+export CONTRACT_TOOLCHAIN="${CONTRACT_TOOLCHAIN:-custodia-contracts}"
+export CONTRACT_TOOLCHAIN_DIR="${CONTRACT_TOOLCHAIN_DIR:-/usr}"
+# Where the release bundles (.contract, .wasm, .json) are put.
+export CUSTODIA_BUNDLES="${CUSTODIA_BUNDLES:-$CUSTODIA_ROOT/target/bundles}"
+export PATH="$CUSTODIA_TOOLS/bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
