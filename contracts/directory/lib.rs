@@ -35,6 +35,8 @@
 
 pub use custodia_types::directory::DirectoryQueries;
 
+pub use self::directory::{Admins, Directory, DirectoryRef, Error};
+
 #[ink::contract]
 mod directory {
     use custodia_types::{

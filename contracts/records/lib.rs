@@ -32,6 +32,8 @@
 //! call that returns `Err`. A directory that cannot be called yields `DirectoryUnavailable`.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
+pub use self::records::{Error, Records, RecordsRef};
+
 #[ink::contract]
 mod records {
     use custodia_types::{

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds every Custodia contract with `cargo contract build --release` (the contract toolchain
+# from scripts/setup.sh) and puts the bundles in $CUSTODIA_BUNDLES (default target/bundles):
+#   <name>.contract  code + metadata, what explorers and `cargo contract` read
+#   <name>.wasm      the code alone
+#   <name>.json      the metadata (ABI) alone
+# Skips the build when no contract source changed since the last one (a stamp of their digest).
+#
+# Usage: scripts/build-contracts.sh [--force]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+cd "$CUSTODIA_ROOT"
+
+CONTRACTS=(directory records)
+
+fail() { printf 'build-contracts: %s\n' "$*" >&2; exit 1; }
+command -v cargo-contract >/dev/null || fail "cargo-contract is missing: run scripts/setup.sh"
+
+stamp="$CUSTODIA_BUNDLES/.sources.sha256"
+digest="$( (find contracts -type f \( -name '*.rs' -o -name Cargo.toml \) -print0 | sort -z \
+  | xargs -0 sha256sum; sha256sum Cargo.toml Cargo.lock 2>/dev/null) | sha256sum | cut -d' ' -f1)"
+if [ "${1:-}" != --force ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
+  all_there=1
+  for c in "${CONTRACTS[@]}"; do
+    for ext in contract wasm json; do [ -f "$CUSTODIA_BUNDLES/$c.$ext" ] || all_there=0; done
+  done
+  if [ "$all_there" = 1 ]; then
+    echo "==> contract bundles up to date in $CUSTODIA_BUNDLES"
+    exit 0
+  fi
+fi
+
+mkdir -p "$CUSTODIA_BUNDLES"
+for c in "${CONTRACTS[@]}"; do
+  echo "==> cargo contract build --release: $c"
+  RUSTUP_TOOLCHAIN="$CONTRACT_TOOLCHAIN" cargo contract build --release --quiet \
+    --manifest-path "contracts/$c/Cargo.toml" \
+    || fail "building contract $c failed"
+  out="target/ink/$c"
+  for ext in contract wasm json; do
+    [ -f "$out/$c.$ext" ] || fail "cargo-contract did not write $out/$c.$ext"
+    cp "$out/$c.$ext" "$CUSTODIA_BUNDLES/"
+  done
+  printf '    %s.wasm: %s bytes\n' "$c" "$(stat -c %s "$CUSTODIA_BUNDLES/$c.wasm")"
+done
+echo "$digest" > "$stamp"
+echo "==> bundles in $CUSTODIA_BUNDLES"

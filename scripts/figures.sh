@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Prints the figures the README reports (Wasm sizes; gas and storage deposit per call), measured
+# in the in-process pallet-contracts runtime. Sets up and builds what it needs first.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+"$here/setup.sh" >&2
+"$here/build-contracts.sh" >&2
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+cd "$CUSTODIA_ROOT"
+cargo run --quiet -p custodia-tests --bin figures

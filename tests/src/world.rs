@@ -1,0 +1,202 @@
+//! The cast and the deployed suite that the integration tests and the figures share.
+
+use crate::chain::{call_builder, Chain};
+use custodia_types::{
+    directory::{Action, InstitutionKind, Role, Roles},
+    CodeId, Commitment, InstitutionId, PatientId, RecordId,
+};
+use directory::{Directory, DirectoryRef};
+use ink::{codegen::ContractCallBuilder, primitives::AccountId};
+use records::{Records, RecordsRef};
+
+fn account(tag: u8) -> AccountId {
+    AccountId::from([tag; 32])
+}
+
+/// Everyone who appears in the tests, by what they are.
+#[derive(Clone, Copy, Debug)]
+pub struct Cast {
+    /// Directory admins; governance needs two of the three.
+    pub admins: [AccountId; 3],
+    /// Operator of hospital A (custodian and accessor).
+    pub hospital_a: AccountId,
+    /// A second account of hospital A, added by its operator.
+    pub hospital_a_clerk: AccountId,
+    /// Operator of hospital B (custodian).
+    pub hospital_b: AccountId,
+    /// Operator of the laboratory (accessor only).
+    pub lab: AccountId,
+    /// Operator of the audit body (auditor only).
+    pub auditor: AccountId,
+    /// The key patient B holds.
+    pub patient_key: AccountId,
+    /// An account nobody admitted.
+    pub stranger: AccountId,
+}
+
+impl Default for Cast {
+    fn default() -> Self {
+        Self {
+            admins: [account(0xA1), account(0xA2), account(0xA3)],
+            hospital_a: account(0x11),
+            hospital_a_clerk: account(0x12),
+            hospital_b: account(0x21),
+            lab: account(0x31),
+            auditor: account(0x41),
+            patient_key: account(0x51),
+            stranger: account(0x99),
+        }
+    }
+}
+
+impl Cast {
+    /// Every account, for funding.
+    pub fn all(&self) -> Vec<AccountId> {
+        let mut all = self.admins.to_vec();
+        all.extend([
+            self.hospital_a,
+            self.hospital_a_clerk,
+            self.hospital_b,
+            self.lab,
+            self.auditor,
+            self.patient_key,
+            self.stranger,
+        ]);
+        all
+    }
+}
+
+/// Institution ids the directory gave the cast.
+#[derive(Clone, Copy, Debug)]
+pub struct Institutions {
+    pub hospital_a: InstitutionId,
+    pub hospital_b: InstitutionId,
+    pub lab: InstitutionId,
+    pub audit_body: InstitutionId,
+}
+
+/// The deployed suite with the cast admitted and two patients registered by hospital A:
+/// `custodial_patient` (hospital A controls) and `keyed_patient` (holds `patient_key`).
+pub struct World {
+    pub chain: Chain,
+    pub cast: Cast,
+    pub directory: AccountId,
+    pub records: AccountId,
+    pub institutions: Institutions,
+    pub custodial_patient: PatientId,
+    pub keyed_patient: PatientId,
+}
+
+/// A 32-byte id whose bytes are all `tag` (tests only: real ids are digests).
+pub fn id32(tag: u8) -> [u8; 32] {
+    [tag; 32]
+}
+
+/// A record id for tests.
+pub fn record_id(tag: u8) -> RecordId {
+    RecordId::new(id32(tag))
+}
+
+/// A distinct commitment for tests: `n` spread over the bytes, never zero.
+pub fn commitment(n: u32) -> Commitment {
+    let mut bytes = [0x5a; 32];
+    bytes[..4].copy_from_slice(&n.to_le_bytes());
+    Commitment::new(bytes)
+}
+
+/// The kind code tests commit under.
+pub fn kind() -> CodeId {
+    CodeId::new(id32(0xC0))
+}
+
+impl World {
+    /// Deploys directory and records, admits the institutions through two-of-three
+    /// governance, adds hospital A's clerk, and registers the two patients.
+    pub fn new() -> Self {
+        let cast = Cast::default();
+        let mut chain = Chain::new();
+        for account in cast.all() {
+            chain.fund(account);
+        }
+        let directory = chain.deploy(
+            "directory",
+            cast.admins[0],
+            DirectoryRef::new(cast.admins.to_vec(), 2),
+            b"directory",
+        );
+        let records = chain.deploy("records", cast.admins[0], RecordsRef::new(directory), b"records");
+        let mut world = Self {
+            chain,
+            cast,
+            directory,
+            records,
+            institutions: Institutions { hospital_a: 0, hospital_b: 0, lab: 0, audit_body: 0 },
+            custodial_patient: PatientId::new(id32(0xE1)),
+            keyed_patient: PatientId::new(id32(0xE2)),
+        };
+        let custodian_accessor = Roles::of(&[Role::Custodian, Role::Accessor]);
+        world.institutions = Institutions {
+            hospital_a: world.admit(cast.hospital_a, InstitutionKind::Hospital, custodian_accessor),
+            hospital_b: world.admit(cast.hospital_b, InstitutionKind::Hospital, Roles::of(&[Role::Custodian])),
+            lab: world.admit(cast.lab, InstitutionKind::Laboratory, Roles::of(&[Role::Accessor])),
+            audit_body: world.admit(cast.auditor, InstitutionKind::AuditBody, Roles::of(&[Role::Auditor])),
+        };
+        let add_clerk = world.dir().add_account(cast.hospital_a_clerk);
+        world.chain.call(cast.hospital_a, add_clerk).value.expect("add clerk");
+        for patient in [world.custodial_patient, world.keyed_patient] {
+            let register = world.dir().register_patient(patient);
+            world.chain.call(cast.hospital_a, register).value.expect("register patient");
+        }
+        let offer = world.dir().offer_control(world.keyed_patient, cast.patient_key);
+        world.chain.call(cast.hospital_a, offer).value.expect("offer control");
+        let accept = world.dir().accept_control(world.keyed_patient);
+        world.chain.call(cast.patient_key, accept).value.expect("accept control");
+        world
+    }
+
+    /// The directory's call builder.
+    pub fn dir(&self) -> <Directory as ContractCallBuilder>::Type {
+        call_builder::<Directory>(self.directory)
+    }
+
+    /// The records registry's call builder.
+    pub fn rec(&self) -> <Records as ContractCallBuilder>::Type {
+        call_builder::<Records>(self.records)
+    }
+
+    /// Runs `action` through governance (admin 0 proposes, admin 1 approves and executes).
+    pub fn govern(&mut self, action: Action) -> Result<(), directory::Error> {
+        let [first, second, _] = self.cast.admins;
+        let id = self.chain.call(first, self.dir().propose(action)).value?;
+        self.chain.call(second, self.dir().approve(id)).value?;
+        self.chain.call(second, self.dir().execute(id)).value
+    }
+
+    /// Admits an institution through governance and returns its id.
+    pub fn admit(&mut self, operator: AccountId, kind: InstitutionKind, roles: Roles) -> InstitutionId {
+        self.govern(Action::Admit { operator, kind, roles }).expect("admission");
+        use directory::DirectoryQueries;
+        let query = self.dir().membership(operator);
+        self.chain.query(operator, query).expect("admitted").institution
+    }
+
+    /// Hospital A commits version 1 of a record of the custodial patient and returns its id.
+    pub fn committed_record(&mut self, tag: u8) -> RecordId {
+        let record = record_id(tag);
+        let commit = self.rec().commit(
+            record,
+            self.custodial_patient,
+            commitment(u32::from(tag)),
+            b"DocumentReference/example/_history/1".to_vec(),
+            kind(),
+        );
+        assert_eq!(self.chain.call(self.cast.hospital_a, commit).value, Ok(1));
+        record
+    }
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,357 @@
+//! The records registry in the real pallet-contracts runtime: every message × every role,
+//! supersedence from both ends, erasure as an evident gap, and bad input.
+
+use custodia_tests::{
+    chain::Chain,
+    world::{commitment, id32, kind, record_id, World},
+};
+use custodia_types::{
+    records::{
+        Content, ErasureReason, Link, Supersedence, Verification, VersionCommitted, VersionErased,
+        VersionRef, VersionSuperseded, MAX_LOCATOR_LEN,
+    },
+    CodeId, Commitment, PatientId, RecordId,
+};
+use ink::primitives::AccountId;
+use records::Error;
+
+const LOCATOR: &[u8] = b"DocumentReference/example/_history/1";
+
+/// Who may commit to a record that hospital A keeps: its two accounts.
+fn record_custodians(w: &World) -> Vec<AccountId> {
+    vec![w.cast.hospital_a, w.cast.hospital_a_clerk]
+}
+
+/// The error every other role of the cast gets when committing to hospital A's record.
+fn commit_refusal(w: &World, who: AccountId) -> Error {
+    if who == w.cast.hospital_b {
+        Error::NotRecordCustodian
+    } else {
+        Error::NotCustodian
+    }
+}
+
+#[test]
+fn opening_a_record_is_for_custodians_only() {
+    let mut w = World::new();
+    let start = w.chain.snapshot();
+    for who in w.cast.all() {
+        w.chain.restore(&start);
+        let record = record_id(0x70);
+        let commit = w.rec().commit(record, w.custodial_patient, commitment(1), LOCATOR.to_vec(), kind());
+        let may = record_custodians(&w).contains(&who) || who == w.cast.hospital_b;
+        if may {
+            let outcome = w.chain.call(who, commit);
+            assert_eq!(outcome.value, Ok(1), "{who:?} opens the record");
+            let events = outcome.events_of::<VersionCommitted>();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].record, record);
+            assert_eq!(events[0].patient, w.custodial_patient);
+            assert_eq!(events[0].committed_by, who);
+            assert_eq!(events[0].supersedes, None);
+            let info = w.chain.query(who, w.rec().record(record)).expect("record exists");
+            assert_eq!(info.head, 1);
+            assert_eq!(info.patient, w.custodial_patient);
+        } else {
+            assert_eq!(w.chain.call_refused(who, commit), Err(Error::NotCustodian), "{who:?}");
+            assert_eq!(w.chain.query(who, w.rec().record(record)), None);
+        }
+    }
+}
+
+#[test]
+fn only_the_record_custodian_commits_later_versions() {
+    let mut w = World::new();
+    let record = w.committed_record(0x71);
+    let start = w.chain.snapshot();
+    for who in w.cast.all() {
+        w.chain.restore(&start);
+        let commit = w.rec().commit(record, w.custodial_patient, commitment(500), LOCATOR.to_vec(), kind());
+        if record_custodians(&w).contains(&who) {
+            let outcome = w.chain.call(who, commit);
+            assert_eq!(outcome.value, Ok(2));
+            assert_eq!(outcome.events_of::<VersionCommitted>()[0].version, 2);
+        } else {
+            assert_eq!(w.chain.call_refused(who, commit), Err(commit_refusal(&w, who)), "{who:?}");
+        }
+    }
+}
+
+#[test]
+fn only_the_record_custodian_supersedes() {
+    let mut w = World::new();
+    let record = w.committed_record(0x72);
+    let start = w.chain.snapshot();
+    let target = VersionRef { record, version: 1 };
+    for who in w.cast.all() {
+        w.chain.restore(&start);
+        let supersede = w.rec().supersede(
+            record,
+            w.custodial_patient,
+            commitment(600),
+            LOCATOR.to_vec(),
+            kind(),
+            target,
+            Supersedence::Amends,
+        );
+        if record_custodians(&w).contains(&who) {
+            let outcome = w.chain.call(who, supersede);
+            assert_eq!(outcome.value, Ok(2));
+            let link = Link { target, how: Supersedence::Amends };
+            assert_eq!(outcome.events_of::<VersionCommitted>()[0].supersedes, Some(link));
+            let back = outcome.events_of::<VersionSuperseded>();
+            assert_eq!(back.len(), 1);
+            assert_eq!(back[0].version, 1);
+            assert_eq!(back[0].superseded_by.target, VersionRef { record, version: 2 });
+        } else {
+            assert_eq!(w.chain.call_refused(who, supersede), Err(commit_refusal(&w, who)), "{who:?}");
+        }
+    }
+}
+
+#[test]
+fn erasure_is_for_the_custodian_or_the_patients_controller() {
+    let mut w = World::new();
+    // A record of the patient who holds a key: custodian and key may both erase.
+    let record = record_id(0x73);
+    let commit = w.rec().commit(record, w.keyed_patient, commitment(700), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(w.cast.hospital_a, commit).value, Ok(1));
+    let start = w.chain.snapshot();
+    for who in w.cast.all() {
+        w.chain.restore(&start);
+        let erase = w.rec().erase(record, 1, ErasureReason::PatientRequest);
+        let may = record_custodians(&w).contains(&who) || who == w.cast.patient_key;
+        if may {
+            let outcome = w.chain.call(who, erase);
+            assert_eq!(outcome.value, Ok(()), "{who:?} erases");
+            let erased = outcome.events_of::<VersionErased>();
+            assert_eq!(erased.len(), 1);
+            assert_eq!(erased[0].tombstone.erased_by, who);
+            assert_eq!(erased[0].tombstone.reason, ErasureReason::PatientRequest);
+            assert_eq!(erased[0].patient, w.keyed_patient);
+        } else {
+            assert_eq!(w.chain.call_refused(who, erase), Err(Error::NotAuthorizedToErase), "{who:?}");
+        }
+    }
+}
+
+#[test]
+fn the_patient_key_cannot_erase_another_patients_record() {
+    let mut w = World::new();
+    let record = w.committed_record(0x74);
+    let erase = w.rec().erase(record, 1, ErasureReason::PatientRequest);
+    assert_eq!(w.chain.call_refused(w.cast.patient_key, erase), Err(Error::NotAuthorizedToErase));
+}
+
+#[test]
+fn queries_answer_everyone_alike() {
+    let mut w = World::new();
+    let record = w.committed_record(0x75);
+    let c = commitment(0x75);
+    for who in w.cast.all() {
+        assert_eq!(w.chain.query(who, w.rec().verify(record, 1, c)), Verification::Match);
+        assert_eq!(w.chain.query(who, w.rec().record(record)).map(|r| r.head), Some(1));
+        assert_eq!(w.chain.query(who, w.rec().head(record)).map(|(n, _)| n), Some(1));
+        assert!(w.chain.query(who, w.rec().version(record, 1)).is_some());
+        assert_eq!(w.chain.query(who, w.rec().versions(record, 1, 10)).len(), 1);
+        assert_eq!(w.chain.query(who, w.rec().superseded_by(record, 1)), None);
+        assert_eq!(w.chain.query(who, w.rec().find(c)), Some(VersionRef { record, version: 1 }));
+        assert_eq!(w.chain.query(who, w.rec().directory()), w.directory);
+    }
+}
+
+#[test]
+fn supersedence_is_readable_from_both_ends() {
+    let mut w = World::new();
+    let a = w.cast.hospital_a;
+    let record = w.committed_record(0x76);
+    let v1 = VersionRef { record, version: 1 };
+    let supersede = w.rec().supersede(
+        record,
+        w.custodial_patient,
+        commitment(2),
+        b"DocumentReference/example/_history/2".to_vec(),
+        kind(),
+        v1,
+        Supersedence::Corrects,
+    );
+    assert_eq!(w.chain.call(a, supersede).value, Ok(2));
+    let v2 = w.chain.query(a, w.rec().version(record, 2)).expect("v2");
+    assert_eq!(v2.supersedes, Some(Link { target: v1, how: Supersedence::Corrects }));
+    let back = w.chain.query(a, w.rec().superseded_by(record, 1));
+    assert_eq!(back, Some(Link { target: VersionRef { record, version: 2 }, how: Supersedence::Corrects }));
+    assert_eq!(w.chain.query(a, w.rec().head(record)).map(|(n, _)| n), Some(2));
+
+    // A version is superseded once; the next change supersedes the newer version.
+    let again = w.rec().supersede(record, w.custodial_patient, commitment(3), LOCATOR.to_vec(), kind(), v1, Supersedence::Replaces);
+    assert_eq!(w.chain.call_refused(a, again), Err(Error::AlreadySuperseded));
+    let v2_ref = VersionRef { record, version: 2 };
+    let next = w.rec().supersede(record, w.custodial_patient, commitment(3), LOCATOR.to_vec(), kind(), v2_ref, Supersedence::Replaces);
+    assert_eq!(w.chain.call(a, next).value, Ok(3));
+}
+
+#[test]
+fn a_version_can_supersede_a_version_of_another_record_of_the_same_patient() {
+    let mut w = World::new();
+    let a = w.cast.hospital_a;
+    let old = w.committed_record(0x77);
+    let new = record_id(0x78);
+    let target = VersionRef { record: old, version: 1 };
+    let replace = w.rec().supersede(new, w.custodial_patient, commitment(9), LOCATOR.to_vec(), kind(), target, Supersedence::Replaces);
+    let outcome = w.chain.call(a, replace);
+    assert_eq!(outcome.value, Ok(1));
+    assert_eq!(outcome.events_of::<VersionSuperseded>()[0].record, old);
+    let back = w.chain.query(a, w.rec().superseded_by(old, 1)).expect("link");
+    assert_eq!(back.target, VersionRef { record: new, version: 1 });
+}
+
+#[test]
+fn erasure_leaves_an_evident_gap() {
+    let mut w = World::new();
+    let a = w.cast.hospital_a;
+    let record = w.committed_record(0x79);
+    let locator2 = b"DocumentReference/erase-me/_history/2".to_vec();
+    let commit2 = w.rec().commit(record, w.custodial_patient, commitment(22), locator2.clone(), kind());
+    assert_eq!(w.chain.call(a, commit2).value, Ok(2));
+    let commit3 = w.rec().commit(record, w.custodial_patient, commitment(23), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(a, commit3).value, Ok(3));
+
+    w.chain.set_time(1_800_000_000_000);
+    let erase = w.rec().erase(record, 2, ErasureReason::EnteredInError);
+    assert_eq!(w.chain.call(a, erase).value, Ok(()));
+
+    // The gap is evident: Erased, never Unknown or Mismatch, whatever is presented.
+    assert_eq!(w.chain.query(a, w.rec().verify(record, 2, commitment(22))), Verification::Erased);
+    assert_eq!(w.chain.query(a, w.rec().verify(record, 2, commitment(99))), Verification::Erased);
+    assert_eq!(w.chain.query(a, w.rec().verify(record, 1, commitment(0x79))), Verification::Match);
+    assert_eq!(w.chain.query(a, w.rec().verify(record, 1, commitment(22))), Verification::Mismatch);
+    assert_eq!(w.chain.query(a, w.rec().verify(record, 4, commitment(22))), Verification::Unknown);
+
+    let page = w.chain.query(a, w.rec().versions(record, 1, 32));
+    assert_eq!(page.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2, 3]);
+    match &page[1].1.content {
+        Content::Erased(tombstone) => {
+            assert_eq!(tombstone.erased_by, a);
+            assert_eq!(tombstone.erased_at, 1_800_000_000_000);
+            assert_eq!(tombstone.reason, ErasureReason::EnteredInError);
+        }
+        other => panic!("version 2 should be a tombstone, found {other:?}"),
+    }
+
+    // Neither the commitment nor the locator is left anywhere in the chain's state.
+    let state = w.chain.all_state_bytes();
+    assert!(!contains(&state, commitment(22).as_bytes()), "erased commitment still in state");
+    assert!(!contains(&state, &locator2), "erased locator still in state");
+    assert!(contains(&state, commitment(23).as_bytes()), "the scan sees live commitments");
+
+    // Erasing twice and re-committing the erased commitment are refused.
+    let twice = w.rec().erase(record, 2, ErasureReason::EnteredInError);
+    assert_eq!(w.chain.call_refused(a, twice), Err(Error::AlreadyErased));
+    let recommit = w.rec().commit(record, w.custodial_patient, commitment(22), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call_refused(a, recommit), Err(Error::CommitmentErased));
+    let elsewhere = w.rec().commit(record_id(0x7A), w.custodial_patient, commitment(22), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call_refused(a, elsewhere), Err(Error::CommitmentErased));
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+#[test]
+fn bad_input_gets_typed_errors() {
+    let mut w = World::new();
+    let a = w.cast.hospital_a;
+    let p = w.custodial_patient;
+    let record = w.committed_record(0x7B);
+    let r = || record_id(0x7C);
+    let cases: Vec<(RecordId, PatientId, Commitment, Vec<u8>, CodeId, Error)> = vec![
+        (RecordId::default(), p, commitment(1), LOCATOR.to_vec(), kind(), Error::ZeroRecordId),
+        (r(), p, Commitment::default(), LOCATOR.to_vec(), kind(), Error::ZeroCommitment),
+        (r(), p, commitment(1), LOCATOR.to_vec(), CodeId::default(), Error::ZeroKind),
+        (r(), p, commitment(1), Vec::new(), kind(), Error::EmptyLocator),
+        (r(), p, commitment(1), vec![b'x'; MAX_LOCATOR_LEN as usize + 1], kind(), Error::LocatorTooLong),
+        (r(), PatientId::new(id32(0x0F)), commitment(1), LOCATOR.to_vec(), kind(), Error::UnknownPatient),
+        (record, w.keyed_patient, commitment(1), LOCATOR.to_vec(), kind(), Error::PatientMismatch),
+        (r(), p, commitment(0x7B), LOCATOR.to_vec(), kind(), Error::CommitmentAlreadyUsed),
+    ];
+    for (record, patient, c, locator, code, expected) in cases {
+        let commit = w.rec().commit(record, patient, c, locator, code);
+        assert_eq!(w.chain.call_refused(a, commit), Err(expected));
+    }
+
+    let supersede = |w: &World, target: VersionRef| {
+        w.rec().supersede(record, p, commitment(40), LOCATOR.to_vec(), kind(), target, Supersedence::Replaces)
+    };
+    let missing_version = supersede(&w, VersionRef { record, version: 2 });
+    assert_eq!(w.chain.call_refused(a, missing_version), Err(Error::UnknownVersion));
+    let version_zero = supersede(&w, VersionRef { record, version: 0 });
+    assert_eq!(w.chain.call_refused(a, version_zero), Err(Error::UnknownVersion));
+    let missing_record = supersede(&w, VersionRef { record: record_id(0x7D), version: 1 });
+    assert_eq!(w.chain.call_refused(a, missing_record), Err(Error::UnknownRecord));
+
+    // A record of another patient cannot be a target.
+    let other = record_id(0x7E);
+    let commit_other = w.rec().commit(other, w.keyed_patient, commitment(41), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(a, commit_other).value, Ok(1));
+    let foreign = supersede(&w, VersionRef { record: other, version: 1 });
+    assert_eq!(w.chain.call_refused(a, foreign), Err(Error::ForeignTarget));
+
+    let unknown_record = w.rec().erase(record_id(0x7F), 1, ErasureReason::Other);
+    assert_eq!(w.chain.call_refused(a, unknown_record), Err(Error::UnknownRecord));
+    let unknown_version = w.rec().erase(record, 9, ErasureReason::Other);
+    assert_eq!(w.chain.call_refused(a, unknown_version), Err(Error::UnknownVersion));
+}
+
+#[test]
+fn malformed_call_data_is_refused_without_a_trap() {
+    let mut w = World::new();
+    let commit = w.rec().commit(record_id(0x60), w.custodial_patient, commitment(1), LOCATOR.to_vec(), kind());
+    let mut input = scale::Encode::encode(commit.params().exec_input());
+    // Cut the call short in the middle of the commitment.
+    input.truncate(4 + 32 + 32 + 10);
+    let before = w.chain.state_root();
+    let (output, outcome) = w.chain.call_raw(w.cast.hospital_a, w.records, input).expect("no trap");
+    assert!(outcome.reverted);
+    let decoded: ink::MessageResult<()> = scale::Decode::decode(&mut &output[..]).expect("typed output");
+    assert_eq!(decoded, Err(ink::LangError::CouldNotReadInput));
+    assert_eq!(w.chain.state_root(), before);
+}
+
+#[test]
+fn an_unreachable_directory_is_a_typed_error() {
+    let mut chain = Chain::new();
+    let admin = AccountId::from([0xA1; 32]);
+    chain.fund(admin);
+    let nowhere = AccountId::from([0x42; 32]);
+    let records = chain.deploy("records", admin, records::RecordsRef::new(nowhere), b"lonely");
+    let mut rec = custodia_tests::chain::call_builder::<records::Records>(records);
+    let commit = rec.commit(record_id(1), PatientId::new(id32(2)), commitment(1), LOCATOR.to_vec(), kind());
+    assert_eq!(chain.call_refused(admin, commit), Err(Error::DirectoryUnavailable));
+}
+
+#[test]
+fn versions_are_paged_and_bounded() {
+    let mut w = World::new();
+    let a = w.cast.hospital_a;
+    let record = w.committed_record(0x61);
+    for n in 2..=40u32 {
+        let commit = w.rec().commit(record, w.custodial_patient, commitment(1000 + n), LOCATOR.to_vec(), kind());
+        assert_eq!(w.chain.call(a, commit).value, Ok(n));
+    }
+    let first = w.chain.query(a, w.rec().versions(record, 1, 1000));
+    assert_eq!(first.len(), 32, "a page holds at most MAX_PAGE versions");
+    let rest = w.chain.query(a, w.rec().versions(record, 33, 32));
+    assert_eq!(rest.iter().map(|(n, _)| *n).collect::<Vec<_>>(), (33..=40).collect::<Vec<_>>());
+    assert!(w.chain.query(a, w.rec().versions(record, 41, 32)).is_empty());
+    assert_eq!(w.chain.query(a, w.rec().versions(record, 0, 2)).len(), 2, "from 0 reads as from 1");
+}
+
+#[test]
+fn a_removed_account_loses_its_rights_at_once() {
+    let mut w = World::new();
+    let record = w.committed_record(0x62);
+    let remove = w.dir().remove_account(w.cast.hospital_a_clerk);
+    assert_eq!(w.chain.call(w.cast.hospital_a, remove).value, Ok(()));
+    let commit = w.rec().commit(record, w.custodial_patient, commitment(77), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call_refused(w.cast.hospital_a_clerk, commit), Err(Error::NotCustodian));
+}
