@@ -31,7 +31,7 @@ apt_run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(
   "rustc-web=$RUST_WEB_VERSION" "cargo-web=$RUST_WEB_VERSION"
   "libstd-rust-web-dev=$RUST_WEB_VERSION" "rust-web-src=$RUST_WEB_VERSION"
-  lld-19 clang-19 pkg-config libssl-dev protobuf-compiler
+  "rust-web-clippy=$RUST_WEB_VERSION" lld-19
 )
 missing=()
 for p in "${packages[@]}"; do

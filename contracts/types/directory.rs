@@ -104,6 +104,9 @@ pub struct Membership {
 }
 
 /// A change to the directory that needs the admins' approval.
+// scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+// than 256 variants, so the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]
 #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
@@ -151,6 +154,9 @@ pub struct Proposal {
 }
 
 /// Who controls a patient's consents and records.
+// scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+// than 256 variants, so the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]
 #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]

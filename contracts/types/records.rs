@@ -75,6 +75,9 @@ pub struct Tombstone {
 }
 
 /// The part of a version that erasure removes.
+// scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+// than 256 variants, so the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]
 #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]

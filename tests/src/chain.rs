@@ -246,6 +246,8 @@ impl Chain {
         contract: AccountId,
         input: Vec<u8>,
     ) -> Result<(Vec<u8>, Outcome<()>), String> {
+        // The runtime hands back every event of the block so far; keep only this call's.
+        let earlier_events = self.sandbox.events().len();
         let result = self.sandbox.call_contract(
             to_runtime(contract),
             0,
@@ -259,6 +261,7 @@ impl Chain {
             .events
             .unwrap_or_default()
             .into_iter()
+            .skip(earlier_events)
             .filter_map(|record| match record.event {
                 ink_sandbox::RuntimeEventOf::<DefaultSandbox>::Contracts(
                     ink_sandbox::pallet_contracts::Event::ContractEmitted { contract, data },
