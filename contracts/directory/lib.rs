@@ -42,14 +42,21 @@ mod directory {
     use custodia_types::{
         directory::{
             AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered,
-            Controller, DirectoryQueries, Institution, InstitutionAdmitted, InstitutionRemoved,
-            Membership, PatientInfo, PatientRegistered, Proposal, ProposalApproved,
-            ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Role,
-            RolesChanged, MAX_ADMINS,
+            Controller, DependentAttached, DirectoryQueries, Institution, InstitutionAdmitted,
+            InstitutionRemoved, Lookup, MembershipCache, Membership, PatientInfo,
+            PatientRegistered, Proposal, ProposalApproved, ProposalCancelled, ProposalCreated,
+            ProposalExecuted, ProposalStatus, Role, RolesChanged, MAX_ADMINS, MAX_DEPENDENTS,
         },
         InstitutionId, PatientId,
     };
-    use ink::{prelude::vec::Vec, storage::Lazy, storage::Mapping};
+    use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, storage::Lazy, storage::Mapping};
+
+    /// What dependents must forget.
+    #[derive(Clone, Copy)]
+    enum Forget {
+        Account(AccountId),
+        Institution(InstitutionId),
+    }
 
     /// The admin set and its threshold.
     #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -82,6 +89,8 @@ mod directory {
         members: Mapping<AccountId, InstitutionId>,
         /// Registered patients by pseudonym.
         patients: Mapping<PatientId, PatientInfo>,
+        /// Attached registries that cache memberships (at most `MAX_DEPENDENTS`).
+        dependents: Lazy<Vec<AccountId>>,
     }
 
     /// Why a directory call was refused.
@@ -138,6 +147,14 @@ mod directory {
         NotPatientHeld,
         /// Returned if the caller does not act for the patient's custodial institution.
         NotPatientCustodian,
+        /// Returned if the contract to attach is already attached.
+        AlreadyAttached,
+        /// Returned if `MAX_DEPENDENTS` contracts are attached already.
+        TooManyDependents,
+        /// Returned if the account to attach is not a contract.
+        NotAContract,
+        /// Returned if an attached dependent could not be told to forget; nothing changes.
+        DependentUnavailable,
         /// Returned if a counter would overflow.
         IdsExhausted,
     }
@@ -163,6 +180,7 @@ mod directory {
                 institutions: Mapping::new(),
                 members: Mapping::new(),
                 patients: Mapping::new(),
+                dependents: Lazy::new(),
             };
             directory.admins.set(&admins);
             Ok(directory)
@@ -303,6 +321,7 @@ mod directory {
             institution.accounts = institution.accounts.saturating_sub(1);
             self.institutions.insert(id, &institution);
             self.members.remove(account);
+            self.tell_dependents(Forget::Account(account))?;
             self.env().emit_event(AccountRemoved { institution: id, account });
             Ok(())
         }
@@ -442,6 +461,12 @@ mod directory {
             self.institutions.get(institution)
         }
 
+        /// The attached dependent registries.
+        #[ink(message)]
+        pub fn dependents(&self) -> Vec<AccountId> {
+            self.dependents.get().unwrap_or_default()
+        }
+
         // ---- helpers ----
 
         fn checked_admins(accounts: Vec<AccountId>, threshold: u32) -> Result<Admins> {
@@ -506,6 +531,18 @@ mod directory {
                 Action::SetAdmins { admins, threshold } => {
                     Self::checked_admins(admins.clone(), *threshold)?;
                 }
+                Action::Attach { contract } => {
+                    let dependents = self.dependents();
+                    if dependents.contains(contract) {
+                        return Err(Error::AlreadyAttached);
+                    }
+                    if dependents.len() >= MAX_DEPENDENTS as usize {
+                        return Err(Error::TooManyDependents);
+                    }
+                    if !self.env().is_contract(contract) {
+                        return Err(Error::NotAContract);
+                    }
+                }
             }
             Ok(())
         }
@@ -534,12 +571,14 @@ mod directory {
                     let old = found.roles;
                     found.roles = roles;
                     self.institutions.insert(institution, &found);
+                    self.tell_dependents(Forget::Institution(institution))?;
                     self.env().emit_event(RolesChanged { institution, old, new: roles });
                 }
                 Action::Remove { institution } => {
                     let found =
                         self.institutions.take(institution).ok_or(Error::UnknownInstitution)?;
                     self.members.remove(found.operator);
+                    self.tell_dependents(Forget::Institution(institution))?;
                     self.env().emit_event(InstitutionRemoved { institution, roles: found.roles });
                 }
                 Action::SetAdmins { admins: accounts, threshold } => {
@@ -551,6 +590,29 @@ mod directory {
                         new_threshold: new.threshold,
                         admins: new.accounts,
                     });
+                }
+                Action::Attach { contract } => {
+                    let mut dependents = self.dependents();
+                    dependents.push(contract);
+                    self.dependents.set(&dependents);
+                    self.env().emit_event(DependentAttached { contract });
+                }
+            }
+            Ok(())
+        }
+
+        /// Tells every attached dependent to forget an account or an institution's roles.
+        /// Fails (and so reverts the whole change) if one cannot be told: a dependent must
+        /// never keep rights the directory took away.
+        fn tell_dependents(&self, forget: Forget) -> Result<()> {
+            for dependent in self.dependents() {
+                let mut cache: ink::contract_ref!(MembershipCache) = dependent.into();
+                let told = match forget {
+                    Forget::Account(account) => cache.call_mut().forget_account(account).try_invoke(),
+                    Forget::Institution(id) => cache.call_mut().forget_institution(id).try_invoke(),
+                };
+                if !matches!(told, Ok(Ok(Ok(())))) {
+                    return Err(Error::DependentUnavailable);
                 }
             }
             Ok(())
@@ -614,6 +676,14 @@ mod directory {
         fn membership(&self, account: AccountId) -> Option<Membership> {
             self.membership_of(account)
                 .map(|(institution, found)| Membership { institution, roles: found.roles })
+        }
+
+        #[ink(message)]
+        fn lookup(&self, account: AccountId) -> Lookup {
+            Lookup {
+                membership: self.membership(account),
+                cacheable: self.dependents().contains(&self.env().caller()),
+            }
         }
 
         #[ink(message)]

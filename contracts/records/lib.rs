@@ -32,18 +32,18 @@
 //! call that returns `Err`. A directory that cannot be called yields `DirectoryUnavailable`.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
-pub use self::records::{Error, Records, RecordsRef};
+pub use self::records::{BatchError, Error, Records, RecordsRef};
 
 #[ink::contract]
 mod records {
     use custodia_types::{
-        directory::{DirectoryQueries, Membership, Role},
+        directory::{DirectoryQueries, ForgetError, MembershipCache, Membership, Role, Roles},
         records::{
-            Content, ErasureReason, Link, RecordInfo, Supersedence, Tombstone, Verification,
-            Version, VersionCommitted, VersionErased, VersionNo, VersionRef, VersionSuperseded,
-            MAX_LOCATOR_LEN, MAX_PAGE,
+            Content, ErasureReason, Link, NewVersion, RecordInfo, Supersedence, Tombstone,
+            Verification, Version, VersionCommitted, VersionErased, VersionNo, VersionRef,
+            VersionSuperseded, MAX_BATCH, MAX_LOCATOR_LEN, MAX_PAGE,
         },
-        CodeId, Commitment, PatientId, RecordId,
+        CodeId, Commitment, InstitutionId, PatientId, RecordId,
     };
     use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, storage::Mapping};
 
@@ -60,6 +60,13 @@ mod records {
         /// Every commitment ever accepted, keyed by its BLAKE2-256 digest (so the key survives
         /// erasure without keeping the commitment itself), pointing at its version.
         commitments: Mapping<[u8; 32], VersionRef>,
+        /// Cache of the institution an account acts for, filled from the directory and dropped
+        /// when the directory says so (`MembershipCache`).
+        cached_members: Mapping<AccountId, InstitutionId>,
+        /// Cache of an institution's roles, under the same rule.
+        cached_roles: Mapping<InstitutionId, Roles>,
+        /// Patients the directory confirmed as registered (registration is never undone).
+        known_patients: Mapping<PatientId, ()>,
     }
 
     /// Why a records call was refused.
@@ -86,7 +93,8 @@ mod records {
         EmptyLocator,
         /// Returned if a locator is longer than `MAX_LOCATOR_LEN` bytes.
         LocatorTooLong,
-        /// Returned if the commitment was already committed (in any record).
+        /// Returned if the commitment was already committed (in any record, or earlier in the
+        /// same batch).
         CommitmentAlreadyUsed,
         /// Returned if the commitment belonged to a version that was erased.
         CommitmentErased,
@@ -102,15 +110,31 @@ mod records {
         AlreadyErased,
         /// Returned if a record already has `u32::MAX` versions.
         VersionsExhausted,
+        /// Returned if a batch is empty.
+        EmptyBatch,
+        /// Returned if a batch holds more than `MAX_BATCH` versions.
+        BatchTooLarge,
         /// Returned if the directory contract could not be called.
         DirectoryUnavailable,
+    }
+
+    /// Why a batch was refused: the error, and the position of the version that caused it
+    /// (`None` when the batch as a whole was refused). Nothing of the batch is committed.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    pub struct BatchError {
+        /// Index of the refused version in the batch, if one was.
+        pub item: Option<u32>,
+        /// What was wrong.
+        pub error: Error,
     }
 
     /// The registry's result type.
     pub type Result<T> = core::result::Result<T, Error>;
 
     impl Records {
-        /// Creates the registry, reading memberships and controllers from `directory`.
+        /// Creates the registry, reading memberships and controllers from `directory`. Attach
+        /// it to the directory (governance action `Attach`) so that it may cache memberships.
         #[ink(constructor)]
         pub fn new(directory: AccountId) -> Self {
             Self {
@@ -119,6 +143,9 @@ mod records {
                 versions: Mapping::new(),
                 superseded_by: Mapping::new(),
                 commitments: Mapping::new(),
+                cached_members: Mapping::new(),
+                cached_roles: Mapping::new(),
+                known_patients: Mapping::new(),
             }
         }
 
@@ -138,7 +165,8 @@ mod records {
             locator: Vec<u8>,
             kind: CodeId,
         ) -> Result<VersionNo> {
-            self.commit_version(record, patient, commitment, locator, kind, None)
+            let version = NewVersion { record, patient, commitment, locator, kind, supersedes: None };
+            self.commit_one(version)
         }
 
         /// Commits a new version of `record` that supersedes `target` in the way `how`.
@@ -159,7 +187,35 @@ mod records {
             target: VersionRef,
             how: Supersedence,
         ) -> Result<VersionNo> {
-            self.commit_version(record, patient, commitment, locator, kind, Some(Link { target, how }))
+            let supersedes = Some(Link { target, how });
+            self.commit_one(NewVersion { record, patient, commitment, locator, kind, supersedes })
+        }
+
+        /// Commits up to `MAX_BATCH` versions, all or nothing, in order (a later version may
+        /// supersede an earlier one of the same batch). Returns their version numbers.
+        ///
+        /// # Errors
+        /// `EmptyBatch`, `BatchTooLarge`, `NotCustodian`, `DirectoryUnavailable` for the whole
+        /// batch; any error of `commit`/`supersede` with the index of the version it concerns.
+        #[ink(message)]
+        pub fn commit_batch(&mut self, batch: Vec<NewVersion>) -> core::result::Result<Vec<VersionNo>, BatchError> {
+            let whole = |error| BatchError { item: None, error };
+            if batch.is_empty() {
+                return Err(whole(Error::EmptyBatch));
+            }
+            if batch.len() > MAX_BATCH as usize {
+                return Err(whole(Error::BatchTooLarge));
+            }
+            let caller = self.env().caller();
+            let custodian = self.custodian_institution(caller).map_err(whole)?;
+            let mut numbers = Vec::with_capacity(batch.len());
+            for (index, version) in (0u32..).zip(batch) {
+                let number = self
+                    .commit_version(caller, custodian, version)
+                    .map_err(|error| BatchError { item: Some(index), error })?;
+                numbers.push(number);
+            }
+            Ok(numbers)
         }
 
         /// Erases a version: its commitment and locator go, a tombstone stays.
@@ -263,27 +319,33 @@ mod records {
 
         // ---- helpers ----
 
+        fn commit_one(&mut self, version: NewVersion) -> Result<VersionNo> {
+            let caller = self.env().caller();
+            let custodian = self.custodian_institution(caller)?;
+            self.commit_version(caller, custodian, version)
+        }
+
+        /// Checks and commits one version for an account of `custodian`.
         fn commit_version(
             &mut self,
-            record: RecordId,
-            patient: PatientId,
-            commitment: Commitment,
-            locator: Vec<u8>,
-            kind: CodeId,
-            supersedes: Option<Link>,
+            caller: AccountId,
+            custodian: InstitutionId,
+            new: NewVersion,
         ) -> Result<VersionNo> {
-            let caller = self.env().caller();
+            let NewVersion { record, patient, commitment, locator, kind, supersedes } = new;
             Self::check_version_input(record, &commitment, &locator, &kind)?;
             let key = Self::commitment_key(&commitment);
             if let Some(earlier) = self.commitments.get(key) {
                 return Err(self.reuse_error(earlier));
             }
-            let custodian = self.custodian_membership(caller)?.institution;
             let mut info = match self.records.get(record) {
                 Some(info) if info.custodian != custodian => return Err(Error::NotRecordCustodian),
                 Some(info) if info.patient != patient => return Err(Error::PatientMismatch),
                 Some(info) => info,
-                None => self.open_record(patient, custodian)?,
+                None => {
+                    self.ensure_registered(patient)?;
+                    RecordInfo { patient, custodian, head: 0, created_at: self.env().block_timestamp() }
+                }
             };
             if let Some(link) = supersedes {
                 self.check_target(&info, link.target)?;
@@ -349,21 +411,6 @@ mod records {
             Ok(())
         }
 
-        /// A new record: its patient must be registered.
-        fn open_record(&self, patient: PatientId, custodian: u32) -> Result<RecordInfo> {
-            let registered = self
-                .directory_ref()
-                .call()
-                .patient(patient)
-                .try_invoke()
-                .map_err(|_| Error::DirectoryUnavailable)?
-                .map_err(|_| Error::DirectoryUnavailable)?;
-            if registered.is_none() {
-                return Err(Error::UnknownPatient);
-            }
-            Ok(RecordInfo { patient, custodian, head: 0, created_at: self.env().block_timestamp() })
-        }
-
         /// A target must exist, be of the same patient and custodian, and not be superseded yet.
         fn check_target(&self, new_record: &RecordInfo, target: VersionRef) -> Result<()> {
             let target_record = self.records.get(target.record).ok_or(Error::UnknownRecord)?;
@@ -386,14 +433,14 @@ mod records {
             }
         }
 
-        fn custodian_membership(&self, account: AccountId) -> Result<Membership> {
+        fn custodian_institution(&mut self, account: AccountId) -> Result<InstitutionId> {
             match self.membership(account)? {
-                Some(membership) if membership.roles.contains(Role::Custodian) => Ok(membership),
+                Some(membership) if membership.roles.contains(Role::Custodian) => Ok(membership.institution),
                 _ => Err(Error::NotCustodian),
             }
         }
 
-        fn may_erase(&self, caller: AccountId, info: &RecordInfo) -> Result<bool> {
+        fn may_erase(&mut self, caller: AccountId, info: &RecordInfo) -> Result<bool> {
             let is_custodian = self
                 .membership(caller)?
                 .is_some_and(|m| m.institution == info.custodian && m.roles.contains(Role::Custodian));
@@ -408,13 +455,45 @@ mod records {
                 .map_err(|_| Error::DirectoryUnavailable)
         }
 
-        fn membership(&self, account: AccountId) -> Result<Option<Membership>> {
-            self.directory_ref()
+        /// The membership of `account`: from the cache, or from the directory (and then cached,
+        /// if the directory says this registry is attached and will be told to forget it).
+        fn membership(&mut self, account: AccountId) -> Result<Option<Membership>> {
+            if let Some(institution) = self.cached_members.get(account) {
+                if let Some(roles) = self.cached_roles.get(institution) {
+                    return Ok(Some(Membership { institution, roles }));
+                }
+            }
+            let lookup = self
+                .directory_ref()
                 .call()
-                .membership(account)
+                .lookup(account)
                 .try_invoke()
                 .map_err(|_| Error::DirectoryUnavailable)?
-                .map_err(|_| Error::DirectoryUnavailable)
+                .map_err(|_| Error::DirectoryUnavailable)?;
+            if let (Some(found), true) = (lookup.membership, lookup.cacheable) {
+                self.cached_members.insert(account, &found.institution);
+                self.cached_roles.insert(found.institution, &found.roles);
+            }
+            Ok(lookup.membership)
+        }
+
+        /// A patient must be registered before a record of theirs is opened.
+        fn ensure_registered(&mut self, patient: PatientId) -> Result<()> {
+            if self.known_patients.contains(patient) {
+                return Ok(());
+            }
+            let registered = self
+                .directory_ref()
+                .call()
+                .patient(patient)
+                .try_invoke()
+                .map_err(|_| Error::DirectoryUnavailable)?
+                .map_err(|_| Error::DirectoryUnavailable)?;
+            if registered.is_none() {
+                return Err(Error::UnknownPatient);
+            }
+            self.known_patients.insert(patient, &());
+            Ok(())
         }
 
         fn directory_ref(&self) -> ink::contract_ref!(DirectoryQueries) {
@@ -425,6 +504,30 @@ mod records {
             let mut key = [0u8; 32];
             ink::env::hash_bytes::<ink::env::hash::Blake2x256>(commitment.as_bytes(), &mut key);
             key
+        }
+
+        fn ensure_directory(&self) -> core::result::Result<(), ForgetError> {
+            if self.env().caller() == self.directory {
+                Ok(())
+            } else {
+                Err(ForgetError::NotDirectory)
+            }
+        }
+    }
+
+    impl MembershipCache for Records {
+        #[ink(message)]
+        fn forget_account(&mut self, account: AccountId) -> core::result::Result<(), ForgetError> {
+            self.ensure_directory()?;
+            self.cached_members.remove(account);
+            Ok(())
+        }
+
+        #[ink(message)]
+        fn forget_institution(&mut self, institution: InstitutionId) -> core::result::Result<(), ForgetError> {
+            self.ensure_directory()?;
+            self.cached_roles.remove(institution);
+            Ok(())
         }
     }
 

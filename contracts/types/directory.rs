@@ -6,6 +6,10 @@ use ink::prelude::vec::Vec;
 /// Most admins the governance set may have.
 pub const MAX_ADMINS: u32 = 16;
 
+/// Most contracts that may be attached to the directory as dependents (registries that cache
+/// memberships and are told when to forget them).
+pub const MAX_DEPENDENTS: u32 = 8;
+
 /// What an institution is, for the people reading the directory. Rights come from [`Roles`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]
@@ -119,6 +123,9 @@ pub enum Action {
     Remove { institution: InstitutionId },
     /// Replace the admin set and the approval threshold; pending proposals lapse.
     SetAdmins { admins: Vec<AccountId>, threshold: u32 },
+    /// Attach a registry contract that caches memberships: from then on the directory tells it,
+    /// in the same transaction, whenever an account or an institution's roles must be forgotten.
+    Attach { contract: AccountId },
 }
 
 /// Where a proposal stands.
@@ -182,6 +189,37 @@ pub struct PatientInfo {
     pub registered_at: Timestamp,
 }
 
+/// What the directory answers a dependent registry about one account.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct Lookup {
+    /// The institution the account acts for and its roles, if any.
+    pub membership: Option<Membership>,
+    /// True if the asking contract is attached, so that it will be told when to forget the
+    /// answer and may therefore cache it.
+    pub cacheable: bool,
+}
+
+/// Why a dependent refused to forget.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub enum ForgetError {
+    /// Returned if the caller is not the dependent's directory.
+    NotDirectory,
+}
+
+/// What a registry that caches memberships implements, so the directory can invalidate it.
+#[ink::trait_definition]
+pub trait MembershipCache {
+    /// Drops what the registry cached about `account` (it left its institution).
+    #[ink(message)]
+    fn forget_account(&mut self, account: AccountId) -> Result<(), ForgetError>;
+
+    /// Drops what the registry cached about `institution`'s roles (changed or removed).
+    #[ink(message)]
+    fn forget_institution(&mut self, institution: InstitutionId) -> Result<(), ForgetError>;
+}
+
 /// The directory's interface for other contracts and for the client.
 #[ink::trait_definition]
 pub trait DirectoryQueries {
@@ -192,6 +230,10 @@ pub trait DirectoryQueries {
     /// The institution `account` acts for and its roles, if any.
     #[ink(message)]
     fn membership(&self, account: AccountId) -> Option<Membership>;
+
+    /// `membership(account)` for a dependent registry, saying whether it may cache the answer.
+    #[ink(message)]
+    fn lookup(&self, account: AccountId) -> Lookup;
 
     /// The registered patient, if any.
     #[ink(message)]
@@ -288,6 +330,14 @@ pub struct AdminsChanged {
     pub old_threshold: u32,
     pub new_threshold: u32,
     pub admins: Vec<AccountId>,
+}
+
+/// Emitted when governance attaches a dependent registry.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependentAttached {
+    #[ink(topic)]
+    pub contract: AccountId,
 }
 
 /// Emitted when an institution's operator adds an account that acts for it.

@@ -9,6 +9,9 @@ pub const MAX_LOCATOR_LEN: u32 = 256;
 /// Most versions one `versions` page returns.
 pub const MAX_PAGE: u32 = 32;
 
+/// Most versions one `commit_batch` call may commit.
+pub const MAX_BATCH: u32 = 64;
+
 /// Version numbers start at 1 within a record and are never reused.
 pub type VersionNo = u32;
 
@@ -118,6 +121,24 @@ pub struct RecordInfo {
     pub head: VersionNo,
     /// Block time of version 1.
     pub created_at: Timestamp,
+}
+
+/// One version to commit: what `commit`, `supersede` and `commit_batch` take.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct NewVersion {
+    /// The record (opened by its first version).
+    pub record: RecordId,
+    /// The record's patient (checked against the record once it exists).
+    pub patient: PatientId,
+    /// The salted digest of the version's content.
+    pub commitment: Commitment,
+    /// Where the version lives (at most `MAX_LOCATOR_LEN` bytes).
+    pub locator: Vec<u8>,
+    /// Opaque code of what the version is.
+    pub kind: CodeId,
+    /// The earlier version it supersedes, and how.
+    pub supersedes: Option<Link>,
 }
 
 /// What `verify` found.

@@ -110,8 +110,8 @@ pub fn kind() -> CodeId {
 }
 
 impl World {
-    /// Deploys directory and records, admits the institutions through two-of-three
-    /// governance, adds hospital A's clerk, and registers the two patients.
+    /// Deploys directory and records, attaches records to the directory, admits the
+    /// institutions through two-of-three governance, adds hospital A's clerk, and registers the two patients.
     pub fn new() -> Self {
         let cast = Cast::default();
         let mut chain = Chain::new();
@@ -134,6 +134,7 @@ impl World {
             custodial_patient: PatientId::new(id32(0xE1)),
             keyed_patient: PatientId::new(id32(0xE2)),
         };
+        world.govern(Action::Attach { contract: records }).expect("attach records");
         let custodian_accessor = Roles::of(&[Role::Custodian, Role::Accessor]);
         world.institutions = Institutions {
             hospital_a: world.admit(cast.hospital_a, InstitutionKind::Hospital, custodian_accessor),
