@@ -6,14 +6,15 @@ use custodia_tests::{
     world::{commitment, id32, kind, record_id, World},
 };
 use custodia_types::{
+    directory::{Action, ForgetError, MembershipCache, Role, Roles},
     records::{
-        Content, ErasureReason, Link, Supersedence, Verification, VersionCommitted, VersionErased,
-        VersionRef, VersionSuperseded, MAX_LOCATOR_LEN,
+        Content, ErasureReason, Link, NewVersion, Supersedence, Verification, VersionCommitted,
+        VersionErased, VersionRef, VersionSuperseded, MAX_BATCH, MAX_LOCATOR_LEN,
     },
     CodeId, Commitment, PatientId, RecordId,
 };
 use ink::primitives::AccountId;
-use records::Error;
+use records::{BatchError, Error};
 
 const LOCATOR: &[u8] = b"DocumentReference/example/_history/1";
 
@@ -356,4 +357,153 @@ fn a_removed_account_loses_its_rights_at_once() {
     assert_eq!(w.chain.call(w.cast.hospital_a, remove).value, Ok(()));
     let commit = w.rec().commit(record, w.custodial_patient, commitment(77), LOCATOR.to_vec(), kind());
     assert_eq!(w.chain.call_refused(w.cast.hospital_a_clerk, commit), Err(Error::NotCustodian));
+}
+
+fn new_version(w: &World, tag: u8, n: u32) -> NewVersion {
+    NewVersion {
+        record: record_id(tag),
+        patient: w.custodial_patient,
+        commitment: commitment(n),
+        locator: LOCATOR.to_vec(),
+        kind: kind(),
+        supersedes: None,
+    }
+}
+
+#[test]
+fn a_batch_commits_all_or_nothing() {
+    let mut w = World::new();
+    let a = w.cast.hospital_a;
+    let mut batch: Vec<NewVersion> = (0..5).map(|n| new_version(&w, 0x50, 3000 + n)).collect();
+    batch[4].supersedes = Some(Link { target: VersionRef { record: record_id(0x50), version: 2 }, how: Supersedence::Replaces });
+    let outcome = w.chain.call(a, w.rec().commit_batch(batch.clone()));
+    assert_eq!(outcome.value, Ok(vec![1, 2, 3, 4, 5]));
+    assert_eq!(outcome.events_of::<VersionCommitted>().len(), 5);
+    assert_eq!(outcome.events_of::<VersionSuperseded>().len(), 1);
+    assert_eq!(w.chain.query(a, w.rec().superseded_by(record_id(0x50), 2)).map(|l| l.target.version), Some(5));
+
+    // One bad version refuses the whole batch and names its position.
+    let mut bad: Vec<NewVersion> = (0..4).map(|n| new_version(&w, 0x51, 4000 + n)).collect();
+    bad[2].locator.clear();
+    let refused = w.chain.call_refused(a, w.rec().commit_batch(bad.clone()));
+    assert_eq!(refused, Err(BatchError { item: Some(2), error: Error::EmptyLocator }));
+    assert_eq!(w.chain.query(a, w.rec().record(record_id(0x51))), None, "nothing of the batch stays");
+
+    // A commitment repeated within one batch is caught at its second use.
+    bad[2] = bad[0].clone();
+    let refused = w.chain.call_refused(a, w.rec().commit_batch(bad));
+    assert_eq!(refused, Err(BatchError { item: Some(2), error: Error::CommitmentAlreadyUsed }));
+
+    assert_eq!(w.chain.call_refused(a, w.rec().commit_batch(Vec::new())), Err(BatchError { item: None, error: Error::EmptyBatch }));
+    let too_many: Vec<NewVersion> = (0..=MAX_BATCH).map(|n| new_version(&w, 0x52, 5000 + n)).collect();
+    assert_eq!(w.chain.call_refused(a, w.rec().commit_batch(too_many)), Err(BatchError { item: None, error: Error::BatchTooLarge }));
+}
+
+#[test]
+fn only_custodians_commit_batches() {
+    let mut w = World::new();
+    let start = w.chain.snapshot();
+    for who in w.cast.all() {
+        w.chain.restore(&start);
+        let batch = vec![new_version(&w, 0x53, 1), new_version(&w, 0x53, 2)];
+        let may = record_custodians(&w).contains(&who) || who == w.cast.hospital_b;
+        if may {
+            let outcome = w.chain.call(who, w.rec().commit_batch(batch));
+            assert_eq!(outcome.value, Ok(vec![1, 2]), "{who:?}");
+            assert_eq!(outcome.events_of::<VersionCommitted>().len(), 2);
+        } else {
+            let refused = w.chain.call_refused(who, w.rec().commit_batch(batch));
+            assert_eq!(refused, Err(BatchError { item: None, error: Error::NotCustodian }), "{who:?}");
+        }
+    }
+}
+
+#[test]
+fn only_the_directory_makes_the_registry_forget() {
+    let mut w = World::new();
+    for who in w.cast.all() {
+        let forget = w.rec().forget_account(w.cast.hospital_a);
+        assert_eq!(w.chain.call_refused(who, forget), Err(ForgetError::NotDirectory), "{who:?}");
+        let forget = w.rec().forget_institution(w.institutions.hospital_a);
+        assert_eq!(w.chain.call_refused(who, forget), Err(ForgetError::NotDirectory), "{who:?}");
+    }
+}
+
+/// Commits once as `who` so that the registry has cached `who`'s membership.
+fn warm_cache(w: &mut World, who: AccountId, n: u32) {
+    let commit = w.rec().commit(record_id(0x54), w.custodial_patient, commitment(n), LOCATOR.to_vec(), kind());
+    assert!(w.chain.call(who, commit).value.is_ok());
+}
+
+#[test]
+fn cached_rights_end_when_the_directory_takes_them_away() {
+    let mut w = World::new();
+    let (a, clerk) = (w.cast.hospital_a, w.cast.hospital_a_clerk);
+    warm_cache(&mut w, clerk, 1);
+    let start = w.chain.snapshot();
+
+    // The operator removes the clerk's account.
+    let remove = w.dir().remove_account(clerk);
+    assert_eq!(w.chain.call(a, remove).value, Ok(()));
+    let commit = w.rec().commit(record_id(0x54), w.custodial_patient, commitment(2), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call_refused(clerk, commit.clone()), Err(Error::NotCustodian));
+
+    // Governance takes the custodian role from hospital A.
+    w.chain.restore(&start);
+    let accessor_only = Action::SetRoles { institution: w.institutions.hospital_a, roles: Roles::of(&[Role::Accessor]) };
+    assert_eq!(w.govern(accessor_only), Ok(()));
+    assert_eq!(w.chain.call_refused(clerk, commit.clone()), Err(Error::NotCustodian));
+
+    // Giving it back works at once too (the registry asks the directory again).
+    let both = Action::SetRoles { institution: w.institutions.hospital_a, roles: Roles::of(&[Role::Custodian, Role::Accessor]) };
+    assert_eq!(w.govern(both), Ok(()));
+    assert_eq!(w.chain.call(clerk, commit).value, Ok(2));
+}
+
+#[test]
+fn removing_an_institution_ends_its_cached_rights() {
+    let mut w = World::new();
+    let b = w.cast.hospital_b;
+    let commit = |w: &World, n| w.rec().commit(record_id(0x55), w.keyed_patient, commitment(n), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(b, commit(&w, 1)).value, Ok(1));
+    assert_eq!(w.govern(Action::Remove { institution: w.institutions.hospital_b }), Ok(()));
+    assert_eq!(w.chain.call_refused(b, commit(&w, 2)), Err(Error::NotCustodian));
+}
+
+#[test]
+fn a_dependent_that_cannot_forget_blocks_the_change() {
+    let mut w = World::new();
+    // Attach a contract that does not implement MembershipCache (a second directory).
+    let admins = w.cast.admins.to_vec();
+    let other = w.chain.deploy("directory", w.cast.admins[0], directory::DirectoryRef::new(admins, 1), b"other");
+    assert_eq!(w.govern(Action::Attach { contract: other }), Ok(()));
+    let remove = w.dir().remove_account(w.cast.hospital_a_clerk);
+    assert_eq!(w.chain.call_refused(w.cast.hospital_a, remove), Err(directory::Error::DependentUnavailable));
+    use directory::DirectoryQueries;
+    assert!(w.chain.query(w.cast.hospital_a, w.dir().is_member(w.cast.hospital_a_clerk, Role::Custodian)));
+}
+
+#[test]
+fn attaching_is_checked() {
+    let mut w = World::new();
+    let admin = w.cast.admins[0];
+    let twice = w.dir().propose(Action::Attach { contract: w.records });
+    assert_eq!(w.chain.call_refused(admin, twice), Err(directory::Error::AlreadyAttached));
+    let not_a_contract = w.dir().propose(Action::Attach { contract: w.cast.stranger });
+    assert_eq!(w.chain.call_refused(admin, not_a_contract), Err(directory::Error::NotAContract));
+    assert_eq!(w.chain.query(admin, w.dir().dependents()), vec![w.records]);
+}
+
+#[test]
+fn an_unattached_registry_asks_the_directory_every_time() {
+    // A second registry on the same directory, never attached: it works, it just cannot cache.
+    let mut w = World::new();
+    let lone = w.chain.deploy("records", w.cast.admins[0], records::RecordsRef::new(w.directory), b"unattached");
+    let rec = || custodia_tests::chain::call_builder::<records::Records>(lone);
+    let commit = |n| rec().commit(record_id(0x56), w.custodial_patient, commitment(n), LOCATOR.to_vec(), kind());
+    let clerk = w.cast.hospital_a_clerk;
+    assert_eq!(w.chain.call(clerk, commit(1)).value, Ok(1));
+    let remove = w.dir().remove_account(clerk);
+    assert_eq!(w.chain.call(w.cast.hospital_a, remove).value, Ok(()));
+    assert_eq!(w.chain.call_refused(clerk, commit(2)), Err(Error::NotCustodian));
 }
