@@ -8,7 +8,10 @@ use custodia_tests::{
     chain::{bundles_dir, Outcome},
     world::{commitment, kind, record_id, World},
 };
-use custodia_types::records::{ErasureReason, Supersedence, VersionRef};
+use custodia_types::{
+    records::{ErasureReason, NewVersion, Supersedence, VersionRef, MAX_BATCH},
+    RecordId,
+};
 
 const CONTRACTS: [&str; 2] = ["directory", "records"];
 const LOCATOR: &[u8] = b"Observation/8f4c2a0e-1b7d-4c55-9a8e-2f6d5c3b1a90/_history/1";
@@ -56,7 +59,11 @@ fn main() {
 
     let open = w.chain.call(a, w.rec().commit(record, p, commitment(1), LOCATOR.to_vec(), kind()));
     assert_eq!(open.value, Ok(1));
-    row("commit, version 1 (opens the record)", &open);
+    row("commit, first ever by this account and patient (directory asked, cache filled)", &open);
+
+    let warm_open = w.chain.call(a, w.rec().commit(record_id(0x82), p, commitment(7), LOCATOR.to_vec(), kind()));
+    assert_eq!(warm_open.value, Ok(1));
+    row("commit, version 1 of another record (cache warm)", &warm_open);
 
     let next = w.chain.call(a, w.rec().commit(record, p, commitment(2), LOCATOR.to_vec(), kind()));
     assert_eq!(next.value, Ok(2));
@@ -83,6 +90,42 @@ fn main() {
 
     let verify = w.chain.call(a, w.rec().verify(record, 2, commitment(2)));
     row("verify (query)", &verify);
+    let per_byte = 33_471u64 * std::fs::metadata(bundles_dir().join("records.wasm")).map(|m| m.len()).unwrap_or(0);
+    println!("\nOf every records call, loading its Wasm costs about {} ref_time (33,471 per byte in this runtime's weights).", group(per_byte));
+
+    println!("\n## Batch commit: cost per version\n");
+    println!("Versions of distinct new records of one known patient, committed in one `commit_batch` call.\n");
+    println!("| batch size | ref_time per call | ref_time per version | proof_size per version | deposit per version |\n|---|---|---|---|---|");
+    let mut next_commitment = 10_000u32;
+    let mut next_record = 0u32;
+    for size in [1u32, 8, 32, MAX_BATCH] {
+        let batch: Vec<NewVersion> = (0..size)
+            .map(|_| {
+                next_commitment += 1;
+                next_record += 1;
+                let mut record = [0xB0; 32];
+                record[..4].copy_from_slice(&next_record.to_le_bytes());
+                NewVersion {
+                    record: RecordId::new(record),
+                    patient: p,
+                    commitment: commitment(next_commitment),
+                    locator: LOCATOR.to_vec(),
+                    kind: kind(),
+                    supersedes: None,
+                }
+            })
+            .collect();
+        let outcome = w.chain.call(a, w.rec().commit_batch(batch));
+        assert_eq!(outcome.value.as_ref().map(Vec::len), Ok(size as usize));
+        let per = |total: u64| group(total / u64::from(size));
+        println!(
+            "| {size} | {} | {} | {} | {} |",
+            group(outcome.gas_consumed.ref_time()),
+            per(outcome.gas_consumed.ref_time()),
+            per(outcome.gas_consumed.proof_size()),
+            outcome.storage_deposit / i128::from(size),
+        );
+    }
 
     println!("\n## Directory: gas and storage deposit per call\n");
     println!("| call | ref_time | proof_size | storage deposit | vs baseline |\n|---|---|---|---|---|");
