@@ -3,8 +3,7 @@
 # in the in-process pallet-contracts runtime. Sets up and builds what it needs first.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-"$here/setup.sh" >&2
-"$here/build-contracts.sh" >&2
+"$here/prepare.sh" >&2
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
 cd "$CUSTODIA_ROOT"

@@ -75,7 +75,7 @@ case "$got" in
 esac
 
 # 4. cargo-contract, built with the host toolchain.
-if cargo contract --version 2>/dev/null | grep -q "cargo-contract-contract $CARGO_CONTRACT_VERSION\|^cargo-contract $CARGO_CONTRACT_VERSION\| $CARGO_CONTRACT_VERSION"; then
+if cargo contract --version 2>/dev/null | grep -q " $CARGO_CONTRACT_VERSION-"; then
   say "cargo-contract $CARGO_CONTRACT_VERSION present"
 else
   say "building cargo-contract $CARGO_CONTRACT_VERSION from crates.io (about 18 minutes on 2 cores)"

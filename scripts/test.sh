@@ -4,8 +4,7 @@
 # pallet-contracts runtime, in process).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-"$here/setup.sh"
-"$here/build-contracts.sh"
+"$here/prepare.sh"
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
 cd "$CUSTODIA_ROOT"

@@ -10,6 +10,11 @@
 //!   `threshold` of the admins: one proposes (and so approves), others approve, any admin
 //!   executes once the threshold is reached. Changing the admin set makes pending proposals
 //!   lapse.
+//! - **Dependents**: registries (records, consents, access log) that cache memberships are
+//!   attached by governance. When an account leaves or an institution's roles change or it is
+//!   removed, the directory tells every dependent to forget, in the same transaction; if one
+//!   cannot be told, the change is refused, so no registry keeps a right the directory took
+//!   away. `lookup` tells a dependent whether it may cache an answer (it is attached).
 //! - **Patients** are 32-byte pseudonyms, registered by a custodian, which becomes their
 //!   controller. The controller can offer control to a patient-held account; once the patient
 //!   accepts, the key is theirs, and the custodian stays as the fallback that can recover

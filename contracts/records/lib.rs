@@ -24,8 +24,13 @@
 //! | the patient's controller (directory `may_act_for`) | erase versions of the patient's records |
 //! | anyone | query and verify |
 //!
-//! Membership and control are read from the directory contract on every call, so a removed
-//! account or institution loses its rights in the block the removal lands in.
+//! - **Batches**: `commit_batch` commits up to `MAX_BATCH` versions all or nothing.
+//!
+//! Memberships come from the directory contract and are cached once the directory confirms
+//! this registry is attached; the directory makes it forget (`MembershipCache`) whenever an
+//! account leaves or an institution's roles change, in the same transaction, so a removed
+//! account or institution loses its rights in the block the removal lands in. Control of a
+//! patient (for erasure) is always asked of the directory.
 //!
 //! ## Error handling
 //! Messages check everything before they write and return a typed [`Error`]; ink! reverts a
@@ -447,12 +452,7 @@ mod records {
             if is_custodian {
                 return Ok(true);
             }
-            self.directory_ref()
-                .call()
-                .may_act_for(caller, info.patient)
-                .try_invoke()
-                .map_err(|_| Error::DirectoryUnavailable)?
-                .map_err(|_| Error::DirectoryUnavailable)
+            Self::answer(self.directory_ref().call().may_act_for(caller, info.patient).try_invoke())
         }
 
         /// The membership of `account`: from the cache, or from the directory (and then cached,
@@ -463,13 +463,7 @@ mod records {
                     return Ok(Some(Membership { institution, roles }));
                 }
             }
-            let lookup = self
-                .directory_ref()
-                .call()
-                .lookup(account)
-                .try_invoke()
-                .map_err(|_| Error::DirectoryUnavailable)?
-                .map_err(|_| Error::DirectoryUnavailable)?;
+            let lookup = Self::answer(self.directory_ref().call().lookup(account).try_invoke())?;
             if let (Some(found), true) = (lookup.membership, lookup.cacheable) {
                 self.cached_members.insert(account, &found.institution);
                 self.cached_roles.insert(found.institution, &found.roles);
@@ -482,13 +476,7 @@ mod records {
             if self.known_patients.contains(patient) {
                 return Ok(());
             }
-            let registered = self
-                .directory_ref()
-                .call()
-                .patient(patient)
-                .try_invoke()
-                .map_err(|_| Error::DirectoryUnavailable)?
-                .map_err(|_| Error::DirectoryUnavailable)?;
+            let registered = Self::answer(self.directory_ref().call().patient(patient).try_invoke())?;
             if registered.is_none() {
                 return Err(Error::UnknownPatient);
             }
@@ -498,6 +486,14 @@ mod records {
 
         fn directory_ref(&self) -> ink::contract_ref!(DirectoryQueries) {
             self.directory.into()
+        }
+
+        /// The directory's answer, or `DirectoryUnavailable` if the call or its decoding failed.
+        fn answer<T>(called: core::result::Result<ink::MessageResult<T>, ink::env::Error>) -> Result<T> {
+            match called {
+                Ok(Ok(value)) => Ok(value),
+                _ => Err(Error::DirectoryUnavailable),
+            }
         }
 
         fn commitment_key(commitment: &Commitment) -> [u8; 32] {
