@@ -50,7 +50,7 @@ mod directory {
             Controller, DependentAttached, DirectoryQueries, Institution, InstitutionAdmitted,
             InstitutionRemoved, Lookup, MembershipCache, Membership, PatientInfo,
             PatientRegistered, Proposal, ProposalApproved, ProposalCancelled, ProposalCreated,
-            ProposalExecuted, ProposalStatus, Role, RolesChanged, MAX_ADMINS, MAX_DEPENDENTS,
+            ProposalExecuted, ProposalStatus, Role, Roles, RolesChanged, MAX_ADMINS, MAX_DEPENDENTS,
         },
         InstitutionId, PatientId,
     };
@@ -692,6 +692,11 @@ mod directory {
         }
 
         #[ink(message)]
+        fn institution_roles(&self, institution: InstitutionId) -> Option<Roles> {
+            self.institutions.get(institution).map(|found| found.roles)
+        }
+
+        #[ink(message)]
         fn patient(&self, patient: PatientId) -> Option<PatientInfo> {
             self.patients.get(patient)
         }
@@ -710,7 +715,7 @@ mod directory {
     #[cfg(test)]
     mod tests {
         use super::*;
-        use custodia_types::directory::{InstitutionKind, Roles};
+        use custodia_types::directory::InstitutionKind;
         use ink::env::{test, DefaultEnvironment};
 
         fn accounts() -> test::DefaultAccounts<DefaultEnvironment> {

@@ -44,9 +44,9 @@ mod records {
     use custodia_types::{
         directory::{DirectoryQueries, ForgetError, MembershipCache, Membership, Role, Roles},
         records::{
-            Content, ErasureReason, Link, NewVersion, RecordInfo, Supersedence, Tombstone,
-            Verification, Version, VersionCommitted, VersionErased, VersionNo, VersionRef,
-            VersionSuperseded, MAX_BATCH, MAX_LOCATOR_LEN, MAX_PAGE,
+            Content, ErasureReason, Link, NewVersion, RecordInfo, RecordQueries, Supersedence,
+            Tombstone, Verification, Version, VersionCommitted, VersionErased, VersionFacts,
+            VersionNo, VersionRef, VersionSuperseded, MAX_BATCH, MAX_LOCATOR_LEN, MAX_PAGE,
         },
         CodeId, Commitment, InstitutionId, PatientId, RecordId,
     };
@@ -508,6 +508,25 @@ mod records {
             } else {
                 Err(ForgetError::NotDirectory)
             }
+        }
+    }
+
+    impl RecordQueries for Records {
+        #[ink(message)]
+        fn describe(&self, versions: Vec<VersionRef>) -> Vec<Option<VersionFacts>> {
+            versions
+                .into_iter()
+                .enumerate()
+                .map(|(i, at)| {
+                    if i >= MAX_BATCH as usize {
+                        return None;
+                    }
+                    let info = self.records.get(at.record)?;
+                    let version = self.versions.get((at.record, at.version))?;
+                    let erased = matches!(version.content, Content::Erased(_));
+                    Some(VersionFacts { patient: info.patient, kind: version.kind, erased })
+                })
+                .collect()
         }
     }
 

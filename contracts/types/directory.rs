@@ -235,6 +235,10 @@ pub trait DirectoryQueries {
     #[ink(message)]
     fn lookup(&self, account: AccountId) -> Lookup;
 
+    /// The roles of an admitted institution, if it is admitted.
+    #[ink(message)]
+    fn institution_roles(&self, institution: InstitutionId) -> Option<Roles>;
+
     /// The registered patient, if any.
     #[ink(message)]
     fn patient(&self, patient: PatientId) -> Option<PatientInfo>;

@@ -10,10 +10,15 @@
 //!   call.
 //! - [`records`]: record versions, supersedence links, tombstones, verification outcomes and
 //!   the records registry's events.
+//! - [`consents`]: consent receipts (scope, purpose, period, permit or deny), access checks and
+//!   their denials, and [`consents::ConsentQueries`], the interface the access log calls.
+//! - [`access_log`]: access-log entries, break-glass reasons and the log's events.
 //!
 //! The crate is `no_std`; with the `std` feature it also derives storage layouts for metadata.
 #![cfg_attr(not(feature = "std"), no_std)]
 
+pub mod access_log;
+pub mod consents;
 pub mod directory;
 pub mod ids;
 pub mod records;

@@ -12,6 +12,9 @@ pub const MAX_PAGE: u32 = 32;
 /// Most versions one `commit_batch` call may commit.
 pub const MAX_BATCH: u32 = 64;
 
+/// Most versions one `describe` call answers.
+pub const MAX_DESCRIBE: u32 = 1000;
+
 /// Version numbers start at 1 within a record and are never reused.
 pub type VersionNo = u32;
 
@@ -201,4 +204,26 @@ pub struct VersionErased {
     pub custodian: InstitutionId,
     pub version: VersionNo,
     pub tombstone: Tombstone,
+}
+
+/// What the registry tells other contracts about one version.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct VersionFacts {
+    /// The record's patient.
+    pub patient: PatientId,
+    /// The version's kind code.
+    pub kind: CodeId,
+    /// True if the version was erased (its facts stay).
+    pub erased: bool,
+}
+
+/// The registry's interface for other contracts (the consents registry reads it to judge
+/// whether a receipt's scope covers a version).
+#[ink::trait_definition]
+pub trait RecordQueries {
+    /// Facts of each version asked for, `None` where it does not exist (at most
+    /// `MAX_DESCRIBE` are answered; the rest get `None`).
+    #[ink(message)]
+    fn describe(&self, versions: Vec<VersionRef>) -> Vec<Option<VersionFacts>>;
 }

@@ -1,0 +1,396 @@
+//! # Access log
+//!
+//! The tamper-evident log of who accessed what, when, why, and under which consent receipt or
+//! break-glass reason.
+//!
+//! ## Overview
+//! - **Write rights differ from the data's**: only accounts of institutions with the accessor
+//!   role append, and only their own entries.
+//! - An entry citing a **receipt** is checked on chain against the consents registry (one
+//!   cross-contract call per batch) and refused if the receipt does not authorise it. A
+//!   **break-glass** entry needs no receipt: it is flagged, announced in its own
+//!   `BreakGlassAccess` event that patients and auditors watch, and counted per institution.
+//! - **Append-only and idempotent**: each account numbers its entries 0, 1, 2, …; an entry whose
+//!   number was already logged is skipped (a resubmission is a no-op), a gap is refused.
+//! - **Tamper evidence**: entries are leaves of an RFC 6962 Merkle tree (SHA-256 of the SCALE
+//!   encoding of [`Entry`]). The contract keeps only the size, the O(log n) frontier, and the
+//!   root at the end of each call; the entries live in `AccessLogged` events. Anyone rebuilds
+//!   the tree from the events (crate `custodia-merkle`), proves an entry's inclusion or two
+//!   sizes' consistency, and checks the proof against a root the chain recorded (`root_at`).
+//!
+//! ## Roles
+//! | caller | may |
+//! |---|---|
+//! | account of an accessor institution | append its own entries |
+//! | anyone | read sizes, roots, sequence numbers and break-glass counts |
+//!
+//! ## Error handling
+//! A batch is all or nothing: a refused entry refuses the batch with its position and a typed
+//! [`Error`]; ink! reverts the call.
+#![cfg_attr(not(feature = "std"), no_std, no_main)]
+
+pub use self::access_log::{AccessLog, AccessLogRef, BatchError, Error};
+
+#[ink::contract]
+mod access_log {
+    use custodia_merkle::{leaf_hash, Frontier, Hash as Digest, Hasher};
+    use custodia_types::{
+        access_log::{
+            AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, NewEntry,
+            MAX_ENTRIES,
+        },
+        consents::{AccessCheck, ConsentQueries, Denial, Target},
+        directory::{DirectoryQueries, Role},
+        InstitutionId, PatientId,
+    };
+    use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, scale::Encode, storage::Lazy, storage::Mapping};
+
+    /// SHA-256 through the chain's host function.
+    struct ChainSha256;
+
+    impl Hasher for ChainSha256 {
+        fn digest(data: &[u8]) -> Digest {
+            let mut out = [0u8; 32];
+            ink::env::hash_bytes::<ink::env::hash::Sha2x256>(data, &mut out);
+            out
+        }
+    }
+
+    #[ink(storage)]
+    pub struct AccessLog {
+        /// The directory: who is an accessor.
+        directory: AccountId,
+        /// The consents registry that judges cited receipts.
+        consents: AccountId,
+        /// Number of entries logged.
+        size: u64,
+        /// Roots of the perfect subtrees of the Merkle tree, largest first (one per set bit of
+        /// `size`).
+        peaks: Lazy<Vec<Digest>>,
+        /// The root at the end of every append call, by tree size.
+        roots: Mapping<u64, Digest>,
+        /// The number each account's next entry must carry.
+        next_seq: Mapping<AccountId, u64>,
+        /// Break-glass entries per institution.
+        break_glass: Mapping<InstitutionId, u32>,
+    }
+
+    /// Why an append was refused.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    // scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+    // than 256 variants, so the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
+    pub enum Error {
+        /// Returned if a batch is empty.
+        EmptyBatch,
+        /// Returned if a batch holds more than `MAX_ENTRIES` entries.
+        BatchTooLarge,
+        /// Returned if the caller does not act for an accessor institution.
+        NotAccessor,
+        /// Returned if a patient, record or code id is all zeros, or a version number is 0.
+        ZeroId,
+        /// Returned if the patient is not registered (break-glass entries).
+        UnknownPatient,
+        /// Returned if an entry's number skips one (the account's next is `expected`).
+        SequenceGap { expected: u64 },
+        /// Returned if the entries of a batch are not numbered in increasing order.
+        SequenceNotIncreasing,
+        /// Returned if the cited receipt does not authorise the access, and why.
+        NotAuthorized(Denial),
+        /// Returned if the directory or the consents registry could not be called.
+        RegistryUnavailable,
+        /// Returned if a counter would overflow.
+        IdsExhausted,
+    }
+
+    /// Why a batch was refused: the error, and the position of the entry that caused it
+    /// (`None` when the batch as a whole was refused). Nothing of the batch is logged.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    pub struct BatchError {
+        /// Index of the refused entry in the batch, if one was.
+        pub item: Option<u32>,
+        /// What was wrong.
+        pub error: Error,
+    }
+
+    /// The log's result type.
+    pub type Result<T> = core::result::Result<T, Error>;
+
+    impl AccessLog {
+        /// Creates an empty log over a directory and a consents registry.
+        #[ink(constructor)]
+        pub fn new(directory: AccountId, consents: AccountId) -> Self {
+            let mut log = Self {
+                directory,
+                consents,
+                size: 0,
+                peaks: Lazy::new(),
+                roots: Mapping::new(),
+                next_seq: Mapping::new(),
+                break_glass: Mapping::new(),
+            };
+            log.peaks.set(&Vec::new());
+            log
+        }
+
+        /// Appends one entry (or skips it if its number was already logged).
+        ///
+        /// # Errors
+        /// Those of `append_batch`, without the position.
+        #[ink(message)]
+        pub fn append(&mut self, entry: NewEntry) -> Result<Appended> {
+            self.append_batch(ink::prelude::vec![entry]).map_err(|refused| refused.error)
+        }
+
+        /// Appends up to `MAX_ENTRIES` entries of the caller, all or nothing, skipping those
+        /// already logged. Returns the first leaf index, the counts, and the new size and root.
+        ///
+        /// # Errors
+        /// `EmptyBatch`, `BatchTooLarge`, `NotAccessor`, `RegistryUnavailable` for the batch;
+        /// `ZeroId`, `SequenceGap`, `SequenceNotIncreasing`, `UnknownPatient`, `NotAuthorized`
+        /// with the entry's position.
+        #[ink(message)]
+        pub fn append_batch(&mut self, entries: Vec<NewEntry>) -> core::result::Result<Appended, BatchError> {
+            let whole = |error| BatchError { item: None, error };
+            if entries.is_empty() {
+                return Err(whole(Error::EmptyBatch));
+            }
+            if entries.len() > MAX_ENTRIES as usize {
+                return Err(whole(Error::BatchTooLarge));
+            }
+            let caller = self.env().caller();
+            let institution = self.accessor_institution(caller).map_err(whole)?;
+            let fresh = self.fresh_entries(caller, &entries)?;
+            self.check_authorizations(caller, &entries, fresh)?;
+
+            let now = self.env().block_timestamp();
+            let mut frontier = Frontier { size: self.size, peaks: self.peaks.get().unwrap_or_default() };
+            let first_index = (fresh < entries.len()).then_some(frontier.size);
+            let mut break_glass = self.break_glass.get(institution).unwrap_or(0);
+            for new in &entries[fresh..] {
+                let entry = Entry {
+                    institution,
+                    account: caller,
+                    seq: new.seq,
+                    patient: new.patient,
+                    target: new.target,
+                    purpose: new.purpose,
+                    at: now,
+                    authorization: new.authorization,
+                };
+                let index = frontier.append::<ChainSha256>(leaf_hash::<ChainSha256>(&entry.encode()));
+                if let Authorization::BreakGlass(reason) = new.authorization {
+                    break_glass = break_glass.checked_add(1).ok_or(whole(Error::IdsExhausted))?;
+                    self.env().emit_event(BreakGlassAccess {
+                        patient: new.patient,
+                        institution,
+                        account: caller,
+                        index,
+                        reason,
+                        count: break_glass,
+                    });
+                }
+                self.env().emit_event(AccessLogged { index, entry });
+            }
+            let appended = u32::try_from(entries.len() - fresh).map_err(|_| whole(Error::BatchTooLarge))?;
+            let skipped = u32::try_from(fresh).map_err(|_| whole(Error::BatchTooLarge))?;
+            let root = frontier.root::<ChainSha256>();
+            if appended > 0 {
+                let last_seq = entries[entries.len() - 1].seq;
+                self.next_seq.insert(caller, &last_seq.saturating_add(1));
+                self.size = frontier.size;
+                self.peaks.set(&frontier.peaks);
+                self.roots.insert(frontier.size, &root);
+                self.break_glass.insert(institution, &break_glass);
+                self.env().emit_event(LogExtended { institution, size: frontier.size, root });
+            }
+            Ok(Appended { first_index, appended, skipped, size: frontier.size, root })
+        }
+
+        // ---- queries ----
+
+        /// The number of entries logged and the current root.
+        #[ink(message)]
+        pub fn head(&self) -> (u64, Digest) {
+            let frontier = Frontier { size: self.size, peaks: self.peaks.get().unwrap_or_default() };
+            (self.size, frontier.root::<ChainSha256>())
+        }
+
+        /// The root the chain recorded when the log reached `size` entries (at the end of an
+        /// append call), if it stopped at that size.
+        #[ink(message)]
+        pub fn root_at(&self, size: u64) -> Option<Digest> {
+            self.roots.get(size)
+        }
+
+        /// The number `account`'s next entry must carry.
+        #[ink(message)]
+        pub fn next_seq(&self, account: AccountId) -> u64 {
+            self.next_seq.get(account).unwrap_or(0)
+        }
+
+        /// Break-glass entries an institution has logged.
+        #[ink(message)]
+        pub fn break_glass_count(&self, institution: InstitutionId) -> u32 {
+            self.break_glass.get(institution).unwrap_or(0)
+        }
+
+        // ---- helpers ----
+
+        /// Checks numbering and ids; returns how many leading entries were logged already.
+        fn fresh_entries(&self, caller: AccountId, entries: &[NewEntry]) -> core::result::Result<usize, BatchError> {
+            let at = |i: usize, error| BatchError { item: u32::try_from(i).ok(), error };
+            let next = self.next_seq.get(caller).unwrap_or(0);
+            let mut skipped = 0usize;
+            let mut expected = next;
+            for (i, entry) in entries.iter().enumerate() {
+                if i > 0 && entry.seq <= entries[i - 1].seq {
+                    return Err(at(i, Error::SequenceNotIncreasing));
+                }
+                if entry.seq < next {
+                    skipped = i.saturating_add(1);
+                    continue;
+                }
+                if entry.seq != expected {
+                    return Err(at(i, Error::SequenceGap { expected }));
+                }
+                expected = expected.saturating_add(1);
+                if Self::has_zero_id(entry) {
+                    return Err(at(i, Error::ZeroId));
+                }
+            }
+            Ok(skipped)
+        }
+
+        fn has_zero_id(entry: &NewEntry) -> bool {
+            entry.patient.is_zero()
+                || match entry.target {
+                    Target::Version(at) => at.record.is_zero() || at.version == 0,
+                    Target::Query(code) => code.is_zero(),
+                }
+        }
+
+        /// Consent entries must be authorised by the receipt they cite (one call to the consents
+        /// registry for the batch); break-glass entries must name a registered patient.
+        fn check_authorizations(
+            &self,
+            caller: AccountId,
+            entries: &[NewEntry],
+            fresh: usize,
+        ) -> core::result::Result<(), BatchError> {
+            let now = self.env().block_timestamp();
+            let mut checks = Vec::new();
+            let mut positions = Vec::new();
+            let mut patients: Vec<PatientId> = Vec::new();
+            for (i, entry) in entries.iter().enumerate().skip(fresh) {
+                match entry.authorization {
+                    Authorization::Consent(receipt) => {
+                        checks.push(AccessCheck {
+                            accessor: caller,
+                            patient: entry.patient,
+                            target: entry.target,
+                            purpose: entry.purpose,
+                            at: now,
+                            receipt: Some(receipt),
+                        });
+                        positions.push(i);
+                    }
+                    Authorization::BreakGlass(_) => {
+                        if !patients.contains(&entry.patient) {
+                            if self.patient_registered(entry.patient).map_err(|error| BatchError { item: None, error })? {
+                                patients.push(entry.patient);
+                            } else {
+                                return Err(BatchError { item: u32::try_from(i).ok(), error: Error::UnknownPatient });
+                            }
+                        }
+                    }
+                }
+            }
+            if checks.is_empty() {
+                return Ok(());
+            }
+            let consents: ink::contract_ref!(ConsentQueries) = self.consents.into();
+            let answers = match consents.call().check_batch(checks).try_invoke() {
+                Ok(Ok(answers)) if answers.len() == positions.len() => answers,
+                _ => return Err(BatchError { item: None, error: Error::RegistryUnavailable }),
+            };
+            for (answer, i) in answers.into_iter().zip(positions) {
+                let item = u32::try_from(i).ok();
+                match answer {
+                    Ok(_) => {}
+                    Err(Denial::Unavailable) => return Err(BatchError { item, error: Error::RegistryUnavailable }),
+                    Err(denial) => return Err(BatchError { item, error: Error::NotAuthorized(denial) }),
+                }
+            }
+            Ok(())
+        }
+
+        fn accessor_institution(&self, account: AccountId) -> Result<InstitutionId> {
+            match self.directory_ref().call().membership(account).try_invoke() {
+                Ok(Ok(Some(member))) if member.roles.contains(Role::Accessor) => Ok(member.institution),
+                Ok(Ok(_)) => Err(Error::NotAccessor),
+                _ => Err(Error::RegistryUnavailable),
+            }
+        }
+
+        fn patient_registered(&self, patient: PatientId) -> Result<bool> {
+            match self.directory_ref().call().patient(patient).try_invoke() {
+                Ok(Ok(found)) => Ok(found.is_some()),
+                _ => Err(Error::RegistryUnavailable),
+            }
+        }
+
+        fn directory_ref(&self) -> ink::contract_ref!(DirectoryQueries) {
+            self.directory.into()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use custodia_types::{
+            access_log::BreakGlassReason,
+            consents::Purpose,
+            records::VersionRef,
+            RecordId,
+        };
+
+        fn entry(seq: u64) -> NewEntry {
+            NewEntry {
+                seq,
+                patient: PatientId::new([1; 32]),
+                target: Target::Version(VersionRef { record: RecordId::new([2; 32]), version: 1 }),
+                purpose: Purpose::Treatment,
+                authorization: Authorization::BreakGlass(BreakGlassReason::LifeThreatening),
+            }
+        }
+
+        fn log() -> AccessLog {
+            AccessLog::new(AccountId::from([7; 32]), AccountId::from([8; 32]))
+        }
+
+        #[ink::test]
+        fn numbering_skips_what_was_logged_and_refuses_gaps() {
+            let log = log();
+            let caller = AccountId::from([9; 32]);
+            assert_eq!(log.fresh_entries(caller, &[entry(0), entry(1)]), Ok(0));
+            let gap = log.fresh_entries(caller, &[entry(0), entry(2)]);
+            assert_eq!(gap, Err(BatchError { item: Some(1), error: Error::SequenceGap { expected: 1 } }));
+            let backwards = log.fresh_entries(caller, &[entry(0), entry(0)]);
+            assert_eq!(backwards.map_err(|e| e.error), Err(Error::SequenceNotIncreasing));
+            let mut zero = entry(0);
+            zero.patient = PatientId::default();
+            assert_eq!(log.fresh_entries(caller, &[zero]).map_err(|e| e.error), Err(Error::ZeroId));
+        }
+
+        #[ink::test]
+        fn an_empty_log_has_the_empty_root() {
+            let log = log();
+            let (size, root) = log.head();
+            assert_eq!(size, 0);
+            assert_eq!(root, ChainSha256::digest(&[]));
+        }
+    }
+}

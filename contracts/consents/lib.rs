@@ -1,0 +1,568 @@
+//! # Consents
+//!
+//! Consent receipts: who may see which of a patient's records, for what purpose, until when.
+//!
+//! ## Overview
+//! - A **receipt** is granted by the patient's controller (the patient's own key, or an account
+//!   of the custodial institution acting for the patient) to an institution, optionally to one
+//!   of its accounts. Its scope is one record, one version, the records of some categories
+//!   (opaque codes of LOINC, SNOMED CT or ICD codes), or all of the patient's records; it names
+//!   purposes of use (HL7 PurposeOfUse) and a validity period; it permits or denies. A matching
+//!   deny overrides any permit, as in FHIR Consent provisions.
+//! - **Revocation** is a state change by the granting account, the patient's controller or the
+//!   patient's custodian, effective from the block it lands in. Revoked and expired receipts
+//!   never authorise again and stay readable with their history.
+//! - **Checks**: `is_authorized` returns the receipt that authorises an access, or why none
+//!   does. `check_batch` answers many at once (the access log's one call per batch).
+//!
+//! ## Roles
+//! | caller | may |
+//! |---|---|
+//! | the patient's controller | grant |
+//! | granting account, controller, custodian's accounts | revoke |
+//! | anyone | query and check |
+//!
+//! The registry reads the directory (controllers, memberships, institutions) and the records
+//! registry (which patient and kind a version has).
+//!
+//! ## Error handling
+//! Every message checks first and writes last, returning a typed [`Error`]; ink! reverts a call
+//! that returns `Err`.
+#![cfg_attr(not(feature = "std"), no_std, no_main)]
+
+pub use self::consents::{Consents, ConsentsRef, Error};
+
+#[ink::contract]
+mod consents {
+    use custodia_types::{
+        consents::{
+            AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial,
+            Receipt, ReceiptId, Revocation, Scope, Target, Terms, VersionFacts, MAX_CATEGORIES,
+            MAX_CHECKS, MAX_DENIES_PER_PATIENT, MAX_RECEIPT_PAGE,
+        },
+        directory::{DirectoryQueries, Membership, Role},
+        records::{RecordQueries, VersionRef},
+        PatientId,
+    };
+    use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, storage::Mapping};
+
+    /// How many of a patient's newest receipts a check without a cited receipt searches.
+    const SEARCH_DEPTH: u32 = 64;
+
+    #[ink(storage)]
+    pub struct Consents {
+        /// The directory: controllers, memberships, institutions.
+        directory: AccountId,
+        /// The records registry: which patient and kind a version has.
+        records: AccountId,
+        /// Id the next receipt gets.
+        next_receipt: ReceiptId,
+        /// Receipts by id (revoked ones included).
+        receipts: Mapping<ReceiptId, Receipt>,
+        /// Each patient's receipts in grant order: (patient, n) -> receipt.
+        by_patient: Mapping<(PatientId, u32), ReceiptId>,
+        /// How many receipts each patient has.
+        patient_count: Mapping<PatientId, u32>,
+        /// Each patient's unrevoked deny receipts (read by every check of that patient).
+        denies: Mapping<PatientId, Vec<ReceiptId>>,
+    }
+
+    /// Why a consents call was refused.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    pub enum Error {
+        /// Returned if the patient is not registered.
+        UnknownPatient,
+        /// Returned if the caller may not act for the patient.
+        NotController,
+        /// Returned if the grantee institution is not admitted.
+        UnknownGrantee,
+        /// Returned if a patient, record or code id is all zeros.
+        ZeroId,
+        /// Returned if no purpose (or an unknown one) is named.
+        InvalidPurposes,
+        /// Returned if the period ends before it starts.
+        InvalidPeriod,
+        /// Returned if the period has already ended.
+        AlreadyExpired,
+        /// Returned if a category scope names no code.
+        EmptyScope,
+        /// Returned if a category scope names more than `MAX_CATEGORIES` codes.
+        ScopeTooLarge,
+        /// Returned if the patient already has `MAX_DENIES_PER_PATIENT` deny receipts in force.
+        TooManyDenies,
+        /// Returned if no receipt has that id.
+        UnknownReceipt,
+        /// Returned if the receipt was already revoked.
+        AlreadyRevoked,
+        /// Returned if the caller is neither the granting account, the patient's controller nor
+        /// the patient's custodian.
+        NotAuthorizedToRevoke,
+        /// Returned if the directory could not be called.
+        DirectoryUnavailable,
+        /// Returned if a counter would overflow.
+        IdsExhausted,
+    }
+
+    /// The registry's result type.
+    pub type Result<T> = core::result::Result<T, Error>;
+
+    impl Consents {
+        /// Creates the registry over a directory and a records registry.
+        #[ink(constructor)]
+        pub fn new(directory: AccountId, records: AccountId) -> Self {
+            Self {
+                directory,
+                records,
+                next_receipt: 1,
+                receipts: Mapping::new(),
+                by_patient: Mapping::new(),
+                patient_count: Mapping::new(),
+                denies: Mapping::new(),
+            }
+        }
+
+        /// Grants a receipt on the patient's behalf. Returns its id.
+        ///
+        /// # Errors
+        /// `ZeroId`, `InvalidPurposes`, `InvalidPeriod`, `AlreadyExpired`, `EmptyScope`,
+        /// `ScopeTooLarge`, `UnknownPatient`, `NotController`, `UnknownGrantee`,
+        /// `TooManyDenies`, `DirectoryUnavailable`.
+        #[ink(message)]
+        pub fn grant(&mut self, terms: Terms) -> Result<ReceiptId> {
+            let caller = self.env().caller();
+            let now = self.env().block_timestamp();
+            Self::check_terms(&terms, now)?;
+            self.ensure_controller(caller, terms.patient)?;
+            if self.institution_roles(terms.grantee.institution)?.is_none() {
+                return Err(Error::UnknownGrantee);
+            }
+            let mut denies = self.denies.get(terms.patient).unwrap_or_default();
+            if terms.decision == Decision::Deny && denies.len() >= MAX_DENIES_PER_PATIENT as usize {
+                return Err(Error::TooManyDenies);
+            }
+            let id = self.next_receipt;
+            self.next_receipt = id.checked_add(1).ok_or(Error::IdsExhausted)?;
+            let position = self.patient_count.get(terms.patient).unwrap_or(0);
+            let next_position = position.checked_add(1).ok_or(Error::IdsExhausted)?;
+            let receipt = Receipt {
+                patient: terms.patient,
+                grantee: terms.grantee,
+                scope: terms.scope,
+                purposes: terms.purposes,
+                decision: terms.decision,
+                valid_from: terms.valid_from,
+                valid_until: terms.valid_until,
+                granted_by: caller,
+                granted_at: now,
+                revoked: None,
+            };
+            self.receipts.insert(id, &receipt);
+            self.by_patient.insert((terms.patient, position), &id);
+            self.patient_count.insert(terms.patient, &next_position);
+            if receipt.decision == Decision::Deny {
+                denies.push(id);
+                self.denies.insert(terms.patient, &denies);
+            }
+            self.env().emit_event(ConsentGranted {
+                patient: receipt.patient,
+                grantee: receipt.grantee.institution,
+                receipt: id,
+                grantee_account: receipt.grantee.account,
+                scope: receipt.scope,
+                purposes: receipt.purposes,
+                decision: receipt.decision,
+                valid_from: receipt.valid_from,
+                valid_until: receipt.valid_until,
+                granted_by: caller,
+            });
+            Ok(id)
+        }
+
+        /// Revokes a receipt; it stops authorising in this block.
+        ///
+        /// # Errors
+        /// `UnknownReceipt`, `AlreadyRevoked`, `NotAuthorizedToRevoke`, `DirectoryUnavailable`.
+        #[ink(message)]
+        pub fn revoke(&mut self, receipt: ReceiptId) -> Result<()> {
+            let caller = self.env().caller();
+            let mut found = self.receipts.get(receipt).ok_or(Error::UnknownReceipt)?;
+            if found.revoked.is_some() {
+                return Err(Error::AlreadyRevoked);
+            }
+            if !self.may_revoke(caller, &found)? {
+                return Err(Error::NotAuthorizedToRevoke);
+            }
+            found.revoked = Some(Revocation { revoked_by: caller, revoked_at: self.env().block_timestamp() });
+            self.receipts.insert(receipt, &found);
+            if found.decision == Decision::Deny {
+                let mut denies = self.denies.get(found.patient).unwrap_or_default();
+                denies.retain(|id| *id != receipt);
+                self.denies.insert(found.patient, &denies);
+            }
+            self.env().emit_event(ConsentRevoked {
+                patient: found.patient,
+                grantee: found.grantee.institution,
+                receipt,
+                revoked_by: caller,
+                was_valid_until: found.valid_until,
+            });
+            Ok(())
+        }
+
+        // ---- queries ----
+
+        /// A receipt by id, with its history.
+        #[ink(message)]
+        pub fn receipt(&self, receipt: ReceiptId) -> Option<Receipt> {
+            self.receipts.get(receipt)
+        }
+
+        /// Up to `limit` (at most `MAX_RECEIPT_PAGE`) of the patient's receipts from position
+        /// `from` on (grant order), with the next position to read; `active_only` leaves out
+        /// revoked and expired ones.
+        #[ink(message)]
+        pub fn receipts(
+            &self,
+            patient: PatientId,
+            from: u32,
+            limit: u32,
+            active_only: bool,
+        ) -> (Vec<(ReceiptId, Receipt)>, u32) {
+            let count = self.patient_count.get(patient).unwrap_or(0);
+            let now = self.env().block_timestamp();
+            let mut page = Vec::new();
+            let mut position = from;
+            while position < count && page.len() < limit.min(MAX_RECEIPT_PAGE) as usize {
+                if let Some((id, receipt)) = self.receipt_at(patient, position) {
+                    if !active_only || Self::in_force(&receipt, now) {
+                        page.push((id, receipt));
+                    }
+                }
+                position = position.saturating_add(1);
+            }
+            (page, position)
+        }
+
+        // ---- helpers ----
+
+        fn check_terms(terms: &Terms, now: Timestamp) -> Result<()> {
+            if terms.patient.is_zero() {
+                return Err(Error::ZeroId);
+            }
+            if !terms.purposes.is_valid() {
+                return Err(Error::InvalidPurposes);
+            }
+            if terms.valid_until <= terms.valid_from {
+                return Err(Error::InvalidPeriod);
+            }
+            if terms.valid_until <= now {
+                return Err(Error::AlreadyExpired);
+            }
+            match &terms.scope {
+                Scope::Record(record) if record.is_zero() => Err(Error::ZeroId),
+                Scope::Version(at) if at.record.is_zero() || at.version == 0 => Err(Error::ZeroId),
+                Scope::Categories(codes) if codes.is_empty() => Err(Error::EmptyScope),
+                Scope::Categories(codes) if codes.len() > MAX_CATEGORIES as usize => Err(Error::ScopeTooLarge),
+                Scope::Categories(codes) if codes.iter().any(|code| code.is_zero()) => Err(Error::ZeroId),
+                _ => Ok(()),
+            }
+        }
+
+        fn ensure_controller(&self, caller: AccountId, patient: PatientId) -> Result<()> {
+            if self.may_act_for(caller, patient)? {
+                return Ok(());
+            }
+            match self.patient_custodian(patient)? {
+                None => Err(Error::UnknownPatient),
+                Some(_) => Err(Error::NotController),
+            }
+        }
+
+        fn may_revoke(&self, caller: AccountId, receipt: &Receipt) -> Result<bool> {
+            if caller == receipt.granted_by || self.may_act_for(caller, receipt.patient)? {
+                return Ok(true);
+            }
+            let custodian = self.patient_custodian(receipt.patient)?;
+            let member = self.membership(caller)?;
+            Ok(matches!((custodian, member), (Some(c), Some(m)) if m.institution == c))
+        }
+
+        fn receipt_at(&self, patient: PatientId, position: u32) -> Option<(ReceiptId, Receipt)> {
+            let id = self.by_patient.get((patient, position))?;
+            self.receipts.get(id).map(|receipt| (id, receipt))
+        }
+
+        fn in_force(receipt: &Receipt, at: Timestamp) -> bool {
+            receipt.revoked.map_or(true, |r| r.revoked_at > at)
+                && receipt.valid_from <= at
+                && at < receipt.valid_until
+        }
+
+        /// Why `receipt` does not authorise `check` (given the accessor's membership and the
+        /// facts of the version), or `None` if it does.
+        fn judge(
+            id: ReceiptId,
+            receipt: &Receipt,
+            check: &AccessCheck,
+            member: &Membership,
+            facts: Option<&VersionFacts>,
+        ) -> Option<Denial> {
+            if receipt.patient != check.patient {
+                return Some(Denial::OutOfScope(id));
+            }
+            if receipt.revoked.is_some_and(|r| r.revoked_at <= check.at) {
+                return Some(Denial::Revoked(id));
+            }
+            if check.at < receipt.valid_from || check.at >= receipt.valid_until {
+                return Some(Denial::Expired(id));
+            }
+            let grantee_matches = receipt.grantee.institution == member.institution
+                && receipt.grantee.account.map_or(true, |account| account == check.accessor);
+            if !grantee_matches || !receipt.purposes.contains(check.purpose) || !Self::covers(&receipt.scope, check.target, facts) {
+                return Some(Denial::OutOfScope(id));
+            }
+            None
+        }
+
+        fn covers(scope: &Scope, target: Target, facts: Option<&VersionFacts>) -> bool {
+            match (scope, target) {
+                (Scope::AllRecords, _) => true,
+                (Scope::Record(record), Target::Version(at)) => *record == at.record,
+                (Scope::Version(version), Target::Version(at)) => *version == at,
+                (Scope::Categories(codes), Target::Version(_)) => facts.is_some_and(|f| codes.contains(&f.kind)),
+                (Scope::Categories(codes), Target::Query(code)) => codes.contains(&code),
+                (Scope::Record(_) | Scope::Version(_), Target::Query(_)) => false,
+            }
+        }
+
+        /// Answers one check given what the batch already looked up.
+        fn answer(
+            &self,
+            check: &AccessCheck,
+            member: Result<Option<Membership>>,
+            facts: Option<&VersionFacts>,
+            cache: &mut Vec<(ReceiptId, Receipt)>,
+        ) -> core::result::Result<ReceiptId, Denial> {
+            let member = member.map_err(|_| Denial::Unavailable)?;
+            let Some(member) = member.filter(|m| m.roles.contains(Role::Accessor)) else {
+                return Err(Denial::NotAccessor);
+            };
+            if let Target::Version(_) = check.target {
+                if facts.map_or(true, |facts| facts.patient != check.patient) {
+                    return Err(Denial::UnknownRecord);
+                }
+            }
+            for id in self.denies.get(check.patient).unwrap_or_default() {
+                if let Some(deny) = self.cached(id, cache) {
+                    if Self::judge(id, &deny, check, &member, facts).is_none() {
+                        return Err(Denial::Denied(id));
+                    }
+                }
+            }
+            if let Some(id) = check.receipt {
+                let Some(receipt) = self.cached(id, cache) else {
+                    return Err(Denial::NoConsent);
+                };
+                if receipt.decision == Decision::Deny {
+                    return Err(Denial::OutOfScope(id));
+                }
+                return match Self::judge(id, &receipt, check, &member, facts) {
+                    None => Ok(id),
+                    Some(denial) => Err(denial),
+                };
+            }
+            self.search(check, &member, facts)
+        }
+
+        /// Searches the patient's newest receipts for a permit; else the most telling denial.
+        fn search(
+            &self,
+            check: &AccessCheck,
+            member: &Membership,
+            facts: Option<&VersionFacts>,
+        ) -> core::result::Result<ReceiptId, Denial> {
+            let count = self.patient_count.get(check.patient).unwrap_or(0);
+            let mut best = Denial::NoConsent;
+            for position in (count.saturating_sub(SEARCH_DEPTH)..count).rev() {
+                let Some((id, receipt)) = self.receipt_at(check.patient, position) else {
+                    continue;
+                };
+                if receipt.decision == Decision::Deny {
+                    continue;
+                }
+                match Self::judge(id, &receipt, check, member, facts) {
+                    None => return Ok(id),
+                    Some(denial) if rank(&denial) > rank(&best) => best = denial,
+                    Some(_) => {}
+                }
+            }
+            Err(best)
+        }
+
+        /// A receipt, read once per batch.
+        fn cached(&self, id: ReceiptId, cache: &mut Vec<(ReceiptId, Receipt)>) -> Option<Receipt> {
+            if let Some((_, receipt)) = cache.iter().find(|(cached, _)| *cached == id) {
+                return Some(receipt.clone());
+            }
+            let receipt = self.receipts.get(id)?;
+            cache.push((id, receipt.clone()));
+            Some(receipt)
+        }
+
+        fn may_act_for(&self, account: AccountId, patient: PatientId) -> Result<bool> {
+            returned(self.directory_ref().call().may_act_for(account, patient).try_invoke())
+        }
+
+        fn patient_custodian(&self, patient: PatientId) -> Result<Option<u32>> {
+            let info = returned(self.directory_ref().call().patient(patient).try_invoke())?;
+            Ok(info.map(|info| info.custodian))
+        }
+
+        fn membership(&self, account: AccountId) -> Result<Option<Membership>> {
+            returned(self.directory_ref().call().membership(account).try_invoke())
+        }
+
+        fn institution_roles(&self, institution: u32) -> Result<Option<custodia_types::directory::Roles>> {
+            returned(self.directory_ref().call().institution_roles(institution).try_invoke())
+        }
+
+        fn directory_ref(&self) -> ink::contract_ref!(DirectoryQueries) {
+            self.directory.into()
+        }
+
+        fn records_ref(&self) -> ink::contract_ref!(RecordQueries) {
+            self.records.into()
+        }
+    }
+
+    /// How telling a denial is when searching: the closest miss wins.
+    fn rank(denial: &Denial) -> u8 {
+        match denial {
+            Denial::Revoked(_) => 3,
+            Denial::Expired(_) => 2,
+            Denial::OutOfScope(_) => 1,
+            _ => 0,
+        }
+    }
+
+    /// The value a cross-contract call returned, or `DirectoryUnavailable`.
+    fn returned<T>(called: core::result::Result<ink::MessageResult<T>, ink::env::Error>) -> Result<T> {
+        match called {
+            Ok(Ok(value)) => Ok(value),
+            _ => Err(Error::DirectoryUnavailable),
+        }
+    }
+
+    impl ConsentQueries for Consents {
+        #[ink(message)]
+        fn is_authorized(&self, check: AccessCheck) -> core::result::Result<ReceiptId, Denial> {
+            self.check_batch(ink::prelude::vec![check])
+                .pop()
+                .unwrap_or(Err(Denial::NoConsent))
+        }
+
+        #[ink(message)]
+        fn check_batch(&self, checks: Vec<AccessCheck>) -> Vec<core::result::Result<ReceiptId, Denial>> {
+            let checks = &checks[..checks.len().min(MAX_CHECKS as usize)];
+            // One directory call per distinct accessor, one records call for all versions.
+            let mut members: Vec<(AccountId, Result<Option<Membership>>)> = Vec::new();
+            for check in checks {
+                if !members.iter().any(|(account, _)| *account == check.accessor) {
+                    members.push((check.accessor, self.membership(check.accessor)));
+                }
+            }
+            let versions: Vec<VersionRef> = checks
+                .iter()
+                .filter_map(|check| match check.target {
+                    Target::Version(at) => Some(at),
+                    Target::Query(_) => None,
+                })
+                .collect();
+            let facts: Option<Vec<Option<VersionFacts>>> = if versions.is_empty() {
+                Some(Vec::new())
+            } else {
+                match self.records_ref().call().describe(versions).try_invoke() {
+                    Ok(Ok(facts)) => Some(facts),
+                    _ => None,
+                }
+            };
+            let mut cache = Vec::new();
+            let mut next_fact = 0usize;
+            checks
+                .iter()
+                .map(|check| {
+                    let fact = match (check.target, &facts) {
+                        (Target::Query(_), _) => None,
+                        (Target::Version(_), None) => return Err(Denial::Unavailable),
+                        (Target::Version(_), Some(facts)) => {
+                            let fact = facts.get(next_fact).and_then(Option::as_ref);
+                            next_fact = next_fact.saturating_add(1);
+                            fact
+                        }
+                    };
+                    let member = members
+                        .iter()
+                        .find(|(account, _)| *account == check.accessor)
+                        .map_or(Err(Error::DirectoryUnavailable), |(_, member)| *member);
+                    self.answer(check, member, fact, &mut cache)
+                })
+                .collect()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use custodia_types::{
+            consents::{Grantee, Purpose, Purposes},
+            CodeId, RecordId,
+        };
+
+        fn terms(scope: Scope) -> Terms {
+            Terms {
+                patient: PatientId::new([1; 32]),
+                grantee: Grantee { institution: 1, account: None },
+                scope,
+                purposes: Purposes::of(&[Purpose::Treatment]),
+                decision: Decision::Permit,
+                valid_from: 100,
+                valid_until: 200,
+            }
+        }
+
+        #[test]
+        fn terms_are_checked_before_anything_is_asked() {
+            let ok = terms(Scope::AllRecords);
+            assert_eq!(Consents::check_terms(&ok, 150), Ok(()));
+            assert_eq!(Consents::check_terms(&ok, 200), Err(Error::AlreadyExpired));
+            let mut bad = ok.clone();
+            bad.valid_until = 100;
+            assert_eq!(Consents::check_terms(&bad, 0), Err(Error::InvalidPeriod));
+            let mut bad = ok.clone();
+            bad.purposes = Purposes(0);
+            assert_eq!(Consents::check_terms(&bad, 0), Err(Error::InvalidPurposes));
+            let mut bad = ok.clone();
+            bad.patient = PatientId::default();
+            assert_eq!(Consents::check_terms(&bad, 0), Err(Error::ZeroId));
+            assert_eq!(Consents::check_terms(&terms(Scope::Categories(Vec::new())), 0), Err(Error::EmptyScope));
+            let many = (1..=MAX_CATEGORIES as u8 + 1).map(|b| CodeId::new([b; 32])).collect();
+            assert_eq!(Consents::check_terms(&terms(Scope::Categories(many)), 0), Err(Error::ScopeTooLarge));
+            assert_eq!(Consents::check_terms(&terms(Scope::Record(RecordId::default())), 0), Err(Error::ZeroId));
+        }
+
+        #[test]
+        fn scopes_cover_what_they_name() {
+            let record = RecordId::new([9; 32]);
+            let at = VersionRef { record, version: 2 };
+            let lab = CodeId::new([7; 32]);
+            let facts = VersionFacts { patient: PatientId::new([1; 32]), kind: lab, erased: false };
+            assert!(Consents::covers(&Scope::Record(record), Target::Version(at), Some(&facts)));
+            assert!(!Consents::covers(&Scope::Version(VersionRef { record, version: 1 }), Target::Version(at), Some(&facts)));
+            assert!(Consents::covers(&Scope::Categories(vec![lab]), Target::Version(at), Some(&facts)));
+            assert!(Consents::covers(&Scope::Categories(vec![lab]), Target::Query(lab), None));
+            assert!(!Consents::covers(&Scope::Record(record), Target::Query(lab), None));
+            assert!(Consents::covers(&Scope::AllRecords, Target::Query(lab), None));
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The access log: who accessed what, when, why and under which consent or break-glass reason.
+
+use crate::{
+    consents::{Purpose, ReceiptId, Target},
+    AccountId, InstitutionId, PatientId, Timestamp,
+};
+
+/// Most entries one `append_batch` call takes.
+pub const MAX_ENTRIES: u32 = 1000;
+
+/// Why an accessor broke the glass (accessed without a consent receipt).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub enum BreakGlassReason {
+    /// The patient's life or health is in immediate danger.
+    LifeThreatening,
+    /// The patient cannot consent (unconscious, incapacitated).
+    PatientIncapacitated,
+    /// Urgent care that cannot wait for consent.
+    UrgentCare,
+    /// A legal obligation to disclose.
+    LegalObligation,
+}
+
+/// What authorised an access.
+// scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+// than 256 variants, so the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub enum Authorization {
+    /// A consent receipt, checked on chain when the entry is appended.
+    Consent(ReceiptId),
+    /// Emergency access without consent: accepted, flagged, announced and counted.
+    BreakGlass(BreakGlassReason),
+}
+
+/// An entry as the accessor submits it. `(submitting account, seq)` is the entry's id: each
+/// account numbers its entries 0, 1, 2, … and an entry whose number was already logged is
+/// skipped, so resubmitting is a no-op and a missing number is refused.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct NewEntry {
+    pub seq: u64,
+    pub patient: PatientId,
+    pub target: Target,
+    pub purpose: Purpose,
+    pub authorization: Authorization,
+}
+
+/// An entry as logged: its SCALE encoding is the Merkle leaf.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct Entry {
+    /// The accessing institution.
+    pub institution: InstitutionId,
+    /// The account that acted (and submitted).
+    pub account: AccountId,
+    /// The account's entry number.
+    pub seq: u64,
+    pub patient: PatientId,
+    pub target: Target,
+    pub purpose: Purpose,
+    /// Block time of the append.
+    pub at: Timestamp,
+    pub authorization: Authorization,
+}
+
+/// What an append did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct Appended {
+    /// Leaf index of the first appended entry (the others follow in order), if any was.
+    pub first_index: Option<u64>,
+    /// Entries appended.
+    pub appended: u32,
+    /// Entries skipped because their number was already logged.
+    pub skipped: u32,
+    /// Tree size after the call.
+    pub size: u64,
+    /// Tree root after the call.
+    pub root: [u8; 32],
+}
+
+/// Emitted for every logged entry, with its leaf index. Anyone can rebuild the tree from
+/// these events. (No topics: frame_system's topic index would cost more than the entry.)
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogged {
+    pub index: u64,
+    pub entry: Entry,
+}
+
+/// Emitted for every break-glass access, for the patient and auditors to watch.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakGlassAccess {
+    #[ink(topic)]
+    pub patient: PatientId,
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    pub account: AccountId,
+    pub index: u64,
+    pub reason: BreakGlassReason,
+    /// Break-glass accesses the institution has logged so far, this one included.
+    pub count: u32,
+}
+
+/// Emitted once per append call: the new size and root the chain recorded.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogExtended {
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    pub size: u64,
+    pub root: [u8; 32],
+}

@@ -1,0 +1,253 @@
+//! Consent receipts: who may see which of a patient's records, for what purpose, until when.
+
+use crate::{
+    records::VersionRef, AccountId, CodeId, InstitutionId, PatientId, RecordId, Timestamp,
+};
+pub use crate::records::VersionFacts;
+use ink::prelude::vec::Vec;
+
+/// Receipt ids are sequential from 1.
+pub type ReceiptId = u64;
+
+/// Most category codes one receipt may name.
+pub const MAX_CATEGORIES: u32 = 8;
+
+/// Most receipts one `receipts` page returns.
+pub const MAX_RECEIPT_PAGE: u32 = 32;
+
+/// Most checks one `check_batch` call takes.
+pub const MAX_CHECKS: u32 = 1000;
+
+/// Most deny receipts one patient may have in force (each access check reads them all).
+pub const MAX_DENIES_PER_PATIENT: u32 = 16;
+
+/// Purpose of use (HL7 v3 PurposeOfUse codes in brackets).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum Purpose {
+    /// Treatment (TREAT).
+    Treatment,
+    /// Emergency treatment (ETREAT).
+    EmergencyTreatment,
+    /// Payment (HPAYMT).
+    Payment,
+    /// Healthcare operations (HOPERAT).
+    Operations,
+    /// Research (HRESCH).
+    Research,
+    /// Public health (PUBHLTH).
+    PublicHealth,
+    /// At the patient's own request (PATRQT).
+    PatientRequest,
+    /// Legal (HLEGAL).
+    Legal,
+}
+
+/// A set of purposes (a bit set over [`Purpose`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Purposes(pub u16);
+
+impl Purposes {
+    const ALL_BITS: u16 = 0xff;
+
+    const fn bit(purpose: Purpose) -> u16 {
+        1 << (purpose as u16)
+    }
+
+    /// The set holding exactly `purposes`.
+    pub fn of(purposes: &[Purpose]) -> Purposes {
+        Purposes(purposes.iter().fold(0, |set, p| set | Self::bit(*p)))
+    }
+
+    /// True if the set holds `purpose`.
+    pub const fn contains(self, purpose: Purpose) -> bool {
+        self.0 & Self::bit(purpose) != 0
+    }
+
+    /// True if the set holds at least one purpose and no unknown bit.
+    pub const fn is_valid(self) -> bool {
+        self.0 != 0 && self.0 & !Self::ALL_BITS == 0
+    }
+}
+
+/// Which of the patient's records a receipt covers.
+// scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+// than 256 variants, so the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum Scope {
+    /// Every version of one record.
+    Record(RecordId),
+    /// One version of one record.
+    Version(VersionRef),
+    /// Every version whose kind is one of these codes (opaque ids of LOINC, SNOMED CT or ICD
+    /// codes; at most `MAX_CATEGORIES`).
+    Categories(Vec<CodeId>),
+    /// All of the patient's records.
+    AllRecords,
+}
+
+/// Permit or deny; a matching deny overrides any permit (as FHIR Consent provisions do).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum Decision {
+    Permit,
+    Deny,
+}
+
+/// Who a receipt is for: an institution, optionally only one of its accounts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Grantee {
+    pub institution: InstitutionId,
+    pub account: Option<AccountId>,
+}
+
+/// What a controller states when granting.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct Terms {
+    pub patient: PatientId,
+    pub grantee: Grantee,
+    pub scope: Scope,
+    pub purposes: Purposes,
+    pub decision: Decision,
+    /// Valid from this time (inclusive, milliseconds).
+    pub valid_from: Timestamp,
+    /// Valid until this time (exclusive).
+    pub valid_until: Timestamp,
+}
+
+/// Who revoked a receipt and when.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Revocation {
+    pub revoked_by: AccountId,
+    pub revoked_at: Timestamp,
+}
+
+/// A consent receipt as the chain keeps it, with its history.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Receipt {
+    pub patient: PatientId,
+    pub grantee: Grantee,
+    pub scope: Scope,
+    pub purposes: Purposes,
+    pub decision: Decision,
+    pub valid_from: Timestamp,
+    pub valid_until: Timestamp,
+    /// The controller's account that granted it.
+    pub granted_by: AccountId,
+    /// Block time of the grant.
+    pub granted_at: Timestamp,
+    /// Set once revoked; a revoked receipt never authorises anything again.
+    pub revoked: Option<Revocation>,
+}
+
+/// What an access touched: one version of a record, or a query over a category of the
+/// patient's records (e.g. a FHIR search by LOINC code).
+// scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+// than 256 variants, so the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub enum Target {
+    Version(VersionRef),
+    Query(CodeId),
+}
+
+/// One access to check: who, whose record, which version, why, when.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct AccessCheck {
+    /// The account acting for the accessing institution.
+    pub accessor: AccountId,
+    pub patient: PatientId,
+    pub target: Target,
+    pub purpose: Purpose,
+    pub at: Timestamp,
+    /// The receipt the accessor cites; `None` to search the patient's receipts.
+    pub receipt: Option<ReceiptId>,
+}
+
+/// Why an access is not authorised.
+// scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+// than 256 variants, so the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub enum Denial {
+    /// No receipt of the patient permits it (or the cited receipt does not exist).
+    NoConsent,
+    /// A deny receipt matches (it overrides any permit).
+    Denied(ReceiptId),
+    /// The receipt's period is over (or has not begun).
+    Expired(ReceiptId),
+    /// The receipt was revoked.
+    Revoked(ReceiptId),
+    /// The receipt does not cover this grantee, record, version or purpose.
+    OutOfScope(ReceiptId),
+    /// The accessor does not act for an accessor institution.
+    NotAccessor,
+    /// The record or version does not exist or is not the patient's.
+    UnknownRecord,
+    /// The directory or the records registry could not be asked; nothing is authorised.
+    Unavailable,
+}
+
+/// The consents registry's interface for the access log and the client.
+#[ink::trait_definition]
+pub trait ConsentQueries {
+    /// The receipt that authorises `check`, or why none does.
+    #[ink(message)]
+    fn is_authorized(&self, check: AccessCheck) -> Result<ReceiptId, Denial>;
+
+    /// `is_authorized` for many checks in one call (at most `MAX_CHECKS`; extra ones are
+    /// answered `NoConsent`).
+    #[ink(message)]
+    fn check_batch(&self, checks: Vec<AccessCheck>) -> Vec<Result<ReceiptId, Denial>>;
+}
+
+/// Emitted when a controller grants a receipt (permit or deny).
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentGranted {
+    #[ink(topic)]
+    pub patient: PatientId,
+    #[ink(topic)]
+    pub grantee: InstitutionId,
+    #[ink(topic)]
+    pub receipt: ReceiptId,
+    pub grantee_account: Option<AccountId>,
+    pub scope: Scope,
+    pub purposes: Purposes,
+    pub decision: Decision,
+    pub valid_from: Timestamp,
+    pub valid_until: Timestamp,
+    pub granted_by: AccountId,
+}
+
+/// Emitted when a receipt is revoked; it stops authorising in this block.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRevoked {
+    #[ink(topic)]
+    pub patient: PatientId,
+    #[ink(topic)]
+    pub grantee: InstitutionId,
+    #[ink(topic)]
+    pub receipt: ReceiptId,
+    pub revoked_by: AccountId,
+    /// The end of validity the receipt had before it was revoked.
+    pub was_valid_until: Timestamp,
+}
