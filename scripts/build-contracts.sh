@@ -13,14 +13,21 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/env.sh"
 cd "$CUSTODIA_ROOT"
 
-CONTRACTS=(directory records)
+CONTRACTS=(directory records consents access_log)
+# ink!'s static buffer holds a call's input and output: big enough for a batch of 1,000
+# access-log entries and the consent checks they carry (the default is 16 KiB).
+export INK_STATIC_BUFFER_SIZE=262144
+# With that variable set, cargo-contract runs `cargo clean` on the target directory whenever a
+# contract's previous metadata is missing: each contract gets a target directory of its own, so
+# that one contract's first build never wipes another's (or the host's test build).
 
 fail() { printf 'build-contracts: %s\n' "$*" >&2; exit 1; }
 command -v cargo-contract >/dev/null || fail "cargo-contract is missing: run scripts/setup.sh"
 
 stamp="$CUSTODIA_BUNDLES/.sources.sha256"
 digest="$( (find contracts -type f \( -name '*.rs' -o -name Cargo.toml \) -print0 | sort -z \
-  | xargs -0 sha256sum; sha256sum Cargo.toml Cargo.lock 2>/dev/null) | sha256sum | cut -d' ' -f1)"
+  | xargs -0 sha256sum; sha256sum Cargo.toml Cargo.lock 2>/dev/null; echo "$INK_STATIC_BUFFER_SIZE") \
+  | sha256sum | cut -d' ' -f1)"
 if [ "${1:-}" != --force ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
   all_there=1
   for c in "${CONTRACTS[@]}"; do
@@ -35,10 +42,11 @@ fi
 mkdir -p "$CUSTODIA_BUNDLES"
 for c in "${CONTRACTS[@]}"; do
   echo "==> cargo contract build --release: $c"
-  RUSTUP_TOOLCHAIN="$CONTRACT_TOOLCHAIN" cargo contract build --release --quiet \
+  target="$CUSTODIA_ROOT/target/contracts/$c"
+  CARGO_TARGET_DIR="$target" RUSTUP_TOOLCHAIN="$CONTRACT_TOOLCHAIN" cargo contract build --release --quiet \
     --manifest-path "contracts/$c/Cargo.toml" \
     || fail "building contract $c failed"
-  out="target/ink/$c"
+  out="$target/ink/$c"
   for ext in contract wasm json; do
     [ -f "$out/$c.$ext" ] || fail "cargo-contract did not write $out/$c.$ext"
     cp "$out/$c.$ext" "$CUSTODIA_BUNDLES/"

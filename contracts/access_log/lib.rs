@@ -194,11 +194,11 @@ mod access_log {
                 }
                 self.env().emit_event(AccessLogged { index, entry });
             }
-            let appended = u32::try_from(entries.len() - fresh).map_err(|_| whole(Error::BatchTooLarge))?;
+            let appended = u32::try_from(entries.len().saturating_sub(fresh)).map_err(|_| whole(Error::BatchTooLarge))?;
             let skipped = u32::try_from(fresh).map_err(|_| whole(Error::BatchTooLarge))?;
             let root = frontier.root::<ChainSha256>();
             if appended > 0 {
-                let last_seq = entries[entries.len() - 1].seq;
+                let last_seq = entries.last().map_or(0, |entry| entry.seq);
                 self.next_seq.insert(caller, &last_seq.saturating_add(1));
                 self.size = frontier.size;
                 self.peaks.set(&frontier.peaks);
@@ -245,10 +245,12 @@ mod access_log {
             let next = self.next_seq.get(caller).unwrap_or(0);
             let mut skipped = 0usize;
             let mut expected = next;
+            let mut previous: Option<u64> = None;
             for (i, entry) in entries.iter().enumerate() {
-                if i > 0 && entry.seq <= entries[i - 1].seq {
+                if previous.is_some_and(|seq| entry.seq <= seq) {
                     return Err(at(i, Error::SequenceNotIncreasing));
                 }
+                previous = Some(entry.seq);
                 if entry.seq < next {
                     skipped = i.saturating_add(1);
                     continue;

@@ -294,7 +294,7 @@ mod consents {
         }
 
         fn in_force(receipt: &Receipt, at: Timestamp) -> bool {
-            receipt.revoked.map_or(true, |r| r.revoked_at > at)
+            receipt.revoked.is_none_or(|r| r.revoked_at > at)
                 && receipt.valid_from <= at
                 && at < receipt.valid_until
         }
@@ -318,7 +318,7 @@ mod consents {
                 return Some(Denial::Expired(id));
             }
             let grantee_matches = receipt.grantee.institution == member.institution
-                && receipt.grantee.account.map_or(true, |account| account == check.accessor);
+                && receipt.grantee.account.is_none_or(|account| account == check.accessor);
             if !grantee_matches || !receipt.purposes.contains(check.purpose) || !Self::covers(&receipt.scope, check.target, facts) {
                 return Some(Denial::OutOfScope(id));
             }
@@ -349,7 +349,7 @@ mod consents {
                 return Err(Denial::NotAccessor);
             };
             if let Target::Version(_) = check.target {
-                if facts.map_or(true, |facts| facts.patient != check.patient) {
+                if facts.is_none_or(|facts| facts.patient != check.patient) {
                     return Err(Denial::UnknownRecord);
                 }
             }

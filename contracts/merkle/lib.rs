@@ -103,152 +103,188 @@ impl Frontier {
 }
 
 /// The largest power of two strictly below `n` (`n` ≥ 2).
+#[cfg(feature = "tree")]
 fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
-/// All leaf hashes of a log and its perfect subtrees, for building proofs against any earlier
-/// size: what an auditor or a client rebuilds from the log's events. Memory: 2n hashes; a root
-/// or proof costs O(log² n) hashes.
-#[derive(Clone, Debug, Default)]
-pub struct Tree {
-    /// `levels[h][i]` is the root of the perfect subtree over leaves `i·2^h .. (i+1)·2^h`.
-    levels: Vec<Vec<Hash>>,
-}
+#[cfg(feature = "tree")]
+pub use tree::Tree;
 
-impl Tree {
-    /// An empty tree.
-    pub fn new() -> Self {
-        Self::default()
+/// Proof building over all of a log's leaves: hosts only (contracts keep a [`Frontier`]). Sizes
+/// and indices are below 2^63 and every subtraction is guarded by the range checks of the
+/// public methods, so the index arithmetic cannot overflow.
+#[cfg(feature = "tree")]
+#[allow(clippy::arithmetic_side_effects)]
+mod tree {
+    use super::*;
+
+    /// All leaf hashes of a log and its perfect subtrees, for building proofs against any earlier
+    /// size: what an auditor or a client rebuilds from the log's events. Memory: 2n hashes; a root
+    /// or proof costs O(log² n) hashes.
+    #[derive(Clone, Debug, Default)]
+    pub struct Tree {
+        /// `levels[h][i]` is the root of the perfect subtree over leaves `i·2^h .. (i+1)·2^h`.
+        levels: Vec<Vec<Hash>>,
     }
 
-    /// A tree over `leaves` (leaf hashes).
-    pub fn from_leaves<H: Hasher>(leaves: impl IntoIterator<Item = Hash>) -> Self {
-        let mut tree = Self::new();
-        for leaf in leaves {
-            tree.push::<H>(leaf);
+    impl Tree {
+        /// An empty tree.
+        pub fn new() -> Self {
+            Self::default()
         }
-        tree
-    }
 
-    /// Number of leaves.
-    pub fn len(&self) -> u64 {
-        self.levels.first().map_or(0, |leaves| leaves.len() as u64)
-    }
-
-    /// True if the tree has no leaf.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The leaf hash at `index`.
-    pub fn leaf(&self, index: u64) -> Option<Hash> {
-        self.levels.first()?.get(usize::try_from(index).ok()?).copied()
-    }
-
-    /// Appends a leaf hash; returns its index.
-    pub fn push<H: Hasher>(&mut self, leaf: Hash) -> u64 {
-        let index = self.len();
-        let mut node = leaf;
-        let mut height = 0;
-        loop {
-            if self.levels.len() == height {
-                self.levels.push(Vec::new());
+        /// A tree over `leaves` (leaf hashes).
+        pub fn from_leaves<H: Hasher>(leaves: impl IntoIterator<Item = Hash>) -> Self {
+            let mut tree = Self::new();
+            for leaf in leaves {
+                tree.push::<H>(leaf);
             }
-            let level = &mut self.levels[height];
-            level.push(node);
-            if level.len() % 2 == 1 {
-                break;
+            tree
+        }
+
+        /// Number of leaves.
+        pub fn len(&self) -> u64 {
+            self.levels.first().map_or(0, |leaves| leaves.len() as u64)
+        }
+
+        /// True if the tree has no leaf.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// The leaf hash at `index`.
+        pub fn leaf(&self, index: u64) -> Option<Hash> {
+            self.levels
+                .first()?
+                .get(usize::try_from(index).ok()?)
+                .copied()
+        }
+
+        /// Appends a leaf hash; returns its index.
+        pub fn push<H: Hasher>(&mut self, leaf: Hash) -> u64 {
+            let index = self.len();
+            let mut node = leaf;
+            let mut height = 0;
+            loop {
+                if self.levels.len() == height {
+                    self.levels.push(Vec::new());
+                }
+                let level = &mut self.levels[height];
+                level.push(node);
+                if level.len() % 2 == 1 {
+                    break;
+                }
+                node = node_hash::<H>(&level[level.len() - 2], &level[level.len() - 1]);
+                height += 1;
             }
-            node = node_hash::<H>(&level[level.len() - 2], &level[level.len() - 1]);
-            height += 1;
+            index
         }
-        index
-    }
 
-    /// MTH of the first `size` leaves.
-    pub fn root<H: Hasher>(&self, size: u64) -> Option<Hash> {
-        (size <= self.len()).then(|| self.range_root::<H>(0, size))
-    }
+        /// MTH of the first `size` leaves.
+        pub fn root<H: Hasher>(&self, size: u64) -> Option<Hash> {
+            (size <= self.len()).then(|| self.range_root::<H>(0, size))
+        }
 
-    /// MTH(D[start..end]), where `start` is a multiple of the largest power of two ≤ end-start
-    /// (true of every range RFC 6962's recursion visits).
-    fn range_root<H: Hasher>(&self, start: u64, end: u64) -> Hash {
-        let n = end - start;
-        if n == 0 {
-            return empty_root::<H>();
-        }
-        if n.is_power_of_two() {
-            let height = n.trailing_zeros() as usize;
-            return self.levels[height][(start >> height) as usize];
-        }
-        let k = split(n);
-        node_hash::<H>(&self.range_root::<H>(start, start + k), &self.range_root::<H>(start + k, end))
-    }
-
-    /// PATH(index, D[size]): the inclusion proof of leaf `index` in the tree of the first `size`
-    /// leaves, deepest sibling first. `None` unless index < size ≤ len.
-    pub fn inclusion_proof<H: Hasher>(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
-        if index >= size || size > self.len() {
-            return None;
-        }
-        let mut proof = Vec::new();
-        self.path::<H>(index, 0, size, &mut proof);
-        Some(proof)
-    }
-
-    fn path<H: Hasher>(&self, index: u64, start: u64, end: u64, proof: &mut Vec<Hash>) {
-        let n = end - start;
-        if n <= 1 {
-            return;
-        }
-        let k = split(n);
-        if index < k {
-            self.path::<H>(index, start, start + k, proof);
-            proof.push(self.range_root::<H>(start + k, end));
-        } else {
-            self.path::<H>(index - k, start + k, end, proof);
-            proof.push(self.range_root::<H>(start, start + k));
-        }
-    }
-
-    /// PROOF(old_size, D[new_size]): the consistency proof between the trees of the first
-    /// `old_size` and the first `new_size` leaves. `None` unless 0 < old_size ≤ new_size ≤ len.
-    pub fn consistency_proof<H: Hasher>(&self, old_size: u64, new_size: u64) -> Option<Vec<Hash>> {
-        if old_size == 0 || old_size > new_size || new_size > self.len() {
-            return None;
-        }
-        let mut proof = Vec::new();
-        self.subproof::<H>(old_size, 0, new_size, true, &mut proof);
-        Some(proof)
-    }
-
-    fn subproof<H: Hasher>(&self, m: u64, start: u64, end: u64, whole: bool, proof: &mut Vec<Hash>) {
-        let n = end - start;
-        if m == n {
-            if !whole {
-                proof.push(self.range_root::<H>(start, end));
+        /// MTH(D[start..end]), where `start` is a multiple of the largest power of two ≤ end-start
+        /// (true of every range RFC 6962's recursion visits).
+        fn range_root<H: Hasher>(&self, start: u64, end: u64) -> Hash {
+            let n = end - start;
+            if n == 0 {
+                return empty_root::<H>();
             }
-            return;
+            if n.is_power_of_two() {
+                let height = n.trailing_zeros() as usize;
+                return self.levels[height][(start >> height) as usize];
+            }
+            let k = split(n);
+            node_hash::<H>(
+                &self.range_root::<H>(start, start + k),
+                &self.range_root::<H>(start + k, end),
+            )
         }
-        let k = split(n);
-        if m <= k {
-            self.subproof::<H>(m, start, start + k, whole, proof);
-            proof.push(self.range_root::<H>(start + k, end));
-        } else {
-            self.subproof::<H>(m - k, start + k, end, false, proof);
-            proof.push(self.range_root::<H>(start, start + k));
+
+        /// PATH(index, D[size]): the inclusion proof of leaf `index` in the tree of the first `size`
+        /// leaves, deepest sibling first. `None` unless index < size ≤ len.
+        pub fn inclusion_proof<H: Hasher>(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
+            if index >= size || size > self.len() {
+                return None;
+            }
+            let mut proof = Vec::new();
+            self.path::<H>(index, 0, size, &mut proof);
+            Some(proof)
+        }
+
+        fn path<H: Hasher>(&self, index: u64, start: u64, end: u64, proof: &mut Vec<Hash>) {
+            let n = end - start;
+            if n <= 1 {
+                return;
+            }
+            let k = split(n);
+            if index < k {
+                self.path::<H>(index, start, start + k, proof);
+                proof.push(self.range_root::<H>(start + k, end));
+            } else {
+                self.path::<H>(index - k, start + k, end, proof);
+                proof.push(self.range_root::<H>(start, start + k));
+            }
+        }
+
+        /// PROOF(old_size, D[new_size]): the consistency proof between the trees of the first
+        /// `old_size` and the first `new_size` leaves. `None` unless 0 < old_size ≤ new_size ≤ len.
+        pub fn consistency_proof<H: Hasher>(
+            &self,
+            old_size: u64,
+            new_size: u64,
+        ) -> Option<Vec<Hash>> {
+            if old_size == 0 || old_size > new_size || new_size > self.len() {
+                return None;
+            }
+            let mut proof = Vec::new();
+            self.subproof::<H>(old_size, 0, new_size, true, &mut proof);
+            Some(proof)
+        }
+
+        fn subproof<H: Hasher>(
+            &self,
+            m: u64,
+            start: u64,
+            end: u64,
+            whole: bool,
+            proof: &mut Vec<Hash>,
+        ) {
+            let n = end - start;
+            if m == n {
+                if !whole {
+                    proof.push(self.range_root::<H>(start, end));
+                }
+                return;
+            }
+            let k = split(n);
+            if m <= k {
+                self.subproof::<H>(m, start, start + k, whole, proof);
+                proof.push(self.range_root::<H>(start + k, end));
+            } else {
+                self.subproof::<H>(m - k, start + k, end, false, proof);
+                proof.push(self.range_root::<H>(start, start + k));
+            }
         }
     }
 }
 
 /// Checks that `leaf` (a leaf hash) is entry `index` of the tree of `size` leaves with `root`
 /// (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion<H: Hasher>(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> bool {
+pub fn verify_inclusion<H: Hasher>(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> bool {
     if index >= size {
         return false;
     }
-    let (mut f, mut s) = (index, size - 1);
+    let (mut f, mut s) = (index, size.saturating_sub(1));
     let mut r = *leaf;
     for p in proof {
         if s == 0 {
@@ -297,7 +333,7 @@ pub fn verify_consistency<H: Hasher>(
         path.push(*old_root);
     }
     path.extend_from_slice(proof);
-    let (mut f, mut s) = (old_size - 1, new_size - 1);
+    let (mut f, mut s) = (old_size.saturating_sub(1), new_size.saturating_sub(1));
     while f & 1 == 1 {
         f >>= 1;
         s >>= 1;
@@ -330,6 +366,6 @@ pub fn ceil_log2(n: u64) -> u32 {
     if n <= 1 {
         0
     } else {
-        64 - (n - 1).leading_zeros()
+        64u32.saturating_sub(n.saturating_sub(1).leading_zeros())
     }
 }

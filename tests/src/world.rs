@@ -7,6 +7,8 @@ use custodia_types::{
 };
 use directory::{Directory, DirectoryRef};
 use ink::{codegen::ContractCallBuilder, primitives::AccountId};
+use access_log::{AccessLog, AccessLogRef};
+use consents::{Consents, ConsentsRef};
 use records::{Records, RecordsRef};
 
 fn account(tag: u8) -> AccountId {
@@ -75,13 +77,16 @@ pub struct Institutions {
     pub audit_body: InstitutionId,
 }
 
-/// The deployed suite with the cast admitted and two patients registered by hospital A:
+/// The deployed suite (directory, records attached to it, consents, access log) with the cast
+/// admitted and two patients registered by hospital A:
 /// `custodial_patient` (hospital A controls) and `keyed_patient` (holds `patient_key`).
 pub struct World {
     pub chain: Chain,
     pub cast: Cast,
     pub directory: AccountId,
     pub records: AccountId,
+    pub consents: AccountId,
+    pub access_log: AccountId,
     pub institutions: Institutions,
     pub custodial_patient: PatientId,
     pub keyed_patient: PatientId,
@@ -125,11 +130,15 @@ impl World {
             b"directory",
         );
         let records = chain.deploy("records", cast.admins[0], RecordsRef::new(directory), b"records");
+        let consents = chain.deploy("consents", cast.admins[0], ConsentsRef::new(directory, records), b"consents");
+        let access_log = chain.deploy("access_log", cast.admins[0], AccessLogRef::new(directory, consents), b"access_log");
         let mut world = Self {
             chain,
             cast,
             directory,
             records,
+            consents,
+            access_log,
             institutions: Institutions { hospital_a: 0, hospital_b: 0, lab: 0, audit_body: 0 },
             custodial_patient: PatientId::new(id32(0xE1)),
             keyed_patient: PatientId::new(id32(0xE2)),
@@ -163,6 +172,16 @@ impl World {
     /// The records registry's call builder.
     pub fn rec(&self) -> <Records as ContractCallBuilder>::Type {
         call_builder::<Records>(self.records)
+    }
+
+    /// The consents registry's call builder.
+    pub fn con(&self) -> <Consents as ContractCallBuilder>::Type {
+        call_builder::<Consents>(self.consents)
+    }
+
+    /// The access log's call builder.
+    pub fn log(&self) -> <AccessLog as ContractCallBuilder>::Type {
+        call_builder::<AccessLog>(self.access_log)
     }
 
     /// Runs `action` through governance (admin 0 proposes, admin 1 approves and executes).

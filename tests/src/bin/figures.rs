@@ -13,7 +13,9 @@ use custodia_types::{
     RecordId,
 };
 
-const CONTRACTS: [&str; 2] = ["directory", "records"];
+const CONTRACTS: [&str; 4] = ["directory", "records", "consents", "access_log"];
+/// Maximum normal-dispatch ref_time of a block on substrate-contracts-node: 2 s of weight, 75%.
+const NORMAL_BLOCK_REF_TIME: u64 = 1_500_000_000_000;
 const LOCATOR: &[u8] = b"Observation/8f4c2a0e-1b7d-4c55-9a8e-2f6d5c3b1a90/_history/1";
 const BASELINE_REF_TIME: f64 = 7.6e8;
 
@@ -136,4 +138,70 @@ fn main() {
     use directory::DirectoryQueries;
     let member = w.chain.call(a, w.dir().membership(a));
     row("membership (query)", &member);
+
+    consents_and_log(&mut w, record);
+}
+
+fn consents_and_log(w: &mut World, record: RecordId) {
+    use custodia_types::{
+        access_log::{Authorization, BreakGlassReason, NewEntry},
+        consents::{AccessCheck, ConsentQueries, Decision, Grantee, Purpose, Purposes, Scope, Target, Terms},
+    };
+    let (a, lab, p) = (w.cast.hospital_a, w.cast.lab, w.custodial_patient);
+    let now = 1_700_000_000_000u64;
+    println!("\n## Consents: gas and storage deposit per call\n");
+    println!("| call | ref_time | proof_size | storage deposit | vs baseline |\n|---|---|---|---|---|");
+    let terms = Terms {
+        patient: p,
+        grantee: Grantee { institution: w.institutions.lab, account: None },
+        scope: Scope::AllRecords,
+        purposes: Purposes::of(&[Purpose::Treatment]),
+        decision: Decision::Permit,
+        valid_from: now - 1,
+        valid_until: now + 86_400_000,
+    };
+    let granted = w.chain.call(a, w.con().grant(terms.clone()));
+    let receipt = granted.value.expect("grant");
+    row("grant (custodial controller)", &granted);
+    let target = Target::Version(VersionRef { record, version: 2 });
+    let check = AccessCheck { accessor: lab, patient: p, target, purpose: Purpose::Treatment, at: now, receipt: Some(receipt) };
+    let authorized = w.chain.call(lab, w.con().is_authorized(check));
+    assert_eq!(authorized.value, Ok(receipt));
+    row("is_authorized (cited receipt; query)", &authorized);
+    let searched = w.chain.call(lab, w.con().is_authorized(AccessCheck { receipt: None, ..check }));
+    assert_eq!(searched.value, Ok(receipt));
+    row("is_authorized (search; query)", &searched);
+    let spare = w.chain.call(a, w.con().grant(terms)).value.expect("grant");
+    let revoked = w.chain.call(a, w.con().revoke(spare));
+    assert_eq!(revoked.value, Ok(()));
+    row("revoke (by the granter)", &revoked);
+
+    println!("\n## Access log: cost per entry\n");
+    println!("Entries by the laboratory about one patient's version: cited receipt (checked on chain through the consents registry) or break-glass.\n");
+    println!("| entries | authorisation | ref_time per call | ref_time per entry | proof_size per entry | deposit per call | entries per block |\n|---|---|---|---|---|---|---|");
+    let mut seq = 0u64;
+    for (label, authorization) in [
+        ("receipt", Authorization::Consent(receipt)),
+        ("break-glass", Authorization::BreakGlass(BreakGlassReason::LifeThreatening)),
+    ] {
+        for size in [1u64, 10, 100, 1000] {
+            let batch: Vec<NewEntry> = (0..size)
+                .map(|i| NewEntry { seq: seq + i, patient: p, target, purpose: Purpose::Treatment, authorization })
+                .collect();
+            seq += size;
+            let outcome = w.chain.call(lab, w.log().append_batch(batch));
+            assert_eq!(outcome.value.map(|a| a.appended), Ok(size as u32), "batch of {size}");
+            let ref_time = outcome.gas_consumed.ref_time();
+            let calls = NORMAL_BLOCK_REF_TIME / ref_time;
+            println!(
+                "| {size} | {label} | {} | {} | {} | {} | {} |",
+                group(ref_time),
+                group(ref_time / size),
+                group(outcome.gas_consumed.proof_size() / size),
+                outcome.storage_deposit,
+                group(calls * size),
+            );
+        }
+    }
+    println!("\nEntries per block: whole calls of that size within {} ref_time (substrate-contracts-node's normal dispatch share of a 2 s block).", group(NORMAL_BLOCK_REF_TIME));
 }

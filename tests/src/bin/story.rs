@@ -92,6 +92,74 @@ fn describe(event: &Emitted) -> String {
     format!("(other event, {} bytes)", event.data.len())
 }
 
+/// Consents granted, used and revoked; accesses logged with and without consent; a Merkle proof.
+fn consent_and_access(
+    chain: &mut Chain,
+    n: &mut Narrator,
+    cast: &Cast,
+    directory: ink::primitives::AccountId,
+    records: ink::primitives::AccountId,
+    patient: PatientId,
+    record: RecordId,
+) {
+    use access_log::{AccessLog, AccessLogRef};
+    use consents::{Consents, ConsentsRef};
+    use custodia_merkle::{leaf_hash, verify_inclusion, Sha256, Tree};
+    use directory::DirectoryQueries;
+    use custodia_types::{
+        access_log::{AccessLogged, Authorization, BreakGlassReason, NewEntry},
+        consents::{Decision, Grantee, Purpose, Purposes, Scope, Target, Terms},
+    };
+    n.say("consortium", "deploys the consents registry and the access log");
+    let consents = chain.deploy("consents", cast.admins[0], ConsentsRef::new(directory, records), b"consents");
+    let log_address = chain.deploy("access_log", cast.admins[0], AccessLogRef::new(directory, consents), b"access_log");
+    let con = || call_builder::<Consents>(consents);
+    let log = || call_builder::<AccessLog>(log_address);
+    let lab = chain.query(cast.lab, call_builder::<Directory>(directory).membership(cast.lab)).expect("lab admitted").institution;
+
+    n.say("patient", "grants the laboratory access to all their records for treatment, for 30 days");
+    let now = 1_700_000_000_000u64;
+    let terms = Terms {
+        patient,
+        grantee: Grantee { institution: lab, account: None },
+        scope: Scope::AllRecords,
+        purposes: Purposes::of(&[Purpose::Treatment]),
+        decision: Decision::Permit,
+        valid_from: now,
+        valid_until: now + 30 * 86_400_000,
+    };
+    let granted = chain.call(cast.patient_key, con().grant(terms));
+    let receipt = granted.value.expect("granted");
+    println!("      receipt #{receipt} granted");
+
+    let target = Target::Version(VersionRef { record, version: 2 });
+    let entry = |seq, authorization| NewEntry { seq, patient, target, purpose: Purpose::Treatment, authorization };
+    n.say("laboratory", "reads version 2 and logs the access, citing the receipt (checked on chain)");
+    let first = chain.call(cast.lab, log().append(entry(0, Authorization::Consent(receipt))));
+    let mut events: Vec<AccessLogged> = first.events_of::<AccessLogged>();
+    println!("      logged at leaf {:?}", first.value.expect("logged").first_index);
+
+    n.say("patient", &format!("revokes receipt #{receipt}"));
+    assert_eq!(chain.call(cast.patient_key, con().revoke(receipt)).value, Ok(()));
+    n.say("laboratory", "tries to log another access under the revoked receipt");
+    let refused = chain.call(cast.lab, log().append(entry(1, Authorization::Consent(receipt))));
+    println!("      refused: {:?}", refused.value.expect_err("refused"));
+
+    n.say("laboratory", "breaks the glass in an emergency (no consent): accepted, flagged, announced");
+    let glass = chain.call(cast.lab, log().append(entry(1, Authorization::BreakGlass(BreakGlassReason::LifeThreatening))));
+    for alarm in glass.events_of::<custodia_types::access_log::BreakGlassAccess>() {
+        println!("      event BreakGlassAccess patient {} institution #{} count {}", short(alarm.patient.as_bytes()), alarm.institution, alarm.count);
+    }
+    events.extend(glass.events_of::<AccessLogged>());
+
+    n.say("auditor", "rebuilds the log from its events and checks an inclusion proof against the root on chain");
+    let tree = Tree::from_leaves::<Sha256>(events.iter().map(|e| leaf_hash::<Sha256>(&scale::Encode::encode(&e.entry))));
+    let (size, root) = chain.query(cast.auditor, log().head());
+    let proof = tree.inclusion_proof::<Sha256>(1, size).expect("proof");
+    let ok = verify_inclusion::<Sha256>(&tree.leaf(1).expect("leaf"), 1, size, &proof, &root);
+    println!("      the break-glass entry is leaf 1 of {size}; proof of {} hash(es) verifies: {ok}", proof.len());
+}
+
 fn main() {
     let cast = Cast::default();
     let mut chain = Chain::new();
@@ -107,7 +175,7 @@ fn main() {
     let dir = || call_builder::<Directory>(directory);
     let rec = || call_builder::<Records>(records);
 
-    let mut govern = |chain: &mut Chain, n: &mut Narrator, action: Action, what: &str| {
+    let govern = |chain: &mut Chain, n: &mut Narrator, action: Action, what: &str| {
         n.say("admin A1", &format!("proposes: {what}"));
         let proposed = chain.call(cast.admins[0], dir().propose(action));
         n.events(&proposed.events);
@@ -184,5 +252,6 @@ fn main() {
         };
         println!("      history v{number}: {state}");
     }
+    consent_and_access(&mut chain, &mut n, &cast, directory, records, patient, record);
     println!("\nDone: every step above ran in the real pallet-contracts runtime.");
 }

@@ -1,0 +1,360 @@
+//! The consents registry in the real pallet-contracts runtime: grant and revoke × every role,
+//! the consent lifecycle, deny over permit, category scope, bad input, and a property test
+//! against a reference model.
+
+use custodia_tests::world::{commitment, id32, kind, record_id, World};
+use custodia_types::{
+    consents::{
+        AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Grantee,
+        Purpose, Purposes, ReceiptId, Scope, Target, Terms, MAX_CATEGORIES, MAX_DENIES_PER_PATIENT,
+    },
+    records::VersionRef,
+    CodeId, PatientId, RecordId,
+};
+use consents::Error;
+use ink::primitives::AccountId;
+
+const NOW: u64 = 1_700_000_000_000;
+const DAY: u64 = 86_400_000;
+
+/// The consent steps the tests take, as methods so that arguments may read the world.
+trait Consenting {
+    fn terms(&self, patient: PatientId, scope: Scope) -> Terms;
+    fn record_of(&mut self, patient: PatientId, tag: u8, code: CodeId) -> VersionRef;
+    fn authorized(&mut self, check: AccessCheck) -> Result<ReceiptId, Denial>;
+    fn grant(&mut self, who: AccountId, terms: Terms) -> ReceiptId;
+}
+
+impl Consenting for World {
+    /// Permits the laboratory to read for treatment, from a day ago for 30 days.
+    fn terms(&self, patient: PatientId, scope: Scope) -> Terms {
+        Terms {
+            patient,
+            grantee: Grantee { institution: self.institutions.lab, account: None },
+            scope,
+            purposes: Purposes::of(&[Purpose::Treatment]),
+            decision: Decision::Permit,
+            valid_from: NOW - DAY,
+            valid_until: NOW + 30 * DAY,
+        }
+    }
+
+    /// Hospital A commits version 1 of a record of `patient` under `code`.
+    fn record_of(&mut self, patient: PatientId, tag: u8, code: CodeId) -> VersionRef {
+        let record = record_id(tag);
+        let commit = self.rec().commit(record, patient, commitment(u32::from(tag) + 9000), b"Observation/x/_history/1".to_vec(), code);
+        assert_eq!(self.chain.call(self.cast.hospital_a, commit).value, Ok(1));
+        VersionRef { record, version: 1 }
+    }
+
+    fn authorized(&mut self, check: AccessCheck) -> Result<ReceiptId, Denial> {
+        let query = self.con().is_authorized(check);
+        self.chain.query(self.cast.stranger, query)
+    }
+
+    fn grant(&mut self, who: AccountId, terms: Terms) -> ReceiptId {
+        let grant = self.con().grant(terms);
+        self.chain.call(who, grant).value.expect("grant")
+    }
+}
+
+fn check(accessor: AccountId, patient: PatientId, at: VersionRef, receipt: Option<ReceiptId>) -> AccessCheck {
+    AccessCheck { accessor, patient, target: Target::Version(at), purpose: Purpose::Treatment, at: NOW, receipt }
+}
+
+#[test]
+fn only_the_patients_controller_grants() {
+    let mut w = World::new();
+    let start = w.chain.snapshot();
+    for who in w.cast.all() {
+        for patient in [w.custodial_patient, w.keyed_patient] {
+            w.chain.restore(&start);
+            let controllers = if patient == w.custodial_patient {
+                vec![w.cast.hospital_a, w.cast.hospital_a_clerk]
+            } else {
+                vec![w.cast.patient_key]
+            };
+            let grant = w.con().grant(w.terms(patient, Scope::AllRecords));
+            if controllers.contains(&who) {
+                let outcome = w.chain.call(who, grant);
+                let id = outcome.value.expect("controller grants");
+                let granted = outcome.events_of::<ConsentGranted>();
+                assert_eq!((granted[0].receipt, granted[0].patient, granted[0].granted_by), (id, patient, who));
+                assert_eq!(granted[0].grantee, w.institutions.lab);
+                let receipt = w.chain.query(who, w.con().receipt(id)).expect("stored");
+                assert_eq!((receipt.granted_by, receipt.revoked), (who, None));
+            } else {
+                assert_eq!(w.chain.call_refused(who, grant), Err(Error::NotController), "{who:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_granter_the_controller_and_the_custodian_revoke() {
+    let mut w = World::new();
+    let by_hospital = w.grant(w.cast.hospital_a, w.terms(w.custodial_patient, Scope::AllRecords));
+    let by_patient = w.grant(w.cast.patient_key, w.terms(w.keyed_patient, Scope::AllRecords));
+    let start = w.chain.snapshot();
+    for who in w.cast.all() {
+        for (receipt, allowed) in [
+            (by_hospital, vec![w.cast.hospital_a, w.cast.hospital_a_clerk]),
+            (by_patient, vec![w.cast.patient_key, w.cast.hospital_a, w.cast.hospital_a_clerk]),
+        ] {
+            w.chain.restore(&start);
+            let revoke = w.con().revoke(receipt);
+            if allowed.contains(&who) {
+                let outcome = w.chain.call(who, revoke);
+                assert_eq!(outcome.value, Ok(()), "{who:?} revokes {receipt}");
+                let revoked = outcome.events_of::<ConsentRevoked>();
+                assert_eq!((revoked[0].receipt, revoked[0].revoked_by), (receipt, who));
+                let stored = w.chain.query(who, w.con().receipt(receipt)).unwrap();
+                assert_eq!(stored.revoked.map(|r| r.revoked_by), Some(who));
+            } else {
+                assert_eq!(w.chain.call_refused(who, revoke), Err(Error::NotAuthorizedToRevoke), "{who:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn grant_use_revoke_use_again_fails() {
+    let mut w = World::new();
+    let at = w.record_of(w.custodial_patient, 0x30, kind());
+    let id = w.grant(w.cast.hospital_a, w.terms(w.custodial_patient, Scope::Record(at.record)));
+    let lab = w.cast.lab;
+    assert_eq!(w.authorized(check(lab, w.custodial_patient, at, Some(id))), Ok(id));
+    assert_eq!(w.authorized(check(lab, w.custodial_patient, at, None)), Ok(id), "found by search");
+    assert_eq!(w.chain.call(w.cast.hospital_a, w.con().revoke(id)).value, Ok(()));
+    assert_eq!(w.authorized(check(lab, w.custodial_patient, at, Some(id))), Err(Denial::Revoked(id)));
+    assert_eq!(w.authorized(check(lab, w.custodial_patient, at, None)), Err(Denial::Revoked(id)));
+    // History stays: granted when and by whom, revoked when and by whom.
+    let receipt = w.chain.query(lab, w.con().receipt(id)).unwrap();
+    assert_eq!(receipt.granted_by, w.cast.hospital_a);
+    assert_eq!(receipt.revoked.map(|r| r.revoked_at), Some(NOW));
+    let (active, _) = w.chain.query(lab, w.con().receipts(w.custodial_patient, 0, 32, true));
+    assert!(active.is_empty());
+    let (all, next) = w.chain.query(lab, w.con().receipts(w.custodial_patient, 0, 32, false));
+    assert_eq!((all.len(), next), (1, 1));
+}
+
+#[test]
+fn expiry_deny_grantee_and_purpose_are_judged() {
+    let mut w = World::new();
+    let (p, lab, a) = (w.custodial_patient, w.cast.lab, w.cast.hospital_a);
+    let at = w.record_of(p, 0x31, kind());
+    let permit = w.grant(a, w.terms(p, Scope::AllRecords));
+
+    let mut late = check(lab, p, at, Some(permit));
+    late.at = NOW + 31 * DAY;
+    assert_eq!(w.authorized(late), Err(Denial::Expired(permit)));
+    let mut early = check(lab, p, at, Some(permit));
+    early.at = NOW - 2 * DAY;
+    assert_eq!(w.authorized(early), Err(Denial::Expired(permit)));
+
+    let mut research = check(lab, p, at, Some(permit));
+    research.purpose = Purpose::Research;
+    assert_eq!(w.authorized(research), Err(Denial::OutOfScope(permit)));
+    // Hospital A's own accounts are accessors but not the grantee.
+    assert_eq!(w.authorized(check(a, p, at, Some(permit))), Err(Denial::OutOfScope(permit)));
+    assert_eq!(w.authorized(check(w.cast.auditor, p, at, Some(permit))), Err(Denial::NotAccessor));
+
+    let mut deny_terms = w.terms(p, Scope::Record(at.record));
+    deny_terms.decision = Decision::Deny;
+    let deny = w.grant(a, deny_terms);
+    assert_eq!(w.authorized(check(lab, p, at, Some(permit))), Err(Denial::Denied(deny)), "deny overrides permit");
+    let other = w.record_of(p, 0x32, kind());
+    assert_eq!(w.authorized(check(lab, p, other, Some(permit))), Ok(permit), "the deny names one record only");
+    assert_eq!(w.chain.call(a, w.con().revoke(deny)).value, Ok(()));
+    assert_eq!(w.authorized(check(lab, p, at, Some(permit))), Ok(permit));
+}
+
+#[test]
+fn a_grantee_account_narrows_the_receipt() {
+    let mut w = World::new();
+    let (p, a) = (w.custodial_patient, w.cast.hospital_a);
+    let at = w.record_of(p, 0x33, kind());
+    let mut narrow = w.terms(p, Scope::AllRecords);
+    narrow.grantee = Grantee { institution: w.institutions.hospital_a, account: Some(w.cast.hospital_a_clerk) };
+    let id = w.grant(a, narrow);
+    assert_eq!(w.authorized(check(w.cast.hospital_a_clerk, p, at, Some(id))), Ok(id));
+    assert_eq!(w.authorized(check(a, p, at, Some(id))), Err(Denial::OutOfScope(id)));
+}
+
+#[test]
+fn category_scope_covers_versions_and_queries_of_its_codes() {
+    let mut w = World::new();
+    let (p, lab) = (w.custodial_patient, w.cast.lab);
+    let hemoglobin = CodeId::new(id32(0xC1));
+    let imaging = CodeId::new(id32(0xC2));
+    let blood = w.record_of(p, 0x34, hemoglobin);
+    let scan = w.record_of(p, 0x35, imaging);
+    let id = w.grant(w.cast.hospital_a, w.terms(p, Scope::Categories(vec![hemoglobin])));
+    assert_eq!(w.authorized(check(lab, p, blood, Some(id))), Ok(id));
+    assert_eq!(w.authorized(check(lab, p, scan, Some(id))), Err(Denial::OutOfScope(id)));
+    let mut query = check(lab, p, blood, Some(id));
+    query.target = Target::Query(hemoglobin);
+    assert_eq!(w.authorized(query), Ok(id));
+    query.target = Target::Query(imaging);
+    assert_eq!(w.authorized(query), Err(Denial::OutOfScope(id)));
+}
+
+#[test]
+fn a_receipt_never_covers_another_patients_record() {
+    let mut w = World::new();
+    let lab = w.cast.lab;
+    let theirs = w.record_of(w.keyed_patient, 0x36, kind());
+    let id = w.grant(w.cast.hospital_a, w.terms(w.custodial_patient, Scope::AllRecords));
+    // Claiming the record is the custodial patient's does not work: the registry knows better.
+    assert_eq!(w.authorized(check(lab, w.custodial_patient, theirs, Some(id))), Err(Denial::UnknownRecord));
+    assert_eq!(w.authorized(check(lab, w.keyed_patient, theirs, Some(id))), Err(Denial::OutOfScope(id)));
+    let missing = VersionRef { record: record_id(0x37), version: 1 };
+    assert_eq!(w.authorized(check(lab, w.custodial_patient, missing, Some(id))), Err(Denial::UnknownRecord));
+    assert_eq!(w.authorized(check(lab, w.custodial_patient, theirs, None)), Err(Denial::UnknownRecord));
+}
+
+#[test]
+fn bad_grants_and_revocations_get_typed_errors() {
+    let mut w = World::new();
+    let (a, p) = (w.cast.hospital_a, w.custodial_patient);
+    let base = w.terms(p, Scope::AllRecords);
+    let mut cases: Vec<(Terms, Error)> = Vec::new();
+    let mut t = base.clone();
+    t.patient = PatientId::new(id32(0x0E));
+    cases.push((t, Error::UnknownPatient));
+    let mut t = base.clone();
+    t.patient = PatientId::default();
+    cases.push((t, Error::ZeroId));
+    let mut t = base.clone();
+    t.valid_until = NOW - 1;
+    t.valid_from = NOW - DAY;
+    cases.push((t, Error::AlreadyExpired));
+    let mut t = base.clone();
+    t.valid_until = t.valid_from;
+    cases.push((t, Error::InvalidPeriod));
+    let mut t = base.clone();
+    t.purposes = Purposes(0);
+    cases.push((t, Error::InvalidPurposes));
+    cases.push((w.terms(p, Scope::Categories(Vec::new())), Error::EmptyScope));
+    let many = (0..=MAX_CATEGORIES as u8).map(|b| CodeId::new(id32(b + 1))).collect();
+    cases.push((w.terms(p, Scope::Categories(many)), Error::ScopeTooLarge));
+    cases.push((w.terms(p, Scope::Record(RecordId::default())), Error::ZeroId));
+    let mut t = base.clone();
+    t.grantee.institution = 99;
+    cases.push((t, Error::UnknownGrantee));
+    for (terms, expected) in cases {
+        assert_eq!(w.chain.call_refused(a, w.con().grant(terms)), Err(expected));
+    }
+
+    let mut deny = base.clone();
+    deny.decision = Decision::Deny;
+    for _ in 0..MAX_DENIES_PER_PATIENT {
+        w.grant(a, deny.clone());
+    }
+    assert_eq!(w.chain.call_refused(a, w.con().grant(deny)), Err(Error::TooManyDenies));
+
+    assert_eq!(w.chain.call_refused(a, w.con().revoke(999)), Err(Error::UnknownReceipt));
+    let id = w.grant(a, base);
+    assert_eq!(w.chain.call(a, w.con().revoke(id)).value, Ok(()));
+    assert_eq!(w.chain.call_refused(a, w.con().revoke(id)), Err(Error::AlreadyRevoked));
+}
+
+/// A tiny deterministic generator (xorshift64*), so the property test needs no crate and
+/// replays the same sequences everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What the reference model remembers of a receipt.
+struct Modelled {
+    id: ReceiptId,
+    deny: bool,
+    until: u64,
+    revoked_at: Option<u64>,
+    purpose: Purpose,
+}
+
+#[test]
+fn random_grant_revoke_access_sequences_match_a_reference_model() {
+    let mut w = World::new();
+    let (p, a, lab) = (w.custodial_patient, w.cast.hospital_a, w.cast.lab);
+    let at = w.record_of(p, 0x38, kind());
+    let start = w.chain.snapshot();
+    let mut rng = Rng(0x5EED_CAFE_F00D_D00D);
+    let purposes = [Purpose::Treatment, Purpose::Research];
+    let (mut sequences, mut accesses, mut permitted) = (0, 0, 0);
+    for _ in 0..1000 {
+        w.chain.restore(&start);
+        let mut time = NOW;
+        w.chain.set_time(time);
+        let mut model: Vec<Modelled> = Vec::new();
+        for _ in 0..rng.below(8) + 2 {
+            match rng.below(4) {
+                0 | 1 => {
+                    let deny = rng.below(5) == 0;
+                    let until = time + (rng.below(4) + 1) * DAY;
+                    let purpose = purposes[rng.below(2) as usize];
+                    let mut t = w.terms(p, Scope::AllRecords);
+                    t.decision = if deny { Decision::Deny } else { Decision::Permit };
+                    t.valid_from = time;
+                    t.valid_until = until;
+                    t.purposes = Purposes::of(&[purpose]);
+                    let outcome = w.chain.call(a, w.con().grant(t));
+                    let Ok(id) = outcome.value else { continue };
+                    model.push(Modelled { id, deny, until, revoked_at: None, purpose });
+                }
+                2 if !model.is_empty() => {
+                    let pick = rng.below(model.len() as u64) as usize;
+                    let expected = if model[pick].revoked_at.is_some() { Err(Error::AlreadyRevoked) } else { Ok(()) };
+                    assert_eq!(w.chain.call(a, w.con().revoke(model[pick].id)).value, expected);
+                    model[pick].revoked_at.get_or_insert(time);
+                }
+                _ => {
+                    time += rng.below(3) * DAY;
+                    w.chain.set_time(time);
+                }
+            }
+            // After every step, every cited receipt and the search agree with the model.
+            let purpose = purposes[rng.below(2) as usize];
+            let live = |m: &Modelled| m.revoked_at.is_none() && time < m.until && m.purpose == purpose;
+            let denied = model.iter().find(|m| m.deny && live(m)).map(|m| m.id);
+            for m in &model {
+                let mut c = check(lab, p, at, Some(m.id));
+                c.at = time;
+                c.purpose = purpose;
+                let got = w.authorized(c);
+                accesses += 1;
+                if let Some(deny) = denied {
+                    assert_eq!(got, Err(Denial::Denied(deny)));
+                } else if m.deny {
+                    assert!(got.is_err(), "a cited deny never authorises");
+                } else if live(m) {
+                    assert_eq!(got, Ok(m.id));
+                    permitted += 1;
+                } else {
+                    assert!(got.is_err(), "a revoked or expired consent never authorises: {got:?}");
+                }
+            }
+            let mut search = check(lab, p, at, None);
+            search.at = time;
+            search.purpose = purpose;
+            let got = w.authorized(search);
+            let any_permit = model.iter().any(|m| !m.deny && live(m));
+            assert_eq!(got.is_ok(), denied.is_none() && any_permit, "search: {got:?}");
+        }
+        sequences += 1;
+    }
+    assert_eq!(sequences, 1000);
+    assert!(accesses > 5000 && permitted > 500, "the sequences exercise both outcomes ({accesses}, {permitted})");
+}
