@@ -15,8 +15,9 @@ cd "$CUSTODIA_ROOT"
 
 CONTRACTS=(directory records consents access_log)
 # ink!'s static buffer holds a call's input and output: big enough for a batch of 1,000
-# access-log entries and the consent checks they carry (the default is 16 KiB).
-export INK_STATIC_BUFFER_SIZE=262144
+# access-log entries (87 KB) and the consent checks they carry (119 KB); the default is
+# 16 KiB. It takes its share of the contract's 1 MiB of memory (16 pages).
+export INK_STATIC_BUFFER_SIZE=163840
 # With that variable set, cargo-contract runs `cargo clean` on the target directory whenever a
 # contract's previous metadata is missing: each contract gets a target directory of its own, so
 # that one contract's first build never wipes another's (or the host's test build).

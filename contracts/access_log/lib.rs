@@ -33,7 +33,7 @@ pub use self::access_log::{AccessLog, AccessLogRef, BatchError, Error};
 
 #[ink::contract]
 mod access_log {
-    use custodia_merkle::{leaf_hash, Frontier, Hash as Digest, Hasher};
+    use custodia_merkle::{leaf_hash_into, Frontier, Hash as Digest, Hasher};
     use custodia_types::{
         access_log::{
             AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, NewEntry,
@@ -169,6 +169,7 @@ mod access_log {
             let mut frontier = Frontier { size: self.size, peaks: self.peaks.get().unwrap_or_default() };
             let first_index = (fresh < entries.len()).then_some(frontier.size);
             let mut break_glass = self.break_glass.get(institution).unwrap_or(0);
+            let mut scratch = Vec::with_capacity(256);
             for new in &entries[fresh..] {
                 let entry = Entry {
                     institution,
@@ -180,7 +181,8 @@ mod access_log {
                     at: now,
                     authorization: new.authorization,
                 };
-                let index = frontier.append::<ChainSha256>(leaf_hash::<ChainSha256>(&entry.encode()));
+                let leaf = leaf_hash_into::<ChainSha256>(&mut scratch, |buffer| entry.encode_to(buffer));
+                let index = frontier.append::<ChainSha256>(leaf);
                 if let Authorization::BreakGlass(reason) = new.authorization {
                     break_glass = break_glass.checked_add(1).ok_or(whole(Error::IdsExhausted))?;
                     self.env().emit_event(BreakGlassAccess {

@@ -342,7 +342,7 @@ mod consents {
             check: &AccessCheck,
             member: Result<Option<Membership>>,
             facts: Option<&VersionFacts>,
-            cache: &mut Vec<(ReceiptId, Receipt)>,
+            cache: &mut BatchCache,
         ) -> core::result::Result<ReceiptId, Denial> {
             let member = member.map_err(|_| Denial::Unavailable)?;
             let Some(member) = member.filter(|m| m.roles.contains(Role::Accessor)) else {
@@ -353,7 +353,7 @@ mod consents {
                     return Err(Denial::UnknownRecord);
                 }
             }
-            for id in self.denies.get(check.patient).unwrap_or_default() {
+            for id in self.cached_denies(check.patient, cache) {
                 if let Some(deny) = self.cached(id, cache) {
                     if Self::judge(id, &deny, check, &member, facts).is_none() {
                         return Err(Denial::Denied(id));
@@ -401,13 +401,23 @@ mod consents {
         }
 
         /// A receipt, read once per batch.
-        fn cached(&self, id: ReceiptId, cache: &mut Vec<(ReceiptId, Receipt)>) -> Option<Receipt> {
-            if let Some((_, receipt)) = cache.iter().find(|(cached, _)| *cached == id) {
+        fn cached(&self, id: ReceiptId, cache: &mut BatchCache) -> Option<Receipt> {
+            if let Some((_, receipt)) = cache.receipts.iter().find(|(cached, _)| *cached == id) {
                 return Some(receipt.clone());
             }
             let receipt = self.receipts.get(id)?;
-            cache.push((id, receipt.clone()));
+            cache.receipts.push((id, receipt.clone()));
             Some(receipt)
+        }
+
+        /// A patient's deny receipts, read once per batch.
+        fn cached_denies(&self, patient: PatientId, cache: &mut BatchCache) -> Vec<ReceiptId> {
+            if let Some((_, denies)) = cache.denies.iter().find(|(cached, _)| *cached == patient) {
+                return denies.clone();
+            }
+            let denies = self.denies.get(patient).unwrap_or_default();
+            cache.denies.push((patient, denies.clone()));
+            denies
         }
 
         fn may_act_for(&self, account: AccountId, patient: PatientId) -> Result<bool> {
@@ -434,6 +444,13 @@ mod consents {
         fn records_ref(&self) -> ink::contract_ref!(RecordQueries) {
             self.records.into()
         }
+    }
+
+    /// What one `check_batch` call has read already.
+    #[derive(Default)]
+    struct BatchCache {
+        receipts: Vec<(ReceiptId, Receipt)>,
+        denies: Vec<(PatientId, Vec<ReceiptId>)>,
     }
 
     /// How telling a denial is when searching: the closest miss wins.
@@ -472,13 +489,20 @@ mod consents {
                     members.push((check.accessor, self.membership(check.accessor)));
                 }
             }
-            let versions: Vec<VersionRef> = checks
-                .iter()
-                .filter_map(|check| match check.target {
-                    Target::Version(at) => Some(at),
+            // Consecutive checks of the same version (the usual batch) share one lookup.
+            let mut versions: Vec<VersionRef> = Vec::new();
+            let mut fact_of: Vec<Option<usize>> = Vec::with_capacity(checks.len());
+            for check in checks {
+                fact_of.push(match check.target {
                     Target::Query(_) => None,
-                })
-                .collect();
+                    Target::Version(at) => {
+                        if versions.last() != Some(&at) {
+                            versions.push(at);
+                        }
+                        Some(versions.len().saturating_sub(1))
+                    }
+                });
+            }
             let facts: Option<Vec<Option<VersionFacts>>> = if versions.is_empty() {
                 Some(Vec::new())
             } else {
@@ -487,19 +511,15 @@ mod consents {
                     _ => None,
                 }
             };
-            let mut cache = Vec::new();
-            let mut next_fact = 0usize;
+            let mut cache = BatchCache::default();
             checks
                 .iter()
-                .map(|check| {
-                    let fact = match (check.target, &facts) {
-                        (Target::Query(_), _) => None,
-                        (Target::Version(_), None) => return Err(Denial::Unavailable),
-                        (Target::Version(_), Some(facts)) => {
-                            let fact = facts.get(next_fact).and_then(Option::as_ref);
-                            next_fact = next_fact.saturating_add(1);
-                            fact
-                        }
+                .zip(fact_of)
+                .map(|(check, index)| {
+                    let fact = match (index, &facts) {
+                        (None, _) => None,
+                        (Some(_), None) => return Err(Denial::Unavailable),
+                        (Some(i), Some(facts)) => facts.get(i).and_then(Option::as_ref),
                     };
                     let member = members
                         .iter()

@@ -44,10 +44,19 @@ impl Hasher for Sha256 {
 
 /// H(0x00 ‖ entry): the hash of a leaf.
 pub fn leaf_hash<H: Hasher>(entry: &[u8]) -> Hash {
-    let mut data = Vec::with_capacity(entry.len().saturating_add(1));
-    data.push(0x00);
-    data.extend_from_slice(entry);
-    H::digest(&data)
+    leaf_hash_into::<H>(&mut Vec::with_capacity(entry.len().saturating_add(1)), |buffer| {
+        buffer.extend_from_slice(entry)
+    })
+}
+
+/// H(0x00 ‖ entry), where `write_entry` writes the entry into a scratch buffer that the caller
+/// reuses across leaves (a contract's allocator never frees, so a batch must not allocate per
+/// leaf).
+pub fn leaf_hash_into<H: Hasher>(scratch: &mut Vec<u8>, write_entry: impl FnOnce(&mut Vec<u8>)) -> Hash {
+    scratch.clear();
+    scratch.push(0x00);
+    write_entry(scratch);
+    H::digest(scratch)
 }
 
 /// H(0x01 ‖ left ‖ right): the hash of an inner node.

@@ -46,7 +46,7 @@ mod records {
         records::{
             Content, ErasureReason, Link, NewVersion, RecordInfo, RecordQueries, Supersedence,
             Tombstone, Verification, Version, VersionCommitted, VersionErased, VersionFacts,
-            VersionNo, VersionRef, VersionSuperseded, MAX_BATCH, MAX_LOCATOR_LEN, MAX_PAGE,
+            VersionNo, VersionRef, VersionSuperseded, MAX_BATCH, MAX_DESCRIBE, MAX_LOCATOR_LEN, MAX_PAGE,
         },
         CodeId, Commitment, InstitutionId, PatientId, RecordId,
     };
@@ -518,7 +518,7 @@ mod records {
                 .into_iter()
                 .enumerate()
                 .map(|(i, at)| {
-                    if i >= MAX_BATCH as usize {
+                    if i >= MAX_DESCRIBE as usize {
                         return None;
                     }
                     let info = self.records.get(at.record)?;

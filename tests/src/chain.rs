@@ -42,10 +42,6 @@ pub type Constructor<ContractRef, Args, R> = CreateBuilder<
 /// Balance every account the tests use starts with.
 pub const FUNDS: u128 = 1_000_000_000_000_000;
 
-/// Gas limit for every call (the sandbox's default: far above any message of ours).
-fn gas_limit() -> Weight {
-    DefaultSandbox::default_gas_limit()
-}
 
 /// Converts an ink! account id to the runtime's.
 pub fn to_runtime(account: AccountId) -> AccountId32 {
@@ -130,6 +126,8 @@ impl<R> Outcome<R> {
 /// The in-process chain: pallet-contracts in a minimal runtime.
 pub struct Chain {
     sandbox: DefaultSandbox,
+    /// Gas limit of every call (the sandbox's default: 1e11 ref_time, 3 MiB proof).
+    gas_limit: Weight,
 }
 
 impl Default for Chain {
@@ -143,7 +141,7 @@ impl Chain {
     pub fn new() -> Self {
         let mut sandbox = DefaultSandbox::default();
         sandbox.set_timestamp(1_700_000_000_000);
-        Self { sandbox }
+        Self { sandbox, gas_limit: DefaultSandbox::default_gas_limit() }
     }
 
     /// Gives `account` [`FUNDS`].
@@ -154,6 +152,11 @@ impl Chain {
     /// Sets the block timestamp (milliseconds).
     pub fn set_time(&mut self, millis: u64) {
         self.sandbox.set_timestamp(millis);
+    }
+
+    /// Sets the gas limit of every later call (e.g. a whole block's weight for big batches).
+    pub fn set_gas_limit(&mut self, limit: Weight) {
+        self.gas_limit = limit;
     }
 
     /// Builds a new block.
@@ -183,7 +186,7 @@ impl Chain {
             input,
             salt.to_vec(),
             to_runtime(origin),
-            gas_limit(),
+            self.gas_limit,
             None,
         );
         let instantiated = result.result.unwrap_or_else(|e| panic!("deploy {name}: {e:?}"));
@@ -231,7 +234,7 @@ impl Chain {
     /// Calls a message as `origin` and throws its effects away (a dry run).
     pub fn query<Args: Encode, R: Decode>(&mut self, origin: AccountId, message: Message<Args, R>) -> R {
         self.sandbox.dry_run(|sandbox| {
-            let mut chain = Chain { sandbox: std::mem::take(sandbox) };
+            let mut chain = Chain { sandbox: std::mem::take(sandbox), gas_limit: self.gas_limit };
             let value = chain.call(origin, message).value;
             *sandbox = chain.sandbox;
             value
@@ -253,7 +256,7 @@ impl Chain {
             0,
             input,
             to_runtime(origin),
-            gas_limit(),
+            self.gas_limit,
             None,
             Determinism::Enforced,
         );

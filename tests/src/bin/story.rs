@@ -71,7 +71,11 @@ fn describe(event: &Emitted) -> String {
         return format!("PatientRegistered {} custodian #{}", short(e.patient.as_bytes()), e.custodian);
     }
     if let Some(e) = event.decode::<ControlChanged>() {
-        return format!("ControlChanged {:?} -> {:?}", e.old, e.new);
+        let who = |c: custodia_types::directory::Controller| match c {
+            custodia_types::directory::Controller::Custodial(id) => format!("institution #{id}"),
+            custodia_types::directory::Controller::PatientHeld(key) => format!("patient key {}", short(key.as_ref())),
+        };
+        return format!("ControlChanged {} -> {}", who(e.old), who(e.new));
     }
     if let Some(e) = event.decode::<VersionCommitted>() {
         return format!(
