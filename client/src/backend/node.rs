@@ -1,0 +1,382 @@
+//! A node over JSON-RPC, through subxt's legacy RPC backend (which every Substrate node and
+//! chopsticks serve). Calls are dry-run through the `ContractsApi` runtime API, submitted as
+//! `Contracts::call` extrinsics signed with sr25519, and followed until they are in a block
+//! (or finalized); contract events come from `Contracts::ContractEmitted`.
+
+use super::{Backend, BlockEvent, DryRun, Emitted, Gas, Hash, Inclusion, Instantiated};
+use crate::{keys::Signer, Error, Result};
+use ink::primitives::AccountId;
+use ink_sandbox::frame_support::sp_runtime::DispatchError;
+use scale::{Decode, Encode};
+use std::sync::Arc;
+use subxt::{
+    backend::{
+        legacy::{rpc_methods::NumberOrHex, LegacyBackend, LegacyRpcMethods},
+        rpc::RpcClient,
+    },
+    dynamic::Value,
+    events::Events,
+    tx::TxStatus,
+    OnlineClient, PolkadotConfig,
+};
+
+/// How long a submission is followed before the client reports success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Finality {
+    /// In a best block (fast; a re-org could still drop it).
+    InBlock,
+    /// In a finalized block (the default: the outbox forgets an entry only then).
+    #[default]
+    Finalized,
+}
+
+/// A chain node reached over WebSocket JSON-RPC.
+pub struct NodeBackend {
+    api: OnlineClient<PolkadotConfig>,
+    rpc: LegacyRpcMethods<PolkadotConfig>,
+    finality: Finality,
+}
+
+fn connection(error: impl std::fmt::Display) -> Error {
+    Error::Connection(error.to_string())
+}
+
+// The runtime API's answers, as the runtime encodes them (pallet-contracts `ContractResult`).
+// The trailing `events` field is left undecoded: its type is the runtime's own event type.
+#[derive(Decode)]
+struct RemoteWeight {
+    #[codec(compact)]
+    ref_time: u64,
+    #[codec(compact)]
+    proof_size: u64,
+}
+
+#[derive(Decode)]
+enum RemoteDeposit {
+    Refund(u128),
+    Charge(u128),
+}
+
+#[derive(Decode)]
+struct RemoteExec {
+    flags: u32,
+    data: Vec<u8>,
+}
+
+#[derive(Decode)]
+struct RemoteResult<R> {
+    gas_consumed: RemoteWeight,
+    gas_required: RemoteWeight,
+    storage_deposit: RemoteDeposit,
+    _debug_message: Vec<u8>,
+    result: Result<R, DispatchError>,
+}
+
+#[derive(Decode)]
+struct RemoteInstantiated {
+    result: RemoteExec,
+    account: [u8; 32],
+}
+
+#[derive(Encode)]
+struct WeightArg {
+    #[codec(compact)]
+    ref_time: u64,
+    #[codec(compact)]
+    proof_size: u64,
+}
+
+#[derive(Encode)]
+enum CodeArg<'a> {
+    Upload(&'a [u8]),
+}
+
+const REVERT_FLAG: u32 = 1;
+
+impl From<RemoteWeight> for Gas {
+    fn from(w: RemoteWeight) -> Gas {
+        Gas { ref_time: w.ref_time, proof_size: w.proof_size }
+    }
+}
+
+impl RemoteDeposit {
+    fn signed(&self) -> i128 {
+        match self {
+            RemoteDeposit::Charge(v) => *v as i128,
+            RemoteDeposit::Refund(v) => -(*v as i128),
+        }
+    }
+}
+
+fn weight_value(gas: Gas) -> Value {
+    Value::named_composite([
+        ("ref_time", Value::u128(gas.ref_time.into())),
+        ("proof_size", Value::u128(gas.proof_size.into())),
+    ])
+}
+
+fn option_value(value: Option<u128>) -> Value {
+    match value {
+        Some(v) => Value::unnamed_variant("Some", [Value::u128(v)]),
+        None => Value::unnamed_variant("None", []),
+    }
+}
+
+fn address_value(account: AccountId) -> Value {
+    Value::unnamed_variant("Id", [Value::from_bytes(account)])
+}
+
+impl NodeBackend {
+    /// Connects to `url` (`ws://127.0.0.1:9944`), waiting for inclusion as `finality` says.
+    pub async fn connect(url: &str, finality: Finality) -> Result<Self> {
+        let client = RpcClient::from_insecure_url(url)
+            .await
+            .map_err(|e| Error::Connection(format!("{url}: {e}")))?;
+        let backend = LegacyBackend::builder().build(client.clone());
+        let api = OnlineClient::<PolkadotConfig>::from_backend(Arc::new(backend))
+            .await
+            .map_err(|e| Error::Connection(format!("{url}: {e}")))?;
+        if api.metadata().pallet_by_name("Contracts").is_none() {
+            return Err(Error::Connection(format!("{url} runs a chain without pallet-contracts")));
+        }
+        Ok(Self { api, rpc: LegacyRpcMethods::new(client), finality })
+    }
+
+    /// `pallet error Contracts::ContractTrapped: <docs>` for a module error, from the metadata.
+    fn describe(&self, error: &DispatchError) -> String {
+        if let DispatchError::Module(module) = error {
+            let metadata = self.api.metadata();
+            if let Some(pallet) = metadata.pallet_by_index(module.index) {
+                if let Some(variant) = pallet.error_variant_by_index(module.error[0]) {
+                    let docs = variant.docs.join(" ");
+                    return format!("pallet error {}::{} ({})", pallet.name(), variant.name, docs.trim());
+                }
+            }
+        }
+        super::sandbox::describe_dispatch_error(error)
+    }
+
+    async fn state_call<R: Decode>(&self, function: &str, args: &[u8]) -> Result<R> {
+        let bytes = self.rpc.state_call(function, Some(args), None).await.map_err(connection)?;
+        R::decode(&mut &bytes[..]).map_err(|e| Error::decoding("a ContractsApi answer", e))
+    }
+
+    async fn storage_raw(&self, address: &impl subxt::storage::Address) -> Result<Option<Vec<u8>>> {
+        let key = self.api.storage().address_bytes(address).map_err(|e| Error::decoding("a storage key", e))?;
+        let at = self.api.storage().at_latest().await.map_err(connection)?;
+        at.fetch_raw(key).await.map_err(connection)
+    }
+
+    async fn submit_tx(&self, signer: &Signer, tx: &impl subxt::tx::Payload) -> Result<(Hash, Vec<subxt::events::EventDetails<PolkadotConfig>>)> {
+        let mut progress = self
+            .api
+            .tx()
+            .sign_and_submit_then_watch_default(tx, signer.keypair())
+            .await
+            .map_err(|e| Error::Submission(e.to_string()))?;
+        let in_block = loop {
+            let status = progress
+                .next()
+                .await
+                .ok_or_else(|| Error::Inclusion("the node stopped reporting the transaction's status".into()))?
+                .map_err(|e| Error::Inclusion(e.to_string()))?;
+            match status {
+                TxStatus::InBestBlock(block) if self.finality == Finality::InBlock => break block,
+                TxStatus::InFinalizedBlock(block) => break block,
+                TxStatus::Error { message } | TxStatus::Invalid { message } | TxStatus::Dropped { message } => {
+                    return Err(Error::Submission(message))
+                }
+                _ => {}
+            }
+        };
+        let events = in_block.wait_for_success().await.map_err(|e| match e {
+            subxt::Error::Runtime(error) => Error::Inclusion(format!("the transaction failed on chain: {error}")),
+            other => Error::Inclusion(other.to_string()),
+        })?;
+        let details = events.iter().collect::<Result<Vec<_>, _>>().map_err(|e| Error::decoding("block events", e))?;
+        Ok((in_block.block_hash().0, details))
+    }
+
+    async fn number_of(&self, hash: Hash) -> Result<u32> {
+        let header = self
+            .rpc
+            .chain_get_header(Some(subxt::utils::H256(hash)))
+            .await
+            .map_err(connection)?
+            .ok_or_else(|| Error::Inclusion("the node forgot the block it reported".into()))?;
+        Ok(header.number)
+    }
+}
+
+fn emitted(event: &subxt::events::EventDetails<PolkadotConfig>) -> Option<Emitted> {
+    if event.pallet_name() != "Contracts" || event.variant_name() != "ContractEmitted" {
+        return None;
+    }
+    let (contract, data) = <([u8; 32], Vec<u8>)>::decode(&mut event.field_bytes()).ok()?;
+    Some(Emitted {
+        contract: AccountId::from(contract),
+        topics: event.topics().iter().map(|t| t.0).collect(),
+        data,
+    })
+}
+
+fn emitted_in(events: &Events<PolkadotConfig>) -> Result<Vec<Emitted>> {
+    let mut out = Vec::new();
+    for event in events.iter() {
+        let event = event.map_err(|e| Error::decoding("block events", e))?;
+        out.extend(emitted(&event));
+    }
+    Ok(out)
+}
+
+impl Backend for NodeBackend {
+    async fn genesis(&self) -> Result<Hash> {
+        Ok(self.rpc.genesis_hash().await.map_err(connection)?.0)
+    }
+
+    async fn block_number(&self) -> Result<u32> {
+        let header = self.rpc.chain_get_header(None).await.map_err(connection)?;
+        header.map(|h| h.number).ok_or_else(|| Error::Connection("the node has no best block".into()))
+    }
+
+    async fn now(&self) -> Result<u64> {
+        let address = subxt::dynamic::storage("Timestamp", "Now", ());
+        let raw = self.storage_raw(&address).await?.unwrap_or_default();
+        u64::decode(&mut &raw[..]).map_err(|e| Error::decoding("Timestamp::Now", e))
+    }
+
+    async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {
+        let args = (origin, contract, 0u128, None::<WeightArg>, None::<u128>, input).encode();
+        let answer: RemoteResult<RemoteExec> = self.state_call("ContractsApi_call", &args).await?;
+        let returned = answer.result.map_err(|e| Error::DryRun(self.describe(&e)))?;
+        Ok(DryRun {
+            reverted: returned.flags & REVERT_FLAG != 0,
+            data: returned.data,
+            gas_consumed: answer.gas_consumed.into(),
+            gas_required: answer.gas_required.into(),
+            storage_deposit: answer.storage_deposit.signed(),
+        })
+    }
+
+    async fn submit(
+        &self,
+        signer: &Signer,
+        contract: AccountId,
+        input: Vec<u8>,
+        gas_limit: Gas,
+        storage_deposit_limit: Option<u128>,
+    ) -> Result<Inclusion> {
+        let tx = subxt::dynamic::tx(
+            "Contracts",
+            "call",
+            vec![
+                address_value(contract),
+                Value::u128(0),
+                weight_value(gas_limit),
+                option_value(storage_deposit_limit),
+                Value::from_bytes(input),
+            ],
+        );
+        let (block_hash, details) = self.submit_tx(signer, &tx).await?;
+        let events = details.iter().filter_map(emitted).collect();
+        Ok(Inclusion { block: self.number_of(block_hash).await?, block_hash, events, data: None })
+    }
+
+    async fn instantiate(
+        &self,
+        signer: &Signer,
+        code: &[u8],
+        input: Vec<u8>,
+        salt: Vec<u8>,
+    ) -> Result<Instantiated> {
+        let args = (signer.account(), 0u128, None::<WeightArg>, None::<u128>, CodeArg::Upload(code), &input, &salt).encode();
+        let answer: RemoteResult<RemoteInstantiated> = self.state_call("ContractsApi_instantiate", &args).await?;
+        let instantiated = answer.result.map_err(|e| Error::DryRun(self.describe(&e)))?;
+        if instantiated.result.flags & REVERT_FLAG != 0 {
+            return Err(Error::DryRun(format!(
+                "the constructor reverted with output 0x{}",
+                hex::encode(&instantiated.result.data)
+            )));
+        }
+        let gas = Gas::from(answer.gas_required).with_margin(10);
+        let deposit = match answer.storage_deposit {
+            RemoteDeposit::Charge(v) => Some(v),
+            RemoteDeposit::Refund(_) => None,
+        };
+        let tx = subxt::dynamic::tx(
+            "Contracts",
+            "instantiate_with_code",
+            vec![
+                Value::u128(0),
+                weight_value(gas),
+                option_value(deposit),
+                Value::from_bytes(code),
+                Value::from_bytes(input),
+                Value::from_bytes(salt),
+            ],
+        );
+        let (block_hash, details) = self.submit_tx(signer, &tx).await?;
+        let address = details
+            .iter()
+            .filter(|e| e.pallet_name() == "Contracts" && e.variant_name() == "Instantiated")
+            .find_map(|e| <([u8; 32], [u8; 32])>::decode(&mut e.field_bytes()).ok())
+            .map(|(_deployer, contract)| AccountId::from(contract))
+            .ok_or_else(|| Error::Inclusion("no Contracts::Instantiated event".into()))?;
+        debug_assert_eq!(address, AccountId::from(instantiated.account));
+        Ok(Instantiated {
+            address,
+            code_hash: crate::verify::blake2_256(code),
+            block: self.number_of(block_hash).await?,
+        })
+    }
+
+    async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {
+        let key = subxt::dynamic::storage("Contracts", "ContractInfoOf", vec![Value::from_bytes(address)]);
+        let Some(raw) = self.storage_raw(&key).await? else { return Ok(None) };
+        // ContractInfo starts with the trie id, then the code hash.
+        let (_trie_id, code_hash) = <(Vec<u8>, [u8; 32])>::decode(&mut &raw[..])
+            .map_err(|e| Error::decoding("Contracts::ContractInfoOf", e))?;
+        Ok(Some(code_hash))
+    }
+
+    async fn events(&self, contract: AccountId, from: u32, to: u32) -> Result<Vec<BlockEvent>> {
+        let mut out = Vec::new();
+        for block in from..=to {
+            let Some(hash) = self
+                .rpc
+                .chain_get_block_hash(Some(NumberOrHex::Number(block.into())))
+                .await
+                .map_err(connection)?
+            else {
+                continue;
+            };
+            let events = self.api.events().at(hash).await.map_err(connection)?;
+            out.extend(
+                emitted_in(&events)?
+                    .into_iter()
+                    .filter(|e| e.contract == contract)
+                    .map(|event| BlockEvent { block, event }),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn fund(&self, faucet: &Signer, account: AccountId, amount: u128) -> Result<()> {
+        let key = subxt::dynamic::storage("System", "Account", vec![Value::from_bytes(account)]);
+        let free = match self.storage_raw(&key).await? {
+            // AccountInfo: nonce, consumers, providers, sufficients, then data.free.
+            Some(raw) => <(u32, u32, u32, u32, u128)>::decode(&mut &raw[..]).map(|a| a.4).unwrap_or(0),
+            None => 0,
+        };
+        if free >= amount {
+            return Ok(());
+        }
+        let tx = subxt::dynamic::tx(
+            "Balances",
+            "transfer_keep_alive",
+            vec![address_value(account), Value::u128(amount - free)],
+        );
+        self.submit_tx(faucet, &tx).await.map(|_| ())
+    }
+}
+

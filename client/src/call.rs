@@ -1,0 +1,189 @@
+//! Typed contract calls: built from the contract crates' own call builders, so call data,
+//! argument types and return types cannot drift from the contracts.
+//!
+//! A [`Tx`] changes state: [`Tx::submit`] dry-runs first (a refusal comes back as the
+//! contract's typed error, with nothing submitted), then submits with the gas the dry run
+//! found. A [`Query`] only reads: [`Query::query`].
+
+use crate::{
+    backend::{Backend, Emitted, Gas, Hash},
+    error::ContractError,
+    Client, Error, Result,
+};
+use ink::{
+    codegen::ContractCallBuilder,
+    env::{
+        call::{
+            utils::{ReturnType, Set},
+            Call, CallBuilder, ExecutionInput, FromAccountId,
+        },
+        DefaultEnvironment,
+    },
+    primitives::AccountId,
+};
+use scale::{Decode, Encode};
+use std::marker::PhantomData;
+
+type Env = DefaultEnvironment;
+
+/// A message built with a contract crate's call builder.
+pub type Message<Args, R> =
+    CallBuilder<Env, Set<Call<Env>>, Set<ExecutionInput<Args>>, Set<ReturnType<R>>>;
+
+/// Safety margin added to the gas a dry run measured (state may grow between dry run and
+/// inclusion).
+const GAS_MARGIN_PERCENT: u64 = 10;
+
+/// The call builder of the contract at `address`.
+pub(crate) fn builder<C>(address: AccountId) -> <C as ContractCallBuilder>::Type
+where
+    C: ContractCallBuilder,
+    C::Type: FromAccountId<Env>,
+{
+    <C::Type as FromAccountId<Env>>::from_account_id(address)
+}
+
+fn encode<Args: Encode, R>(message: Message<Args, R>) -> (AccountId, Vec<u8>) {
+    let params = message.params();
+    (*params.callee(), params.exec_input().encode())
+}
+
+/// Decodes a message's output: ink! wraps every return value in `Result<R, LangError>`.
+fn decode_output<R: Decode>(bytes: &[u8]) -> Result<R> {
+    match ink::MessageResult::<R>::decode(&mut &bytes[..]) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(lang_error)) => Err(Error::DryRun(format!(
+            "the contract did not understand the call ({lang_error:?}); is the deployment file's \
+             address the right contract?"
+        ))),
+        Err(e) => Err(Error::decoding("the contract's answer", e)),
+    }
+}
+
+/// What a dry run says a transaction would do.
+#[derive(Clone, Debug)]
+pub struct Estimate<T> {
+    /// The message's return value.
+    pub value: T,
+    /// The gas limit the transaction needs.
+    pub gas_required: Gas,
+    /// The storage deposit it would charge (positive) or refund (negative).
+    pub storage_deposit: i128,
+}
+
+/// A transaction included in a block.
+#[derive(Clone, Debug)]
+pub struct Submitted<T> {
+    /// The message's return value.
+    pub value: T,
+    /// The block that holds it.
+    pub block: u32,
+    /// That block's hash.
+    pub block_hash: Hash,
+    /// The events the contracts emitted.
+    pub events: Vec<Emitted>,
+    /// The gas limit it was submitted with (measured by the dry run, plus a margin).
+    pub gas_limit: Gas,
+    /// Gas the dry run measured.
+    pub gas_required: Gas,
+    /// The storage deposit the dry run measured.
+    pub storage_deposit: i128,
+}
+
+impl<T> Submitted<T> {
+    /// The emitted events that decode as `E`.
+    pub fn events_of<E: ink::env::Event + Decode>(&self) -> Vec<E> {
+        self.events.iter().filter_map(Emitted::decode::<E>).collect()
+    }
+}
+
+/// A state-changing message, ready to dry-run or submit.
+#[must_use = "a transaction does nothing until it is submitted"]
+pub struct Tx<'c, B, T, E> {
+    client: &'c Client<B>,
+    contract: AccountId,
+    input: Vec<u8>,
+    returns: PhantomData<fn() -> Result<T, E>>,
+}
+
+impl<'c, B, T, E> Tx<'c, B, T, E>
+where
+    B: Backend,
+    T: Decode,
+    E: Decode + Into<ContractError>,
+{
+    pub(crate) fn new<Args: Encode>(client: &'c Client<B>, message: Message<Args, Result<T, E>>) -> Self {
+        let (contract, input) = encode(message);
+        Self { client, contract, input, returns: PhantomData }
+    }
+
+    /// Runs the message as `origin` against the newest state and throws the effects away.
+    /// A refusal is [`Error::Contract`] with the contract's own error.
+    pub async fn dry_run(&self, origin: AccountId) -> Result<Estimate<T>> {
+        let dry = self.client.backend().dry_run(origin, self.contract, &self.input).await?;
+        let value = decode_output::<Result<T, E>>(&dry.data)?.map_err(|e| Error::Contract(e.into()))?;
+        Ok(Estimate { value, gas_required: dry.gas_required, storage_deposit: dry.storage_deposit })
+    }
+
+    /// Dry-runs as the signer's account, then signs and submits with the gas the dry run
+    /// measured (plus a margin), and waits for inclusion.
+    pub async fn submit(self, signer: &crate::Signer) -> Result<Submitted<T>> {
+        let estimate = self.dry_run(signer.account()).await?;
+        let gas_limit = estimate.gas_required.with_margin(GAS_MARGIN_PERCENT);
+        let deposit_limit = u128::try_from(estimate.storage_deposit).ok().filter(|d| *d > 0);
+        let deposit_limit = deposit_limit.map(|d| d + d / 10 + 1);
+        let included = self
+            .client
+            .backend()
+            .submit(signer, self.contract, self.input, gas_limit, deposit_limit)
+            .await?;
+        // Where the backend saw the real output (the sandbox), it is the truth: the state may
+        // have changed since the dry run. A node reports only events; keep the dry run's value.
+        let value = match &included.data {
+            Some(data) => decode_output::<Result<T, E>>(data)?.map_err(|e| Error::Contract(e.into()))?,
+            None => estimate.value,
+        };
+        Ok(Submitted {
+            value,
+            block: included.block,
+            block_hash: included.block_hash,
+            events: included.events,
+            gas_limit,
+            gas_required: estimate.gas_required,
+            storage_deposit: estimate.storage_deposit,
+        })
+    }
+}
+
+/// A read-only message, ready to query.
+#[must_use = "a query does nothing until it is run"]
+pub struct Query<'c, B, R> {
+    client: &'c Client<B>,
+    contract: AccountId,
+    input: Vec<u8>,
+    origin: AccountId,
+    returns: PhantomData<fn() -> R>,
+}
+
+impl<'c, B, R> Query<'c, B, R>
+where
+    B: Backend,
+    R: Decode,
+{
+    pub(crate) fn new<Args: Encode>(client: &'c Client<B>, message: Message<Args, R>) -> Self {
+        let (contract, input) = encode(message);
+        Self { client, contract, input, origin: AccountId::from([0; 32]), returns: PhantomData }
+    }
+
+    /// Asks as `origin` (for answers that depend on the caller); anonymous otherwise.
+    pub fn from(mut self, origin: AccountId) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// Runs the query against the newest state.
+    pub async fn query(self) -> Result<R> {
+        let dry = self.client.backend().dry_run(self.origin, self.contract, &self.input).await?;
+        decode_output(&dry.data)
+    }
+}

@@ -1,0 +1,255 @@
+//! Deploying the suite and the deployment file that later commands read.
+
+use crate::{
+    backend::{Backend, Hash},
+    keys::{parse_account, ss58, Signer},
+    verify::parse_hash,
+    Error, Result,
+};
+use access_log::AccessLogRef;
+use consents::ConsentsRef;
+use directory::DirectoryRef;
+use ink::primitives::AccountId;
+use records::RecordsRef;
+use scale::Encode;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One deployed contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployed {
+    /// Its address.
+    #[serde(with = "as_ss58")]
+    pub address: AccountId,
+    /// The BLAKE2-256 hash of its code, checked against the chain when a client opens.
+    #[serde(with = "as_hex")]
+    pub code_hash: Hash,
+}
+
+/// Where the suite is: the deployment file (`deployment.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The chain's genesis hash.
+    #[serde(with = "as_hex")]
+    pub chain: Hash,
+    /// How the chain was reached when deploying: `embedded` or a node URL.
+    pub endpoint: String,
+    /// The block of the first instantiation (indexers start reading events there).
+    pub block: u32,
+    /// The directory.
+    pub directory: Deployed,
+    /// The records registry.
+    pub records: Deployed,
+    /// The consents registry.
+    pub consents: Deployed,
+    /// The access log.
+    pub access_log: Deployed,
+    /// The governance proposal attaching the records registry to the directory, if it still
+    /// needed approvals when the suite was deployed.
+    pub attach_proposal: Option<u32>,
+}
+
+impl Deployment {
+    /// Reads a deployment file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Deployment(format!("cannot read {} ({e}); run `custodia deploy` first", path.display()))
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::Deployment(format!("{} is malformed: {e}", path.display())))
+    }
+
+    /// Writes the deployment file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("a deployment serialises");
+        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+    }
+
+    /// The four contracts with their names.
+    pub fn contracts(&self) -> [(&'static str, &Deployed); 4] {
+        [
+            ("directory", &self.directory),
+            ("records", &self.records),
+            ("consents", &self.consents),
+            ("access_log", &self.access_log),
+        ]
+    }
+
+    /// Checks that the backend is the deployment's chain and that each address holds the
+    /// recorded code.
+    pub async fn check<B: Backend>(&self, backend: &B) -> Result<()> {
+        let genesis = backend.genesis().await?;
+        if genesis != self.chain {
+            return Err(Error::Deployment(format!(
+                "the deployment file is for chain 0x{} but the backend is chain 0x{}: wrong node or wrong deployment file",
+                hex::encode(self.chain),
+                hex::encode(genesis)
+            )));
+        }
+        for (name, deployed) in self.contracts() {
+            match backend.code_hash(deployed.address).await? {
+                None => {
+                    return Err(Error::Deployment(format!(
+                        "no contract at {} (the {name} address in the deployment file)",
+                        ss58(&deployed.address)
+                    )))
+                }
+                Some(hash) if hash != deployed.code_hash => {
+                    return Err(Error::Deployment(format!(
+                        "the contract at {} ({name}) runs code 0x{}, the deployment file says 0x{}",
+                        ss58(&deployed.address),
+                        hex::encode(hash),
+                        hex::encode(deployed.code_hash)
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the contract bundles (`<name>.wasm`) are read from.
+#[derive(Clone, Debug)]
+pub struct Bundles {
+    dir: PathBuf,
+}
+
+impl Bundles {
+    /// Bundles in `dir`.
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// `$CUSTODIA_BUNDLES`, or the workspace's `target/bundles` (where
+    /// `scripts/build-contracts.sh` puts them).
+    pub fn from_env() -> Self {
+        let dir = std::env::var_os("CUSTODIA_BUNDLES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bundles"));
+        Self { dir }
+    }
+
+    /// The Wasm of contract `name`.
+    pub fn wasm(&self, name: &str) -> Result<Vec<u8>> {
+        let path = self.dir.join(format!("{name}.wasm"));
+        std::fs::read(&path).map_err(|e| {
+            Error::Deployment(format!(
+                "cannot read {} ({e}); build the contracts with scripts/build-contracts.sh or set CUSTODIA_BUNDLES",
+                path.display()
+            ))
+        })
+    }
+}
+
+/// Who governs a new deployment.
+#[derive(Clone, Debug)]
+pub struct Governance {
+    /// The directory's admins.
+    pub admins: Vec<AccountId>,
+    /// Approvals a proposal needs.
+    pub threshold: u32,
+}
+
+/// Uploads and instantiates the four contracts, wired together (records and consents read
+/// the directory, consents reads records, the access log reads the directory and consents),
+/// and proposes attaching the records registry to the directory (executed at once if the
+/// deployer alone meets the threshold). `salt` makes the addresses unique on a chain.
+pub async fn deploy<B: Backend>(
+    backend: &B,
+    deployer: &Signer,
+    governance: &Governance,
+    bundles: &Bundles,
+    salt: &[u8],
+    endpoint: &str,
+) -> Result<Deployment> {
+    let Governance { admins, threshold } = governance;
+    if admins.is_empty() || *threshold == 0 || *threshold as usize > admins.len() {
+        return Err(Error::Input(format!(
+            "a threshold of {threshold} with {} admins: it must be between 1 and the number of admins",
+            admins.len()
+        )));
+    }
+    let code = |name: &str| bundles.wasm(name);
+    let salted = |name: &str| [salt, name.as_bytes()].concat();
+    macro_rules! input {
+        ($constructor:expr) => {
+            $constructor
+                .code_hash(Default::default())
+                .endowment(0)
+                .salt_bytes(Vec::new())
+                .params()
+                .exec_input()
+                .encode()
+        };
+    }
+    let directory = backend
+        .instantiate(deployer, &code("directory")?, input!(DirectoryRef::new(admins.clone(), *threshold)), salted("directory"))
+        .await?;
+    let records = backend
+        .instantiate(deployer, &code("records")?, input!(RecordsRef::new(directory.address)), salted("records"))
+        .await?;
+    let consents = backend
+        .instantiate(
+            deployer,
+            &code("consents")?,
+            input!(ConsentsRef::new(directory.address, records.address)),
+            salted("consents"),
+        )
+        .await?;
+    let access_log = backend
+        .instantiate(
+            deployer,
+            &code("access_log")?,
+            input!(AccessLogRef::new(directory.address, consents.address)),
+            salted("access_log"),
+        )
+        .await?;
+    let deployed = |i: &crate::backend::Instantiated| Deployed { address: i.address, code_hash: i.code_hash };
+    let mut deployment = Deployment {
+        chain: backend.genesis().await?,
+        endpoint: endpoint.to_string(),
+        block: directory.block,
+        directory: deployed(&directory),
+        records: deployed(&records),
+        consents: deployed(&consents),
+        access_log: deployed(&access_log),
+        attach_proposal: None,
+    };
+    if admins.contains(&deployer.account()) {
+        let client = crate::Client::new(backend, deployment.clone(), crate::Store::in_memory()?);
+        let attach = custodia_types::directory::Action::Attach { contract: records.address };
+        let proposal = client.directory().propose(attach).submit(deployer).await?.value;
+        if *threshold == 1 {
+            client.directory().execute(proposal).submit(deployer).await?;
+        } else {
+            deployment.attach_proposal = Some(proposal);
+        }
+    }
+    Ok(deployment)
+}
+
+mod as_ss58 {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(account: &AccountId, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&ss58(account))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AccountId, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_account(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod as_hex {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(hash: &Hash, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(hash)))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_hash(&text).map_err(serde::de::Error::custom)
+    }
+}

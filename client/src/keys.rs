@@ -1,0 +1,104 @@
+//! Signing keys: sr25519 from a development name, a secret URI, or a keystore file. Secrets are
+//! held by subxt-signer (zeroized on drop) and never printed: a [`Signer`] shows only its
+//! public address.
+
+use crate::{Error, Result};
+use ink::primitives::AccountId;
+use std::{path::Path, str::FromStr};
+use subxt_signer::{sr25519::Keypair, SecretUri};
+
+/// A key that signs transactions, and the account it signs for.
+#[derive(Clone)]
+pub struct Signer {
+    pair: Keypair,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer({})", ss58(&self.account()))
+    }
+}
+
+impl Signer {
+    /// A well-known development key by name: `alice` or `//Alice` (never for real data).
+    pub fn dev(name: &str) -> Result<Self> {
+        let name = name.trim_start_matches("//");
+        let mut chars = name.chars();
+        let capitalised: String = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => return Err(Error::Key("an empty development key name".into())),
+        };
+        Self::from_uri(&format!("//{capitalised}"))
+    }
+
+    /// A key from a secret URI: a mnemonic, a 0x-hex seed or `//Name`, with optional
+    /// derivation paths and `///password`.
+    pub fn from_uri(uri: &str) -> Result<Self> {
+        let uri = SecretUri::from_str(uri.trim())
+            .map_err(|e| Error::Key(format!("not a secret URI ({e})")))?;
+        let pair = Keypair::from_uri(&uri).map_err(|e| Error::Key(e.to_string()))?;
+        Ok(Self { pair })
+    }
+
+    /// A key from a keystore file holding one secret URI. On Unix the file must not be
+    /// readable by group or others.
+    pub fn from_keystore(path: &Path) -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.permissions().mode();
+            if mode & 0o077 != 0 {
+                return Err(Error::Key(format!(
+                    "{} is readable by others (mode {:o}); run `chmod 600 {}`",
+                    path.display(),
+                    mode & 0o777,
+                    path.display()
+                )));
+            }
+        }
+        let secret = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
+        Self::from_uri(&secret).map_err(|_| Error::Key(format!("{} holds no valid secret URI", path.display())))
+    }
+
+    /// A key named the way the CLI takes it: a keystore file path if one exists there, a
+    /// secret URI if it starts with `//`, `0x` or holds spaces (a mnemonic), else a development
+    /// name.
+    pub fn resolve(spec: &str) -> Result<Self> {
+        let path = Path::new(spec);
+        if path.is_file() {
+            Self::from_keystore(path)
+        } else if spec.starts_with("0x") || spec.contains(' ') || spec.starts_with("//") {
+            Self::from_uri(spec)
+        } else {
+            Self::dev(spec)
+        }
+    }
+
+    /// The account this key signs for.
+    pub fn account(&self) -> AccountId {
+        AccountId::from(self.pair.public_key().0)
+    }
+
+    pub(crate) fn keypair(&self) -> &Keypair {
+        &self.pair
+    }
+}
+
+/// An account in SS58 form (generic Substrate prefix 42).
+pub fn ss58(account: &AccountId) -> String {
+    subxt::utils::AccountId32(*account.as_ref()).to_string()
+}
+
+/// Parses an account given in SS58 or as 0x-prefixed hex.
+pub fn parse_account(text: &str) -> Result<AccountId> {
+    if let Some(hex) = text.strip_prefix("0x") {
+        let bytes: [u8; 32] = hex::decode(hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| Error::Input(format!("{text} is not 32 bytes of hex")))?;
+        return Ok(AccountId::from(bytes));
+    }
+    subxt::utils::AccountId32::from_str(text)
+        .map(|a| AccountId::from(a.0))
+        .map_err(|e| Error::Input(format!("{text} is not an SS58 address ({e})")))
+}

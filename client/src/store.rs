@@ -1,0 +1,225 @@
+//! The client's local, durable store (redb, an embedded ACID database): the access-log outbox,
+//! the index of logged entries that inclusion proofs are built from, and the salts of
+//! committed versions. Every write is one transaction, committed durably before the call
+//! returns.
+
+use crate::{backend::Hash, Error, Result};
+use custodia_types::{access_log::{Entry, NewEntry}, records::VersionNo, RecordId};
+use redb::{backends::InMemoryBackend, Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use scale::{Decode, Encode};
+use std::path::Path;
+
+const OUTBOX: TableDefinition<([u8; 32], u64), &[u8]> = TableDefinition::new("outbox");
+const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
+const SALTS: TableDefinition<([u8; 32], u32), [u8; 32]> = TableDefinition::new("salts");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const CHAIN_KEY: &str = "chain";
+const INDEXED_KEY: &str = "indexed_through_block";
+
+/// The local store of one deployment.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = Database::create(path).map_err(|e| Error::Store(format!("{}: {e}", path.display())))?;
+        Self::init(db)
+    }
+
+    /// A store that lives in memory only (tests, examples, one-shot runs).
+    pub fn in_memory() -> Result<Self> {
+        let db = Database::builder().create_with_backend(InMemoryBackend::new()).map_err(Error::store)?;
+        Self::init(db)
+    }
+
+    fn init(db: Database) -> Result<Self> {
+        let tx = db.begin_write().map_err(Error::store)?;
+        tx.open_table(OUTBOX).map_err(Error::store)?;
+        tx.open_table(LEAVES).map_err(Error::store)?;
+        tx.open_table(SALTS).map_err(Error::store)?;
+        tx.open_table(META).map_err(Error::store)?;
+        tx.commit().map_err(Error::store)?;
+        Ok(Self { db })
+    }
+
+    /// Binds the store to a chain's genesis hash, or checks that it is bound to it: a store
+    /// never mixes two chains' entries.
+    pub fn bind(&self, genesis: Hash, deployment: &[u8]) -> Result<()> {
+        let identity = [&genesis[..], deployment].concat();
+        let tx = self.db.begin_write().map_err(Error::store)?;
+        {
+            let mut meta = tx.open_table(META).map_err(Error::store)?;
+            let known = meta.get(CHAIN_KEY).map_err(Error::store)?.map(|v| v.value().to_vec());
+            match known {
+                Some(known) if known != identity => {
+                    return Err(Error::Deployment(
+                        "the local store belongs to another chain or deployment; use another state directory".into(),
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert(CHAIN_KEY, &identity[..]).map_err(Error::store)?;
+                }
+            }
+        }
+        tx.commit().map_err(Error::store)
+    }
+
+    // --- outbox -------------------------------------------------------------------------
+
+    /// Adds entries to the outbox of `account` (one durable transaction).
+    pub fn enqueue(&self, account: [u8; 32], entries: &[NewEntry]) -> Result<()> {
+        let tx = self.db.begin_write().map_err(Error::store)?;
+        {
+            let mut outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
+            for entry in entries {
+                outbox.insert((account, entry.seq), &entry.encode()[..]).map_err(Error::store)?;
+            }
+        }
+        tx.commit().map_err(Error::store)
+    }
+
+    /// The pending entries of `account`, in sequence order.
+    pub fn pending(&self, account: [u8; 32]) -> Result<Vec<NewEntry>> {
+        let tx = self.db.begin_read().map_err(Error::store)?;
+        let outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
+        let range = outbox.range((account, 0)..=(account, u64::MAX)).map_err(Error::store)?;
+        range
+            .map(|item| {
+                let (_, value) = item.map_err(Error::store)?;
+                NewEntry::decode(&mut value.value()).map_err(|e| Error::decoding("an outbox entry", e))
+            })
+            .collect()
+    }
+
+    /// Every account with pending entries.
+    pub fn pending_accounts(&self) -> Result<Vec<[u8; 32]>> {
+        let tx = self.db.begin_read().map_err(Error::store)?;
+        let outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
+        let mut accounts: Vec<[u8; 32]> = Vec::new();
+        for item in outbox.iter().map_err(Error::store)? {
+            let (key, _) = item.map_err(Error::store)?;
+            let account = key.value().0;
+            if accounts.last() != Some(&account) {
+                accounts.push(account);
+            }
+        }
+        Ok(accounts)
+    }
+
+    /// Removes the entries of `account` numbered below `below` (they are on chain).
+    pub fn remove_below(&self, account: [u8; 32], below: u64) -> Result<()> {
+        let tx = self.db.begin_write().map_err(Error::store)?;
+        {
+            let mut outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
+            outbox.retain_in((account, 0)..(account, below), |_, _| false).map_err(Error::store)?;
+        }
+        tx.commit().map_err(Error::store)
+    }
+
+    /// Drops pending entry `seq` of `account` and renumbers the later pending ones down by one
+    /// (for an entry the chain will never accept; none of the later ones is on chain, so
+    /// their numbers are still free).
+    pub fn discard(&self, account: [u8; 32], seq: u64) -> Result<NewEntry> {
+        let tx = self.db.begin_write().map_err(Error::store)?;
+        let dropped = {
+            let mut outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
+            let dropped = outbox
+                .remove((account, seq))
+                .map_err(Error::store)?
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| Error::Input(format!("no pending entry {seq}")))?;
+            let later: Vec<(u64, Vec<u8>)> = outbox
+                .range((account, seq + 1)..=(account, u64::MAX))
+                .map_err(Error::store)?
+                .map(|item| item.map(|(k, v)| (k.value().1, v.value().to_vec())))
+                .collect::<Result<_, _>>()
+                .map_err(Error::store)?;
+            for (number, bytes) in later {
+                let mut entry = NewEntry::decode(&mut &bytes[..]).map_err(|e| Error::decoding("an outbox entry", e))?;
+                outbox.remove((account, number)).map_err(Error::store)?;
+                entry.seq = number - 1;
+                outbox.insert((account, entry.seq), &entry.encode()[..]).map_err(Error::store)?;
+            }
+            NewEntry::decode(&mut &dropped[..]).map_err(|e| Error::decoding("an outbox entry", e))?
+        };
+        tx.commit().map_err(Error::store)?;
+        Ok(dropped)
+    }
+
+    // --- index of logged entries ----------------------------------------------------------
+
+    /// The block the index has read events through (0: none yet).
+    pub fn indexed_through(&self) -> Result<u32> {
+        let tx = self.db.begin_read().map_err(Error::store)?;
+        let meta = tx.open_table(META).map_err(Error::store)?;
+        let value = meta.get(INDEXED_KEY).map_err(Error::store)?;
+        Ok(value.and_then(|v| u32::decode(&mut v.value()).ok()).unwrap_or(0))
+    }
+
+    /// Records logged entries read from events through `block`. Entries must continue the
+    /// index without a gap.
+    pub fn index(&self, entries: &[(u64, Entry)], block: u32) -> Result<()> {
+        let tx = self.db.begin_write().map_err(Error::store)?;
+        {
+            let mut leaves = tx.open_table(LEAVES).map_err(Error::store)?;
+            let mut next = leaves.len().map_err(Error::store)?;
+            for (index, entry) in entries {
+                if *index < next {
+                    continue;
+                }
+                if *index != next {
+                    return Err(Error::Store(format!("the index expected entry {next}, the chain gave {index}")));
+                }
+                leaves.insert(index, &entry.encode()[..]).map_err(Error::store)?;
+                next += 1;
+            }
+            let mut meta = tx.open_table(META).map_err(Error::store)?;
+            meta.insert(INDEXED_KEY, &block.encode()[..]).map_err(Error::store)?;
+        }
+        tx.commit().map_err(Error::store)
+    }
+
+    /// Logged entries `from..to` (as far as indexed).
+    pub fn entries(&self, from: u64, to: u64) -> Result<Vec<(u64, Entry)>> {
+        let tx = self.db.begin_read().map_err(Error::store)?;
+        let leaves = tx.open_table(LEAVES).map_err(Error::store)?;
+        leaves
+            .range(from..to)
+            .map_err(Error::store)?
+            .map(|item| {
+                let (index, value) = item.map_err(Error::store)?;
+                let entry = Entry::decode(&mut value.value()).map_err(|e| Error::decoding("an indexed entry", e))?;
+                Ok((index.value(), entry))
+            })
+            .collect()
+    }
+
+    /// How many entries are indexed.
+    pub fn indexed(&self) -> Result<u64> {
+        let tx = self.db.begin_read().map_err(Error::store)?;
+        tx.open_table(LEAVES).map_err(Error::store)?.len().map_err(Error::store)
+    }
+
+    // --- salts ----------------------------------------------------------------------------
+
+    /// Keeps the salt of a committed version.
+    pub fn keep_salt(&self, record: RecordId, version: VersionNo, salt: [u8; 32]) -> Result<()> {
+        let tx = self.db.begin_write().map_err(Error::store)?;
+        tx.open_table(SALTS)
+            .map_err(Error::store)?
+            .insert((record.0, version), salt)
+            .map_err(Error::store)?;
+        tx.commit().map_err(Error::store)
+    }
+
+    /// The salt of a committed version, if this store committed it.
+    pub fn salt(&self, record: RecordId, version: VersionNo) -> Result<Option<[u8; 32]>> {
+        let tx = self.db.begin_read().map_err(Error::store)?;
+        let salts = tx.open_table(SALTS).map_err(Error::store)?;
+        Ok(salts.get((record.0, version)).map_err(Error::store)?.map(|v| v.value()))
+    }
+}
