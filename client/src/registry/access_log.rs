@@ -51,7 +51,7 @@ pub enum Stage {
 }
 
 /// What an outbox drain did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Drained {
     /// Entries the chain logged.
     pub appended: u32,
@@ -63,6 +63,10 @@ pub struct Drained {
     pub size: u64,
     /// Transactions submitted.
     pub transactions: u32,
+    /// The block of the last transaction.
+    pub block: Option<u32>,
+    /// The events of all its transactions (`AccessLogged`, `BreakGlassAccess`, `LogExtended`).
+    pub events: Vec<crate::backend::Emitted>,
 }
 
 /// An inclusion proof of one logged entry, checkable by anyone against the root the chain
@@ -186,6 +190,8 @@ impl<'c, B: Backend> AccessLog<'c, B> {
             let last = chunk.last().map(|e| e.seq + 1).unwrap_or(0);
             store.remove_below(account, last)?;
             hook(Stage::Cleared(n));
+            drained.block = Some(submitted.block);
+            drained.events.extend(submitted.events.iter().cloned());
             let appended = submitted.value;
             drained.appended += appended.appended;
             drained.skipped += appended.skipped;
