@@ -112,8 +112,9 @@ impl SandboxBackend {
         Ok(Self { state: Mutex::new(state), file: Some(file.to_path_buf()) })
     }
 
-    /// Every byte of chain state: keys and values of the top trie and every contract's child
-    /// trie, and every event payload and topic since genesis (for privacy scans).
+    /// Every byte the chain holds: the nodes of the state trie (top and every contract's child
+    /// trie, so every stored key and value) and every event payload and topic since genesis
+    /// (for privacy scans).
     pub fn all_bytes(&self) -> Vec<u8> {
         let mut state = self.lock();
         let mut bytes: Vec<u8> = state
@@ -128,6 +129,12 @@ impl SandboxBackend {
             bytes.extend(&entry.event.data);
         }
         bytes
+    }
+
+    /// The root of the whole runtime state: equal before and after anything that changed
+    /// nothing.
+    pub fn state_root(&self) -> Hash {
+        self.lock().sandbox.take_snapshot().storage_root.0
     }
 
     /// The clock the chain runs on.

@@ -13,7 +13,7 @@ use crate::{
 use access_log::{AccessLog as Contract, BatchError, Error as LogError};
 use custodia_merkle::{leaf_hash, verify_inclusion, Sha256, Tree};
 use custodia_types::{
-    access_log::{AccessLogged, Appended, Authorization, Entry, NewEntry},
+    access_log::{AccessLogged, Appended, Authorization, Entry, NewEntry, MAX_ENTRIES},
     consents::{Purpose, Target},
     InstitutionId, PatientId,
 };
@@ -162,10 +162,11 @@ impl<'c, B: Backend> AccessLog<'c, B> {
             .map(|(a, seq)| NewEntry { seq, patient: a.patient, target: a.target, purpose: a.purpose, authorization: a.authorization })
             .collect();
         if pending.is_empty() {
-            // Nothing ahead of them: the chain can judge them now.
-            for chunk in entries.chunks(CHUNK) {
-                self.append_batch(chunk.to_vec()).dry_run(account).await?;
-            }
+            // Nothing ahead of them: the chain can judge them now (as one batch, since each
+            // entry's number depends on the ones before it; beyond `MAX_ENTRIES`, the rest
+            // are judged when submitted).
+            let judged = entries.len().min(MAX_ENTRIES as usize);
+            self.append_batch(entries[..judged].to_vec()).dry_run(account).await?;
         }
         store.enqueue(account_bytes(&account), &entries)?;
         hook(Stage::Queued);
