@@ -218,7 +218,10 @@ async fn consents_granted_checked_listed_and_revoked() {
     refused(&f.client, ContractError::Consents(consents::Error::NotAuthorizedToRevoke), consents.revoke(receipt).submit(&f.cast.lab)).await;
     let revoked = consents.revoke(receipt).submit(&f.cast.hospital_a).await.unwrap();
     assert_eq!(revoked.events_of::<ConsentRevoked>()[0].receipt, receipt);
-    assert_eq!(consents.is_authorized(check(Purpose::Treatment, Some(receipt))).query().await.unwrap(), Err(Denial::Revoked(receipt)));
+    let later = f.client.backend().now().await.unwrap();
+    let after_revocation = AccessCheck { at: later, ..check(Purpose::Treatment, Some(receipt)) };
+    assert_eq!(consents.is_authorized(after_revocation).query().await.unwrap(), Err(Denial::Revoked(receipt)));
+    assert_eq!(consents.is_authorized(check(Purpose::Treatment, Some(receipt))).query().await.unwrap(), Ok(receipt), "it was valid before");
     let (active, _) = consents.receipts(f.patient, 0, 10, true).query().await.unwrap();
     assert!(active.is_empty(), "a revoked receipt is not active");
     refused(&f.client, ContractError::Consents(consents::Error::AlreadyRevoked), consents.revoke(receipt).submit(&f.cast.hospital_a)).await;

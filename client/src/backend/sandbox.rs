@@ -247,7 +247,8 @@ impl Backend for SandboxBackend {
     }
 
     async fn block_number(&self) -> Result<u32> {
-        Ok(self.lock().sandbox.block_number())
+        // The sandbox's current block is still open; the newest sealed one is the one before.
+        Ok(self.lock().sandbox.block_number().saturating_sub(1))
     }
 
     async fn now(&self) -> Result<u64> {

@@ -564,6 +564,9 @@ pub async fn access(ctx: &Context, command: AccessCommand) -> Result<()> {
             let bar = progress(&out, count as u64);
             let mut crash = crash_hook();
             let mut hook = |stage: Stage| {
+                if stage == Stage::Queued {
+                    eprintln!("queued {count} entr{} in the outbox", if count == 1 { "y" } else { "ies" });
+                }
                 crash(stage);
                 if let Stage::Cleared(n) = stage {
                     bar.set_position(((n + 1) * CHUNK).min(count) as u64);

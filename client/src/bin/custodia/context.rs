@@ -2,7 +2,7 @@
 
 use custodia_client::{
     verify::{parse_hash, Pseudonyms},
-    AnyBackend, Client, Deployment, Error, Finality, NodeBackend, Result, SandboxBackend, Signer, Store,
+    AnyBackend, Backend, Client, Deployment, Error, Finality, NodeBackend, Result, SandboxBackend, Signer, Store,
 };
 use custodia_client::types::{CodeId, PatientId, RecordId};
 use ink::primitives::AccountId;
@@ -67,6 +67,11 @@ impl Context {
     pub async fn client(&self) -> Result<Client<AnyBackend>> {
         let deployment = Deployment::load(&self.deployment_path())?;
         let backend = self.backend().await?;
+        if let (AnyBackend::Sandbox(sandbox), Some(spec)) = (&backend, &self.global.key) {
+            // The embedded chain is a development chain: it funds whoever signs.
+            let signer = Signer::resolve(spec)?;
+            sandbox.fund(&signer, signer.account(), 1_000_000_000_000_000).await?;
+        }
         Client::open(backend, deployment, Store::open(&self.path("client.redb"))?).await
     }
 
