@@ -25,7 +25,12 @@ pub enum Error {
     Inclusion(String),
     /// An answer of the chain or a contract could not be decoded.
     #[error("cannot decode {what}: {detail}")]
-    Decoding { what: &'static str, detail: String },
+    Decoding {
+        /// What was being decoded.
+        what: &'static str,
+        /// The decoder's complaint.
+        detail: String,
+    },
     /// The deployment file is missing, malformed, or names another chain or other contracts.
     #[error("deployment: {0}")]
     Deployment(String),
@@ -40,7 +45,12 @@ pub enum Error {
     Input(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
 }
 
 impl Error {

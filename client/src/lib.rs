@@ -22,6 +22,8 @@
 //! - [`verify`]: salted commitments, keyed pseudonyms; [`registry::InclusionProof`]s of
 //!   access entries checked against the on-chain root.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod call;
 pub mod client;

@@ -7,7 +7,7 @@ use ink::primitives::AccountId;
 /// The embedded sandbox chain or a node.
 pub enum AnyBackend {
     /// The embedded chain.
-    Sandbox(SandboxBackend),
+    Sandbox(Box<SandboxBackend>),
     /// A node over JSON-RPC.
     Node(NodeBackend),
 }

@@ -22,7 +22,9 @@ pub type Hash = [u8; 32];
 /// Gas: computation time (`ref_time`, picoseconds) and proof size (bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, serde::Serialize)]
 pub struct Gas {
+    /// Computation time, in picoseconds of reference hardware.
     pub ref_time: u64,
+    /// Bytes of state proof a validator would need.
     pub proof_size: u64,
 }
 

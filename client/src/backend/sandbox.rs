@@ -60,7 +60,7 @@ struct Saved {
     format: u8,
     genesis: Hash,
     clock: SandboxClock,
-    storage: Vec<(Vec<u8>, (Vec<u8>, i32))>,
+    storage: ink_sandbox::RawStorage,
     root: Hash,
     journal: Vec<BlockEvent>,
 }

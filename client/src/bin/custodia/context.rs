@@ -55,7 +55,7 @@ impl Context {
         };
         match endpoint {
             Some(url) => Ok(AnyBackend::Node(NodeBackend::connect(&url, Finality::Finalized).await?)),
-            None => Ok(AnyBackend::Sandbox(SandboxBackend::open(&self.path("chain.scale"))?)),
+            None => Ok(AnyBackend::Sandbox(Box::new(SandboxBackend::open(&self.path("chain.scale"))?))),
         }
     }
 

@@ -93,7 +93,7 @@ fn expect(condition: bool, what: &str) -> Result<()> {
 pub async fn run(ctx: &Context) -> Result<()> {
     let backend = match &ctx.global.node {
         Some(url) => AnyBackend::Node(NodeBackend::connect(url, Finality::Finalized).await?),
-        None => AnyBackend::Sandbox(SandboxBackend::new(SandboxClock::wall())),
+        None => AnyBackend::Sandbox(Box::new(SandboxBackend::new(SandboxClock::wall()))),
     };
     let out = Out { json: ctx.global.json };
     if !out.json {
