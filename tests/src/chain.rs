@@ -77,27 +77,7 @@ pub fn wasm(name: &str) -> Vec<u8> {
     })
 }
 
-/// An event a contract emitted: its topics and SCALE-encoded payload.
-#[derive(Clone, Debug)]
-pub struct Emitted {
-    /// The contract that emitted it.
-    pub contract: AccountId,
-    /// Topics; the first is the event's signature topic.
-    pub topics: Vec<H256>,
-    /// The event's fields, SCALE-encoded.
-    pub data: Vec<u8>,
-}
-
-impl Emitted {
-    /// Decodes the event as `E` if its signature topic is `E`'s.
-    pub fn decode<E: ink::env::Event + Decode>(&self) -> Option<E> {
-        let signature = E::SIGNATURE_TOPIC?;
-        if self.topics.first().map(|t| t.0) != Some(signature) {
-            return None;
-        }
-        Some(E::decode(&mut &self.data[..]).expect("event payload matches its signature"))
-    }
-}
+pub use custodia_client::backend::Emitted;
 
 /// What one call did.
 #[derive(Debug)]
@@ -268,7 +248,7 @@ impl Chain {
             .filter_map(|record| match record.event {
                 ink_sandbox::RuntimeEventOf::<DefaultSandbox>::Contracts(
                     ink_sandbox::pallet_contracts::Event::ContractEmitted { contract, data },
-                ) => Some(Emitted { contract: to_ink(&contract), topics: record.topics, data }),
+                ) => Some(Emitted { contract: to_ink(&contract), topics: record.topics.into_iter().map(|t| t.0).collect(), data }),
                 _ => None,
             })
             .collect();
