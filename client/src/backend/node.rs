@@ -30,11 +30,20 @@ pub enum Finality {
     Finalized,
 }
 
-/// A chain node reached over WebSocket JSON-RPC.
+/// A chain node reached over WebSocket JSON-RPC. If the connection drops, the next call
+/// reconnects (reads are retried once on the new connection; a submission is not, since it
+/// may have reached the chain: the caller finds out, e.g. the access-log outbox resubmits and
+/// the chain skips what it already holds).
 pub struct NodeBackend {
+    url: String,
+    finality: Finality,
+    connection: std::sync::RwLock<Arc<Connection>>,
+}
+
+/// One WebSocket connection and the clients over it.
+struct Connection {
     api: OnlineClient<PolkadotConfig>,
     rpc: LegacyRpcMethods<PolkadotConfig>,
-    finality: Finality,
 }
 
 fn connection(error: impl std::fmt::Display) -> Error {
@@ -75,7 +84,7 @@ struct RemoteResult<R> {
 #[derive(Decode)]
 struct RemoteInstantiated {
     result: RemoteExec,
-    account: [u8; 32],
+    _account: [u8; 32],
 }
 
 #[derive(Encode)]
@@ -129,6 +138,52 @@ fn address_value(account: AccountId) -> Value {
 impl NodeBackend {
     /// Connects to `url` (`ws://127.0.0.1:9944`), waiting for inclusion as `finality` says.
     pub async fn connect(url: &str, finality: Finality) -> Result<Self> {
+        let connection = Connection::open(url).await?;
+        Ok(Self { url: url.to_string(), finality, connection: std::sync::RwLock::new(Arc::new(connection)) })
+    }
+
+    fn connection(&self) -> Arc<Connection> {
+        self.connection.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn reconnect(&self) -> Result<Arc<Connection>> {
+        let fresh = Arc::new(Connection::open(&self.url).await?);
+        *self.connection.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+
+    /// Runs a read; if the connection was lost, reconnects and runs it once more.
+    async fn read<T>(&self, op: impl AsyncFn(&Connection) -> Result<T>) -> Result<T> {
+        match op(&self.connection()).await {
+            Err(Error::Connection(_)) => op(&*self.reconnect().await?).await,
+            other => other,
+        }
+    }
+
+    /// Runs a submission on the current connection; if it fails for want of a connection,
+    /// reconnects for the calls that follow but does not submit again.
+    async fn write<T>(&self, op: impl AsyncFn(&Connection) -> Result<T>) -> Result<T> {
+        let result = op(&self.connection()).await;
+        if let Err(Error::Submission(m) | Error::Inclusion(m) | Error::Connection(m)) = &result {
+            if is_disconnect(m) {
+                self.reconnect().await.ok();
+                return Err(Error::Inclusion(format!(
+                    "the connection was lost before inclusion was confirmed ({m}); the transaction may or may not be on chain"
+                )));
+            }
+        }
+        result
+    }
+}
+
+fn is_disconnect(message: &str) -> bool {
+    ["restart", "closed", "disconnect", "connection", "background task", "stream"]
+        .iter()
+        .any(|needle| message.to_ascii_lowercase().contains(needle))
+}
+
+impl Connection {
+    async fn open(url: &str) -> Result<Self> {
         let client = RpcClient::from_insecure_url(url)
             .await
             .map_err(|e| Error::Connection(format!("{url}: {e}")))?;
@@ -139,7 +194,7 @@ impl NodeBackend {
         if api.metadata().pallet_by_name("Contracts").is_none() {
             return Err(Error::Connection(format!("{url} runs a chain without pallet-contracts")));
         }
-        Ok(Self { api, rpc: LegacyRpcMethods::new(client), finality })
+        Ok(Self { api, rpc: LegacyRpcMethods::new(client) })
     }
 
     /// `pallet error Contracts::ContractTrapped: <docs>` for a module error, from the metadata.
@@ -167,7 +222,12 @@ impl NodeBackend {
         at.fetch_raw(key).await.map_err(connection)
     }
 
-    async fn submit_tx(&self, signer: &Signer, tx: &impl subxt::tx::Payload) -> Result<(Hash, Vec<subxt::events::EventDetails<PolkadotConfig>>)> {
+    async fn submit_tx(
+        &self,
+        signer: &Signer,
+        tx: &impl subxt::tx::Payload,
+        finality: Finality,
+    ) -> Result<(Hash, Vec<subxt::events::EventDetails<PolkadotConfig>>)> {
         let mut progress = self
             .api
             .tx()
@@ -181,7 +241,7 @@ impl NodeBackend {
                 .ok_or_else(|| Error::Inclusion("the node stopped reporting the transaction's status".into()))?
                 .map_err(|e| Error::Inclusion(e.to_string()))?;
             match status {
-                TxStatus::InBestBlock(block) if self.finality == Finality::InBlock => break block,
+                TxStatus::InBestBlock(block) if finality == Finality::InBlock => break block,
                 TxStatus::InFinalizedBlock(block) => break block,
                 TxStatus::Error { message } | TxStatus::Invalid { message } | TxStatus::Dropped { message } => {
                     return Err(Error::Submission(message))
@@ -208,6 +268,7 @@ impl NodeBackend {
     }
 }
 
+
 fn emitted(event: &subxt::events::EventDetails<PolkadotConfig>) -> Option<Emitted> {
     if event.pallet_name() != "Contracts" || event.variant_name() != "ContractEmitted" {
         return None;
@@ -231,31 +292,40 @@ fn emitted_in(events: &Events<PolkadotConfig>) -> Result<Vec<Emitted>> {
 
 impl Backend for NodeBackend {
     async fn genesis(&self) -> Result<Hash> {
-        Ok(self.rpc.genesis_hash().await.map_err(connection)?.0)
+        self.read(async |c| Ok(c.rpc.genesis_hash().await.map_err(connection)?.0)).await
     }
 
     async fn block_number(&self) -> Result<u32> {
-        let header = self.rpc.chain_get_header(None).await.map_err(connection)?;
-        header.map(|h| h.number).ok_or_else(|| Error::Connection("the node has no best block".into()))
+        self.read(async |c| {
+            let header = c.rpc.chain_get_header(None).await.map_err(connection)?;
+            header.map(|h| h.number).ok_or_else(|| Error::Connection("the node has no best block".into()))
+        })
+        .await
     }
 
     async fn now(&self) -> Result<u64> {
-        let address = subxt::dynamic::storage("Timestamp", "Now", ());
-        let raw = self.storage_raw(&address).await?.unwrap_or_default();
-        u64::decode(&mut &raw[..]).map_err(|e| Error::decoding("Timestamp::Now", e))
+        self.read(async |c| {
+            let address = subxt::dynamic::storage("Timestamp", "Now", ());
+            let raw = c.storage_raw(&address).await?.unwrap_or_default();
+            u64::decode(&mut &raw[..]).map_err(|e| Error::decoding("Timestamp::Now", e))
+        })
+        .await
     }
 
     async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {
         let args = (origin, contract, 0u128, None::<WeightArg>, None::<u128>, input).encode();
-        let answer: RemoteResult<RemoteExec> = self.state_call("ContractsApi_call", &args).await?;
-        let returned = answer.result.map_err(|e| Error::DryRun(self.describe(&e)))?;
-        Ok(DryRun {
-            reverted: returned.flags & REVERT_FLAG != 0,
-            data: returned.data,
-            gas_consumed: answer.gas_consumed.into(),
-            gas_required: answer.gas_required.into(),
-            storage_deposit: answer.storage_deposit.signed(),
+        self.read(async |c| {
+            let answer: RemoteResult<RemoteExec> = c.state_call("ContractsApi_call", &args).await?;
+            let returned = answer.result.map_err(|e| Error::DryRun(c.describe(&e)))?;
+            Ok(DryRun {
+                reverted: returned.flags & REVERT_FLAG != 0,
+                data: returned.data,
+                gas_consumed: answer.gas_consumed.into(),
+                gas_required: answer.gas_required.into(),
+                storage_deposit: answer.storage_deposit.signed(),
+            })
         })
+        .await
     }
 
     async fn submit(
@@ -277,9 +347,12 @@ impl Backend for NodeBackend {
                 Value::from_bytes(input),
             ],
         );
-        let (block_hash, details) = self.submit_tx(signer, &tx).await?;
-        let events = details.iter().filter_map(emitted).collect();
-        Ok(Inclusion { block: self.number_of(block_hash).await?, block_hash, events, data: None })
+        self.write(async |c| {
+            let (block_hash, details) = c.submit_tx(signer, &tx, self.finality).await?;
+            let events = details.iter().filter_map(emitted).collect();
+            Ok(Inclusion { block: c.number_of(block_hash).await?, block_hash, events, data: None })
+        })
+        .await
     }
 
     async fn instantiate(
@@ -290,8 +363,9 @@ impl Backend for NodeBackend {
         salt: Vec<u8>,
     ) -> Result<Instantiated> {
         let args = (signer.account(), 0u128, None::<WeightArg>, None::<u128>, CodeArg::Upload(code), &input, &salt).encode();
-        let answer: RemoteResult<RemoteInstantiated> = self.state_call("ContractsApi_instantiate", &args).await?;
-        let instantiated = answer.result.map_err(|e| Error::DryRun(self.describe(&e)))?;
+        let answer: RemoteResult<RemoteInstantiated> =
+            self.read(async |c| c.state_call("ContractsApi_instantiate", &args).await).await?;
+        let instantiated = answer.result.map_err(|e| Error::DryRun(self.connection().describe(&e)))?;
         if instantiated.result.flags & REVERT_FLAG != 0 {
             return Err(Error::DryRun(format!(
                 "the constructor reverted with output 0x{}",
@@ -300,7 +374,7 @@ impl Backend for NodeBackend {
         }
         let gas = Gas::from(answer.gas_required).with_margin(10);
         let deposit = match answer.storage_deposit {
-            RemoteDeposit::Charge(v) => Some(v),
+            RemoteDeposit::Charge(v) => Some(v + v / 10 + 1),
             RemoteDeposit::Refund(_) => None,
         };
         let tx = subxt::dynamic::tx(
@@ -315,55 +389,55 @@ impl Backend for NodeBackend {
                 Value::from_bytes(salt),
             ],
         );
-        let (block_hash, details) = self.submit_tx(signer, &tx).await?;
-        let address = details
-            .iter()
-            .filter(|e| e.pallet_name() == "Contracts" && e.variant_name() == "Instantiated")
-            .find_map(|e| <([u8; 32], [u8; 32])>::decode(&mut e.field_bytes()).ok())
-            .map(|(_deployer, contract)| AccountId::from(contract))
-            .ok_or_else(|| Error::Inclusion("no Contracts::Instantiated event".into()))?;
-        debug_assert_eq!(address, AccountId::from(instantiated.account));
-        Ok(Instantiated {
-            address,
-            code_hash: crate::verify::blake2_256(code),
-            block: self.number_of(block_hash).await?,
+        self.write(async |c| {
+            let (block_hash, details) = c.submit_tx(signer, &tx, self.finality).await?;
+            let address = details
+                .iter()
+                .filter(|e| e.pallet_name() == "Contracts" && e.variant_name() == "Instantiated")
+                .find_map(|e| <([u8; 32], [u8; 32])>::decode(&mut e.field_bytes()).ok())
+                .map(|(_deployer, contract)| AccountId::from(contract))
+                .ok_or_else(|| Error::Inclusion("no Contracts::Instantiated event".into()))?;
+            Ok(Instantiated { address, code_hash: crate::verify::blake2_256(code), block: c.number_of(block_hash).await? })
         })
+        .await
     }
 
     async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {
-        let key = subxt::dynamic::storage("Contracts", "ContractInfoOf", vec![Value::from_bytes(address)]);
-        let Some(raw) = self.storage_raw(&key).await? else { return Ok(None) };
-        // ContractInfo starts with the trie id, then the code hash.
-        let (_trie_id, code_hash) = <(Vec<u8>, [u8; 32])>::decode(&mut &raw[..])
-            .map_err(|e| Error::decoding("Contracts::ContractInfoOf", e))?;
-        Ok(Some(code_hash))
+        self.read(async |c| {
+            let key = subxt::dynamic::storage("Contracts", "ContractInfoOf", vec![Value::from_bytes(address)]);
+            let Some(raw) = c.storage_raw(&key).await? else { return Ok(None) };
+            // ContractInfo starts with the trie id, then the code hash.
+            let (_trie_id, code_hash) = <(Vec<u8>, [u8; 32])>::decode(&mut &raw[..])
+                .map_err(|e| Error::decoding("Contracts::ContractInfoOf", e))?;
+            Ok(Some(code_hash))
+        })
+        .await
     }
 
     async fn events(&self, contract: AccountId, from: u32, to: u32) -> Result<Vec<BlockEvent>> {
-        let mut out = Vec::new();
-        for block in from..=to {
-            let Some(hash) = self
-                .rpc
-                .chain_get_block_hash(Some(NumberOrHex::Number(block.into())))
-                .await
-                .map_err(connection)?
-            else {
-                continue;
-            };
-            let events = self.api.events().at(hash).await.map_err(connection)?;
-            out.extend(
-                emitted_in(&events)?
-                    .into_iter()
-                    .filter(|e| e.contract == contract)
-                    .map(|event| BlockEvent { block, event }),
-            );
-        }
-        Ok(out)
+        self.read(async |c| {
+            let mut out = Vec::new();
+            for block in from..=to {
+                let number = Some(NumberOrHex::Number(block.into()));
+                let Some(hash) = c.rpc.chain_get_block_hash(number).await.map_err(connection)? else {
+                    continue;
+                };
+                let events = c.api.events().at(hash).await.map_err(connection)?;
+                out.extend(
+                    emitted_in(&events)?
+                        .into_iter()
+                        .filter(|e| e.contract == contract)
+                        .map(|event| BlockEvent { block, event }),
+                );
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn fund(&self, faucet: &Signer, account: AccountId, amount: u128) -> Result<()> {
         let key = subxt::dynamic::storage("System", "Account", vec![Value::from_bytes(account)]);
-        let free = match self.storage_raw(&key).await? {
+        let free = match self.read(async |c| c.storage_raw(&key).await).await? {
             // AccountInfo: nonce, consumers, providers, sufficients, then data.free.
             Some(raw) => <(u32, u32, u32, u32, u128)>::decode(&mut &raw[..]).map(|a| a.4).unwrap_or(0),
             None => 0,
@@ -376,7 +450,6 @@ impl Backend for NodeBackend {
             "transfer_keep_alive",
             vec![address_value(account), Value::u128(amount - free)],
         );
-        self.submit_tx(faucet, &tx).await.map(|_| ())
+        self.write(async |c| c.submit_tx(faucet, &tx, self.finality).await.map(|_| ())).await
     }
 }
-
