@@ -11,7 +11,7 @@ use custodia_client::{
         InstitutionId, PatientId,
     },
     verify::Pseudonyms,
-    Client, ContractError, Error, Result, SandboxBackend, SandboxClock, Signer, Store,
+    Backend, Client, ContractError, Error, Result, SandboxBackend, SandboxClock, Signer, Store,
 };
 
 pub struct Cast {
@@ -43,8 +43,8 @@ impl Cast {
     }
 }
 
-pub struct Fixture {
-    pub client: Client<SandboxBackend>,
+pub struct Fixture<B = SandboxBackend> {
+    pub client: Client<B>,
     pub cast: Cast,
     pub pseudonyms: Pseudonyms,
     pub hospital_a: InstitutionId,
@@ -61,14 +61,17 @@ pub async fn fixture() -> Fixture {
 }
 
 pub async fn fixture_with(store: Store) -> Fixture {
-    use custodia_client::Backend;
+    fixture_on(SandboxBackend::new(SandboxClock::deterministic()), store, b"test").await
+}
+
+/// The shared deployment on any backend (`salt` keeps deployments on one chain apart).
+pub async fn fixture_on<B: Backend>(backend: B, store: Store, salt: &[u8]) -> Fixture<B> {
     let cast = Cast::new();
-    let backend = SandboxBackend::new(SandboxClock::deterministic());
     for signer in cast.all() {
         backend.fund(&cast.admins[0], signer.account(), FUNDS).await.expect("funded");
     }
     let governance = Governance { admins: cast.admins.iter().map(Signer::account).collect(), threshold: 2 };
-    let deployment = deploy(&backend, &cast.admins[0], &governance, &Bundles::from_env(), b"test", "embedded")
+    let deployment = deploy(&backend, &cast.admins[0], &governance, &Bundles::from_env(), salt, "test")
         .await
         .expect("deployed");
     let client = Client::open(backend, deployment, store).await.expect("opened");
@@ -95,7 +98,7 @@ pub async fn fixture_with(store: Store) -> Fixture {
 }
 
 /// Alice proposes, Bob approves and executes.
-pub async fn govern(client: &Client<SandboxBackend>, cast: &Cast, action: Action) -> Result<()> {
+pub async fn govern<B: Backend>(client: &Client<B>, cast: &Cast, action: Action) -> Result<()> {
     let id = client.directory().propose(action).submit(&cast.admins[0]).await?.value;
     client.directory().approve(id).submit(&cast.admins[1]).await?;
     client.directory().execute(id).submit(&cast.admins[1]).await?;
@@ -109,7 +112,6 @@ pub async fn refused<T: std::fmt::Debug>(
     expected: ContractError,
     submission: impl std::future::Future<Output = Result<T>>,
 ) {
-    use custodia_client::Backend;
     let block = client.backend().block_number().await.unwrap();
     let root = client.backend().state_root();
     match submission.await {
