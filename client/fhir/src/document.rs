@@ -1,0 +1,200 @@
+//! A FHIR file as the list of resources it holds and the patient they are about.
+
+use crate::{attachment, canonical, json, validate, FhirError, Problem};
+use serde_json::Value;
+use std::path::Path;
+
+/// Largest resource (canonical bytes) a file may hold: an inline scan or PDF is welcome, a
+/// whole imaging study belongs in a DICOM store, not in a commitment's input.
+pub const MAX_RESOURCE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Bundle types whose entries are a patient's resources.
+const BUNDLE_TYPES: &[&str] = &["document", "collection", "transaction", "batch", "searchset", "history"];
+
+/// One resource of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// `Observation`, `DocumentReference`, …
+    pub kind: String,
+    /// Its id (from `id`, or from a `urn:uuid:` fullUrl).
+    pub id: String,
+    /// Position in the Bundle, if it came from one.
+    pub entry: Option<usize>,
+    /// The entry's fullUrl, if any.
+    pub full_url: Option<String>,
+    /// The resource.
+    pub value: Value,
+    /// Attachments with inline data, hashed and checked.
+    pub attachments: Vec<attachment::Checked>,
+}
+
+impl Resource {
+    /// `Type/id`.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.kind, self.id)
+    }
+}
+
+/// The patient the resources are about, as the file says (never sent anywhere: the chain
+/// gets a keyed pseudonym; names, identifiers and birth date are kept for privacy checks).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Patient {
+    /// `Patient/<id>`: the local key the pseudonym is derived from.
+    pub reference: String,
+    /// Values of `Patient.identifier`.
+    pub identifiers: Vec<String>,
+    /// Family, given and text names.
+    pub names: Vec<String>,
+    /// `Patient.birthDate`.
+    pub birth_date: Option<String>,
+}
+
+/// A parsed, checked file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The file's name, for messages.
+    pub file: String,
+    /// The Bundle's type, if the file is a Bundle.
+    pub bundle_type: Option<String>,
+    /// Its resources, in order.
+    pub resources: Vec<Resource>,
+    /// Whose they are.
+    pub patient: Patient,
+}
+
+/// Reads and checks a file.
+pub fn read(path: &Path) -> Result<Document, FhirError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| FhirError {
+        file: file.clone(),
+        entry: None,
+        problem: Problem::InvalidJson { line: 0, column: 0, message: e.to_string() },
+    })?;
+    parse(&file, &bytes)
+}
+
+/// Checks `bytes` (named `file` in messages) and lists their resources.
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
+    let whole = |problem| FhirError { file: file.to_string(), entry: None, problem };
+    let top = json::parse(bytes).map_err(whole)?;
+    let kind = validate::resource_type(&top).map_err(whole)?.to_string();
+    let mut resources = Vec::new();
+    let bundle_type = if kind == "Bundle" {
+        let bundle_type = top.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+        if !BUNDLE_TYPES.contains(&bundle_type.as_str()) {
+            return Err(whole(Problem::NotR4(format!("Bundle.type {bundle_type:?} holds no patient resources"))));
+        }
+        let entries = top.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let label = |r: Option<&str>| Some(format!("entry {i}{}", r.map(|r| format!(" ({r})")).unwrap_or_default()));
+            let at = |problem, r: Option<&str>| FhirError { file: file.to_string(), entry: label(r), problem };
+            let full_url = match entry.get("fullUrl") {
+                None => None,
+                Some(Value::String(url)) if is_absolute(url) => Some(url.clone()),
+                Some(other) => return Err(at(Problem::BadFullUrl(other.as_str().unwrap_or_default().to_string()), None)),
+            };
+            let Some(value) = entry.get("resource").cloned() else { continue };
+            let resource = check(value, Some(i), full_url).map_err(|(p, r)| at(p, r.as_deref()))?;
+            resources.push(resource);
+        }
+        Some(bundle_type)
+    } else {
+        resources.push(check(top, None, None).map_err(|(p, r)| FhirError { file: file.to_string(), entry: r, problem: p })?);
+        None
+    };
+    let mut seen = std::collections::HashSet::new();
+    for r in &resources {
+        if !seen.insert(r.reference()) {
+            return Err(FhirError { file: file.to_string(), entry: r.entry.map(|i| format!("entry {i}")), problem: Problem::DuplicateResource(r.reference()) });
+        }
+    }
+    let patient = patient_of(&resources).map_err(|(problem, entry)| FhirError { file: file.to_string(), entry, problem })?;
+    Ok(Document { file: file.to_string(), bundle_type, resources, patient })
+}
+
+fn is_absolute(url: &str) -> bool {
+    ["http://", "https://", "urn:uuid:", "urn:oid:"].iter().any(|p| url.starts_with(p) && url.len() > p.len())
+}
+
+/// Checks one resource; on error, says which (`Type/id` where known).
+fn check(value: Value, entry: Option<usize>, full_url: Option<String>) -> Result<Resource, (Problem, Option<String>)> {
+    let kind = validate::resource_type(&value).map_err(|p| (p, None))?.to_string();
+    let named = |id: Option<&str>| Some(id.map(|id| format!("{kind}/{id}")).unwrap_or_else(|| kind.clone()));
+    let declared = validate::id(&value).map_err(|p| (p, named(None)))?.map(str::to_string);
+    let fail = |p| (p, named(declared.as_deref()));
+    validate::shape(&value, &kind).map_err(fail)?;
+    validate::r4_shape(&kind, &value).map_err(fail)?;
+    let id = match declared.clone().or_else(|| full_url.as_deref().and_then(|u| u.strip_prefix("urn:uuid:")).map(str::to_string)) {
+        Some(id) => id,
+        None => return Err(fail(Problem::MissingId(kind.clone()))),
+    };
+    let size = canonical::bytes(&value).len();
+    if size > MAX_RESOURCE_BYTES {
+        return Err(fail(Problem::Oversized { bytes: size, limit: MAX_RESOURCE_BYTES }));
+    }
+    let attachments = attachment::check(&value, &kind).map_err(fail)?;
+    Ok(Resource { kind, id, entry, full_url, value, attachments })
+}
+
+/// A reference to a Patient: relative (`Patient/1`), conditional (`Patient?identifier=…`) or
+/// absolute (`https://…/Patient/1`).
+fn is_patient_reference(reference: &str) -> bool {
+    reference.starts_with("Patient/") || reference.starts_with("Patient?") || reference.contains("/Patient/")
+}
+
+/// The one patient of a file: its Patient resource, or else the one Patient every
+/// `subject`/`patient` reference points to.
+fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String>)> {
+    let patients: Vec<&Resource> = resources.iter().filter(|r| r.kind == "Patient").collect();
+    if let [first, second, ..] = patients.as_slice() {
+        return Err((Problem::ManyPatients(first.reference(), second.reference()), None));
+    }
+    if let Some(p) = patients.first() {
+        return Ok(describe(p));
+    }
+    let mut found: Option<String> = None;
+    for r in resources {
+        for field in ["subject", "patient"] {
+            let Some(reference) = r.value.get(field).and_then(|s| s.get("reference")).and_then(Value::as_str) else { continue };
+            if !is_patient_reference(reference) {
+                return Err((Problem::NotAPatientsRecord(r.reference(), reference.to_string()), Some(r.reference())));
+            }
+            match &found {
+                Some(other) if other != reference => return Err((Problem::ManyPatients(other.clone(), reference.to_string()), Some(r.reference()))),
+                _ => found = Some(reference.to_string()),
+            }
+        }
+    }
+    let reference = found.ok_or((Problem::NoPatient, None))?;
+    // A conditional reference carries the patient's identifier: keep it as one (it must
+    // never reach the chain either).
+    let identifiers = reference
+        .split_once("identifier=")
+        .map(|(_, rest)| rest.split('&').next().unwrap_or(rest))
+        .map(|token| token.rsplit('|').next().unwrap_or(token).to_string())
+        .into_iter()
+        .collect();
+    Ok(Patient { reference, identifiers, ..Patient::default() })
+}
+
+fn describe(patient: &Resource) -> Patient {
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let list = |key: &str| patient.value.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    let identifiers = list("identifier").iter().flat_map(|i| strings(i.get("value"))).collect();
+    let names = list("name")
+        .iter()
+        .flat_map(|n| [strings(n.get("family")), strings(n.get("given")), strings(n.get("text"))].concat())
+        .collect();
+    Patient {
+        reference: patient.reference(),
+        identifiers,
+        names,
+        birth_date: patient.value.get("birthDate").and_then(Value::as_str).map(str::to_string),
+    }
+}

@@ -1,0 +1,95 @@
+//! The shared real-world fixtures (../shared/fixtures/fhir): every valid patient file parses
+//! into resources and a patient; every invalid one is refused with the problem named.
+
+use custodia_fhir::{document, Problem};
+use std::path::PathBuf;
+
+fn fixtures(dir: &str) -> Vec<PathBuf> {
+    let root = std::env::var_os("CUSTODIA_FHIR_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/fhir"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+        .unwrap_or_else(|e| panic!("{}: {e}", root.join(dir).display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures in {dir}");
+    files
+}
+
+#[test]
+fn patient_bundles_and_documents_parse() {
+    for path in fixtures("bundles").into_iter().chain(fixtures("documentreference")) {
+        let doc = document::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!doc.resources.is_empty(), "{}", path.display());
+        assert!(doc.patient.reference.starts_with("Patient"), "{}: {:?}", path.display(), doc.patient);
+        if doc.bundle_type.is_some() {
+            assert!(!doc.patient.identifiers.is_empty() || !doc.patient.names.is_empty(), "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn a_conditional_reference_is_the_patient_and_its_identifier_is_known() {
+    let path = fixtures("documentreference").into_iter().find(|p| p.to_string_lossy().contains("td2-iti105")).unwrap();
+    let doc = document::read(&path).unwrap();
+    assert_eq!(doc.patient.identifiers, vec!["123456789012345".to_string()]);
+}
+
+#[test]
+fn synthea_bundles_hold_hundreds_of_resources_of_one_patient() {
+    let path = fixtures("bundles").into_iter().find(|p| p.to_string_lossy().contains("Abdul_Koepp")).unwrap();
+    let doc = document::read(&path).unwrap();
+    assert_eq!(doc.bundle_type.as_deref(), Some("transaction"));
+    assert!(doc.resources.len() > 100, "{}", doc.resources.len());
+    assert_eq!(doc.resources.iter().filter(|r| r.kind == "Patient").count(), 1);
+    assert!(doc.patient.birth_date.is_some());
+}
+
+#[test]
+fn inline_attachments_are_hashed() {
+    let path = fixtures("documentreference").into_iter().find(|p| p.to_string_lossy().contains("scanned-consent-form")).unwrap();
+    let doc = document::read(&path).unwrap();
+    let attachment = &doc.resources[0].attachments[0];
+    assert!(attachment.size > 10_000);
+    assert_eq!(attachment.hash.len(), 28, "base64 of 20 bytes");
+}
+
+#[test]
+fn invalid_files_are_refused_with_the_problem_named() {
+    let expect = |name: &str, check: &dyn Fn(&Problem) -> bool| {
+        let path = fixtures("invalid").into_iter().find(|p| p.to_string_lossy().contains(name)).unwrap();
+        let error = document::read(&path).expect_err(name);
+        assert!(check(&error.problem), "{name}: {error}");
+        assert!(error.to_string().contains(path.file_name().unwrap().to_str().unwrap()), "the message names the file: {error}");
+        error
+    };
+    expect("bad-json-close-3", &|p| matches!(p, Problem::InvalidJson { line, .. } if *line > 0));
+    let e = expect("bundle-bad-empty", &|p| matches!(p, Problem::BadFullUrl(u) if u.is_empty()));
+    assert!(e.entry.is_some(), "the message names the entry");
+    expect("bundle-duplicate-id", &|p| matches!(p, Problem::BadFullUrl(u) if u == "Patient/1"));
+    expect("dr-eh", &|p| matches!(p, Problem::NotAPatientsRecord(_, to) if to.starts_with("Device/")));
+    expect("empty-array", &|p| matches!(p, Problem::EmptyArray(at) if at.contains("coding")));
+    expect("json-prop-key", &|p| matches!(p, Problem::MissingResourceType));
+    expect("R5-DocumentReference", &|p| matches!(p, Problem::ByteOrderMark));
+    // Without its byte-order mark the same file is still refused: it is R5-shaped.
+    let path = fixtures("invalid").into_iter().find(|p| p.to_string_lossy().contains("R5-DocumentReference")).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let error = document::parse("r5.json", &bytes[3..]).unwrap_err();
+    assert!(matches!(error.problem, Problem::NotR4(_)), "{error}");
+}
+
+#[test]
+fn duplicates_oversize_and_missing_ids() {
+    let dup = br#"{"resourceType":"Bundle","type":"collection","entry":[
+        {"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","id":"p"}},
+        {"fullUrl":"urn:uuid:2","resource":{"resourceType":"Patient","id":"p"}}]}"#;
+    assert!(matches!(document::parse("dup.json", dup).unwrap_err().problem, Problem::DuplicateResource(r) if r == "Patient/p"));
+    let no_id = br#"{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/1"}}"#;
+    assert!(matches!(document::parse("x.json", no_id).unwrap_err().problem, Problem::MissingId(_)));
+    let big = format!(r#"{{"resourceType":"Binary","id":"b","contentType":"text/plain","data":"{}","securityContext":{{"reference":"Patient/1"}}}}"#, "A".repeat(9 * 1024 * 1024));
+    assert!(matches!(document::parse("big.json", big.as_bytes()).unwrap_err().problem, Problem::Oversized { .. } | Problem::NoPatient));
+    let unknown = br#"{"resourceType":"Banana","id":"x"}"#;
+    assert!(matches!(document::parse("x.json", unknown).unwrap_err().problem, Problem::UnknownResourceType(_)));
+}
