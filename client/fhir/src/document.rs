@@ -155,7 +155,14 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
     let mut found: Option<String> = None;
     for r in resources {
         for field in ["subject", "patient"] {
-            let Some(reference) = r.value.get(field).and_then(|s| s.get("reference")).and_then(Value::as_str) else { continue };
+            let Some(target) = r.value.get(field) else { continue };
+            // A reference, or a logical reference by identifier.
+            let logical = target.get("identifier").map(|i| {
+                let part = |k: &str| i.get(k).and_then(Value::as_str).unwrap_or_default();
+                format!("Patient?identifier={}|{}", part("system"), part("value"))
+            });
+            let Some(reference) = target.get("reference").and_then(Value::as_str).map(str::to_string).or(logical) else { continue };
+            let reference = reference.as_str();
             if !is_patient_reference(reference) {
                 return Err((Problem::NotAPatientsRecord(r.reference(), reference.to_string()), Some(r.reference())));
             }
@@ -174,10 +181,26 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
         .map(|token| token.rsplit('|').next().unwrap_or(token).to_string())
         .into_iter()
         .collect();
-    Ok(Patient { reference, identifiers, ..Patient::default() })
+    let mut patient = Patient { reference, identifiers, ..Patient::default() };
+    // Contained Patient resources (e.g. MHD's sourcePatientInfo) describe the same person.
+    for r in resources {
+        for contained in r.value.get("contained").and_then(Value::as_array).into_iter().flatten() {
+            if contained.get("resourceType").and_then(Value::as_str) == Some("Patient") {
+                let described = describe_value(contained, "Patient/contained");
+                patient.identifiers.extend(described.identifiers);
+                patient.names.extend(described.names);
+                patient.birth_date = patient.birth_date.or(described.birth_date);
+            }
+        }
+    }
+    Ok(patient)
 }
 
 fn describe(patient: &Resource) -> Patient {
+    describe_value(&patient.value, &patient.reference())
+}
+
+fn describe_value(patient: &Value, reference: &str) -> Patient {
     let strings = |v: Option<&Value>| -> Vec<String> {
         match v {
             Some(Value::String(s)) => vec![s.clone()],
@@ -185,16 +208,16 @@ fn describe(patient: &Resource) -> Patient {
             _ => Vec::new(),
         }
     };
-    let list = |key: &str| patient.value.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = |key: &str| patient.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
     let identifiers = list("identifier").iter().flat_map(|i| strings(i.get("value"))).collect();
     let names = list("name")
         .iter()
         .flat_map(|n| [strings(n.get("family")), strings(n.get("given")), strings(n.get("text"))].concat())
         .collect();
     Patient {
-        reference: patient.reference(),
+        reference: reference.to_string(),
         identifiers,
         names,
-        birth_date: patient.value.get("birthDate").and_then(Value::as_str).map(str::to_string),
+        birth_date: patient.get("birthDate").and_then(Value::as_str).map(str::to_string),
     }
 }
