@@ -30,6 +30,7 @@ pub mod client;
 pub mod deployment;
 pub mod error;
 pub mod events;
+pub mod fhir;
 pub mod keys;
 pub mod registry;
 pub mod store;

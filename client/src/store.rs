@@ -13,6 +13,8 @@ const OUTBOX: TableDefinition<([u8; 32], u64), &[u8]> = TableDefinition::new("ou
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
 const SALTS: TableDefinition<([u8; 32], u32), [u8; 32]> = TableDefinition::new("salts");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const IMPORTED: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("imported");
+const PLANS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("import_plans");
 
 const CHAIN_KEY: &str = "chain";
 const INDEXED_KEY: &str = "indexed_through_block";
@@ -41,6 +43,8 @@ impl Store {
         tx.open_table(LEAVES).map_err(Error::store)?;
         tx.open_table(SALTS).map_err(Error::store)?;
         tx.open_table(META).map_err(Error::store)?;
+        tx.open_table(IMPORTED).map_err(Error::store)?;
+        tx.open_table(PLANS).map_err(Error::store)?;
         tx.commit().map_err(Error::store)?;
         Ok(Self { db })
     }
@@ -222,4 +226,59 @@ impl Store {
         let salts = tx.open_table(SALTS).map_err(Error::store)?;
         Ok(salts.get((record.0, version)).map_err(Error::store)?.map(|v| v.value()))
     }
+
+    // --- imported records (FHIR) ------------------------------------------------------------
+
+    /// What this store committed last for a record: see [`Imported`].
+    pub fn imported(&self, record: RecordId) -> Result<Option<Imported>> {
+        let tx = self.db.begin_read().map_err(Error::store)?;
+        let table = tx.open_table(IMPORTED).map_err(Error::store)?;
+        let value = table.get(record.0).map_err(Error::store)?;
+        value.map(|v| Imported::decode(&mut v.value()).map_err(|e| Error::decoding("an imported record", e))).transpose()
+    }
+
+    /// The import plan saved under `key`, if an import of it was interrupted.
+    pub fn plan(&self, key: [u8; 32]) -> Result<Option<Vec<u8>>> {
+        let tx = self.db.begin_read().map_err(Error::store)?;
+        let table = tx.open_table(PLANS).map_err(Error::store)?;
+        Ok(table.get(key).map_err(Error::store)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Saves an import plan before anything of it is submitted.
+    pub fn save_plan(&self, key: [u8; 32], plan: &[u8]) -> Result<()> {
+        let tx = self.db.begin_write().map_err(Error::store)?;
+        tx.open_table(PLANS).map_err(Error::store)?.insert(key, plan).map_err(Error::store)?;
+        tx.commit().map_err(Error::store)
+    }
+
+    /// Records what a committed chunk of a plan committed, and what is left of the plan
+    /// (`None`: the import is complete), in one transaction.
+    pub fn imported_chunk(&self, key: [u8; 32], done: &[(RecordId, Imported)], rest: Option<&[u8]>) -> Result<()> {
+        let tx = self.db.begin_write().map_err(Error::store)?;
+        {
+            let mut imported = tx.open_table(IMPORTED).map_err(Error::store)?;
+            for (record, facts) in done {
+                imported.insert(record.0, &facts.encode()[..]).map_err(Error::store)?;
+            }
+            let mut plans = tx.open_table(PLANS).map_err(Error::store)?;
+            match rest {
+                Some(rest) => plans.insert(key, rest).map(|_| ()),
+                None => plans.remove(key).map(|_| ()),
+            }
+            .map_err(Error::store)?;
+        }
+        tx.commit().map_err(Error::store)
+    }
+}
+
+/// What the store keeps of the newest committed version of an imported record: enough to
+/// verify a copy and to tell whether the resource changed since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Imported {
+    /// The version number on chain.
+    pub version: VersionNo,
+    /// Its salt.
+    pub salt: [u8; 32],
+    /// SHA-256 of its canonical form (unsalted; never leaves this store).
+    pub digest: [u8; 32],
 }

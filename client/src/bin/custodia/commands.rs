@@ -645,3 +645,114 @@ pub fn progress(out: &Out, total: u64) -> indicatif::ProgressBar {
     bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("a valid template"));
     bar
 }
+
+// --- FHIR ------------------------------------------------------------------------------------
+
+#[derive(Subcommand)]
+pub enum FhirCommand {
+    /// Commit every resource of FHIR R4 files (Bundles or single resources) as record versions
+    /// of their patient (custodians). Re-importing commits only what changed.
+    Import {
+        /// Files or directories (every *.json below them).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Re-hash local copies and compare them with the chain: Match, Mismatch, Erased, Unknown.
+    Verify {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn json_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+            let mut inner: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            inner.sort();
+            let nested: Vec<PathBuf> = inner.into_iter().filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "json")).collect();
+            files.extend(json_files(&nested)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads and checks every file first: one bad file stops the import before anything is
+/// committed, with every problem listed.
+fn documents(paths: &[PathBuf]) -> Result<Vec<custodia_fhir::document::Document>> {
+    let mut documents = Vec::new();
+    let mut problems = Vec::new();
+    for file in json_files(paths)? {
+        match custodia_fhir::document::read(&file) {
+            Ok(document) => documents.push(document),
+            Err(problem) => problems.push(problem.to_string()),
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(documents),
+        false => Err(Error::Input(format!("nothing was committed; {} file(s) refused:\n  {}", problems.len(), problems.join("\n  ")))),
+    }
+}
+
+pub async fn fhir(ctx: &Context, command: FhirCommand) -> Result<()> {
+    use custodia_client::fhir::{Fhir, ImportStage};
+    let out = Out { json: ctx.global.json };
+    let client = ctx.client().await?;
+    let pseudonyms = ctx.pseudonyms()?;
+    let fhir = Fhir::new(&client, &pseudonyms);
+    match command {
+        FhirCommand::Import { paths } => {
+            let documents = documents(&paths)?;
+            let signer = ctx.signer()?;
+            let total: usize = documents.iter().map(|d| d.resources.len()).sum();
+            let bar = progress(&out, total as u64);
+            let crash_at = std::env::var("CUSTODIA_TEST_CRASH_AT").ok();
+            let mut reports = Vec::new();
+            for document in &documents {
+                bar.set_message(document.file.clone());
+                let mut hook = |stage: ImportStage| {
+                    if let ImportStage::Committed { versions } = stage {
+                        bar.inc(versions as u64);
+                        if crash_at.as_deref() == Some("import-batch") {
+                            eprintln!("crashing after a batch (CUSTODIA_TEST_CRASH_AT)");
+                            std::process::abort();
+                        }
+                    }
+                };
+                let report = fhir.import(document, &signer, &mut hook).await?;
+                bar.inc((report.resources - report.committed) as u64);
+                reports.push(report);
+            }
+            bar.finish_and_clear();
+            let text = reports
+                .iter()
+                .map(|r| format!("{}: {} resources, {} committed ({} superseding), {} unchanged{}", r.file, r.resources, r.committed, r.superseded, r.unchanged, if r.resumed { ", resumed" } else { "" }))
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.show(text, json!(reports));
+        }
+        FhirCommand::Verify { paths } => {
+            let documents = documents(&paths)?;
+            let mut all = Vec::new();
+            let mut lines = Vec::new();
+            for document in &documents {
+                let verdicts = fhir.verify(document).await?;
+                let bad = verdicts.iter().filter(|v| !v.matches()).count();
+                lines.push(format!("{}: {} resources, {} not matching", document.file, verdicts.len(), bad));
+                for v in verdicts.iter().filter(|v| !v.matches()) {
+                    lines.push(format!("  {} v{}: {}", v.resource, v.version.map(|n| n.to_string()).unwrap_or_else(|| "-".into()), v.verification));
+                }
+                all.push(json!({"file": document.file, "resources": verdicts}));
+            }
+            let failed = all.iter().flat_map(|f| f["resources"].as_array().cloned().unwrap_or_default()).any(|v| v["verification"] != "Match");
+            out.show(lines.join("\n"), json!(all));
+            if failed {
+                std::process::exit(2);
+            }
+        }
+    }
+    Ok(())
+}

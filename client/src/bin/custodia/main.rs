@@ -37,6 +37,9 @@ enum Command {
     /// The access log: record (through the outbox), flush, list, prove, verify.
     #[command(subcommand)]
     Access(commands::AccessCommand),
+    /// FHIR R4: import files as record versions, verify local copies.
+    #[command(subcommand)]
+    Fhir(commands::FhirCommand),
 }
 
 fn hint(error: &Error) -> Option<&'static str> {
@@ -61,6 +64,7 @@ async fn main() {
             Command::Record(command) => commands::record(&ctx, command).await,
             Command::Consent(command) => commands::consent(&ctx, command).await,
             Command::Access(command) => commands::access(&ctx, command).await,
+            Command::Fhir(command) => commands::fhir(&ctx, command).await,
         },
         Err(e) => Err(e),
     };

@@ -1,0 +1,241 @@
+//! FHIR records on chain: import a file's resources as record versions of its patient, and
+//! verify local copies against the chain.
+//!
+//! A resource's record is `HMAC(secret, "Type/id")`, its patient `HMAC(secret, patient
+//! reference)`, its kind `HMAC(secret, "http://hl7.org/fhir/resource-types|Type")`; its
+//! commitment is `SHA-256(salt || canonical form)` ([`custodia_fhir::canonical`]); its locator
+//! is `Type/id/_history/n`, except for Patient resources and resources whose id is one of the
+//! patient's identifiers, which get the record's pseudonym instead of the id. No name,
+//! identifier or birth date leaves the machine.
+//!
+//! An import is planned first (which resources are new or changed, with their salts), the plan
+//! is saved, and then committed in batches of up to `MAX_BATCH` versions, each batch all or
+//! nothing. If the process stops, importing the same file again resumes the saved plan: a batch
+//! already on chain (its first commitment is known there) is not submitted again.
+
+use crate::{
+    store::Imported,
+    verify::{commitment, new_salt, Pseudonyms},
+    Backend, Client, Error, Result, Signer,
+};
+use custodia_fhir::{canonical, document::{Document, Resource}};
+use custodia_types::{
+    records::{Link, NewVersion, Supersedence, Verification, VersionRef, MAX_BATCH},
+    CodeId, PatientId, RecordId,
+};
+use scale::{Decode, Encode};
+use sha2::{Digest, Sha256};
+
+/// One planned version: what to commit, with the salt and digest to keep once it is on chain.
+#[derive(Clone, Debug, Encode, Decode)]
+struct Planned {
+    version: NewVersion,
+    number: u32,
+    salt: [u8; 32],
+    digest: [u8; 32],
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportReport {
+    /// The file.
+    pub file: String,
+    /// Resources in it.
+    pub resources: usize,
+    /// Versions committed (new records and changed resources).
+    pub committed: usize,
+    /// Of those, versions that supersede an earlier one (the resource changed).
+    pub superseded: usize,
+    /// Resources unchanged since their last import (nothing committed).
+    pub unchanged: usize,
+    /// Batches submitted.
+    pub transactions: usize,
+    /// True if this run finished an import an earlier run had started.
+    pub resumed: bool,
+    /// True if the patient had to be registered first.
+    pub registered_patient: bool,
+}
+
+/// Where an import is, for progress bars and fault injection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportStage {
+    /// The plan is saved.
+    Planned {
+        /// Versions to commit.
+        versions: usize,
+    },
+    /// A batch is on chain and recorded locally.
+    Committed {
+        /// Versions in the batch.
+        versions: usize,
+    },
+}
+
+/// How a local copy compares with the chain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    /// `Type/id`.
+    pub resource: String,
+    /// The version compared (the newest one this store committed), if any.
+    pub version: Option<u32>,
+    /// Match, Mismatch, Erased or Unknown.
+    pub verification: String,
+}
+
+impl Verdict {
+    /// True for a match.
+    pub fn matches(&self) -> bool {
+        self.verification == "Match"
+    }
+}
+
+/// Imports and verifies FHIR files for one custodian.
+pub struct Fhir<'c, B> {
+    client: &'c Client<B>,
+    pseudonyms: &'c Pseudonyms,
+}
+
+impl<'c, B: Backend> Fhir<'c, B> {
+    /// FHIR on `client`, with ids derived from `pseudonyms`.
+    pub fn new(client: &'c Client<B>, pseudonyms: &'c Pseudonyms) -> Self {
+        Self { client, pseudonyms }
+    }
+
+    /// The on-chain patient of a file.
+    pub fn patient(&self, document: &Document) -> PatientId {
+        self.pseudonyms.patient(&document.patient.reference)
+    }
+
+    /// The on-chain record of a resource.
+    pub fn record(&self, resource: &Resource) -> RecordId {
+        self.pseudonyms.record(&resource.reference())
+    }
+
+    /// The opaque kind code of a resource type.
+    pub fn kind(&self, resource_type: &str) -> CodeId {
+        self.pseudonyms.code(&format!("http://hl7.org/fhir/resource-types|{resource_type}"))
+    }
+
+    fn locator(&self, document: &Document, resource: &Resource, record: RecordId, number: u32) -> Vec<u8> {
+        let sensitive = resource.kind == "Patient" || document.patient.identifiers.iter().any(|i| i == &resource.id);
+        let id = match sensitive {
+            true => format!("custodia-{}", hex::encode(&record.as_bytes()[..16])),
+            false => resource.id.clone(),
+        };
+        format!("{}/{id}/_history/{number}", resource.kind).into_bytes()
+    }
+
+    /// The key an import plan is saved under: the patient and the canonical digests of the
+    /// file's resources, so that the same content resumes the same plan.
+    fn plan_key(&self, document: &Document) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.patient(document).as_bytes());
+        for resource in &document.resources {
+            hasher.update(canonical::digest(&resource.value).0);
+        }
+        hasher.finalize().into()
+    }
+
+    fn plan(&self, document: &Document) -> Result<(Vec<Planned>, usize, usize)> {
+        let patient = self.patient(document);
+        let store = self.client.store();
+        let (mut planned, mut unchanged, mut superseded) = (Vec::new(), 0, 0);
+        for resource in &document.resources {
+            let record = self.record(resource);
+            let bytes = canonical::bytes(&resource.value);
+            let digest: [u8; 32] = Sha256::digest(&bytes).into();
+            let earlier = store.imported(record)?;
+            if earlier.is_some_and(|e| e.digest == digest) {
+                unchanged += 1;
+                continue;
+            }
+            let salt = new_salt();
+            let number = earlier.map(|e| e.version + 1).unwrap_or(1);
+            let supersedes = earlier.map(|e| Link { target: VersionRef { record, version: e.version }, how: Supersedence::Replaces });
+            superseded += usize::from(supersedes.is_some());
+            let version = NewVersion {
+                record,
+                patient,
+                commitment: commitment(&salt, &bytes),
+                locator: self.locator(document, resource, record, number),
+                kind: self.kind(&resource.kind),
+                supersedes,
+            };
+            planned.push(Planned { version, number, salt, digest });
+        }
+        Ok((planned, unchanged, superseded))
+    }
+
+    /// Imports a file's resources as versions of its patient's records (registering the
+    /// patient first if needed), as `custodian`.
+    pub async fn import(&self, document: &Document, custodian: &Signer, hook: &mut dyn FnMut(ImportStage)) -> Result<ImportReport> {
+        let mut report = ImportReport { file: document.file.clone(), resources: document.resources.len(), ..ImportReport::default() };
+        let patient = self.patient(document);
+        let directory = self.client.directory();
+        if directory.patient(patient).query().await?.is_none() {
+            directory.register_patient(patient).submit(custodian).await?;
+            report.registered_patient = true;
+        }
+        let key = self.plan_key(document);
+        let store = self.client.store();
+        let mut plan: Vec<Planned> = match store.plan(key)? {
+            Some(saved) => {
+                report.resumed = true;
+                Vec::<Planned>::decode(&mut &saved[..]).map_err(|e| Error::decoding("a saved import plan", e))?
+            }
+            None => {
+                let (planned, unchanged, superseded) = self.plan(document)?;
+                report.unchanged = unchanged;
+                report.superseded = superseded;
+                if planned.is_empty() {
+                    return Ok(report);
+                }
+                store.save_plan(key, &planned.encode())?;
+                planned
+            }
+        };
+        hook(ImportStage::Planned { versions: plan.len() });
+        if report.resumed {
+            report.superseded = plan.iter().filter(|p| p.version.supersedes.is_some()).count();
+            report.unchanged = document.resources.len().saturating_sub(plan.len());
+        }
+        let records = self.client.records();
+        while !plan.is_empty() {
+            let batch: Vec<Planned> = plan.drain(..plan.len().min(MAX_BATCH as usize)).collect();
+            // A batch is all or nothing: if its first version is on chain, all of it is.
+            if records.find(batch[0].version.commitment).query().await?.is_none() {
+                let versions = batch.iter().map(|p| p.version.clone()).collect();
+                records.commit_batch(versions).submit(custodian).await?;
+                report.transactions += 1;
+            }
+            let done: Vec<(RecordId, Imported)> = batch
+                .iter()
+                .map(|p| (p.version.record, Imported { version: p.number, salt: p.salt, digest: p.digest }))
+                .collect();
+            let rest = (!plan.is_empty()).then(|| plan.encode());
+            store.imported_chunk(key, &done, rest.as_deref())?;
+            report.committed += batch.len();
+            hook(ImportStage::Committed { versions: batch.len() });
+        }
+        Ok(report)
+    }
+
+    /// Compares every resource of a file with the version this store committed for it.
+    pub async fn verify(&self, document: &Document) -> Result<Vec<Verdict>> {
+        let records = self.client.records();
+        let mut verdicts = Vec::new();
+        for resource in &document.resources {
+            let record = self.record(resource);
+            let verdict = match self.client.store().imported(record)? {
+                None => Verdict { resource: resource.reference(), version: None, verification: "Unknown".into() },
+                Some(imported) => {
+                    let bytes = canonical::bytes(&resource.value);
+                    let verification: Verification = records.verify(record, imported.version, commitment(&imported.salt, &bytes)).query().await?;
+                    Verdict { resource: resource.reference(), version: Some(imported.version), verification: format!("{verification:?}") }
+                }
+            };
+            verdicts.push(verdict);
+        }
+        Ok(verdicts)
+    }
+}
