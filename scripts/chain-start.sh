@@ -88,10 +88,11 @@ if [ ! -s "$genesis" ] || [ "$(cat "$genesis_stamp" 2>/dev/null)" != "$genesis_d
 fi
 
 # 4. A port, then the launcher, detached (own session; stdin/stdout not tied to our caller).
-if [ -z "$port" ]; then
-  port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
-    console.log(s.address().port); s.close() })')" || fail "could not find a free port"
-fi
+# (Port 0 asks the kernel for a free one; a given port must be free, or the readiness check
+# below could be answered by whatever already listens there.)
+port="$(node -e 'const s = require("net").createServer().once("error", () => process.exit(1))
+  .listen(Number(process.argv[1]), "127.0.0.1", () => { console.log(s.address().port); s.close() })' \
+  "${port:-0}")" || fail "port ${port:-?} on 127.0.0.1 is in use (or no free port was found)"
 rm -f "$pid_file" "$port_file"
 say "starting the chain on 127.0.0.1:$port (log: $log)"
 setsid node "$chain_dir/launcher.mjs" --genesis "$genesis" --port "$port" </dev/null >"$log" 2>&1 &
@@ -104,7 +105,7 @@ rpc_check='fetch(`http://127.0.0.1:${process.argv[1]}`, { method: "POST",
   body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "chain_getHeader", params: [] }) })
   .then((r) => r.json()).then((j) => process.exit(j.result ? 0 : 1), () => process.exit(1))'
 start=$SECONDS
-until node -e "$rpc_check" "$port" 2>/dev/null; do
+until kill -0 "$pid" 2>/dev/null && node -e "$rpc_check" "$port" 2>/dev/null; do
   if ! kill -0 "$pid" 2>/dev/null; then
     rm -f "$pid_file"
     tail -n 20 "$log" >&2

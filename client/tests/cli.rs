@@ -211,3 +211,63 @@ fn the_demo_tells_the_whole_story() {
     }
     assert_eq!(story["log"]["size"], 2);
 }
+
+fn fhir_fixtures(dir: &str) -> std::path::PathBuf {
+    std::env::var_os("CUSTODIA_FHIR_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/fhir"))
+        .join(dir)
+}
+
+#[test]
+fn fhir_import_resumes_after_a_crash_and_verify_reports_tampering() {
+    let dir = deployed();
+    let s = dir.path();
+    let bundle = fhir_fixtures("bundles").join("smart-synthea__Abdul_Koepp_e925b0f3-8006-43f6-aa31-94bd215e55e7.json");
+    let bundle = bundle.to_str().unwrap();
+    // Die after the first batch of 64 versions is on chain.
+    let out = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(["fhir", "import", bundle, "--as", "dave"])
+        .env("CUSTODIA_STATE", s)
+        .env("CUSTODIA_TEST_CRASH_AT", "import-batch")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let resumed = ok(s, &["fhir", "import", bundle, "--as", "dave"]);
+    let report = &resumed[0];
+    assert_eq!(report["resumed"], true);
+    let resources = report["resources"].as_u64().unwrap();
+    assert_eq!(report["committed"].as_u64().unwrap() + 64, resources, "the rest, not the first batch again");
+    let verified = ok(s, &["fhir", "verify", bundle]);
+    let verdicts = verified[0]["resources"].as_array().unwrap();
+    assert_eq!(verdicts.len() as u64, resources);
+    assert!(verdicts.iter().all(|v| v["verification"] == "Match" && v["version"] == 1), "one version each, all matching");
+    assert_eq!(ok(s, &["fhir", "import", bundle, "--as", "dave"])[0]["committed"], 0, "unchanged: nothing to commit");
+
+    // A copy with one byte changed.
+    let text = std::fs::read_to_string(bundle).unwrap();
+    let tampered = s.join("tampered.json");
+    assert!(text.contains("\"gender\": \"male\""));
+    std::fs::write(&tampered, text.replacen("\"gender\": \"male\"", "\"gender\": \"malf\"", 1)).unwrap();
+    let out = custodia(s, &["fhir", "verify", tampered.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2), "a mismatch exits with 2");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mismatches: Vec<&Value> = report[0]["resources"].as_array().unwrap().iter().filter(|v| v["verification"] == "Mismatch").collect();
+    assert_eq!(mismatches.len(), 1);
+    assert!(mismatches[0]["resource"].as_str().unwrap().starts_with("Patient/"));
+}
+
+#[test]
+fn bad_fhir_input_is_refused_by_name_and_nothing_is_committed() {
+    let dir = deployed();
+    let s = dir.path();
+    let before = std::fs::read(s.join("chain.scale")).unwrap();
+    let good = fhir_fixtures("documentreference");
+    let out = custodia(s, &["fhir", "import", good.to_str().unwrap(), fhir_fixtures("invalid").to_str().unwrap(), "--as", "dave"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in ["nothing was committed", "7 file(s) refused", "bad-json-close-3.json", "entry 0", "byte-order mark", "is an empty array", "no resourceType", "Device/foo"] {
+        assert!(stderr.contains(expected), "{expected:?} missing from:\n{stderr}");
+    }
+    assert!(std::fs::read(s.join("chain.scale")).unwrap() == before, "the chain did not change");
+}
