@@ -90,9 +90,10 @@ fi
 # 4. A port, then the launcher, detached (own session; stdin/stdout not tied to our caller).
 # (Port 0 asks the kernel for a free one; a given port must be free, or the readiness check
 # below could be answered by whatever already listens there.)
+wanted="${port:-0}"
 port="$(node -e 'const s = require("net").createServer().once("error", () => process.exit(1))
   .listen(Number(process.argv[1]), "127.0.0.1", () => { console.log(s.address().port); s.close() })' \
-  "${port:-0}")" || fail "port ${port:-?} on 127.0.0.1 is in use (or no free port was found)"
+  "$wanted")" || fail "port $wanted on 127.0.0.1 is in use (or no free port was found)"
 rm -f "$pid_file" "$port_file"
 say "starting the chain on 127.0.0.1:$port (log: $log)"
 setsid node "$chain_dir/launcher.mjs" --genesis "$genesis" --port "$port" </dev/null >"$log" 2>&1 &
@@ -100,6 +101,7 @@ pid=$!
 echo "$pid" > "$pid_file"
 
 # 5. Ready when the JSON-RPC answers over HTTP POST (the server shares the WebSocket's port).
+# shellcheck disable=SC2016 # JavaScript, not shell
 rpc_check='fetch(`http://127.0.0.1:${process.argv[1]}`, { method: "POST",
   headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(2000),
   body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "chain_getHeader", params: [] }) })
