@@ -16,7 +16,6 @@ use subxt::{
     },
     dynamic::Value,
     events::Events,
-    tx::TxStatus,
     OnlineClient, PolkadotConfig,
 };
 
@@ -101,6 +100,9 @@ enum CodeArg<'a> {
 }
 
 const REVERT_FLAG: u32 = 1;
+
+/// How long a submission is followed before the client gives up waiting for its block.
+const INCLUSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl From<RemoteWeight> for Gas {
     fn from(w: RemoteWeight) -> Gas {
@@ -222,39 +224,49 @@ impl Connection {
         at.fetch_raw(key).await.map_err(connection)
     }
 
+    /// Signs and submits `tx`, then follows new (or finalized) blocks until one holds it, and
+    /// returns that block's hash and the transaction's events. (Submitting without a watch and
+    /// following blocks works the same on every node; chopsticks' transaction-watch
+    /// notifications are not in the shape subxt's legacy backend expects.)
     async fn submit_tx(
         &self,
         signer: &Signer,
         tx: &impl subxt::tx::Payload,
         finality: Finality,
     ) -> Result<(Hash, Vec<subxt::events::EventDetails<PolkadotConfig>>)> {
-        let mut progress = self
+        let signed = self
             .api
             .tx()
-            .sign_and_submit_then_watch_default(tx, signer.keypair())
+            .create_signed(tx, signer.keypair(), Default::default())
             .await
             .map_err(|e| Error::Submission(e.to_string()))?;
-        let in_block = loop {
-            let status = progress
-                .next()
-                .await
-                .ok_or_else(|| Error::Inclusion("the node stopped reporting the transaction's status".into()))?
-                .map_err(|e| Error::Inclusion(e.to_string()))?;
-            match status {
-                TxStatus::InBestBlock(block) if finality == Finality::InBlock => break block,
-                TxStatus::InFinalizedBlock(block) => break block,
-                TxStatus::Error { message } | TxStatus::Invalid { message } | TxStatus::Dropped { message } => {
-                    return Err(Error::Submission(message))
-                }
-                _ => {}
-            }
+        let hash = signed.hash();
+        let blocks = match finality {
+            Finality::InBlock => self.api.blocks().subscribe_best().await,
+            Finality::Finalized => self.api.blocks().subscribe_finalized().await,
         };
-        let events = in_block.wait_for_success().await.map_err(|e| match e {
-            subxt::Error::Runtime(error) => Error::Inclusion(format!("the transaction failed on chain: {error}")),
-            other => Error::Inclusion(other.to_string()),
-        })?;
-        let details = events.iter().collect::<Result<Vec<_>, _>>().map_err(|e| Error::decoding("block events", e))?;
-        Ok((in_block.block_hash().0, details))
+        let mut blocks = blocks.map_err(connection)?;
+        signed.submit().await.map_err(|e| Error::Submission(e.to_string()))?;
+        let deadline = tokio::time::Instant::now() + INCLUSION_TIMEOUT;
+        loop {
+            let next = tokio::time::timeout_at(deadline, blocks.next()).await.map_err(|_| {
+                Error::Inclusion(format!("not in a block after {} s", INCLUSION_TIMEOUT.as_secs()))
+            })?;
+            let block = next
+                .ok_or_else(|| Error::Inclusion("the node stopped sending blocks (connection lost?)".into()))?
+                .map_err(|e| Error::Inclusion(format!("connection lost while waiting for blocks: {e}")))?;
+            let extrinsics = block.extrinsics().await.map_err(connection)?;
+            let Some(ours) = extrinsics.iter().find(|e| e.hash() == hash) else { continue };
+            let events = ours.events().await.map_err(connection)?;
+            let details = events.iter().collect::<Result<Vec<_>, _>>().map_err(|e| Error::decoding("block events", e))?;
+            if let Some(failed) = details.iter().find(|e| e.pallet_name() == "System" && e.variant_name() == "ExtrinsicFailed") {
+                let error = subxt::error::DispatchError::decode_from(failed.field_bytes(), self.api.metadata())
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|e| format!("(undecodable: {e})"));
+                return Err(Error::Inclusion(format!("the transaction failed on chain: {error}")));
+            }
+            return Ok((block.hash().0, details));
+        }
     }
 
     async fn number_of(&self, hash: Hash) -> Result<u32> {
