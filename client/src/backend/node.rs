@@ -234,10 +234,16 @@ impl Connection {
         tx: &impl subxt::tx::Payload,
         finality: Finality,
     ) -> Result<(Hash, Vec<subxt::events::EventDetails<PolkadotConfig>>)> {
+        // The nonce from finalized state, not the pool's guess (chopsticks' can be stale
+        // between submission and inclusion); the client waits for each transaction of an
+        // account before sending the next.
+        let account = signer.account();
+        let nonce = self.nonce(account, None).await?;
+        let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new().nonce(nonce.into()).build();
         let signed = self
             .api
             .tx()
-            .create_signed(tx, signer.keypair(), Default::default())
+            .create_signed(tx, signer.keypair(), params)
             .await
             .map_err(|e| Error::Submission(e.to_string()))?;
         let hash = signed.hash();
@@ -256,7 +262,16 @@ impl Connection {
                 .ok_or_else(|| Error::Inclusion("the node stopped sending blocks (connection lost?)".into()))?
                 .map_err(|e| Error::Inclusion(format!("connection lost while waiting for blocks: {e}")))?;
             let extrinsics = block.extrinsics().await.map_err(connection)?;
-            let Some(ours) = extrinsics.iter().find(|e| e.hash() == hash) else { continue };
+            let Some(ours) = extrinsics.iter().find(|e| e.hash() == hash) else {
+                // Another transaction of the account took the nonce: this one will never land.
+                if self.nonce(account, Some(block.hash())).await? > nonce {
+                    return Err(Error::Submission(format!(
+                        "dropped: another transaction of {} took nonce {nonce} first (an earlier submission that was cut off?); retry",
+                        crate::keys::ss58(&account)
+                    )));
+                }
+                continue;
+            };
             let events = ours.events().await.map_err(connection)?;
             let details = events.iter().collect::<Result<Vec<_>, _>>().map_err(|e| Error::decoding("block events", e))?;
             if let Some(failed) = details.iter().find(|e| e.pallet_name() == "System" && e.variant_name() == "ExtrinsicFailed") {
@@ -267,6 +282,18 @@ impl Connection {
             }
             return Ok((block.hash().0, details));
         }
+    }
+
+    /// The account's nonce in the state of block `at` (the newest if `None`).
+    async fn nonce(&self, account: AccountId, at: Option<subxt::utils::H256>) -> Result<u32> {
+        let key = subxt::dynamic::storage("System", "Account", vec![Value::from_bytes(account)]);
+        let key = self.api.storage().address_bytes(&key).map_err(|e| Error::decoding("a storage key", e))?;
+        let storage = match at {
+            Some(hash) => self.api.storage().at(hash),
+            None => self.api.storage().at_latest().await.map_err(connection)?,
+        };
+        let raw = storage.fetch_raw(key).await.map_err(connection)?;
+        Ok(raw.and_then(|r| u32::decode(&mut &r[..]).ok()).unwrap_or(0))
     }
 
     async fn number_of(&self, hash: Hash) -> Result<u32> {
