@@ -76,7 +76,7 @@ pub fn read(path: &Path) -> Result<Document, FhirError> {
 /// Checks `bytes` (named `file` in messages) and lists their resources.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
     let whole = |problem| FhirError { file: file.to_string(), entry: None, problem };
-    let top = json::parse(bytes).map_err(whole)?;
+    let mut top = json::parse(bytes).map_err(whole)?;
     let kind = validate::resource_type(&top).map_err(whole)?.to_string();
     let mut resources = Vec::new();
     let bundle_type = if kind == "Bundle" {
@@ -84,8 +84,11 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
         if !BUNDLE_TYPES.contains(&bundle_type.as_str()) {
             return Err(whole(Problem::NotR4(format!("Bundle.type {bundle_type:?} holds no patient resources"))));
         }
-        let entries = top.get("entry").and_then(Value::as_array).cloned().unwrap_or_default();
-        for (i, entry) in entries.into_iter().enumerate() {
+        let entries = match top.get_mut("entry").map(Value::take) {
+            Some(Value::Array(entries)) => entries,
+            _ => Vec::new(),
+        };
+        for (i, mut entry) in entries.into_iter().enumerate() {
             let label = |r: Option<&str>| Some(format!("entry {i}{}", r.map(|r| format!(" ({r})")).unwrap_or_default()));
             let at = |problem, r: Option<&str>| FhirError { file: file.to_string(), entry: label(r), problem };
             let full_url = match entry.get("fullUrl") {
@@ -93,13 +96,13 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
                 Some(Value::String(url)) if is_absolute(url) => Some(url.clone()),
                 Some(other) => return Err(at(Problem::BadFullUrl(other.as_str().unwrap_or_default().to_string()), None)),
             };
-            let Some(value) = entry.get("resource").cloned() else { continue };
-            let resource = check(value, Some(i), full_url).map_err(|(p, r)| at(p, r.as_deref()))?;
+            let Some(value) = entry.get_mut("resource").map(Value::take) else { continue };
+            let resource = check(value, Some(i), full_url, bytes.len()).map_err(|(p, r)| at(p, r.as_deref()))?;
             resources.push(resource);
         }
         Some(bundle_type)
     } else {
-        resources.push(check(top, None, None).map_err(|(p, r)| FhirError { file: file.to_string(), entry: r, problem: p })?);
+        resources.push(check(top, None, None, bytes.len()).map_err(|(p, r)| FhirError { file: file.to_string(), entry: r, problem: p })?);
         None
     };
     let mut seen = std::collections::HashSet::new();
@@ -117,7 +120,7 @@ fn is_absolute(url: &str) -> bool {
 }
 
 /// Checks one resource; on error, says which (`Type/id` where known).
-fn check(value: Value, entry: Option<usize>, full_url: Option<String>) -> Result<Resource, (Problem, Option<String>)> {
+fn check(value: Value, entry: Option<usize>, full_url: Option<String>, file_size: usize) -> Result<Resource, (Problem, Option<String>)> {
     let kind = validate::resource_type(&value).map_err(|p| (p, None))?.to_string();
     let named = |id: Option<&str>| Some(id.map(|id| format!("{kind}/{id}")).unwrap_or_else(|| kind.clone()));
     let declared = validate::id(&value).map_err(|p| (p, named(None)))?.map(str::to_string);
@@ -128,9 +131,13 @@ fn check(value: Value, entry: Option<usize>, full_url: Option<String>) -> Result
         Some(id) => id,
         None => return Err(fail(Problem::MissingId(kind.clone()))),
     };
-    let size = canonical::bytes(&value).len();
-    if size > MAX_RESOURCE_BYTES {
-        return Err(fail(Problem::Oversized { bytes: size, limit: MAX_RESOURCE_BYTES }));
+    // Canonical bytes are never much longer than the file they came from: only a large file
+    // needs the exact figure.
+    if file_size > MAX_RESOURCE_BYTES {
+        let size = canonical::bytes(&value).len();
+        if size > MAX_RESOURCE_BYTES {
+            return Err(fail(Problem::Oversized { bytes: size, limit: MAX_RESOURCE_BYTES }));
+        }
     }
     let attachments = attachment::check(&value, &kind).map_err(fail)?;
     Ok(Resource { kind, id, entry, full_url, value, attachments })
