@@ -17,6 +17,7 @@ pub mod attachment;
 pub mod canonical;
 pub mod document;
 pub mod json;
+pub mod mapping;
 pub mod validate;
 
 mod error;
