@@ -26,6 +26,49 @@ use custodia_types::{
 use scale::{Decode, Encode};
 use sha2::{Digest, Sha256};
 
+/// References to on-chain ids for the mappings: pseudonyms from the deployment secret;
+/// institutions from `Organization/custodia-institution-<n>` references and a local table
+/// (e.g. `Organization/f001` -> 3) that the interface team keeps.
+pub struct Resolver<'a> {
+    /// The deployment's pseudonyms.
+    pub pseudonyms: &'a Pseudonyms,
+    /// Local references of admitted institutions.
+    pub institutions: std::collections::HashMap<String, u32>,
+}
+
+/// `Type/id` of a reference: relative, absolute (`https://…/Type/id`) or versioned.
+pub fn local_reference(reference: &str) -> String {
+    let (base, _) = custodia_fhir::mapping::split_version(reference);
+    let parts: Vec<&str> = base.rsplitn(3, '/').collect();
+    match parts.as_slice() {
+        [id, kind, ..] => format!("{kind}/{id}"),
+        _ => base.to_string(),
+    }
+}
+
+impl custodia_fhir::mapping::Resolve for Resolver<'_> {
+    fn patient(&self, reference: &str) -> PatientId {
+        self.pseudonyms.patient(reference)
+    }
+
+    fn record(&self, reference: &str) -> RecordId {
+        self.pseudonyms.record(&local_reference(reference))
+    }
+
+    fn code(&self, system_and_code: &str) -> CodeId {
+        self.pseudonyms.code(system_and_code)
+    }
+
+    fn institution(&self, reference: &str) -> Option<u32> {
+        reference
+            .rsplit('/')
+            .next()
+            .and_then(|id| id.strip_prefix("custodia-institution-"))
+            .and_then(|n| n.parse().ok())
+            .or_else(|| self.institutions.get(reference).copied())
+    }
+}
+
 /// One planned version: what to commit, with the salt and digest to keep once it is on chain.
 #[derive(Clone, Debug, Encode, Decode)]
 struct Planned {
@@ -54,6 +97,10 @@ pub struct ImportReport {
     pub resumed: bool,
     /// True if the patient had to be registered first.
     pub registered_patient: bool,
+    /// Supersedence links taken from `DocumentReference.relatesTo` and Provenance.
+    pub links: usize,
+    /// What the file says that could not be put on chain.
+    pub unmapped: Vec<custodia_fhir::mapping::Unmapped>,
 }
 
 /// Where an import is, for progress bars and fault injection.
@@ -136,23 +183,47 @@ impl<'c, B: Backend> Fhir<'c, B> {
         hasher.finalize().into()
     }
 
-    fn plan(&self, document: &Document) -> Result<(Vec<Planned>, usize, usize)> {
+    fn plan(&self, document: &Document, report: &mut ImportReport) -> Result<Vec<Planned>> {
+        use custodia_fhir::mapping::provenance;
         let patient = self.patient(document);
         let store = self.client.store();
-        let (mut planned, mut unchanged, mut superseded) = (Vec::new(), 0, 0);
+        let resolver = Resolver { pseudonyms: self.pseudonyms, institutions: Default::default() };
+        // Bundle-internal references (urn:uuid:…) to the `Type/id` of their entry.
+        let by_full_url: std::collections::HashMap<&str, String> =
+            document.resources.iter().filter_map(|r| Some((r.full_url.as_deref()?, r.reference()))).collect();
+        let local = |reference: &str| by_full_url.get(reference).cloned().unwrap_or_else(|| local_reference(reference));
+        let mut planned: Vec<Planned> = Vec::new();
+        let mut index: std::collections::HashMap<RecordId, usize> = Default::default();
         for resource in &document.resources {
             let record = self.record(resource);
             let bytes = canonical::bytes(&resource.value);
             let digest: [u8; 32] = Sha256::digest(&bytes).into();
             let earlier = store.imported(record)?;
             if earlier.is_some_and(|e| e.digest == digest) {
-                unchanged += 1;
+                report.unchanged += 1;
                 continue;
             }
             let salt = new_salt();
             let number = earlier.map(|e| e.version + 1).unwrap_or(1);
-            let supersedes = earlier.map(|e| Link { target: VersionRef { record, version: e.version }, how: Supersedence::Replaces });
-            superseded += usize::from(supersedes.is_some());
+            let mut supersedes = earlier.map(|e| Link { target: VersionRef { record, version: e.version }, how: Supersedence::Replaces });
+            report.superseded += usize::from(supersedes.is_some());
+            if supersedes.is_none() && resource.kind == "DocumentReference" {
+                let mapped = provenance::relates_to(&resource.value, &resolver);
+                report.unmapped.extend(mapped.unmapped);
+                for (i, link) in resource.value.get("relatesTo").and_then(|r| r.as_array()).into_iter().flatten().zip(mapped.value) {
+                    let target_ref = local(i.pointer("/target/reference").and_then(|r| r.as_str()).unwrap_or(""));
+                    let target = self.pseudonyms.record(&target_ref);
+                    let version = link.to.version.or_else(|| index.get(&target).map(|at| planned[*at].number)).or(store.imported(target)?.map(|e| e.version));
+                    match (version, supersedes) {
+                        (Some(version), None) => {
+                            supersedes = Some(Link { target: VersionRef { record: target, version }, how: link.how });
+                            report.links += 1;
+                        }
+                        (Some(_), Some(_)) => report.unmapped.push(custodia_fhir::mapping::Unmapped::new(format!("{}.relatesTo", resource.reference()), "a version supersedes at most one other on chain; further relations are not linked")),
+                        (None, _) => report.unmapped.push(custodia_fhir::mapping::Unmapped::new(format!("{}.relatesTo", resource.reference()), format!("{target_ref} was never imported here: no link"))),
+                    }
+                }
+            }
             let version = NewVersion {
                 record,
                 patient,
@@ -161,9 +232,40 @@ impl<'c, B: Backend> Fhir<'c, B> {
                 kind: self.kind(&resource.kind),
                 supersedes,
             };
+            index.insert(record, planned.len());
             planned.push(Planned { version, number, salt, digest });
         }
-        Ok((planned, unchanged, superseded))
+        // Provenance with revision/derivation entities links the versions it targets.
+        for resource in document.resources.iter().filter(|r| r.kind == "Provenance") {
+            let mapped = provenance::provenance(&resource.value, &resolver);
+            let targets: Vec<String> = resource.value.get("target").and_then(|t| t.as_array()).into_iter().flatten().filter_map(|t| t.get("reference").and_then(|r| r.as_str())).map(&local).collect();
+            let entities: Vec<(String, &str)> = resource
+                .value
+                .get("entity")
+                .and_then(|e| e.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|e| Some((local(e.pointer("/what/reference")?.as_str()?), e.get("role")?.as_str()?)))
+                .collect();
+            for target in &targets {
+                let Some(at) = index.get(&self.pseudonyms.record(target)).copied() else { continue };
+                for (what, role) in &entities {
+                    let how = match *role {
+                        "revision" => Supersedence::Replaces,
+                        "derivation" => Supersedence::Transforms,
+                        _ => continue,
+                    };
+                    let record = self.pseudonyms.record(what);
+                    let version = index.get(&record).map(|i| planned[*i].number).or(store.imported(record)?.map(|e| e.version));
+                    if let (Some(version), None) = (version, planned[at].version.supersedes) {
+                        planned[at].version.supersedes = Some(Link { target: VersionRef { record, version }, how });
+                        report.links += 1;
+                    }
+                }
+            }
+            report.unmapped.extend(mapped.unmapped.into_iter().filter(|u| !u.element.starts_with("Provenance.agent") && !u.element.starts_with("Provenance.signature")));
+        }
+        Ok(planned)
     }
 
     /// Imports a file's resources as versions of its patient's records (registering the
@@ -184,9 +286,7 @@ impl<'c, B: Backend> Fhir<'c, B> {
                 Vec::<Planned>::decode(&mut &saved[..]).map_err(|e| Error::decoding("a saved import plan", e))?
             }
             None => {
-                let (planned, unchanged, superseded) = self.plan(document)?;
-                report.unchanged = unchanged;
-                report.superseded = superseded;
+                let planned = self.plan(document, &mut report)?;
                 if planned.is_empty() {
                     return Ok(report);
                 }

@@ -152,3 +152,46 @@ async fn a_patient_resource_is_located_by_its_pseudonym_not_its_id() {
     let locator = String::from_utf8(locator).unwrap();
     assert!(locator.starts_with("Patient/custodia-") && !locator.contains(&patient.id), "{locator}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn relates_to_and_provenance_become_links_on_chain() {
+    let f = fixture().await;
+    let fhir = Fhir::new(&f.client, &f.pseudonyms);
+    // The HL7 example that "appends" to DocumentReference/example, imported after a
+    // DocumentReference/example of the same patient.
+    // (The example's own id is "example" too; as a separate document it gets another.)
+    let path = fixture_files("documentreference").into_iter().find(|p| p.to_string_lossy().contains("with-base64")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(value["relatesTo"][0]["target"]["reference"], "DocumentReference/example");
+    value["id"] = "example-appendix".into();
+    let appended = document::parse("appendix.json", value.to_string().as_bytes()).unwrap();
+    let original = document::parse(
+        "original.json",
+        br#"{"resourceType":"DocumentReference","id":"example","status":"current","subject":{"reference":"Patient/xcda"},
+             "content":[{"attachment":{"contentType":"text/plain","data":"aGVsbG8="}}]}"#,
+    )
+    .unwrap();
+    let report = fhir.import(&original, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
+    assert_eq!(report.links, 0);
+    let report = fhir.import(&appended, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
+    assert_eq!(report.links, 1, "{:?}", report.unmapped);
+    let target = fhir.record(&original.resources[0]);
+    let link = f.client.records().superseded_by(target, 1).query().await.unwrap().expect("linked");
+    assert_eq!((link.target.record, link.target.version, link.how), (fhir.record(&appended.resources[0]), 1, Supersedence::Amends));
+
+    // A Bundle whose Provenance says one Observation revises another.
+    let bundle = br#"{"resourceType":"Bundle","type":"collection","entry":[
+        {"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","id":"pp","birthDate":"1970-01-01"}},
+        {"fullUrl":"urn:uuid:o1","resource":{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"Hb"},"subject":{"reference":"urn:uuid:p"}}},
+        {"fullUrl":"urn:uuid:o2","resource":{"resourceType":"Observation","id":"o2","status":"amended","code":{"text":"Hb"},"subject":{"reference":"urn:uuid:p"}}},
+        {"fullUrl":"urn:uuid:pv","resource":{"resourceType":"Provenance","id":"pv","recorded":"2024-01-01T00:00:00Z",
+            "target":[{"reference":"urn:uuid:o2"}],"entity":[{"role":"revision","what":{"reference":"urn:uuid:o1"}}],
+            "agent":[{"who":{"display":"lab"}}]}}]}"#;
+    let document = document::parse("bundle.json", bundle).unwrap();
+    let report = fhir.import(&document, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
+    assert_eq!(report.links, 1);
+    assert!(report.unmapped.is_empty(), "the agent is no supersedence matter: {:?}", report.unmapped);
+    let o1 = fhir.record(&document.resources[1]);
+    let link = f.client.records().superseded_by(o1, 1).query().await.unwrap().expect("linked");
+    assert_eq!((link.target.record, link.how), (fhir.record(&document.resources[2]), Supersedence::Replaces));
+}

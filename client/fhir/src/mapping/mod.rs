@@ -25,7 +25,8 @@ pub struct Unmapped {
 }
 
 impl Unmapped {
-    pub(crate) fn new(element: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// An unmapped element and why.
+    pub fn new(element: impl Into<String>, reason: impl Into<String>) -> Self {
         Self { element: element.into(), reason: reason.into() }
     }
 }
