@@ -271,3 +271,47 @@ fn bad_fhir_input_is_refused_by_name_and_nothing_is_committed() {
     }
     assert!(std::fs::read(s.join("chain.scale")).unwrap() == before, "the chain did not change");
 }
+
+#[test]
+fn fhir_consents_audit_events_and_provenance_from_the_command_line() {
+    let dir = deployed();
+    let s = dir.path();
+    ok(s, &["directory", "register-patient", "Patient/f001", "--as", "dave"]);
+    std::fs::write(s.join("institutions.json"), r#"{"Organization/f001": 2}"#).unwrap();
+    let consent = fhir_fixtures("consent").join("hl7-r4__Consent-consent-example-Emergency.json");
+    let granted = ok(s, &["fhir", "consent-import", consent.to_str().unwrap(), "--as", "dave"]);
+    let receipts = granted["receipts"].as_array().unwrap();
+    assert!(!receipts.is_empty(), "{granted}");
+    let exported = custodia(s, &["fhir", "consent-export", "Patient/f001"]);
+    let bundle: Value = serde_json::from_slice(&exported.stdout).unwrap();
+    let consents = bundle["entry"].as_array().unwrap();
+    assert_eq!(consents.len(), receipts.len());
+    assert_eq!(consents[0]["resource"]["provision"]["provision"][0]["actor"][0]["reference"]["reference"], "Organization/custodia-institution-2");
+
+    // The laboratory (institution 2, Ferdie) under the imported receipt; its accesses exported
+    // as AuditEvents, and those events logged again from FHIR.
+    let receipt = receipts[0].to_string();
+    let v1 = s.join("v1.json");
+    std::fs::write(&v1, br#"{"resourceType":"Observation","id":"x","status":"final"}"#).unwrap();
+    ok(s, &["record", "commit", "--record", "Observation/x", "--patient", "Patient/f001", "--file", v1.to_str().unwrap(), "--as", "dave"]);
+    // The example is an opt-out: Organization/f001 is denied emergency access, on chain too.
+    let out = custodia(s, &["access", "record", "--patient", "Patient/f001", "--record", "Observation/x", "--version", "1", "--purpose", "ETREAT", "--receipt", &receipt, "--as", "ferdie", "--json"]);
+    let refused: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(refused["contract_error"].as_str().unwrap().contains(&format!("Denied({receipt})")), "{refused}");
+    ok(s, &["access", "record", "--patient", "Patient/f001", "--record", "Observation/x", "--version", "1", "--purpose", "ETREAT", "--break-glass", "life-threatening", "--as", "ferdie"]);
+    let audit = custodia(s, &["fhir", "audit-export"]);
+    let events: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(events["entry"][0]["resource"]["subtype"][0]["code"], "read");
+    let events_file = s.join("events.json");
+    std::fs::write(&events_file, events.to_string()).unwrap();
+    let imported = ok(s, &["fhir", "audit-import", events_file.to_str().unwrap(), "--as", "ferdie"]);
+    assert_eq!(imported["appended"], 1, "{imported}");
+
+    let v2 = s.join("v2.json");
+    std::fs::write(&v2, br#"{"resourceType":"Observation","id":"x","status":"amended"}"#).unwrap();
+    ok(s, &["record", "supersede", "--record", "Observation/x", "--patient", "Patient/f001", "--file", v2.to_str().unwrap(), "--target-version", "1", "--how", "corrects", "--as", "dave"]);
+    let provenance: Value = serde_json::from_slice(&custodia(s, &["fhir", "provenance-export", "Observation/x"]).stdout).unwrap();
+    let resource = &provenance["entry"][0]["resource"];
+    assert_eq!(resource["entity"][0]["role"], "revision");
+    assert_eq!(resource["activity"]["text"], "correction");
+}

@@ -662,6 +662,44 @@ pub enum FhirCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Grant the receipts a FHIR R4 Consent describes (the patient's controller); reports
+    /// what the chain cannot hold.
+    ConsentImport {
+        file: PathBuf,
+        /// JSON map of local actor references to institution ids ({"Organization/f001": 3});
+        /// default: institutions.json in the state directory.
+        #[arg(long)]
+        institutions: Option<PathBuf>,
+    },
+    /// A patient's receipts as FHIR R4 Consent resources (a collection Bundle).
+    ConsentExport { patient: String },
+    /// Log the accesses FHIR AuditEvents describe (one file or a Bundle), through the outbox.
+    AuditImport {
+        file: PathBuf,
+        #[arg(long)]
+        institutions: Option<PathBuf>,
+    },
+    /// Access-log entries as IHE BALP AuditEvents (a searchset Bundle).
+    AuditExport {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// A record's supersedence links as FHIR Provenance resources.
+    ProvenanceExport { record: String },
+}
+
+fn institutions(ctx: &Context, path: Option<PathBuf>) -> Result<std::collections::HashMap<String, u32>> {
+    let path = path.unwrap_or_else(|| ctx.path("institutions.json"));
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Input(format!("{}: {e}", path.display()))),
+        Err(_) => Ok(Default::default()),
+    }
+}
+
+fn read_json(path: &PathBuf) -> Result<serde_json::Value> {
+    custodia_fhir::json::parse(&read(path)?).map_err(|p| Error::Input(format!("{}: {p}", path.display())))
 }
 
 fn json_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -752,6 +790,83 @@ pub async fn fhir(ctx: &Context, command: FhirCommand) -> Result<()> {
             if failed {
                 std::process::exit(2);
             }
+        }
+        FhirCommand::ConsentImport { file, institutions: map } => {
+            use custodia_fhir::mapping::consent;
+            let resolver = custodia_client::fhir::Resolver { pseudonyms: &pseudonyms, institutions: institutions(ctx, map)? };
+            let value = read_json(&file)?;
+            let mapped = consent::to_terms(&value, &resolver, client.backend().now().await?);
+            let signer = ctx.signer()?;
+            let mut receipts = Vec::new();
+            for terms in mapped.value {
+                receipts.push(client.consents().grant(terms).submit(&signer).await?.value);
+            }
+            let mut text = format!("{}: receipts {receipts:?}", file.display());
+            for u in &mapped.unmapped {
+                text.push_str(&format!("\n  not on chain: {}: {}", u.element, u.reason));
+            }
+            out.show(text, json!({"receipts": receipts, "unmapped": mapped.unmapped}));
+        }
+        FhirCommand::ConsentExport { patient } => {
+            use custodia_fhir::mapping::consent;
+            let resolver = custodia_client::fhir::Resolver { pseudonyms: &pseudonyms, institutions: Default::default() };
+            let (receipts, _) = client.consents().receipts(ctx.patient(&patient)?, 0, 32, false).query().await?;
+            let entries: Vec<serde_json::Value> = receipts.iter().map(|(id, r)| json!({"resource": consent::from_receipt(*id, r, &resolver)})).collect();
+            let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": entries});
+            println!("{}", serde_json::to_string_pretty(&bundle).expect("JSON serialises"));
+        }
+        FhirCommand::AuditImport { file, institutions: map } => {
+            use custodia_fhir::mapping::audit;
+            let resolver = custodia_client::fhir::Resolver { pseudonyms: &pseudonyms, institutions: institutions(ctx, map)? };
+            let value = read_json(&file)?;
+            let events: Vec<serde_json::Value> = match value.get("resourceType").and_then(|t| t.as_str()) {
+                Some("Bundle") => value["entry"].as_array().into_iter().flatten().filter_map(|e| e.get("resource").cloned()).collect(),
+                _ => vec![value],
+            };
+            let mut accesses = Vec::new();
+            let mut report = Vec::new();
+            for (i, event) in events.iter().enumerate() {
+                match audit::to_access(event, &resolver) {
+                    Ok(mapped) => match mapped.value.authorization {
+                        Some(authorization) => {
+                            accesses.push(Access { patient: mapped.value.patient, target: mapped.value.target, purpose: mapped.value.purpose, authorization });
+                            report.push(json!({"event": i, "mapped": true, "unmapped": mapped.unmapped}));
+                        }
+                        None => report.push(json!({"event": i, "mapped": false, "why": "no consent or break-glass to log it under", "unmapped": mapped.unmapped})),
+                    },
+                    Err(why) => report.push(json!({"event": i, "mapped": false, "why": why})),
+                }
+            }
+            let drained = client.access_log().record(&ctx.signer()?, &accesses).await?;
+            out.show(
+                format!("{} of {} event(s) logged from leaf {:?}\n{}", drained.appended, events.len(), drained.first_index, serde_json::to_string_pretty(&report).expect("JSON serialises")),
+                json!({"appended": drained.appended, "first_index": drained.first_index, "events": report}),
+            );
+        }
+        FhirCommand::AuditExport { from, limit } => {
+            use custodia_fhir::mapping::audit;
+            let resolver = custodia_client::fhir::Resolver { pseudonyms: &pseudonyms, institutions: Default::default() };
+            let log = client.access_log();
+            log.sync().await?;
+            let entries: Vec<serde_json::Value> = log.entries(from, from.saturating_add(limit))?.iter().map(|(i, e)| json!({"resource": audit::from_entry(*i, e, &resolver)})).collect();
+            let bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries});
+            println!("{}", serde_json::to_string_pretty(&bundle).expect("JSON serialises"));
+        }
+        FhirCommand::ProvenanceExport { record } => {
+            use custodia_fhir::mapping::provenance;
+            let id = ctx.record(&record)?;
+            let custodian = client.records().record(id).query().await?.map(|r| r.custodian).unwrap_or_default();
+            let resources: Vec<serde_json::Value> = client
+                .records()
+                .history(id)
+                .await?
+                .iter()
+                .filter_map(|(n, v, _)| {
+                    let link = v.supersedes.as_ref()?;
+                    Some(json!({"resource": provenance::to_provenance(VersionRef { record: id, version: *n }, link, v.committed_at, &format!("Organization/custodia-institution-{custodian}"))}))
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json!({"resourceType": "Bundle", "type": "collection", "entry": resources})).expect("JSON serialises"));
         }
     }
     Ok(())
