@@ -92,10 +92,14 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             let Strict(value) = map.next_value()?;
-            if object.contains_key(&key) {
-                return Err(de::Error::custom(format!("{DUPLICATE}{key}")));
+            match object.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(slot) => {
+                    return Err(de::Error::custom(format!("{DUPLICATE}{}", slot.key())));
+                }
             }
-            object.insert(key, value);
         }
         Ok(Value::Object(object))
     }
