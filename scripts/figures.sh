@@ -8,3 +8,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/env.sh"
 cd "$CUSTODIA_ROOT"
 cargo run --quiet -p custodia-tests --bin figures
+echo
+echo "## FHIR: canonicalize + hash on one core (custodia-fhir, optimised in every profile)"
+echo
+cargo run --quiet -p custodia-fhir --example throughput
+echo
+echo "## FHIR: import rate on the embedded chain"
+echo
+cargo run --quiet -p custodia-client --example fhir_import_rate
