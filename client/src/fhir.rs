@@ -48,7 +48,7 @@ pub fn local_reference(reference: &str) -> String {
 
 impl custodia_fhir::mapping::Resolve for Resolver<'_> {
     fn patient(&self, reference: &str) -> PatientId {
-        self.pseudonyms.patient(reference)
+        self.pseudonyms.patient(&custodia_fhir::document::local_form(reference))
     }
 
     fn record(&self, reference: &str) -> RecordId {
@@ -61,9 +61,7 @@ impl custodia_fhir::mapping::Resolve for Resolver<'_> {
 
     fn institution(&self, reference: &str) -> Option<u32> {
         reference
-            .rsplit('/')
-            .next()
-            .and_then(|id| id.strip_prefix("custodia-institution-"))
+            .strip_prefix("Organization/custodia-institution-")
             .and_then(|n| n.parse().ok())
             .or_else(|| self.institutions.get(reference).copied())
     }
@@ -148,9 +146,13 @@ impl<'c, B: Backend> Fhir<'c, B> {
         Self { client, pseudonyms }
     }
 
+    fn resolver(&self) -> Resolver<'c> {
+        Resolver { pseudonyms: self.pseudonyms, institutions: Default::default() }
+    }
+
     /// The on-chain patient of a file.
     pub fn patient(&self, document: &Document) -> PatientId {
-        self.pseudonyms.patient(&document.patient.reference)
+        self.pseudonyms.patient(&custodia_fhir::document::local_form(&document.patient.reference))
     }
 
     /// The on-chain record of a resource.
@@ -158,77 +160,97 @@ impl<'c, B: Backend> Fhir<'c, B> {
         self.pseudonyms.record(&resource.reference())
     }
 
-    /// The opaque kind code of a resource type.
+    /// The opaque kind code of a resource type (the one consent `class` scopes map to).
     pub fn kind(&self, resource_type: &str) -> CodeId {
-        self.pseudonyms.code(&format!("http://hl7.org/fhir/resource-types|{resource_type}"))
+        custodia_fhir::mapping::resource_type_code(&self.resolver(), resource_type)
     }
 
-    fn locator(&self, document: &Document, resource: &Resource, record: RecordId, number: u32) -> Vec<u8> {
-        let sensitive = resource.kind == "Patient" || document.patient.identifiers.iter().any(|i| i == &resource.id);
-        let id = match sensitive {
-            true => format!("custodia-{}", hex::encode(&record.as_bytes()[..16])),
-            false => resource.id.clone(),
-        };
-        format!("{}/{id}/_history/{number}", resource.kind).into_bytes()
+    /// Where a version lives, without saying what it is or whose: the record's pseudonym (the
+    /// custodian's store maps it back to `Type/id`) and the source server's version id if the
+    /// resource has one, else the chain's version number. Resource ids and types stay off
+    /// chain: ids chosen by source systems can carry MRNs, and the type would undo the opaque
+    /// kind code.
+    fn locator(resource: &Resource, record: RecordId, number: u32) -> Vec<u8> {
+        let version = resource.value.pointer("/meta/versionId").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| number.to_string());
+        format!("custodia:{}/_history/{version}", hex::encode(&record.as_bytes()[..16])).into_bytes()
     }
 
     /// The key an import plan is saved under: the patient and the canonical digests of the
     /// file's resources, so that the same content resumes the same plan.
-    fn plan_key(&self, document: &Document) -> [u8; 32] {
+    fn plan_key(&self, document: &Document, canonical: &[Vec<u8>]) -> [u8; 32] {
         let mut hasher = Sha256::new();
         hasher.update(self.patient(document).as_bytes());
-        for resource in &document.resources {
-            hasher.update(canonical::digest(&resource.value).0);
+        for bytes in canonical {
+            hasher.update(Sha256::digest(bytes));
         }
         hasher.finalize().into()
     }
 
-    fn plan(&self, document: &Document, report: &mut ImportReport) -> Result<Vec<Planned>> {
-        use custodia_fhir::mapping::provenance;
+    async fn plan(&self, document: &Document, canonical: &[Vec<u8>], report: &mut ImportReport) -> Result<Vec<Planned>> {
+        use custodia_fhir::mapping::{provenance, Unmapped};
         let patient = self.patient(document);
         let store = self.client.store();
-        let resolver = Resolver { pseudonyms: self.pseudonyms, institutions: Default::default() };
+        let records = self.client.records();
+        let resolver = self.resolver();
         // Bundle-internal references (urn:uuid:…) to the `Type/id` of their entry.
         let by_full_url: std::collections::HashMap<&str, String> =
             document.resources.iter().filter_map(|r| Some((r.full_url.as_deref()?, r.reference()))).collect();
         let local = |reference: &str| by_full_url.get(reference).cloned().unwrap_or_else(|| local_reference(reference));
         let mut planned: Vec<Planned> = Vec::new();
         let mut index: std::collections::HashMap<RecordId, usize> = Default::default();
-        for resource in &document.resources {
+        let mut targets: std::collections::HashSet<(RecordId, u32)> = Default::default();
+        // The newest version of a record: planned here, or on chain (the chain numbers versions;
+        // another client may have committed to the record since this store last did).
+        let newest = async |record: RecordId, planned: &[Planned], index: &std::collections::HashMap<RecordId, usize>| -> Result<Option<u32>> {
+            match index.get(&record) {
+                Some(at) => Ok(Some(planned[*at].number)),
+                None => Ok(records.record(record).query().await?.map(|r| r.head)),
+            }
+        };
+        for (resource, bytes) in document.resources.iter().zip(canonical) {
             let record = self.record(resource);
-            let bytes = canonical::bytes(&resource.value);
-            let digest: [u8; 32] = Sha256::digest(&bytes).into();
+            let digest: [u8; 32] = Sha256::digest(bytes).into();
             let earlier = store.imported(record)?;
             if earlier.is_some_and(|e| e.digest == digest) {
                 report.unchanged += 1;
                 continue;
             }
+            let head = newest(record, &planned, &index).await?;
             let salt = new_salt();
-            let number = earlier.map(|e| e.version + 1).unwrap_or(1);
-            let mut supersedes = earlier.map(|e| Link { target: VersionRef { record, version: e.version }, how: Supersedence::Replaces });
+            let number = head.unwrap_or(0) + 1;
+            let mut supersedes = head.map(|version| Link { target: VersionRef { record, version }, how: Supersedence::Replaces });
             report.superseded += usize::from(supersedes.is_some());
             if supersedes.is_none() && resource.kind == "DocumentReference" {
                 let mapped = provenance::relates_to(&resource.value, &resolver);
                 report.unmapped.extend(mapped.unmapped);
-                for (i, link) in resource.value.get("relatesTo").and_then(|r| r.as_array()).into_iter().flatten().zip(mapped.value) {
-                    let target_ref = local(i.pointer("/target/reference").and_then(|r| r.as_str()).unwrap_or(""));
+                for link in mapped.value {
+                    let target_ref = local(&link.to_reference);
                     let target = self.pseudonyms.record(&target_ref);
-                    let version = link.to.version.or_else(|| index.get(&target).map(|at| planned[*at].number)).or(store.imported(target)?.map(|e| e.version));
-                    match (version, supersedes) {
-                        (Some(version), None) => {
-                            supersedes = Some(Link { target: VersionRef { record: target, version }, how: link.how });
-                            report.links += 1;
+                    let why_not = if target == record {
+                        Some("relates to itself: its versions are linked by the chain".to_string())
+                    } else if supersedes.is_some() {
+                        Some("a version supersedes at most one other on chain; further relations are not linked".to_string())
+                    } else {
+                        match newest(target, &planned, &index).await? {
+                            None => Some(format!("{target_ref} is not on chain: no link")),
+                            Some(version) if !targets.insert((target, version)) => Some(format!("{target_ref} is already superseded by another version of this file")),
+                            Some(version) => {
+                                supersedes = Some(Link { target: VersionRef { record: target, version }, how: link.how });
+                                report.links += 1;
+                                None
+                            }
                         }
-                        (Some(_), Some(_)) => report.unmapped.push(custodia_fhir::mapping::Unmapped::new(format!("{}.relatesTo", resource.reference()), "a version supersedes at most one other on chain; further relations are not linked")),
-                        (None, _) => report.unmapped.push(custodia_fhir::mapping::Unmapped::new(format!("{}.relatesTo", resource.reference()), format!("{target_ref} was never imported here: no link"))),
+                    };
+                    if let Some(why) = why_not {
+                        report.unmapped.push(Unmapped::new(format!("{}.relatesTo", resource.reference()), why));
                     }
                 }
             }
             let version = NewVersion {
                 record,
                 patient,
-                commitment: commitment(&salt, &bytes),
-                locator: self.locator(document, resource, record, number),
+                commitment: commitment(&salt, bytes),
+                locator: Self::locator(resource, record, number),
                 kind: self.kind(&resource.kind),
                 supersedes,
             };
@@ -238,34 +260,33 @@ impl<'c, B: Backend> Fhir<'c, B> {
         // Provenance with revision/derivation entities links the versions it targets.
         for resource in document.resources.iter().filter(|r| r.kind == "Provenance") {
             let mapped = provenance::provenance(&resource.value, &resolver);
-            let targets: Vec<String> = resource.value.get("target").and_then(|t| t.as_array()).into_iter().flatten().filter_map(|t| t.get("reference").and_then(|r| r.as_str())).map(&local).collect();
-            let entities: Vec<(String, &str)> = resource
-                .value
-                .get("entity")
-                .and_then(|e| e.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|e| Some((local(e.pointer("/what/reference")?.as_str()?), e.get("role")?.as_str()?)))
-                .collect();
-            for target in &targets {
-                let Some(at) = index.get(&self.pseudonyms.record(target)).copied() else { continue };
-                for (what, role) in &entities {
-                    let how = match *role {
-                        "revision" => Supersedence::Replaces,
-                        "derivation" => Supersedence::Transforms,
-                        _ => continue,
-                    };
-                    let record = self.pseudonyms.record(what);
-                    let version = index.get(&record).map(|i| planned[*i].number).or(store.imported(record)?.map(|e| e.version));
-                    if let (Some(version), None) = (version, planned[at].version.supersedes) {
-                        planned[at].version.supersedes = Some(Link { target: VersionRef { record, version }, how });
+            report.unmapped.extend(mapped.unmapped.into_iter().filter(|u| !u.element.starts_with("Provenance.agent") && !u.element.starts_with("Provenance.signature")));
+            for link in mapped.value.links {
+                let from = self.pseudonyms.record(&local(&link.from_reference));
+                let Some(at) = index.get(&from).copied() else { continue };
+                let target = self.pseudonyms.record(&local(&link.to_reference));
+                if target == from || planned[at].version.supersedes.is_some() {
+                    continue; // a record's own versions are linked by the chain; one link per version
+                }
+                if let Some(version) = newest(target, &planned, &index).await? {
+                    if targets.insert((target, version)) {
+                        planned[at].version.supersedes = Some(Link { target: VersionRef { record: target, version }, how: link.how });
                         report.links += 1;
                     }
                 }
             }
-            report.unmapped.extend(mapped.unmapped.into_iter().filter(|u| !u.element.starts_with("Provenance.agent") && !u.element.starts_with("Provenance.signature")));
         }
         Ok(planned)
+    }
+
+    /// Forgets the saved plan of an interrupted import of `document` (for a plan the chain
+    /// refuses); what it committed stays committed and recorded.
+    pub fn discard_plan(&self, document: &Document) -> Result<bool> {
+        let canonical: Vec<Vec<u8>> = document.resources.iter().map(|r| canonical::bytes(&r.value)).collect();
+        let key = self.plan_key(document, &canonical);
+        let had = self.client.store().plan(key)?.is_some();
+        self.client.store().imported_chunk(key, &[], None)?;
+        Ok(had)
     }
 
     /// Imports a file's resources as versions of its patient's records (registering the
@@ -278,18 +299,24 @@ impl<'c, B: Backend> Fhir<'c, B> {
             directory.register_patient(patient).submit(custodian).await?;
             report.registered_patient = true;
         }
-        let key = self.plan_key(document);
+        let canonical: Vec<Vec<u8>> = document.resources.iter().map(|r| canonical::bytes(&r.value)).collect();
+        let key = self.plan_key(document, &canonical);
         let store = self.client.store();
+        let records = self.client.records();
         let mut plan: Vec<Planned> = match store.plan(key)? {
             Some(saved) => {
                 report.resumed = true;
                 Vec::<Planned>::decode(&mut &saved[..]).map_err(|e| Error::decoding("a saved import plan", e))?
             }
             None => {
-                let planned = self.plan(document, &mut report)?;
+                let planned = self.plan(document, &canonical, &mut report).await?;
                 if planned.is_empty() {
                     return Ok(report);
                 }
+                // Judge the first batch before saving anything: a plan the chain refuses
+                // outright is reported, not saved to be resumed in vain.
+                let first: Vec<NewVersion> = planned.iter().take(MAX_BATCH as usize).map(|p| p.version.clone()).collect();
+                records.commit_batch(first).dry_run(custodian.account()).await?;
                 store.save_plan(key, &planned.encode())?;
                 planned
             }
@@ -297,25 +324,42 @@ impl<'c, B: Backend> Fhir<'c, B> {
         hook(ImportStage::Planned { versions: plan.len() });
         if report.resumed {
             report.superseded = plan.iter().filter(|p| p.version.supersedes.is_some()).count();
-            report.unchanged = document.resources.len().saturating_sub(plan.len());
         }
-        let records = self.client.records();
         while !plan.is_empty() {
             let batch: Vec<Planned> = plan.drain(..plan.len().min(MAX_BATCH as usize)).collect();
-            // A batch is all or nothing: if its first version is on chain, all of it is.
-            if records.find(batch[0].version.commitment).query().await?.is_none() {
-                let versions = batch.iter().map(|p| p.version.clone()).collect();
-                records.commit_batch(versions).submit(custodian).await?;
-                report.transactions += 1;
-            }
+            // A batch is all or nothing: if its first version is on chain, all of it is, and
+            // the chain says which numbers it got.
+            let numbers: Vec<u32> = match records.find(batch[0].version.commitment).query().await? {
+                Some(first) => (first.version..).take(batch.len()).collect::<Vec<_>>(),
+                None => {
+                    let versions = batch.iter().map(|p| p.version.clone()).collect();
+                    report.transactions += 1;
+                    records.commit_batch(versions).submit(custodian).await?.value
+                }
+            };
+            let numbers = if numbers.len() == batch.len() && batch.iter().zip(&numbers).all(|(p, n)| p.number == *n) {
+                numbers
+            } else {
+                // Resumed batches of distinct records: ask the chain for each.
+                let mut exact = Vec::with_capacity(batch.len());
+                for p in &batch {
+                    let found = records.find(p.version.commitment).query().await?;
+                    exact.push(found.map(|v| v.version).ok_or_else(|| Error::Inclusion("a committed batch is not on chain".into()))?);
+                }
+                exact
+            };
             let done: Vec<(RecordId, Imported)> = batch
                 .iter()
-                .map(|p| (p.version.record, Imported { version: p.number, salt: p.salt, digest: p.digest }))
+                .zip(numbers)
+                .map(|(p, version)| (p.version.record, Imported { version, salt: p.salt, digest: p.digest }))
                 .collect();
             let rest = (!plan.is_empty()).then(|| plan.encode());
             store.imported_chunk(key, &done, rest.as_deref())?;
             report.committed += batch.len();
             hook(ImportStage::Committed { versions: batch.len() });
+        }
+        if report.resumed {
+            report.unchanged = document.resources.len().saturating_sub(report.committed);
         }
         Ok(report)
     }

@@ -7,7 +7,8 @@
 //! - `meta.versionId`, `meta.lastUpdated` and `meta.source` (server bookkeeping; `meta.security`,
 //!   `meta.tag` and `meta.profile` stay: they change what the resource means or who may see
 //!   it), and `meta` itself if nothing else is left in it;
-//! - `text`, the narrative, which servers regenerate from the data.
+//! - `text`, the narrative, when its status is `generated` (servers regenerate it from the
+//!   data; `additional` and `extensions` narratives carry content and stay).
 //!
 //! The same rules apply to contained resources. The bytes are written directly from the parsed
 //! tree (no copy, no intermediate values); `serde_jcs` is the reference the tests hold them to. One consequence of RFC 8785 worth knowing:
@@ -82,9 +83,15 @@ fn array(items: &[Value], out: &mut Vec<u8>, resources: bool) {
 fn skipped(strip: Strip, key: &str, item: &Value) -> bool {
     match strip {
         Strip::Nothing => false,
-        Strip::Resource => key == "text" || (key == "meta" && is_bookkeeping_only(item)),
+        Strip::Resource => (key == "text" && is_generated(item)) || (key == "meta" && is_bookkeeping_only(item)),
         Strip::Meta => SERVER_META.contains(&key),
     }
+}
+
+/// A narrative a server generated from the data (`additional` or `extensions` narratives say
+/// more than the data and are content).
+fn is_generated(text: &Value) -> bool {
+    text.get("status").and_then(Value::as_str) == Some("generated")
 }
 
 /// A `meta` with nothing but server bookkeeping in it.
@@ -185,9 +192,12 @@ mod tests {
         let a = json!({"resourceType": "Observation", "id": "1", "status": "final",
                        "meta": {"versionId": "3", "lastUpdated": "2024-01-01T00:00:00Z"},
                        "text": {"status": "generated", "div": "<div>x</div>"}});
+        let additional = json!({"resourceType": "Observation", "id": "1", "status": "final",
+                                "text": {"status": "additional", "div": "<div>more</div>"}});
         let b = json!({"status": "final", "id": "1", "resourceType": "Observation"});
         assert_eq!(bytes(&a), bytes(&b));
         assert_eq!(bytes(&b), br#"{"id":"1","resourceType":"Observation","status":"final"}"#);
+        assert_ne!(bytes(&additional), bytes(&b), "an additional narrative is content");
         let labelled = json!({"resourceType": "Observation", "id": "1", "status": "final",
                               "meta": {"security": [{"code": "R"}]}});
         assert_ne!(bytes(&labelled), bytes(&b), "security labels are content");

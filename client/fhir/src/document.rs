@@ -143,6 +143,19 @@ fn check(value: Value, entry: Option<usize>, full_url: Option<String>, file_size
     Ok(Resource { kind, id, entry, full_url, value, attachments })
 }
 
+/// `Patient/<id>` for relative, absolute and versioned references to a Patient; conditional
+/// references as they are. One patient has one local form, hence one pseudonym.
+pub fn local_form(reference: &str) -> String {
+    if reference.starts_with("Patient?") {
+        return reference.to_string();
+    }
+    let base = reference.split("/_history/").next().unwrap_or(reference);
+    match base.rsplit_once("Patient/") {
+        Some((_, id)) if !id.contains('/') => format!("Patient/{id}"),
+        _ => base.to_string(),
+    }
+}
+
 /// A reference to a Patient: relative (`Patient/1`), conditional (`Patient?identifier=…`) or
 /// absolute (`https://…/Patient/1`).
 fn is_patient_reference(reference: &str) -> bool {
@@ -157,7 +170,21 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
         return Err((Problem::ManyPatients(first.reference(), second.reference()), None));
     }
     if let Some(p) = patients.first() {
-        return Ok(describe(p));
+        let patient = describe(p);
+        // Every resource that names a patient must name this one.
+        for r in resources {
+            for field in ["subject", "patient"] {
+                let Some(reference) = r.value.get(field).and_then(|s| s.get("reference")).and_then(Value::as_str) else { continue };
+                let same = p.full_url.as_deref() == Some(reference)
+                    || local_form(reference) == patient.reference
+                    || reference.split_once("identifier=").is_some_and(|(_, v)| patient.identifiers.iter().any(|i| v.ends_with(i.as_str())));
+                let names_a_patient = is_patient_reference(reference) || reference.starts_with("urn:");
+                if names_a_patient && !same {
+                    return Err((Problem::ManyPatients(patient.reference.clone(), reference.to_string()), Some(r.reference())));
+                }
+            }
+        }
+        return Ok(patient);
     }
     let mut found: Option<String> = None;
     for r in resources {
@@ -179,7 +206,7 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
             }
         }
     }
-    let reference = found.ok_or((Problem::NoPatient, None))?;
+    let reference = local_form(&found.ok_or((Problem::NoPatient, None))?);
     // A conditional reference carries the patient's identifier: keep it as one (it must
     // never reach the chain either).
     let identifiers = reference

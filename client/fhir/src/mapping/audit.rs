@@ -6,7 +6,7 @@
 //! authorising consent is an entity `Consent/custodia-receipt-N`, and a break-glass access
 //! carries ActReason `BTG` with the reason as the agent's purpose text.
 
-use super::{consent::{code_of, custodia_id, hex, purpose_of}, time, Mapped, Resolve, Unmapped};
+use super::{consent::{code_of, custodia_id, purpose_of}, hex, time, Mapped, Resolve, Unmapped};
 use custodia_types::{
     access_log::{Authorization, BreakGlassReason, Entry},
     consents::{Purpose, Target},
@@ -102,6 +102,11 @@ pub fn from_version_event(record: RecordId, version: u32, patient: PatientId, at
     })
 }
 
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
 fn base64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -128,6 +133,13 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<Access>,
         if let Some(id) = custodia_id(what.and_then(|w| w.get("identifier")), "urn:custodia:patient") {
             patient = Some(PatientId::new(id));
         } else if role == "1" || (role.is_empty() && reference.starts_with("Patient/") && !reference.contains("/_history/")) {
+            if reference.is_empty() {
+                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}]"), "a patient entity without a reference cannot be resolved"));
+                continue;
+            }
+            if patient.is_some() {
+                return Err("more than one patient entity: one access is about one patient".into());
+            }
             patient = Some(resolve.patient(reference));
         } else if let Some(value) = what.and_then(|w| w.pointer("/identifier")).filter(|i| i.get("system").and_then(Value::as_str) == Some("urn:custodia:record")).and_then(|i| i.get("value")).and_then(Value::as_str) {
             let (id, version) = value.split_once('#').unwrap_or((value, "1"));
@@ -137,13 +149,21 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<Access>,
             }
         } else if let Some(receipt) = reference.strip_prefix("Consent/custodia-receipt-").and_then(|n| n.parse().ok()) {
             authorization = Some(Authorization::Consent(receipt));
-        } else if e.get("query").is_some() {
-            let kind = e.pointer("/type/code").and_then(Value::as_str).unwrap_or("query");
-            target = Some(Target::Query(resolve.code(&format!("urn:custodia:query|{kind}"))));
-            unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}].query"), "the query text stays off chain; the entry names a query"));
+        } else if let Some(query) = e.get("query").and_then(Value::as_str) {
+            // Our own events carry the query's kind code; others' carry the query itself.
+            let code = decode_base64(query).and_then(|b| <[u8; 32]>::try_from(b).ok()).map(custodia_types::CodeId::new);
+            let code = code.unwrap_or_else(|| {
+                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}].query"), "the query text stays off chain; the entry names a query by its digest"));
+                resolve.code(&format!("urn:custodia:query|{query}"))
+            });
+            if target.replace(Target::Query(code)).is_some() {
+                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}]"), "more than one record or query: the entry names the last"));
+            }
         } else if !reference.is_empty() {
             let (base, version) = super::split_version(reference);
-            target = Some(Target::Version(VersionRef { record: resolve.record(base), version: version.unwrap_or(1) }));
+            if target.replace(Target::Version(VersionRef { record: resolve.record(base), version: version.unwrap_or(1) })).is_some() {
+                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}]"), "more than one record or query: the entry names the last"));
+            }
             if version.is_none() {
                 unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}].what"), "no _history version: version 1 assumed"));
             }

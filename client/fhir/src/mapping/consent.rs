@@ -7,7 +7,7 @@
 //! what FHIR's nested deny exceptions mean; a permit nested inside a deny cannot be carved out
 //! on chain and is reported.
 
-use super::{resource_type_code, split_version, time, Mapped, Resolve, Unmapped};
+use super::{hex, resource_type_code, split_version, time, Mapped, Resolve, Unmapped};
 use custodia_types::{
     consents::{Decision, Grantee, Purpose, Purposes, Receipt, ReceiptId, Scope, Terms},
     records::VersionRef,
@@ -47,8 +47,11 @@ struct Rules {
     purposes: Option<Purposes>,
     from: Option<u64>,
     until: Option<u64>,
-    scope: Option<Scope>,
+    scopes: Vec<Scope>,
     decision: Option<Decision>,
+    /// Conditions of this provision or its parents that the chain cannot hold: a permit with
+    /// any of them would grant more than the Consent does, so it is not issued.
+    restrictions: Vec<String>,
 }
 
 /// Maps a FHIR R4 Consent to the receipts that grant (or deny) what it says. `now` is used as
@@ -138,10 +141,13 @@ fn walk(
         .collect();
     if !purposes.is_empty() {
         let known: Vec<Purpose> = purposes.iter().filter_map(|c| purpose_of(c)).collect();
-        for code in purposes.iter().filter(|c| purpose_of(c).is_none()) {
-            unmapped.push(Unmapped::new(format!("{path}.purpose"), format!("{code:?} is not a purpose the chain knows")));
+        let unknown: Vec<&&str> = purposes.iter().filter(|c| purpose_of(c).is_none()).collect();
+        if !unknown.is_empty() {
+            unmapped.push(Unmapped::new(format!("{path}.purpose"), format!("{unknown:?}: not purposes the chain knows")));
         }
-        if !known.is_empty() {
+        if known.is_empty() {
+            rules.restrictions.push(format!("purposes {unknown:?}"));
+        } else {
             rules.purposes = Some(Purposes::of(&known));
         }
     }
@@ -195,39 +201,52 @@ fn walk(
     ] {
         if provision.get(key).is_some() {
             unmapped.push(Unmapped::new(format!("{path}.{key}"), reason));
+            rules.restrictions.push(key.to_string());
         }
     }
     for (i, action) in provision.get("action").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let codes: Vec<&str> = action.get("coding").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c.get("code").and_then(Value::as_str)).collect();
-        if codes.iter().any(|c| !["access", "use", "disclose"].contains(c)) {
+        if !codes.is_empty() && codes.iter().all(|c| !["access", "use", "disclose"].contains(c)) {
             unmapped.push(Unmapped::new(format!("{path}.action[{i}]"), format!("{codes:?}: receipts authorise access (reading) only")));
+            rules.restrictions.push(format!("action {codes:?}"));
         }
+    }
+    if !data.is_empty() && !classes.is_empty() {
+        // FHIR requires a record to match both; receipts scope by one or the other.
+        rules.restrictions.push("data and class together".into());
+        unmapped.push(Unmapped::new(path.to_string(), "data and class together: a receipt scopes by one of them"));
+    }
+    if !scopes.is_empty() {
+        rules.scopes = scopes;
     }
     let explicit = provision.get("type").is_some() || root;
     if explicit && (!actors.is_empty() || !data.is_empty() || !classes.is_empty() || !purposes.is_empty() || root) {
+        let decision = rules.decision.unwrap_or(Decision::Permit);
         if rules.actors.is_empty() {
             if !actors.is_empty() || root {
                 unmapped.push(Unmapped::new(path.to_string(), "no grantee the chain knows: no receipt"));
             }
+        } else if decision == Decision::Permit && !rules.restrictions.is_empty() {
+            unmapped.push(Unmapped::new(
+                path.to_string(),
+                format!("permit NOT granted: without {:?} it would allow more than the Consent does", rules.restrictions),
+            ));
         } else {
-            let scope_list = if scopes.is_empty() { vec![rules.scope.clone().unwrap_or(Scope::AllRecords)] } else { scopes.clone() };
+            let scopes = if rules.scopes.is_empty() { vec![Scope::AllRecords] } else { rules.scopes.clone() };
             for (institution, account) in &rules.actors {
-                for scope in &scope_list {
+                for scope in &scopes {
                     terms.push(Terms {
                         patient,
                         grantee: Grantee { institution: *institution, account: *account },
                         scope: scope.clone(),
                         purposes: rules.purposes.unwrap_or(Purposes(0xff)),
-                        decision: rules.decision.unwrap_or(Decision::Permit),
+                        decision,
                         valid_from: rules.from.unwrap_or(now),
                         valid_until: rules.until.unwrap_or(u64::MAX),
                     });
                 }
             }
         }
-    }
-    if scopes.len() == 1 {
-        rules.scope = scopes.pop();
     }
     for (i, nested) in provision.get("provision").and_then(Value::as_array).into_iter().flatten().enumerate() {
         walk(nested, &format!("{path}.provision[{i}]"), rules.clone(), resolve, now, patient, terms, unmapped, false);
@@ -293,9 +312,4 @@ pub(crate) fn custodia_id(identifier: Option<&Value>, system: &str) -> Option<[u
         return None;
     }
     parse_hex(identifier.get("value").and_then(Value::as_str)?)
-}
-
-/// `0x…` hex of an id.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    format!("0x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }

@@ -73,3 +73,8 @@ pub fn split_version(reference: &str) -> (&str, Option<u32>) {
         None => (reference, None),
     }
 }
+
+/// `0x…` hex of an id.
+pub fn hex(bytes: &[u8]) -> String {
+    format!("0x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}

@@ -5,7 +5,7 @@
 //! version; an `entity` with role `revision` is the version it replaces, `derivation` one it
 //! transforms; `removal` means the entity was erased; `quotation` and `source` are reported.
 
-use super::{consent::hex, split_version, time, Mapped, Resolve, Unmapped};
+use super::{hex, split_version, time, Mapped, Resolve, Unmapped};
 use custodia_types::{
     records::{Link, Supersedence, VersionRef},
     RecordId,
@@ -22,7 +22,7 @@ pub struct Versioned {
 }
 
 /// A link read from FHIR: `from` (the newer version) `how` `to` (the earlier one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadLink {
     /// The newer version (for relatesTo: the DocumentReference itself).
     pub from: Versioned,
@@ -30,6 +30,10 @@ pub struct ReadLink {
     pub how: Supersedence,
     /// The earlier version.
     pub to: Versioned,
+    /// The FHIR reference to the newer version, as written (for relatesTo: `DocumentReference/<id>`).
+    pub from_reference: String,
+    /// The FHIR reference to the earlier version, as written.
+    pub to_reference: String,
 }
 
 /// What a Provenance says.
@@ -70,7 +74,7 @@ pub fn relates_to(document: &Value, resolve: &dyn Resolve) -> Mapped<Vec<ReadLin
                 continue;
             }
         };
-        links.push(ReadLink { from, how, to: versioned(target, resolve) });
+        links.push(ReadLink { from, how, to: versioned(target, resolve), from_reference: format!("DocumentReference/{id}"), to_reference: target.to_string() });
     }
     Mapped { value: links, unmapped }
 }
@@ -79,13 +83,13 @@ pub fn relates_to(document: &Value, resolve: &dyn Resolve) -> Mapped<Vec<ReadLin
 pub fn provenance(provenance: &Value, resolve: &dyn Resolve) -> Mapped<ProvenanceFacts> {
     let mut unmapped = Vec::new();
     let mut facts = ProvenanceFacts { recorded: provenance.get("recorded").and_then(Value::as_str).and_then(time::parse), ..Default::default() };
-    let targets: Vec<Versioned> = provenance
+    let targets: Vec<(Versioned, String)> = provenance
         .get("target")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|t| t.get("reference").and_then(Value::as_str))
-        .map(|r| versioned(r, resolve))
+        .map(|r| (versioned(r, resolve), r.to_string()))
         .collect();
     for (i, entity) in provenance.get("entity").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let role = entity.get("role").and_then(Value::as_str).unwrap_or("");
@@ -94,11 +98,13 @@ pub fn provenance(provenance: &Value, resolve: &dyn Resolve) -> Mapped<Provenanc
             continue;
         };
         let to = versioned(what, resolve);
+        let to_reference = what.to_string();
         let how = match role {
             "revision" => Supersedence::Replaces,
             "derivation" => Supersedence::Transforms,
             "removal" => {
                 facts.removed.push(to);
+                unmapped.push(Unmapped::new(format!("Provenance.entity[{i}]"), "a removal is an erasure: erase the version with `custodia record erase` (a Provenance alone does not erase)"));
                 continue;
             }
             other => {
@@ -106,7 +112,13 @@ pub fn provenance(provenance: &Value, resolve: &dyn Resolve) -> Mapped<Provenanc
                 continue;
             }
         };
-        facts.links.extend(targets.iter().map(|from| ReadLink { from: *from, how, to }));
+        facts.links.extend(targets.iter().map(|(from, from_reference)| ReadLink {
+            from: *from,
+            how,
+            to,
+            from_reference: from_reference.clone(),
+            to_reference: to_reference.clone(),
+        }));
     }
     for key in ["agent", "signature", "policy", "location", "reason", "activity"] {
         if provenance.get(key).is_some() {

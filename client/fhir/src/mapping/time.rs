@@ -11,25 +11,32 @@ pub fn parse(text: &str) -> Option<u64> {
     let year: i64 = parts.next()?.parse().ok()?;
     let month: u32 = parts.next().map(str::parse).transpose().ok()?.unwrap_or(1);
     let day: u32 = parts.next().map(str::parse).transpose().ok()?.unwrap_or(1);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    let mut ms = days_from_civil(year, month, day) * 86_400_000;
+    let mut ms = days_from_civil(year, month, day).checked_mul(86_400_000)?;
     if let Some(time) = time {
-        let (clock, offset_ms) = if let Some(t) = time.strip_suffix('Z') {
+        let (clock, offset_minutes) = if let Some(t) = time.strip_suffix('Z') {
             (t, 0)
         } else {
             let at = time.rfind(['+', '-'])?;
             let (t, zone) = time.split_at(at);
             let sign = if zone.starts_with('-') { -1 } else { 1 };
             let (h, m) = zone[1..].split_once(':')?;
-            (t, sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?) * 60_000)
+            let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+            if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+                return None;
+            }
+            (t, sign * (h * 60 + m))
         };
         let mut fields = clock.split(':');
         let h: i64 = fields.next()?.parse().ok()?;
         let m: i64 = fields.next()?.parse().ok()?;
         let seconds: f64 = fields.next().unwrap_or("0").parse().ok()?;
-        ms += h * 3_600_000 + m * 60_000 + (seconds * 1000.0).round() as i64 - offset_ms;
+        if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0.0..61.0).contains(&seconds) {
+            return None;
+        }
+        ms += h * 3_600_000 + m * 60_000 + (seconds * 1000.0).round() as i64 - offset_minutes * 60_000;
     }
     u64::try_from(ms).ok()
 }
@@ -81,5 +88,8 @@ mod tests {
         assert_eq!(parse(&format(1_234_567_890_123)), Some(1_234_567_890_123));
         assert_eq!(parse("2016-13-01"), None);
         assert_eq!(parse("yesterday"), None);
+        for bad in ["999999999-01-01", "2016-01-01T25:00:00Z", "2016-01-01T10:61:00Z", "2016-01-01T10:00:inf", "2016-01-01T10:00:00+99:00"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 }
