@@ -17,6 +17,15 @@ pub enum Error {
     /// The contract refused the call; nothing was submitted.
     #[error("{0}")]
     Contract(#[from] ContractError),
+    /// The chain refuses a queued access-log entry for good (e.g. its receipt was revoked
+    /// before it was submitted); it stays queued, and so do the ones after it.
+    #[error("the chain refuses queued entry {seq}: {error}; drop it with `custodia access discard {seq}` (later entries are renumbered)")]
+    QueuedEntryRefused {
+        /// The entry's number.
+        seq: u64,
+        /// Why.
+        error: ContractError,
+    },
     /// The transaction could not be signed or was rejected by the transaction pool.
     #[error("submission failed: {0}")]
     Submission(String),

@@ -17,6 +17,11 @@ const IMPORTED: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("importe
 const PLANS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("import_plans");
 
 const CHAIN_KEY: &str = "chain";
+
+/// The META key of the next number the chain expects from an account, as last seen.
+fn next_key(account: &[u8; 32]) -> String {
+    format!("next_seq:{}", hex::encode(account))
+}
 const INDEXED_KEY: &str = "indexed_through_block";
 
 /// The local store of one deployment.
@@ -74,16 +79,39 @@ impl Store {
 
     // --- outbox -------------------------------------------------------------------------
 
-    /// Adds entries to the outbox of `account` (one durable transaction).
-    pub fn enqueue(&self, account: [u8; 32], entries: &[NewEntry]) -> Result<()> {
+    /// Numbers entries for `account` and adds them to its outbox, in one durable transaction:
+    /// the first gets the number after the last one queued, and at least `chain_next` (the
+    /// next number the chain expects). Returns them numbered. Numbering inside the
+    /// transaction means two calls can never hand out the same number.
+    pub fn enqueue(&self, account: [u8; 32], entries: &[NewEntry], chain_next: Option<u64>) -> Result<Vec<NewEntry>> {
         let tx = self.db.begin_write().map_err(Error::store)?;
-        {
+        let numbered = {
+            let known = {
+                let meta = tx.open_table(META).map_err(Error::store)?;
+                let value = meta.get(next_key(&account).as_str()).map_err(Error::store)?;
+                value.and_then(|v| u64::decode(&mut v.value()).ok()).unwrap_or(0)
+            };
             let mut outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
-            for entry in entries {
-                outbox.insert((account, entry.seq), &entry.encode()[..]).map_err(Error::store)?;
+            let last = outbox
+                .range((account, 0)..=(account, u64::MAX))
+                .map_err(Error::store)?
+                .next_back()
+                .transpose()
+                .map_err(Error::store)?
+                .map(|(key, _)| key.value().1);
+            // Offline (no `chain_next`), the last number the chain confirmed to this store keeps
+            // the numbering from restarting at a number the chain already holds.
+            let first = last.map(|l| l + 1).unwrap_or(0).max(chain_next.unwrap_or(0)).max(known);
+            let numbered: Vec<NewEntry> = entries.iter().zip(first..).map(|(e, seq)| NewEntry { seq, ..*e }).collect();
+            for entry in &numbered {
+                if outbox.insert((account, entry.seq), &entry.encode()[..]).map_err(Error::store)?.is_some() {
+                    return Err(Error::Store(format!("entry {} was already queued", entry.seq)));
+                }
             }
-        }
-        tx.commit().map_err(Error::store)
+            numbered
+        };
+        tx.commit().map_err(Error::store)?;
+        Ok(numbered)
     }
 
     /// The pending entries of `account`, in sequence order.
@@ -114,12 +142,19 @@ impl Store {
         Ok(accounts)
     }
 
-    /// Removes the entries of `account` numbered below `below` (they are on chain).
+    /// Removes the entries of `account` numbered below `below` (they are on chain), and
+    /// remembers that the chain holds numbers up to there.
     pub fn remove_below(&self, account: [u8; 32], below: u64) -> Result<()> {
         let tx = self.db.begin_write().map_err(Error::store)?;
         {
             let mut outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
             outbox.retain_in((account, 0)..(account, below), |_, _| false).map_err(Error::store)?;
+            let mut meta = tx.open_table(META).map_err(Error::store)?;
+            let key = next_key(&account);
+            let known = meta.get(key.as_str()).map_err(Error::store)?.and_then(|v| u64::decode(&mut v.value()).ok()).unwrap_or(0);
+            if below > known {
+                meta.insert(key.as_str(), &below.encode()[..]).map_err(Error::store)?;
+            }
         }
         tx.commit().map_err(Error::store)
     }

@@ -147,20 +147,37 @@ async fn flush_after_a_lost_connection_and_discard_of_an_entry_the_chain_refuses
     // Entries queued as if the process died right after queueing them (the first chunk's
     // transaction was never sent): simulate by queueing them in the store directly.
     let entry = |seq| NewEntry { seq, patient: f.patient, target, purpose: Purpose::Treatment, authorization: Authorization::Consent(receipt) };
-    f.client.store().enqueue(*lab.as_ref(), &[entry(0), entry(1), entry(2)]).unwrap();
+    f.client.store().enqueue(*lab.as_ref(), &[entry(7), entry(7), entry(7)], Some(0)).unwrap();
     assert_eq!(log.pending(lab).unwrap().len(), 3);
     // The receipt is revoked before the outbox is drained: the chain refuses entry 0 for good.
     f.client.consents().revoke(receipt).submit(&f.cast.hospital_a).await.unwrap();
-    let error = log.flush(&f.cast.lab).await.unwrap_err();
-    assert!(matches!(error.contract(), Some(ContractError::AccessLogBatch(b)) if b.item == Some(0)));
-    assert_eq!(log.pending(lab).unwrap().len(), 3, "nothing is dropped silently");
-    // The integrator discards the refused entries one by one; the numbering closes the gap.
+    assert_eq!(log.pending(lab).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1, 2], "the store numbers them");
+    // The integrator discards each entry the chain refuses, by the number the error names;
+    // the later ones are renumbered, so no gap opens.
     for _ in 0..3 {
-        log.discard(lab, 0).await.unwrap();
+        let error = log.flush(&f.cast.lab).await.unwrap_err();
+        let Error::QueuedEntryRefused { seq, error } = error else { panic!("{error}") };
+        assert_eq!(error, ContractError::AccessLog(access_log::Error::NotAuthorized(Denial::Revoked(receipt))));
+        assert_eq!(seq, 0, "the first queued entry is the one refused");
+        log.discard(lab, seq).await.unwrap();
     }
     assert!(log.pending(lab).unwrap().is_empty());
     let glass = Access { patient: f.patient, target, purpose: Purpose::EmergencyTreatment, authorization: Authorization::BreakGlass(BreakGlassReason::LifeThreatening) };
     let drained = log.record(&f.cast.lab, &[glass]).await.unwrap();
     assert_eq!(drained.appended, 1);
     assert_eq!(log.next_seq(lab).query().await.unwrap(), 1, "numbering continues from 0 without a gap");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn concurrent_records_of_one_account_never_share_a_number() {
+    let (f, target, receipt) = with_consent().await;
+    let log = f.client.access_log();
+    let access = Access { patient: f.patient, target, purpose: Purpose::Treatment, authorization: Authorization::Consent(receipt) };
+    let (three_hundred, two_hundred) = (vec![access; 300], vec![access; 200]);
+    let (a, b) = tokio::join!(log.record(&f.cast.lab, &three_hundred), log.record(&f.cast.lab, &two_hundred));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.appended + b.appended, 500, "{a:?} {b:?}");
+    assert_eq!(log.next_seq(f.cast.lab.account()).query().await.unwrap(), 500);
+    assert_eq!(log.head().query().await.unwrap().0, 500, "no entry lost, none logged twice");
+    assert!(log.pending(f.cast.lab.account()).unwrap().is_empty());
 }

@@ -4,11 +4,13 @@
 //! [`AccessLog::record`] never loses an access: the entries are written to the outbox (the
 //! client's embedded database) before submission and removed only once the chain holds them.
 //! After a crash, [`AccessLog::flush`] resubmits whatever is pending; the chain skips entries
-//! whose `(account, seq)` it already logged, so resubmission never duplicates.
+//! whose `(account, seq)` it already logged, so resubmitting an entry never logs it twice.
+//! Numbers are handed out inside the store's write transaction, so no two entries of one
+//! account share one (the store's file lock keeps other processes out).
 
 use crate::{
     call::{builder, Query, Tx},
-    Backend, Client, Error, Result, Signer,
+    Backend, Client, ContractError, Error, Result, Signer,
 };
 use access_log::{AccessLog as Contract, BatchError, Error as LogError};
 use custodia_merkle::{leaf_hash, verify_inclusion, Sha256, Tree};
@@ -152,23 +154,34 @@ impl<'c, B: Backend> AccessLog<'c, B> {
         let account = signer.account();
         let store = self.client.store();
         let pending = store.pending(account_bytes(&account))?;
-        let first = match pending.last() {
-            Some(last) => last.seq + 1,
-            None => self.next_seq(account).query().await?,
+        // Offline, the entries are still queued (numbered after the last number the chain
+        // confirmed to this store) and the connection error is returned after queueing.
+        let (chain_next, offline) = match self.next_seq(account).query().await {
+            Ok(next) => (Some(next), None),
+            Err(Error::Connection(why)) => (None, Some(why)),
+            Err(other) => return Err(other),
         };
-        let entries: Vec<NewEntry> = accesses
+        let unnumbered: Vec<NewEntry> = accesses
             .iter()
-            .zip(first..)
-            .map(|(a, seq)| NewEntry { seq, patient: a.patient, target: a.target, purpose: a.purpose, authorization: a.authorization })
+            .map(|a| NewEntry { seq: 0, patient: a.patient, target: a.target, purpose: a.purpose, authorization: a.authorization })
             .collect();
-        if pending.is_empty() {
-            // Nothing ahead of them: the chain can judge them now (as one batch, since each
-            // entry's number depends on the ones before it; beyond `MAX_ENTRIES`, the rest
-            // are judged when submitted).
-            let judged = entries.len().min(MAX_ENTRIES as usize);
-            self.append_batch(entries[..judged].to_vec()).dry_run(account).await?;
+        if let (true, Some(next)) = (pending.is_empty(), chain_next) {
+            // Nothing ahead of them: the chain can judge them now (as one batch, numbered as
+            // they will be, since each entry's number depends on the ones before it; beyond
+            // `MAX_ENTRIES`, the rest are judged when submitted).
+            let judged: Vec<NewEntry> = unnumbered
+                .iter()
+                .take(MAX_ENTRIES as usize)
+                .zip(next..)
+                .map(|(e, seq)| NewEntry { seq, ..*e })
+                .collect();
+            self.append_batch(judged).dry_run(account).await?;
         }
-        store.enqueue(account_bytes(&account), &entries)?;
+        store.enqueue(account_bytes(&account), &unnumbered, chain_next)?;
+        if let Some(why) = offline {
+            hook(Stage::Queued);
+            return Err(Error::Connection(format!("{why}; {} entries are queued for `flush`", accesses.len())));
+        }
         hook(Stage::Queued);
         self.flush_with(signer, hook).await
     }
@@ -186,7 +199,13 @@ impl<'c, B: Backend> AccessLog<'c, B> {
         let mut drained = Drained::default();
         let pending = store.pending(account)?;
         for (n, chunk) in pending.chunks(CHUNK).enumerate() {
-            let submitted = self.append_batch(chunk.to_vec()).submit(signer).await?;
+            let submitted = match self.append_batch(chunk.to_vec()).submit(signer).await {
+                Err(Error::Contract(ContractError::AccessLogBatch(BatchError { item: Some(item), error }))) => {
+                    let seq = chunk.get(item as usize).map(|e| e.seq).unwrap_or_default();
+                    return Err(Error::QueuedEntryRefused { seq, error: ContractError::AccessLog(error) });
+                }
+                other => other?,
+            };
             hook(Stage::Included(n));
             let last = chunk.last().map(|e| e.seq + 1).unwrap_or(0);
             store.remove_below(account, last)?;
@@ -246,8 +265,8 @@ impl<'c, B: Backend> AccessLog<'c, B> {
 
     /// An inclusion proof of entry `index` in the tree as it is now on chain.
     pub async fn prove(&self, index: u64) -> Result<InclusionProof> {
-        let indexed = self.sync().await?;
         let (size, _root) = self.head().query().await?;
+        let indexed = self.sync().await?;
         if index >= size {
             return Err(Error::Input(format!("the log holds {size} entries; there is no entry {index}")));
         }

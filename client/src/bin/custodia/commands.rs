@@ -513,6 +513,8 @@ pub enum AccessCommand {
     Flush,
     /// Entries queued in the outbox for the signer.
     Pending,
+    /// Drop a queued entry the chain refuses for good (the later ones are renumbered).
+    Discard { seq: u64 },
     /// Logged entries, from the local index (synced from chain events first).
     List {
         #[arg(long, default_value_t = 0)]
@@ -587,6 +589,10 @@ pub async fn access(ctx: &Context, command: AccessCommand) -> Result<()> {
                 format!("{pending} pending: {} logged, {} already on chain", drained.appended, drained.skipped),
                 json!({"pending": pending, "appended": drained.appended, "skipped": drained.skipped, "size": drained.size}),
             );
+        }
+        Discard { seq } => {
+            let dropped = log.discard(ctx.signer()?.account(), seq).await?;
+            out.show(format!("dropped queued entry {seq}: {dropped:?}"), json!({"dropped": seq}));
         }
         Pending => {
             let pending = log.pending(ctx.signer()?.account())?;
