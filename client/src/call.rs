@@ -132,11 +132,17 @@ where
         let gas_limit = estimate.gas_required.with_margin(GAS_MARGIN_PERCENT);
         let deposit_limit = u128::try_from(estimate.storage_deposit).ok().filter(|d| *d > 0);
         let deposit_limit = deposit_limit.map(|d| d + d / 10 + 1);
-        let included = self
-            .client
-            .backend()
-            .submit(signer, self.contract, self.input, gas_limit, deposit_limit)
-            .await?;
+        let included = match self.client.backend().submit(signer, self.contract, self.input.clone(), gas_limit, deposit_limit).await {
+            // The state changed between the dry run and the block and the contract reverted:
+            // a node reports only ContractReverted; the dry run, run again, says why.
+            Err(Error::Inclusion(why)) if why.contains("ContractReverted") => {
+                return match self.dry_run(signer.account()).await {
+                    Err(error @ Error::Contract(_)) => Err(error),
+                    _ => Err(Error::Inclusion(why)),
+                };
+            }
+            other => other?,
+        };
         // Where the backend saw the real output (the sandbox), it is the truth: the state may
         // have changed since the dry run. A node reports only events; keep the dry run's value.
         let value = match &included.data {

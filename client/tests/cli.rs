@@ -304,6 +304,12 @@ fn fhir_consents_audit_events_and_provenance_from_the_command_line() {
     assert_eq!(events["entry"][0]["resource"]["subtype"][0]["code"], "read");
     let events_file = s.join("events.json");
     std::fs::write(&events_file, events.to_string()).unwrap();
+    let again = ok(s, &["fhir", "audit-import", events_file.to_str().unwrap(), "--as", "ferdie"]);
+    assert_eq!(again["appended"], 0, "its own events are already in the log: {again}");
+    // The same event as another system would send it (its own id) is logged.
+    let mut foreign = events.clone();
+    foreign["entry"][0]["resource"]["id"] = "ehr-audit-1".into();
+    std::fs::write(&events_file, foreign.to_string()).unwrap();
     let imported = ok(s, &["fhir", "audit-import", events_file.to_str().unwrap(), "--as", "ferdie"]);
     assert_eq!(imported["appended"], 1, "{imported}");
 

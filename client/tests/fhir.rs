@@ -197,3 +197,24 @@ async fn relates_to_and_provenance_become_links_on_chain() {
     let link = f.client.records().superseded_by(o1, 1).query().await.unwrap().expect("linked");
     assert_eq!((link.target.record, link.how), (fhir.record(&document.resources[2]), Supersedence::Replaces));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_import_saves_no_plan_and_self_revisions_are_not_links() {
+    let f = fixture().await;
+    let fhir = Fhir::new(&f.client, &f.pseudonyms);
+    let bundle = br#"{"resourceType":"Bundle","type":"collection","entry":[
+        {"fullUrl":"urn:uuid:p","resource":{"resourceType":"Patient","id":"q"}},
+        {"fullUrl":"urn:uuid:o","resource":{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:p"}}},
+        {"fullUrl":"urn:uuid:v","resource":{"resourceType":"Provenance","id":"v","recorded":"2024-01-01T00:00:00Z",
+            "target":[{"reference":"Observation/o/_history/2"}],"entity":[{"role":"revision","what":{"reference":"Observation/o/_history/1"}}],
+            "agent":[{"who":{"display":"x"}}]}}]}"#;
+    let document = document::parse("b.json", bundle).unwrap();
+    // Hospital A registers the patient; the laboratory (no custodian) may not commit.
+    f.client.directory().register_patient(fhir.patient(&document)).submit(&f.cast.hospital_a).await.unwrap();
+    let refused = fhir.import(&document, &f.cast.lab, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(refused.contract(), Some(custodia_client::ContractError::RecordsBatch(b)) if b.error == records::Error::NotCustodian), "{refused}");
+    let report = fhir.import(&document, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
+    assert!(!report.resumed, "the refused import saved no plan");
+    assert_eq!((report.committed, report.links), (3, 0), "a revision of the same record is the chain's own version link");
+    assert!(!fhir.discard_plan(&document).unwrap(), "nothing left to discard");
+}

@@ -334,10 +334,12 @@ impl Backend for NodeBackend {
         self.read(async |c| Ok(c.rpc.genesis_hash().await.map_err(connection)?.0)).await
     }
 
+    /// The newest *finalized* block: what indexes read up to, so that a re-org can never
+    /// leave an orphaned event in them.
     async fn block_number(&self) -> Result<u32> {
         self.read(async |c| {
-            let header = c.rpc.chain_get_header(None).await.map_err(connection)?;
-            header.map(|h| h.number).ok_or_else(|| Error::Connection("the node has no best block".into()))
+            let hash = c.rpc.chain_get_finalized_head().await.map_err(connection)?;
+            c.number_of(hash.0).await
         })
         .await
     }
@@ -459,7 +461,7 @@ impl Backend for NodeBackend {
             for block in from..=to {
                 let number = Some(NumberOrHex::Number(block.into()));
                 let Some(hash) = c.rpc.chain_get_block_hash(number).await.map_err(connection)? else {
-                    continue;
+                    return Err(Error::Connection(format!("the node does not know block {block} (a pruned node? indexes need an archive node)")));
                 };
                 let events = c.api.events().at(hash).await.map_err(connection)?;
                 out.extend(

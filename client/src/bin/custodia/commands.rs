@@ -832,10 +832,15 @@ pub async fn fhir(ctx: &Context, command: FhirCommand) -> Result<()> {
             let mut accesses = Vec::new();
             let mut report = Vec::new();
             for (i, event) in events.iter().enumerate() {
+                if event.get("id").and_then(|id| id.as_str()).is_some_and(|id| id.starts_with("custodia-access-")) {
+                    report.push(json!({"event": i, "mapped": false, "why": "exported from this access log: already logged"}));
+                    continue;
+                }
                 match audit::to_access(event, &resolver) {
-                    Ok(mapped) => match mapped.value.authorization {
+                    Ok(mut mapped) => match mapped.value.authorization {
                         Some(authorization) => {
                             accesses.push(Access { patient: mapped.value.patient, target: mapped.value.target, purpose: mapped.value.purpose, authorization });
+                            mapped.unmapped.push(custodia_fhir::mapping::Unmapped::new("AuditEvent.recorded/agent", "the log records its own time and the submitting account and institution"));
                             report.push(json!({"event": i, "mapped": true, "unmapped": mapped.unmapped}));
                         }
                         None => report.push(json!({"event": i, "mapped": false, "why": "no consent or break-glass to log it under", "unmapped": mapped.unmapped})),
