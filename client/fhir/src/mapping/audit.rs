@@ -30,7 +30,7 @@ const BREAK_GLASS: &[(&str, BreakGlassReason)] = &[
 
 /// What an AuditEvent says about one access, in the access log's terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Access {
+pub struct AuditedAccess {
     /// The accessing institution, if an agent names one the chain knows.
     pub institution: Option<InstitutionId>,
     /// The accessing account, if known.
@@ -114,7 +114,7 @@ fn base64(bytes: &[u8]) -> String {
 
 /// Reads an AuditEvent as an access: BALP reads and searches (and any event with a patient
 /// entity and a purpose). What the access log cannot hold is reported.
-pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<Access>, String> {
+pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<AuditedAccess>, String> {
     let mut unmapped = Vec::new();
     let subtype = event.pointer("/subtype/0/code").and_then(Value::as_str).unwrap_or("");
     let action = event.get("action").and_then(Value::as_str).unwrap_or("");
@@ -210,5 +210,5 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<Access>,
     if agents.iter().any(|a| a.get("network").is_some()) {
         unmapped.push(Unmapped::new("AuditEvent.agent.network", "network addresses stay off chain"));
     }
-    Ok(Mapped { value: Access { institution, account, patient, target, purpose, at, authorization }, unmapped })
+    Ok(Mapped { value: AuditedAccess { institution, account, patient, target, purpose, at, authorization }, unmapped })
 }
