@@ -17,16 +17,31 @@ pub struct FhirError {
 pub enum Problem {
     /// The bytes are not JSON.
     #[error("invalid JSON at line {line}, column {column}: {message}")]
-    InvalidJson { line: usize, column: usize, message: String },
+    InvalidJson {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's words.
+        message: String,
+    },
     /// The file starts with a UTF-8 byte-order mark, which JSON (RFC 8259) forbids.
     #[error("the file starts with a byte-order mark (EF BB BF); FHIR JSON must not have one")]
     ByteOrderMark,
     /// The file has comments, which JSON does not allow.
     #[error("comments at line {line}, column {column}: JSON has no comments")]
-    Comments { line: usize, column: usize },
+    Comments {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
     /// A key appears twice in one object.
     #[error("the key {key:?} appears twice in one object")]
-    DuplicateKey { key: String },
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
     /// The top level is not a JSON object.
     #[error("not a FHIR resource: the top level is not a JSON object")]
     NotAnObject,
@@ -65,7 +80,12 @@ pub enum Problem {
     DuplicateResource(String),
     /// A resource larger than the limit.
     #[error("{bytes} bytes in canonical form; the limit is {limit}")]
-    Oversized { bytes: usize, limit: usize },
+    Oversized {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Nothing says which patient the resources are about.
     #[error("no patient: the file has no Patient resource and no reference to one")]
     NoPatient,
@@ -77,5 +97,10 @@ pub enum Problem {
     NotAPatientsRecord(String, String),
     /// An attachment whose `hash` or `size` does not match its data.
     #[error("attachment {path}: {what}")]
-    Attachment { path: String, what: String },
+    Attachment {
+        /// Where the attachment is in the resource.
+        path: String,
+        /// What does not match.
+        what: String,
+    },
 }

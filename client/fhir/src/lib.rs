@@ -13,6 +13,8 @@
 //!   without the fields a server changes on its own) and its digest;
 //! - [`attachment`]: FHIR `Attachment.hash` (base64 SHA-1) and `size`, computed and checked.
 
+#![warn(missing_docs)]
+
 pub mod attachment;
 pub mod canonical;
 pub mod document;
