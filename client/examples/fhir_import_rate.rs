@@ -15,9 +15,7 @@ use std::{path::PathBuf, time::Instant};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
-    let root = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/fhir")
-    });
+    let root = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(custodia_fhir::fixtures::dir);
     let mut documents = Vec::new();
     for dir in ["bundles", "documentreference", "consent"] {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).expect("fixtures").map(|e| e.unwrap().path()).collect();

@@ -213,10 +213,7 @@ fn the_demo_tells_the_whole_story() {
 }
 
 fn fhir_fixtures(dir: &str) -> std::path::PathBuf {
-    std::env::var_os("CUSTODIA_FHIR_FIXTURES")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/fhir"))
-        .join(dir)
+    custodia_fhir::fixtures::dir().join(dir)
 }
 
 #[test]

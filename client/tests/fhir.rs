@@ -14,12 +14,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 pub fn fixture_files(dir: &str) -> Vec<PathBuf> {
-    let root = std::env::var_os("CUSTODIA_FHIR_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/fhir"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    files
+    custodia_fhir::fixtures::files(dir)
 }
 
 /// Every fixture that is a patient's file (Bundles, DocumentReferences, Consents).

@@ -18,6 +18,7 @@
 pub mod attachment;
 pub mod canonical;
 pub mod document;
+pub mod fixtures;
 pub mod json;
 pub mod mapping;
 pub mod validate;

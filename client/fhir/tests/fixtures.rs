@@ -5,15 +5,7 @@ use custodia_fhir::{document, Problem};
 use std::path::PathBuf;
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
-    let root = std::env::var_os("CUSTODIA_FHIR_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/fhir"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
-        .unwrap_or_else(|e| panic!("{}: {e}", root.join(dir).display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = custodia_fhir::fixtures::files(dir);
     assert!(!files.is_empty(), "no fixtures in {dir}");
     files
 }

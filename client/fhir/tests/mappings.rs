@@ -9,7 +9,6 @@ use custodia_types::{
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 
 /// Ids as SHA-256 of the reference (the client uses the deployment's HMAC); organizations
 /// `Organization/<n>` or `…/custodia-institution-<n>` are institution n, others unknown.
@@ -38,8 +37,7 @@ impl Resolve for Ids {
 }
 
 fn fixture(dir: &str, name: &str) -> Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/fhir").join(dir);
-    let path = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains(name)).unwrap();
+    let path = custodia_fhir::fixtures::files(dir).into_iter().find(|p| p.to_string_lossy().contains(name)).unwrap();
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
