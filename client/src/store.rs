@@ -22,6 +22,12 @@ const CHAIN_KEY: &str = "chain";
 fn next_key(account: &[u8; 32]) -> String {
     format!("next_seq:{}", hex::encode(account))
 }
+
+/// The next number the chain was last seen to expect from `account` (0 if never).
+fn known_next(meta: &impl ReadableTable<&'static str, &'static [u8]>, account: &[u8; 32]) -> Result<u64> {
+    let value = meta.get(next_key(account).as_str()).map_err(Error::store)?;
+    Ok(value.and_then(|v| u64::decode(&mut v.value()).ok()).unwrap_or(0))
+}
 const INDEXED_KEY: &str = "indexed_through_block";
 
 /// The local store of one deployment.
@@ -86,11 +92,7 @@ impl Store {
     pub fn enqueue(&self, account: [u8; 32], entries: &[NewEntry], chain_next: Option<u64>) -> Result<Vec<NewEntry>> {
         let tx = self.db.begin_write().map_err(Error::store)?;
         let numbered = {
-            let known = {
-                let meta = tx.open_table(META).map_err(Error::store)?;
-                let value = meta.get(next_key(&account).as_str()).map_err(Error::store)?;
-                value.and_then(|v| u64::decode(&mut v.value()).ok()).unwrap_or(0)
-            };
+            let known = known_next(&tx.open_table(META).map_err(Error::store)?, &account)?;
             let mut outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
             let last = outbox
                 .range((account, 0)..=(account, u64::MAX))
@@ -150,10 +152,8 @@ impl Store {
             let mut outbox = tx.open_table(OUTBOX).map_err(Error::store)?;
             outbox.retain_in((account, 0)..(account, below), |_, _| false).map_err(Error::store)?;
             let mut meta = tx.open_table(META).map_err(Error::store)?;
-            let key = next_key(&account);
-            let known = meta.get(key.as_str()).map_err(Error::store)?.and_then(|v| u64::decode(&mut v.value()).ok()).unwrap_or(0);
-            if below > known {
-                meta.insert(key.as_str(), &below.encode()[..]).map_err(Error::store)?;
+            if below > known_next(&meta, &account)? {
+                meta.insert(next_key(&account).as_str(), &below.encode()[..]).map_err(Error::store)?;
             }
         }
         tx.commit().map_err(Error::store)

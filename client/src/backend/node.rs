@@ -286,6 +286,12 @@ impl Connection {
 
     /// The account's nonce in the state of block `at` (the newest if `None`).
     async fn nonce(&self, account: AccountId, at: Option<subxt::utils::H256>) -> Result<u32> {
+        Ok(self.account(account, at).await?.0)
+    }
+
+    /// The account's nonce and free balance in the state of block `at` (the newest if
+    /// `None`); zeros for an account the chain does not know.
+    async fn account(&self, account: AccountId, at: Option<subxt::utils::H256>) -> Result<(u32, u128)> {
         let key = subxt::dynamic::storage("System", "Account", vec![Value::from_bytes(account)]);
         let key = self.api.storage().address_bytes(&key).map_err(|e| Error::decoding("a storage key", e))?;
         let storage = match at {
@@ -293,7 +299,8 @@ impl Connection {
             None => self.api.storage().at_latest().await.map_err(connection)?,
         };
         let raw = storage.fetch_raw(key).await.map_err(connection)?;
-        Ok(raw.and_then(|r| u32::decode(&mut &r[..]).ok()).unwrap_or(0))
+        // AccountInfo: nonce, consumers, providers, sufficients, then data.free.
+        Ok(raw.and_then(|r| <(u32, u32, u32, u32, u128)>::decode(&mut &r[..]).ok()).map(|a| (a.0, a.4)).unwrap_or((0, 0)))
     }
 
     async fn number_of(&self, hash: Hash) -> Result<u32> {
@@ -477,12 +484,7 @@ impl Backend for NodeBackend {
     }
 
     async fn fund(&self, faucet: &Signer, account: AccountId, amount: u128) -> Result<()> {
-        let key = subxt::dynamic::storage("System", "Account", vec![Value::from_bytes(account)]);
-        let free = match self.read(async |c| c.storage_raw(&key).await).await? {
-            // AccountInfo: nonce, consumers, providers, sufficients, then data.free.
-            Some(raw) => <(u32, u32, u32, u32, u128)>::decode(&mut &raw[..]).map(|a| a.4).unwrap_or(0),
-            None => 0,
-        };
+        let (_, free) = self.read(async |c| c.account(account, None).await).await?;
         if free >= amount {
             return Ok(());
         }

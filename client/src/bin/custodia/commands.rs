@@ -528,20 +528,24 @@ pub enum AccessCommand {
     Verify { proof: PathBuf },
 }
 
-/// Test hook: `CUSTODIA_TEST_CRASH_AT=queued|included:N|cleared:N` aborts the process at that
-/// point of an outbox drain, as a power cut would.
+/// Test hook: aborts the process, as a power cut would, when `CUSTODIA_TEST_CRASH_AT` names
+/// the point it has reached (`queued`, `included:N`, `cleared:N` of an outbox drain,
+/// `import-batch` after a FHIR import batch).
+fn crash_if_at(here: &str) {
+    if std::env::var("CUSTODIA_TEST_CRASH_AT").is_ok_and(|at| at == here) {
+        eprintln!("crashing at {here} (CUSTODIA_TEST_CRASH_AT)");
+        std::process::abort();
+    }
+}
+
+/// [`crash_if_at`] for the stages of an outbox drain.
 fn crash_hook() -> impl FnMut(Stage) {
-    let at = std::env::var("CUSTODIA_TEST_CRASH_AT").ok();
-    move |stage| {
-        let here = match stage {
+    |stage| {
+        crash_if_at(&match stage {
             Stage::Queued => "queued".to_string(),
             Stage::Included(n) => format!("included:{n}"),
             Stage::Cleared(n) => format!("cleared:{n}"),
-        };
-        if at.as_deref() == Some(here.as_str()) {
-            eprintln!("crashing at {here} (CUSTODIA_TEST_CRASH_AT)");
-            std::process::abort();
-        }
+        })
     }
 }
 
@@ -753,17 +757,13 @@ pub async fn fhir(ctx: &Context, command: FhirCommand) -> Result<()> {
             let signer = ctx.signer()?;
             let total: usize = documents.iter().map(|d| d.resources.len()).sum();
             let bar = progress(&out, total as u64);
-            let crash_at = std::env::var("CUSTODIA_TEST_CRASH_AT").ok();
             let mut reports = Vec::new();
             for document in &documents {
                 bar.set_message(document.file.clone());
                 let mut hook = |stage: ImportStage| {
                     if let ImportStage::Committed { versions } = stage {
                         bar.inc(versions as u64);
-                        if crash_at.as_deref() == Some("import-batch") {
-                            eprintln!("crashing after a batch (CUSTODIA_TEST_CRASH_AT)");
-                            std::process::abort();
-                        }
+                        crash_if_at("import-batch");
                     }
                 };
                 let report = fhir.import(document, &signer, &mut hook).await?;
