@@ -6,7 +6,8 @@
 #     as `custodia-contracts` (cargo-contract release builds fail on rustc >= 1.92);
 #   - LLVM 19's lld, exposed as `rust-lld` (the wasm linker the target asks for; its LLVM must
 #     match rustc 1.85's for -Clinker-plugin-lto);
-#   - cargo-contract 5.0.3, built by the host's stable toolchain.
+#   - cargo-contract 5.0.3, built by the host's stable toolchain;
+#   - Debian's shellcheck, for scripts/lint.sh.
 #
 # Usage: scripts/setup.sh            (prints what it does; exits non-zero with a reason on failure)
 set -euo pipefail
@@ -27,11 +28,11 @@ need_root_for_apt() {
 }
 apt_run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# 1. Debian packages: the contract toolchain and the linker.
+# 1. Debian packages: the contract toolchain, the linker and the shell-script linter.
 packages=(
   "rustc-web=$RUST_WEB_VERSION" "cargo-web=$RUST_WEB_VERSION"
   "libstd-rust-web-dev=$RUST_WEB_VERSION" "rust-web-src=$RUST_WEB_VERSION"
-  "rust-web-clippy=$RUST_WEB_VERSION" lld-19
+  "rust-web-clippy=$RUST_WEB_VERSION" lld-19 shellcheck
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -51,7 +52,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     --allow-downgrades "${missing[@]}" >/dev/null \
     || fail "apt-get install ${missing[*]} failed"
 else
-  say "Debian packages present (rustc-web $RUST_WEB_VERSION, lld-19)"
+  say "Debian packages present (rustc-web $RUST_WEB_VERSION, lld-19, shellcheck)"
 fi
 
 # 2. rust-lld on PATH for the contract toolchain (LLVM 19's lld is a multi-call binary).
