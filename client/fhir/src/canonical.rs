@@ -15,21 +15,106 @@
 //! numbers are compared as IEEE doubles, so `6.30` and `6.3` canonicalize alike (FHIR treats
 //! the trailing zero as precision); every other change to a value changes the canonical form.
 
+use crate::{
+    json::{self, Form, Lexer},
+    Problem,
+};
 use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
+use std::{cell::RefCell, cmp::Ordering};
 
 /// Fields of `meta` a server maintains on its own.
 const SERVER_META: &[&str] = &["versionId", "lastUpdated", "source"];
 
-/// The canonical bytes of a resource.
+/// The rules a canonical form was taken under. A commitment records its scheme (by
+/// [`Scheme::code`]) so that it is verified under the rules it was made with: versions
+/// committed under [`Scheme::V1`] still verify after the current scheme moved on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// RFC 8785 over the parsed resource, numbers as IEEE doubles, a `generated` narrative
+    /// left out ([`bytes`], [`write`](fn@write), [`digest`]). Kept only to verify what was committed
+    /// under it: it misses a changed generated narrative, a decimal's precision (`6.30` is
+    /// `6.3`) and digits beyond a double (security finding 9).
+    V1,
+    /// RFC 8785 over the resource's JSON text, numbers as the text writes them, narrative
+    /// included, whatever its status ([`bytes_with`], [`write_with`], [`digest_with`]).
+    V2,
+}
+
+impl Scheme {
+    /// The scheme new commitments are made under.
+    pub const CURRENT: Scheme = Scheme::V2;
+
+    /// Every scheme, oldest first.
+    pub const ALL: [Scheme; 2] = [Scheme::V1, Scheme::V2];
+
+    /// The scheme's code, stored with a commitment; stable: a code is never reused. A
+    /// commitment stored without one predates the schemes and is [`Scheme::V1`].
+    pub const fn code(self) -> u8 {
+        match self {
+            Scheme::V1 => 1,
+            Scheme::V2 => 2,
+        }
+    }
+
+    /// The scheme a stored code stands for (`None` for a code this build does not know).
+    pub const fn from_code(code: u8) -> Option<Scheme> {
+        match code {
+            1 => Some(Scheme::V1),
+            2 => Some(Scheme::V2),
+            _ => None,
+        }
+    }
+}
+
+/// The canonical bytes, under `scheme`, of a resource given as the JSON text a file or a
+/// server holds (one resource: for a Bundle entry, the text of its `resource`, see
+/// [`json::entry_resources`]). Errors where [`json::parse`] would.
+pub fn bytes_with(scheme: Scheme, json: &[u8]) -> Result<Vec<u8>, Problem> {
+    // Scheme V2 never writes more than the text holds (whitespace goes, escapes shrink or stay).
+    let mut out = Vec::with_capacity(json.len());
+    write_with(scheme, json, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the canonical bytes of the resource `json` under `scheme` to `out` (nothing, on
+/// an error).
+pub fn write_with(scheme: Scheme, json: &[u8], out: &mut Vec<u8>) -> Result<(), Problem> {
+    match scheme {
+        Scheme::V1 => {
+            write(&json::parse(json)?, out);
+            Ok(())
+        }
+        Scheme::V2 => {
+            let start = out.len();
+            let written = SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+                Ok(mut scratch) => v2(json, out, &mut scratch),
+                Err(_) => v2(json, out, &mut Scratch::default()),
+            });
+            if written.is_err() {
+                out.truncate(start);
+            }
+            written
+        }
+    }
+}
+
+/// SHA-256 of the canonical bytes of the resource `json` under `scheme`, and their length.
+pub fn digest_with(scheme: Scheme, json: &[u8]) -> Result<([u8; 32], usize), Problem> {
+    let canonical = bytes_with(scheme, json)?;
+    Ok((Sha256::digest(&canonical).into(), canonical.len()))
+}
+
+/// The canonical bytes of a parsed resource under [`Scheme::V1`] (a parsed resource no longer
+/// has its numbers' text, which [`Scheme::V2`] needs: see [`bytes_with`]).
 pub fn bytes(resource: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     write(resource, &mut out);
     out
 }
 
-/// Appends the canonical bytes of a resource to `out` (no copy of the resource is made; the
-/// stripped fields are skipped as the bytes are written).
+/// Appends the canonical bytes of a parsed resource under [`Scheme::V1`] to `out` (no copy of
+/// the resource is made; the stripped fields are skipped as the bytes are written).
 pub fn write(resource: &Value, out: &mut Vec<u8>) {
     match resource {
         Value::Object(map) => object(map, out, Strip::Resource),
@@ -37,8 +122,8 @@ pub fn write(resource: &Value, out: &mut Vec<u8>) {
     }
 }
 
-/// SHA-256 of the canonical bytes, and their length (what is kept locally to tell whether a
-/// resource changed since it was committed).
+/// SHA-256 of the canonical bytes of a parsed resource under [`Scheme::V1`], and their length
+/// (what is kept locally to tell whether a resource changed since it was committed).
 pub fn digest(resource: &Value) -> ([u8; 32], usize) {
     let canonical = bytes(resource);
     (Sha256::digest(&canonical).into(), canonical.len())
@@ -182,6 +267,242 @@ fn string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+// Scheme V2: written from the text as it is scanned, one pass, no tree. Each object's members
+// are written in the text's order, then put in key order (unless they were in it already);
+// the scratch space is kept per thread, so that writing allocates nothing once warm.
+
+/// Buffers that scheme V2 reuses from one resource to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The members of the objects being written, innermost last.
+    members: Vec<Member>,
+    /// Keys that had escapes, decoded.
+    keys: Vec<u8>,
+    /// An object's members while they are put in order.
+    spill: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// A member of an object being written: its key, and where `"key":value` is in the output.
+#[derive(Clone, Copy)]
+struct Member {
+    key: Key,
+    start: usize,
+    end: usize,
+    /// Written (not a stripped field).
+    kept: bool,
+}
+
+/// A key: between its quotes in the text (it had no escapes), or decoded in [`Scratch::keys`].
+#[derive(Clone, Copy)]
+struct Key {
+    start: usize,
+    end: usize,
+    decoded: bool,
+}
+
+/// What an object or array is, for what to leave out of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    /// A resource (the top level, or a contained one).
+    Resource,
+    /// A resource's `meta`: server bookkeeping left out.
+    Meta,
+    /// A resource's `contained`: its objects are resources.
+    Contained,
+}
+
+struct V2<'a, 's> {
+    lex: Lexer<'a>,
+    out: &'s mut Vec<u8>,
+    members: &'s mut Vec<Member>,
+    keys: &'s mut Vec<u8>,
+    spill: &'s mut Vec<u8>,
+}
+
+fn v2(json: &[u8], out: &mut Vec<u8>, scratch: &mut Scratch) -> Result<(), Problem> {
+    scratch.members.clear();
+    scratch.keys.clear();
+    let mut writer = V2 {
+        lex: Lexer::new(json)?,
+        out,
+        members: &mut scratch.members,
+        keys: &mut scratch.keys,
+        spill: &mut scratch.spill,
+    };
+    writer.lex.ws();
+    let written = writer.value(Mode::Resource).and_then(|()| writer.lex.end());
+    // Keep what a typical resource needs, not what the largest one did.
+    if scratch.spill.capacity() > 1 << 20 {
+        scratch.spill = Vec::new();
+    }
+    written
+}
+
+fn key_text<'k>(text: &'k [u8], keys: &'k [u8], key: Key) -> &'k [u8] {
+    if key.decoded {
+        &keys[key.start..key.end]
+    } else {
+        &text[key.start..key.end]
+    }
+}
+
+/// RFC 8785's key order: by UTF-16 code units. UTF-8 bytes compare alike up to the first
+/// difference between two non-ASCII characters, where a character above U+FFFF (a surrogate
+/// pair in UTF-16) may order differently.
+fn utf16_order(a: &[u8], b: &[u8]) -> Ordering {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        None => a.len().cmp(&b.len()),
+        Some(i) if a[i] < 0x80 || b[i] < 0x80 => a[i].cmp(&b[i]),
+        Some(_) => {
+            let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+            a.encode_utf16().cmp(b.encode_utf16())
+        }
+    }
+}
+
+/// What becomes of a member of an object of kind `mode`: the kind of its value, and whether
+/// it is left out.
+fn rule(mode: Mode, key: &[u8]) -> (Mode, bool) {
+    match mode {
+        Mode::Resource => match key {
+            b"meta" => (Mode::Meta, false),
+            b"contained" => (Mode::Contained, false),
+            _ => (Mode::Plain, false),
+        },
+        Mode::Meta => (Mode::Plain, SERVER_META.iter().any(|k| k.as_bytes() == key)),
+        Mode::Plain | Mode::Contained => (Mode::Plain, false),
+    }
+}
+
+impl V2<'_, '_> {
+    fn value(&mut self, mode: Mode) -> Result<(), Problem> {
+        match self.lex.peek() {
+            Some(b'{') => self.object(if matches!(mode, Mode::Resource | Mode::Meta) { mode } else { Mode::Plain }),
+            Some(b'[') => self.array(if mode == Mode::Contained { Mode::Resource } else { Mode::Plain }),
+            Some(b'"') => self.lex.string(self.out, Form::Canonical).map(drop),
+            // The departure from RFC 8785: a number as the text writes it.
+            Some(b'-' | b'0'..=b'9') => {
+                let number = self.lex.number()?;
+                self.out.extend_from_slice(number);
+                Ok(())
+            }
+            _ => {
+                let literal = self.lex.literal()?;
+                self.out.extend_from_slice(literal);
+                Ok(())
+            }
+        }
+    }
+
+    fn array(&mut self, elements: Mode) -> Result<(), Problem> {
+        self.lex.enter()?;
+        self.out.push(b'[');
+        if self.lex.peek() != Some(b']') {
+            loop {
+                self.value(elements)?;
+                if !self.lex.next(b']')? {
+                    break;
+                }
+                self.out.push(b',');
+            }
+        }
+        self.lex.leave();
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn object(&mut self, mode: Mode) -> Result<(), Problem> {
+        self.lex.enter()?;
+        let open = self.out.len();
+        self.out.push(b'{');
+        let base = self.members.len();
+        let keys_base = self.keys.len();
+        let mut in_order = true;
+        if self.lex.peek() != Some(b'}') {
+            loop {
+                let before = self.out.len();
+                if before > open + 1 {
+                    self.out.push(b',');
+                }
+                let start = self.out.len();
+                let key = self.key()?;
+                self.out.push(b':');
+                self.lex.colon()?;
+                let name = key_text(self.lex.text, self.keys, key);
+                if let Some(last) = self.members[base..].last() {
+                    in_order &= utf16_order(key_text(self.lex.text, self.keys, last.key), name) == Ordering::Less;
+                }
+                let (child, stripped) = rule(mode, name);
+                let value = self.out.len();
+                self.value(child)?;
+                // A `meta` with nothing left in it goes too.
+                let emptied = child == Mode::Meta && &self.out[value..] == b"{}";
+                let kept = !(stripped || emptied);
+                if !kept {
+                    self.out.truncate(before);
+                }
+                self.members.push(Member { key, start, end: self.out.len(), kept });
+                if !self.lex.next(b'}')? {
+                    break;
+                }
+            }
+        }
+        self.lex.leave();
+        if !in_order {
+            self.reorder(open, base)?;
+        }
+        self.out.push(b'}');
+        self.members.truncate(base);
+        self.keys.truncate(keys_base);
+        Ok(())
+    }
+
+    /// A key (at its quote), written to the output in canonical form.
+    fn key(&mut self) -> Result<Key, Problem> {
+        if self.lex.peek() != Some(b'"') {
+            return Err(self.lex.fail("key must be a string"));
+        }
+        let quote = self.lex.pos;
+        if !self.lex.string(self.out, Form::Canonical)? {
+            return Ok(Key { start: quote + 1, end: self.lex.pos - 1, decoded: false });
+        }
+        let start = self.keys.len();
+        let mut again = self.lex.clone();
+        again.pos = quote;
+        again.string(self.keys, Form::Decoded)?;
+        Ok(Key { start, end: self.keys.len(), decoded: true })
+    }
+
+    /// Puts the members of the object opened at `open` (those from `base` on) in key order.
+    fn reorder(&mut self, open: usize, base: usize) -> Result<(), Problem> {
+        let (text, keys) = (self.lex.text, &*self.keys);
+        let members = &mut self.members[base..];
+        members.sort_unstable_by(|a, b| utf16_order(key_text(text, keys, a.key), key_text(text, keys, b.key)));
+        if let Some(pair) =
+            members.windows(2).find(|pair| key_text(text, keys, pair[0].key) == key_text(text, keys, pair[1].key))
+        {
+            return Err(Problem::DuplicateKey {
+                key: String::from_utf8_lossy(key_text(text, keys, pair[0].key)).into_owned(),
+            });
+        }
+        self.spill.clear();
+        self.spill.extend_from_slice(&self.out[open..]);
+        self.out.truncate(open + 1);
+        for member in members.iter().filter(|m| m.kept) {
+            if self.out.len() > open + 1 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(&self.spill[member.start - open..member.end - open]);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,7 +543,10 @@ mod tests {
         let value = json!({"\u{20ac}": "Euro Sign", "\r": "Carriage Return", "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
                            "1": "One", "\u{1f600}": "Emoji: Grinning Face", "\u{80}": "Control", "\u{f6}": "Latin Small Letter O With Diaeresis"});
         let text = String::from_utf8(bytes(&value)).unwrap();
-        let positions: Vec<usize> = ["Carriage", "One", "Control", "Latin", "Euro", "Emoji", "Hebrew"].iter().map(|w| text.find(w).unwrap()).collect();
+        let positions: Vec<usize> = ["Carriage", "One", "Control", "Latin", "Euro", "Emoji", "Hebrew"]
+            .iter()
+            .map(|w| text.find(w).unwrap())
+            .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     }
 }

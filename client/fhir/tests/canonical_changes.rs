@@ -4,11 +4,11 @@
 //! Every case starts from JSON text, as a file or a server gives it: the number forms in
 //! question (`6.30`, `0.1000000000000000000001`, `9007199254740993`) only exist as text.
 
-use custodia_fhir::{canonical, json};
+use custodia_fhir::canonical::{self, Scheme};
 
 /// The canonical form of a resource given as JSON text, as a commitment takes it.
 fn canonical(json: &str) -> Vec<u8> {
-    canonical::bytes(&json::parse(json.as_bytes()).expect("valid JSON"))
+    canonical::bytes_with(Scheme::CURRENT, json.as_bytes()).expect("valid JSON")
 }
 
 /// The canonical form, readable in a failure message.
@@ -100,7 +100,9 @@ fn integers_above_2_pow_53_do_not_collide() {
 #[test]
 fn what_a_server_changes_on_its_own_does_not_count() {
     let with_meta = |meta: &str| {
-        format!(r##"{{"resourceType":"Observation","id":"o1",{meta}"status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/p1"}}}}"##)
+        format!(
+            r##"{{"resourceType":"Observation","id":"o1",{meta}"status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/p1"}}}}"##
+        )
     };
     let bare = with_meta("");
     same(&bare, &with_meta(r##""meta":{"versionId":"1"},"##), "meta.versionId");
@@ -112,11 +114,19 @@ fn what_a_server_changes_on_its_own_does_not_count() {
         "all three, changed",
     );
     let profiled = |version: &str| {
-        with_meta(&format!(r##""meta":{{"versionId":"{version}","profile":["http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"]}},"##))
+        with_meta(&format!(
+            r##""meta":{{"versionId":"{version}","profile":["http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"]}},"##
+        ))
     };
     same(&profiled("1"), &profiled("2"), "versionId beside a profile");
     differ(&bare, &profiled("1"), "a profile is content");
-    differ(&bare, &with_meta(r##""meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]},"##), "a security label is content");
+    differ(
+        &bare,
+        &with_meta(
+            r##""meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}]},"##,
+        ),
+        "a security label is content",
+    );
     differ(&bare, &with_meta(r##""meta":{"tag":[{"code":"x"}]},"##), "a tag is content");
 }
 
@@ -128,7 +138,11 @@ fn bookkeeping_of_contained_resources_does_not_count() {
                 "medicationReference":{{"reference":"#med"}},"contained":[{{"resourceType":"Medication","id":"med"{meta}}}]}}"##
         )
     };
-    same(&with(""), &with(r##","meta":{"versionId":"3","lastUpdated":"2024-01-01T00:00:00Z"}"##), "contained meta bookkeeping");
+    same(
+        &with(""),
+        &with(r##","meta":{"versionId":"3","lastUpdated":"2024-01-01T00:00:00Z"}"##),
+        "contained meta bookkeeping",
+    );
 }
 
 #[test]
