@@ -1,19 +1,67 @@
 //! The canonical form of a resource version, the bytes its commitment is taken over.
 //!
+//! A commitment records the [`Scheme`] its canonical form was taken under ([`Scheme::code`]),
+//! and is verified under that scheme: new commitments are made under [`Scheme::CURRENT`]
+//! (V2); [`Scheme::V1`] is kept, unchanged, only so that versions committed under it still
+//! verify.
+//!
+//! # Scheme V2
+//!
 //! RFC 8785 (JSON Canonicalization Scheme: object keys sorted by UTF-16 code units, no
-//! whitespace, ECMAScript number and string forms) applied to the resource after removing
-//! what a FHIR server changes without the content changing:
+//! whitespace, strings as ECMAScript's `JSON.stringify` writes them), with one departure (the
+//! numbers, below), applied to the resource's JSON text after removing what a FHIR server
+//! changes without the content changing:
 //!
 //! - `meta.versionId`, `meta.lastUpdated` and `meta.source` (server bookkeeping; `meta.security`,
 //!   `meta.tag` and `meta.profile` stay: they change what the resource means or who may see
-//!   it), and `meta` itself if nothing else is left in it;
-//! - `text`, the narrative, when its status is `generated` (servers regenerate it from the
-//!   data; `additional` and `extensions` narratives carry content and stay).
+//!   it), and `meta` itself if nothing else is left in it.
 //!
-//! The same rules apply to contained resources. The bytes are written directly from the parsed
-//! tree (no copy, no intermediate values); `serde_jcs` is the reference the tests hold them to. One consequence of RFC 8785 worth knowing:
-//! numbers are compared as IEEE doubles, so `6.30` and `6.3` canonicalize alike (FHIR treats
-//! the trailing zero as precision); every other change to a value changes the canonical form.
+//! The same rule applies to contained resources. Everything else a server keeps counts: the
+//! narrative (`text`) whatever its status (a `generated` narrative is what a reader sees, and a
+//! server keeps it as it was given: a record whose narrative was changed to "No known
+//! allergies" must not verify), the order of array elements, every character of every string
+//! (`\u00e9` and `é` are one character, written `é`), and every digit of every number.
+//! Key order, whitespace and how a character is escaped do not count.
+//!
+//! ## Where it departs from RFC 8785, and why
+//!
+//! RFC 8785 writes a number as ECMAScript writes the IEEE double nearest to it. Scheme V2
+//! writes it as the resource's text writes it (its lexical form: sign, digits, decimal point,
+//! exponent, as they are). FHIR's `decimal` carries its precision in that form (R4 datatypes:
+//! "the precision of the decimal value has significance", `0.010` is not `0.01`), FHIR servers
+//! keep the form they are given, and FHIR values may hold more digits than a double does.
+//! Under RFC 8785 `6.30` and `6.3`, `0.1000000000000000000001` and `0.1000000000000000000002`,
+//! `9007199254740993` and `9007199254740992` canonicalize alike, so a commitment would not see
+//! such a change. The price: two texts writing the same quantity differently (`1e2` and `100`,
+//! `1.0` and `1`) have different canonical forms; to FHIR they are decimals of different
+//! precision anyway, and a source that rewrites its numbers shows as a mismatch, never as a
+//! false match. Numbers are checked against JSON's grammar and, as [`json::parse`]
+//! does, refused if a double would overflow; RFC 8785's I-JSON limit to double precision does
+//! not apply.
+//!
+//! So the bytes are RFC 8785's, for the same resource, with each number's text in place of
+//! its ECMAScript form: the tests hold them to `serde_jcs` (RFC 8785's reference
+//! implementation) that way on every fixture resource.
+//!
+//! V2 is taken from the JSON text ([`bytes_with`], [`write_with`], [`digest_with`]; a Bundle
+//! entry's text is found by [`json::entry_resources`]), not from a parsed `Value`: serde_json
+//! keeps no number's text short of its `arbitrary_precision` feature, which would change
+//! serde_json for every crate of the workspace. The text is read by a scanner of this crate
+//! that accepts what [`json::parse`] accepts and refuses what it refuses (byte-order mark,
+//! comments, duplicate keys, lone surrogates, nesting beyond serde_json's limit, ...), and the
+//! bytes are written as it reads, in one pass, without a tree and, once warm, without
+//! allocating beyond the output (an object's members are put in key order in buffers kept per
+//! thread).
+//!
+//! # Scheme V1: only to verify what was committed under it
+//!
+//! RFC 8785 over the parsed resource ([`bytes`], [`write`](fn@write), [`digest`], which take a
+//! `serde_json::Value`; [`bytes_with`]`(Scheme::V1, ..)` gives the same bytes from the text),
+//! with numbers as IEEE doubles as RFC 8785 has them, server bookkeeping in `meta` left out as
+//! in V2, and the narrative left out when its status is `generated`. It misses changes a server
+//! keeps (security finding 9): a changed generated narrative, a decimal's precision (`6.30` is
+//! `6.3`), digits beyond a double and integers above 2^53. Never make a new commitment with
+//! it.
 
 use crate::{
     json::{self, Form, Lexer},
