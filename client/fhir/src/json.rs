@@ -112,8 +112,44 @@ impl<'de> Visitor<'de> for StrictVisitor {
                 }
             }
         }
-        Ok(Value::Object(object))
+        match arbitrary_precision_number(&object) {
+            Some(text) => number(text).map_err(de::Error::custom),
+            None => Ok(Value::Object(object)),
+        }
     }
+}
+
+/// serde_json's token for a number when a crate in the same build enables its
+/// `arbitrary_precision` feature (features are unified across a build: `sp-genesis-builder`,
+/// under ink_sandbox, does): numbers then reach the visitor as this one-entry map.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// The number's text, if `object` is serde_json's arbitrary-precision number token (and only
+/// when that feature is on: otherwise such a key is an ordinary key).
+fn arbitrary_precision_number(object: &Map<String, Value>) -> Option<&str> {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on =
+        *ON.get_or_init(|| serde_json::from_str::<serde_json::Number>("1.10").is_ok_and(|n| n.to_string() == "1.10"));
+    match (on, object.len(), object.get(NUMBER_TOKEN)) {
+        (true, 1, Some(Value::String(text))) => Some(text),
+        _ => None,
+    }
+}
+
+/// The value serde_json gives a number's text without `arbitrary_precision` (an integer if
+/// one fits, else the nearest double), so that parsing never depends on what else is built.
+fn number(text: &str) -> Result<Value, String> {
+    if let Ok(n) = text.parse::<u64>() {
+        return Ok(Value::from(n));
+    }
+    if let Ok(n) = text.parse::<i64>() {
+        return Ok(Value::from(n));
+    }
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map(Value::Number)
+        .ok_or_else(|| format!("number out of range: {text}"))
 }
 
 /// Where each entry's `resource` is in the text of a Bundle: the byte range of its JSON text
