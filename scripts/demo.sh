@@ -9,4 +9,4 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
 cd "$CUSTODIA_ROOT"
-cargo run --quiet -p custodia-client --bin custodia -- demo "$@"
+cargo run --quiet -p custodia-cli --bin custodia -- demo "$@"

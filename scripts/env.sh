@@ -10,12 +10,6 @@ export CONTRACT_TOOLCHAIN_DIR="${CONTRACT_TOOLCHAIN_DIR:-/usr}"
 # Where the release bundles (.contract, .wasm, .json) are put.
 export CUSTODIA_BUNDLES="${CUSTODIA_BUNDLES:-$CUSTODIA_ROOT/target/bundles}"
 export PATH="$CUSTODIA_TOOLS/bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-# The shared FHIR R4 fixtures (public Synthea, HL7 and IHE examples) the tests read: the
-# workplace keeps them beside the project, in ../shared/fixtures/fhir. Set
-# CUSTODIA_FHIR_FIXTURES to use another set (e.g. a held-out one).
-if [ -z "${CUSTODIA_FHIR_FIXTURES:-}" ]; then
-  for candidate in "$CUSTODIA_ROOT/../shared/fixtures/fhir" /work/shared/fixtures/fhir; do
-    if [ -d "$candidate/bundles" ]; then CUSTODIA_FHIR_FIXTURES="$(cd "$candidate" && pwd)"; break; fi
-  done
-fi
-export CUSTODIA_FHIR_FIXTURES="${CUSTODIA_FHIR_FIXTURES:-$CUSTODIA_ROOT/../shared/fixtures/fhir}"
+# The FHIR R4 fixtures the tests read are in the repository (tests/fixtures/fhir, with their
+# sources); set CUSTODIA_FHIR_FIXTURES to use another set of the same layout (e.g. a held-out
+# one).

@@ -15,4 +15,4 @@ cargo run --quiet -p custodia-fhir --example throughput
 echo
 echo "## FHIR: import rate on the embedded chain"
 echo
-cargo run --quiet -p custodia-client --example fhir_import_rate
+cargo run --quiet -p custodia-services --example fhir_import_rate

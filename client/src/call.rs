@@ -7,7 +7,7 @@
 
 use crate::{
     backend::{Backend, Emitted, Gas, Hash},
-    error::ContractError,
+    error::{ContractError, InclusionError},
     Client, Error, Result,
 };
 use ink::{
@@ -27,15 +27,14 @@ use std::marker::PhantomData;
 type Env = DefaultEnvironment;
 
 /// A message built with a contract crate's call builder.
-pub type Message<Args, R> =
-    CallBuilder<Env, Set<Call<Env>>, Set<ExecutionInput<Args>>, Set<ReturnType<R>>>;
+pub type Message<Args, R> = CallBuilder<Env, Set<Call<Env>>, Set<ExecutionInput<Args>>, Set<ReturnType<R>>>;
 
 /// Safety margin added to the gas a dry run measured (state may grow between dry run and
 /// inclusion).
 const GAS_MARGIN_PERCENT: u64 = 10;
 
 /// The call builder of the contract at `address`.
-pub(crate) fn builder<C>(address: AccountId) -> <C as ContractCallBuilder>::Type
+pub fn builder<C>(address: AccountId) -> <C as ContractCallBuilder>::Type
 where
     C: ContractCallBuilder,
     C::Type: FromAccountId<Env>,
@@ -43,19 +42,17 @@ where
     <C::Type as FromAccountId<Env>>::from_account_id(address)
 }
 
-fn encode<Args: Encode, R>(message: Message<Args, R>) -> (AccountId, Vec<u8>) {
+/// The callee and the call data of a message.
+pub fn encode<Args: Encode, R>(message: Message<Args, R>) -> (AccountId, Vec<u8>) {
     let params = message.params();
     (*params.callee(), params.exec_input().encode())
 }
 
 /// Decodes a message's output: ink! wraps every return value in `Result<R, LangError>`.
-fn decode_output<R: Decode>(bytes: &[u8]) -> Result<R> {
+pub fn decode_output<R: Decode>(bytes: &[u8]) -> Result<R> {
     match ink::MessageResult::<R>::decode(&mut &bytes[..]) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(lang_error)) => Err(Error::DryRun(format!(
-            "the contract did not understand the call ({lang_error:?}); is the deployment file's \
-             address the right contract?"
-        ))),
+        Ok(Err(lang_error)) => Err(Error::NotUnderstood(lang_error)),
         Err(e) => Err(Error::decoding("the contract's answer", e)),
     }
 }
@@ -132,13 +129,18 @@ where
         let gas_limit = estimate.gas_required.with_margin(GAS_MARGIN_PERCENT);
         let deposit_limit = u128::try_from(estimate.storage_deposit).ok().filter(|d| *d > 0);
         let deposit_limit = deposit_limit.map(|d| d + d / 10 + 1);
-        let included = match self.client.backend().submit(signer, self.contract, self.input.clone(), gas_limit, deposit_limit).await {
+        let included = match self
+            .client
+            .backend()
+            .submit(signer, self.contract, self.input.clone(), gas_limit, deposit_limit)
+            .await
+        {
             // The state changed between the dry run and the block and the contract reverted:
             // a node reports only ContractReverted; the dry run, run again, says why.
-            Err(Error::Inclusion(why)) if why.contains("ContractReverted") => {
+            Err(Error::Inclusion(InclusionError::Failed(failure))) if failure.is_contract_reverted() => {
                 return match self.dry_run(signer.account()).await {
                     Err(error @ Error::Contract(_)) => Err(error),
-                    _ => Err(Error::Inclusion(why)),
+                    _ => Err(Error::Inclusion(InclusionError::Failed(failure))),
                 };
             }
             other => other?,

@@ -1,42 +1,39 @@
-//! The client: a backend, the deployment it talks to, and the local store.
+//! The client: a backend and the deployment it talks to.
 
 use crate::{
     backend::Backend,
     deployment::Deployment,
     registry::{AccessLog, Consents, Directory, Records},
-    Result, Store,
+    Result,
 };
 
 /// Typed access to a deployed Custodia suite.
 ///
 /// ```no_run
 /// # async fn example() -> custodia_client::Result<()> {
-/// use custodia_client::{Client, Deployment, SandboxBackend, Signer, Store};
-/// let backend = SandboxBackend::open("chain.scale".as_ref())?;
+/// use custodia_client::{Client, Deployment, Finality, NodeBackend, Signer};
+/// let backend = NodeBackend::connect("ws://127.0.0.1:9944", Finality::Finalized).await?;
 /// let deployment = Deployment::load("deployment.json".as_ref())?;
-/// let client = Client::open(backend, deployment, Store::open("client.redb".as_ref())?).await?;
-/// let hospital = Signer::dev("alice")?;
+/// let client = Client::open(backend, deployment).await?;
 /// let admins = client.directory().admins().query().await?;
 /// # Ok(()) }
 /// ```
 pub struct Client<B> {
     backend: B,
     deployment: Deployment,
-    store: Store,
 }
 
 impl<B: Backend> Client<B> {
     /// A client without checks (the caller vouches for the deployment).
-    pub fn new(backend: B, deployment: Deployment, store: Store) -> Self {
-        Self { backend, deployment, store }
+    pub fn new(backend: B, deployment: Deployment) -> Self {
+        Self { backend, deployment }
     }
 
-    /// A client, after checking that the backend is the deployment's chain, that each address
-    /// holds the recorded code, and that the store belongs to this deployment.
-    pub async fn open(backend: B, deployment: Deployment, store: Store) -> Result<Self> {
+    /// A client, after checking that the backend is the deployment's chain and that each
+    /// address holds the recorded code.
+    pub async fn open(backend: B, deployment: Deployment) -> Result<Self> {
         deployment.check(&backend).await?;
-        store.bind(deployment.chain, deployment.directory.address.as_ref())?;
-        Ok(Self::new(backend, deployment, store))
+        Ok(Self::new(backend, deployment))
     }
 
     /// The directory.
@@ -67,10 +64,5 @@ impl<B: Backend> Client<B> {
     /// The deployment.
     pub fn deployment(&self) -> &Deployment {
         &self.deployment
-    }
-
-    /// The local store.
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::{
     backend::{Backend, Hash},
+    error::DeploymentError,
     keys::{parse_account, ss58, Signer},
     verify::parse_hash,
     Error, Result,
@@ -52,10 +53,12 @@ pub struct Deployment {
 impl Deployment {
     /// Reads a deployment file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Deployment(format!("cannot read {} ({e}); run `custodia deploy` first", path.display()))
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            Error::Deployment(DeploymentError::Unreadable { path: path.display().to_string(), source })
         })?;
-        serde_json::from_str(&text).map_err(|e| Error::Deployment(format!("{} is malformed: {e}", path.display())))
+        serde_json::from_str(&text).map_err(|source| {
+            Error::Deployment(DeploymentError::Malformed { path: path.display().to_string(), source })
+        })
     }
 
     /// Writes the deployment file.
@@ -79,27 +82,19 @@ impl Deployment {
     pub async fn check<B: Backend>(&self, backend: &B) -> Result<()> {
         let genesis = backend.genesis().await?;
         if genesis != self.chain {
-            return Err(Error::Deployment(format!(
-                "the deployment file is for chain 0x{} but the backend is chain 0x{}: wrong node or wrong deployment file",
-                hex::encode(self.chain),
-                hex::encode(genesis)
-            )));
+            return Err(Error::Deployment(DeploymentError::WrongChain { expected: self.chain, found: genesis }));
         }
-        for (name, deployed) in self.contracts() {
+        for (contract, deployed) in self.contracts() {
+            let address = ss58(&deployed.address);
             match backend.code_hash(deployed.address).await? {
-                None => {
-                    return Err(Error::Deployment(format!(
-                        "no contract at {} (the {name} address in the deployment file)",
-                        ss58(&deployed.address)
-                    )))
-                }
-                Some(hash) if hash != deployed.code_hash => {
-                    return Err(Error::Deployment(format!(
-                        "the contract at {} ({name}) runs code 0x{}, the deployment file says 0x{}",
-                        ss58(&deployed.address),
-                        hex::encode(hash),
-                        hex::encode(deployed.code_hash)
-                    )))
+                None => return Err(Error::Deployment(DeploymentError::NoContract { contract, address })),
+                Some(found) if found != deployed.code_hash => {
+                    return Err(Error::Deployment(DeploymentError::WrongCode {
+                        contract,
+                        address,
+                        expected: deployed.code_hash,
+                        found,
+                    }))
                 }
                 Some(_) => {}
             }
@@ -120,8 +115,8 @@ impl Bundles {
         Self { dir: dir.into() }
     }
 
-    /// `$CUSTODIA_BUNDLES`, or the workspace's `target/bundles` (where
-    /// `scripts/build-contracts.sh` puts them).
+    /// `$CUSTODIA_BUNDLES`, or the workspace's `target/bundles` (where the project's build
+    /// puts them).
     pub fn from_env() -> Self {
         let dir = std::env::var_os("CUSTODIA_BUNDLES")
             .map(PathBuf::from)
@@ -129,15 +124,16 @@ impl Bundles {
         Self { dir }
     }
 
+    /// The directory the bundles are read from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The Wasm of contract `name`.
     pub fn wasm(&self, name: &str) -> Result<Vec<u8>> {
         let path = self.dir.join(format!("{name}.wasm"));
-        std::fs::read(&path).map_err(|e| {
-            Error::Deployment(format!(
-                "cannot read {} ({e}); build the contracts with scripts/build-contracts.sh or set CUSTODIA_BUNDLES",
-                path.display()
-            ))
-        })
+        std::fs::read(&path)
+            .map_err(|source| Error::Deployment(DeploymentError::Bundle { path: path.display().to_string(), source }))
     }
 }
 
@@ -183,7 +179,12 @@ pub async fn deploy<B: Backend>(
         };
     }
     let directory = backend
-        .instantiate(deployer, &code("directory")?, input!(DirectoryRef::new(admins.clone(), *threshold)), salted("directory"))
+        .instantiate(
+            deployer,
+            &code("directory")?,
+            input!(DirectoryRef::new(admins.clone(), *threshold)),
+            salted("directory"),
+        )
         .await?;
     let records = backend
         .instantiate(deployer, &code("records")?, input!(RecordsRef::new(directory.address)), salted("records"))
@@ -216,7 +217,7 @@ pub async fn deploy<B: Backend>(
         attach_proposal: None,
     };
     if admins.contains(&deployer.account()) {
-        let client = crate::Client::new(backend, deployment.clone(), crate::Store::in_memory()?);
+        let client = crate::Client::new(backend, deployment.clone());
         let attach = custodia_types::directory::Action::Attach { contract: records.address };
         let proposal = client.directory().propose(attach).submit(deployer).await?.value;
         if *threshold == 1 {

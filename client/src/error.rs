@@ -1,54 +1,62 @@
-//! The one error type of the client: a variant per phase of a call, the contract's own error
-//! kept typed.
+//! The one error type of the client: a variant per phase of a call, each keeping the typed
+//! error it came from, and the contract's own error kept typed.
+//!
+//! Callers decide what to do with predicates rather than by reading messages:
+//! [`Error::is_disconnected`] (retry later: nothing is known to have happened),
+//! [`Error::is_inclusion_unknown`] (the transaction may or may not be on chain),
+//! [`Error::contract`] (the contract refused; nothing changed).
 
 use scale::Encode;
 use scale_info::{TypeDef, TypeInfo};
 
+/// Any error a backend or a library below the client returned, kept as its own type.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What went wrong, and in which phase.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
-    /// The chain could not be reached or answered with an RPC error.
-    #[error("cannot reach the chain: {0}")]
-    Connection(String),
-    /// The dry run failed below the contract (e.g. the contract trapped, ran out of gas, or
-    /// the address holds no contract).
-    #[error("dry run failed: {0}")]
-    DryRun(String),
-    /// The contract refused the call; nothing was submitted.
-    #[error("{0}")]
-    Contract(#[from] ContractError),
-    /// The chain refuses a queued access-log entry for good (e.g. its receipt was revoked
-    /// before it was submitted); it stays queued, and so do the ones after it.
-    #[error("the chain refuses queued entry {seq}: {error}; drop it with `custodia access discard {seq}` (later entries are renumbered)")]
-    QueuedEntryRefused {
-        /// The entry's number.
-        seq: u64,
-        /// Why.
-        error: ContractError,
+    /// The chain could not be reached, or the connection was lost before anything was sent.
+    #[error("cannot reach the chain at {endpoint}: {source}")]
+    Connection {
+        /// The endpoint (a node URL).
+        endpoint: String,
+        /// The transport's error.
+        #[source]
+        source: BoxError,
     },
-    /// The transaction could not be signed or was rejected by the transaction pool.
+    /// The dry run failed below the contract (it trapped, ran out of gas, or the address holds
+    /// no contract).
+    #[error("dry run failed: {0}")]
+    DryRun(#[source] DispatchFailure),
+    /// The contract did not understand the call (ink!'s `LangError`): the address holds other
+    /// code than the call was built for.
+    #[error("the contract did not understand the call ({0:?}); is the deployment's address the right contract?")]
+    NotUnderstood(ink::LangError),
+    /// The contract refused the call; nothing was submitted.
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    /// The transaction could not be signed, or the transaction pool refused it.
     #[error("submission failed: {0}")]
-    Submission(String),
-    /// The transaction was included but failed, or its inclusion could not be followed.
+    Submission(#[source] SubmissionError),
+    /// The transaction was submitted, then failed on chain or could not be followed.
     #[error("inclusion failed: {0}")]
-    Inclusion(String),
+    Inclusion(#[source] InclusionError),
     /// An answer of the chain or a contract could not be decoded.
-    #[error("cannot decode {what}: {detail}")]
+    #[error("cannot decode {what}: {source}")]
     Decoding {
         /// What was being decoded.
         what: &'static str,
-        /// The decoder's complaint.
-        detail: String,
+        /// The decoder's error.
+        #[source]
+        source: BoxError,
     },
-    /// The deployment file is missing, malformed, or names another chain or other contracts.
+    /// The deployment file is missing or malformed, or names another chain or other contracts.
     #[error("deployment: {0}")]
-    Deployment(String),
+    Deployment(#[source] DeploymentError),
     /// A key could not be loaded.
     #[error("key: {0}")]
-    Key(String),
-    /// The local store (outbox, index, salts) failed.
-    #[error("local store: {0}")]
-    Store(String),
+    Key(#[source] KeyError),
     /// An argument was out of range before anything reached the chain.
     #[error("invalid input: {0}")]
     Input(String),
@@ -58,21 +66,20 @@ pub enum Error {
         /// The file.
         path: String,
         /// What the OS said.
+        #[source]
         source: std::io::Error,
     },
 }
 
 impl Error {
-    pub(crate) fn decoding(what: &'static str, detail: impl ToString) -> Self {
-        Error::Decoding { what, detail: detail.to_string() }
+    /// A decoding error of `what`.
+    pub fn decoding(what: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::Decoding { what, source: source.into() }
     }
 
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Io { path: path.display().to_string(), source }
-    }
-
-    pub(crate) fn store(error: impl ToString) -> Self {
-        Error::Store(error.to_string())
     }
 
     /// The contract error, if the contract refused the call.
@@ -82,10 +89,199 @@ impl Error {
             _ => None,
         }
     }
+
+    /// True if the chain could not be reached and nothing was sent: the same call may go
+    /// through later.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, Error::Connection { .. })
+    }
+
+    /// True if a transaction was sent but whether it reached a block is unknown (the
+    /// connection was lost while waiting): the caller must find out from the chain's state.
+    pub fn is_inclusion_unknown(&self) -> bool {
+        matches!(self, Error::Inclusion(InclusionError::ConnectionLost(_) | InclusionError::Timeout { .. }))
+    }
 }
 
 /// The client's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A runtime dispatch error, as the runtime's metadata names and explains it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}", self.name(), self.docs.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+pub struct DispatchFailure {
+    /// The pallet, for a module error (`Contracts`); `None` for the runtime's other errors.
+    pub pallet: Option<String>,
+    /// The error's name (`ContractTrapped`, `BadOrigin`, …).
+    pub error: String,
+    /// What the pallet's documentation says of it, where known.
+    pub docs: Option<String>,
+}
+
+impl DispatchFailure {
+    /// `Pallet::Error`, or the error alone.
+    pub fn name(&self) -> String {
+        match &self.pallet {
+            Some(pallet) => format!("{pallet}::{}", self.error),
+            None => self.error.clone(),
+        }
+    }
+
+    /// True if this is pallet `pallet`'s error `error`.
+    pub fn is(&self, pallet: &str, error: &str) -> bool {
+        self.pallet.as_deref() == Some(pallet) && self.error == error
+    }
+
+    /// True if the contract reverted (pallet-contracts' `ContractReverted`): the contract
+    /// refused the call on chain, where the dry run had accepted it.
+    pub fn is_contract_reverted(&self) -> bool {
+        self.is("Contracts", "ContractReverted")
+    }
+}
+
+/// Why a transaction was not accepted for inclusion.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmissionError {
+    /// The transaction could not be built or signed.
+    #[error("cannot build or sign the transaction: {0}")]
+    Signing(#[source] BoxError),
+    /// The node's transaction pool refused it (e.g. a stale nonce or an invalid transaction).
+    #[error("the node refused the transaction: {0}")]
+    Refused(#[source] BoxError),
+    /// The runtime refused it before any contract ran (e.g. the account cannot pay).
+    #[error("the runtime refused the transaction: {0}")]
+    Dispatch(#[source] DispatchFailure),
+}
+
+/// Why a submitted transaction did not end well, or its end is unknown.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InclusionError {
+    /// It is in a block, and failed there.
+    #[error("the transaction failed on chain: {0}")]
+    Failed(#[source] DispatchFailure),
+    /// Another transaction of the same account took its nonce: it will never be included.
+    #[error("dropped: another transaction of the account took nonce {nonce} first")]
+    Dropped {
+        /// The nonce it was signed with.
+        nonce: u32,
+    },
+    /// No block held it within the time the client waits.
+    #[error("not in a block after {seconds} s; it may still be included")]
+    Timeout {
+        /// How long the client waited.
+        seconds: u64,
+    },
+    /// The connection was lost while waiting: the transaction may or may not be on chain.
+    #[error("the connection was lost before inclusion was confirmed; the transaction may or may not be on chain: {0}")]
+    ConnectionLost(#[source] BoxError),
+    /// The chain did what the client cannot reconcile (e.g. no `Instantiated` event, or a
+    /// block the node forgot).
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+/// What is wrong with a deployment.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeploymentError {
+    /// The deployment file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The deployment file is not a deployment.
+    #[error("{path} is malformed: {source}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// What the parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A contract bundle cannot be read.
+    #[error("cannot read the contract bundle {path}: {source}")]
+    Bundle {
+        /// The bundle's Wasm file.
+        path: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The backend is another chain than the deployment's.
+    #[error(
+        "the deployment is for chain 0x{} but the backend is chain 0x{}: wrong node or wrong deployment file",
+        hex::encode(expected),
+        hex::encode(found)
+    )]
+    WrongChain {
+        /// The deployment's genesis hash.
+        expected: [u8; 32],
+        /// The backend's.
+        found: [u8; 32],
+    },
+    /// No contract is at one of the deployment's addresses.
+    #[error("no contract at {address} (the {contract} address in the deployment file)")]
+    NoContract {
+        /// Which of the suite's contracts.
+        contract: &'static str,
+        /// Its address (SS58).
+        address: String,
+    },
+    /// The contract at one of the addresses runs other code.
+    #[error(
+        "the contract at {address} ({contract}) runs code 0x{}, the deployment file says 0x{}",
+        hex::encode(found),
+        hex::encode(expected)
+    )]
+    WrongCode {
+        /// Which of the suite's contracts.
+        contract: &'static str,
+        /// Its address (SS58).
+        address: String,
+        /// The code hash the deployment file records.
+        expected: [u8; 32],
+        /// The code hash on chain.
+        found: [u8; 32],
+    },
+}
+
+/// Why a key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// No key was named.
+    #[error("no key given")]
+    Missing,
+    /// The text is not a secret URI (mnemonic, seed, derivation path).
+    #[error("not a secret URI: {0}")]
+    NotASecretUri(String),
+    /// A keystore file other users can read.
+    #[error("{path} is readable by group or others (mode {mode:o}); chmod 600 it")]
+    Exposed {
+        /// The keystore file.
+        path: String,
+        /// Its mode bits.
+        mode: u32,
+    },
+    /// A keystore file that holds no valid secret URI.
+    #[error("{path} holds no valid secret URI")]
+    BadKeystore {
+        /// The keystore file.
+        path: String,
+    },
+    /// A secret file of the wrong length.
+    #[error("{path} is not a 32-byte secret")]
+    BadSecret {
+        /// The secret file.
+        path: String,
+    },
+}
 
 /// An error a Custodia contract returned, as the contract's own type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,11 +346,9 @@ pub fn explain<E: TypeInfo + Encode + std::fmt::Debug>(error: &E) -> String {
     let index = error.encode().first().copied();
     let info = E::type_info();
     let doc = match (&info.type_def, index) {
-        (TypeDef::Variant(def), Some(index)) => def
-            .variants
-            .iter()
-            .find(|variant| variant.index == index)
-            .map(|variant| variant.docs.join(" ")),
+        (TypeDef::Variant(def), Some(index)) => {
+            def.variants.iter().find(|variant| variant.index == index).map(|variant| variant.docs.join(" "))
+        }
         _ => None,
     };
     match doc {

@@ -2,7 +2,7 @@
 //! held by subxt-signer (zeroized on drop) and never printed: a [`Signer`] shows only its
 //! public address.
 
-use crate::{Error, Result};
+use crate::{error::KeyError, Error, Result};
 use ink::primitives::AccountId;
 use std::{path::Path, str::FromStr};
 use subxt_signer::{sr25519::Keypair, SecretUri};
@@ -26,7 +26,7 @@ impl Signer {
         let mut chars = name.chars();
         let capitalised: String = match chars.next() {
             Some(first) => first.to_uppercase().chain(chars).collect(),
-            None => return Err(Error::Key("an empty development key name".into())),
+            None => return Err(Error::Key(KeyError::Missing)),
         };
         Self::from_uri(&format!("//{capitalised}"))
     }
@@ -34,9 +34,8 @@ impl Signer {
     /// A key from a secret URI: a mnemonic, a 0x-hex seed or `//Name`, with optional
     /// derivation paths and `///password`.
     pub fn from_uri(uri: &str) -> Result<Self> {
-        let uri = SecretUri::from_str(uri.trim())
-            .map_err(|e| Error::Key(format!("not a secret URI ({e})")))?;
-        let pair = Keypair::from_uri(&uri).map_err(|e| Error::Key(e.to_string()))?;
+        let uri = SecretUri::from_str(uri.trim()).map_err(|e| Error::Key(KeyError::NotASecretUri(e.to_string())))?;
+        let pair = Keypair::from_uri(&uri).map_err(|e| Error::Key(KeyError::NotASecretUri(e.to_string())))?;
         Ok(Self { pair })
     }
 
@@ -48,16 +47,11 @@ impl Signer {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.permissions().mode();
             if mode & 0o077 != 0 {
-                return Err(Error::Key(format!(
-                    "{} is readable by others (mode {:o}); run `chmod 600 {}`",
-                    path.display(),
-                    mode & 0o777,
-                    path.display()
-                )));
+                return Err(Error::Key(KeyError::Exposed { path: path.display().to_string(), mode: mode & 0o777 }));
             }
         }
         let secret = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
-        Self::from_uri(&secret).map_err(|_| Error::Key(format!("{} holds no valid secret URI", path.display())))
+        Self::from_uri(&secret).map_err(|_| Error::Key(KeyError::BadKeystore { path: path.display().to_string() }))
     }
 
     /// A key named the way the CLI takes it: a keystore file path if one exists there, a

@@ -6,7 +6,7 @@
 //! (patient ids, record ids, code ids) are `HMAC-SHA-256(deployment secret, domain || local
 //! id)`: stable within a deployment, unlinkable to the local id without the secret.
 
-use crate::{backend::Hash, Error, Result};
+use crate::{backend::Hash, error::KeyError, Error, Result};
 use custodia_types::{CodeId, Commitment, PatientId, RecordId};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -67,9 +67,8 @@ impl Pseudonyms {
     /// Loads the secret from `path`, creating it (mode 600) if missing.
     pub fn load_or_create(path: &std::path::Path) -> Result<Self> {
         if let Ok(bytes) = std::fs::read(path) {
-            let secret: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| Error::Key(format!("{} is not a 32-byte secret", path.display())))?;
+            let secret: [u8; 32] =
+                bytes.try_into().map_err(|_| Error::Key(KeyError::BadSecret { path: path.display().to_string() }))?;
             return Ok(Self::new(secret));
         }
         let fresh = Self::generate();

@@ -13,7 +13,7 @@
 //! - **Append-only and idempotent**: each account numbers its entries 0, 1, 2, …; an entry whose
 //!   number was already logged is skipped (a resubmission is a no-op), a gap is refused.
 //! - **Tamper evidence**: entries are leaves of an RFC 6962 Merkle tree (SHA-256 of the SCALE
-//!   encoding of [`Entry`]). The contract keeps only the size, the O(log n) frontier, and the
+//!   encoding of [`Entry`](custodia_types::access_log::Entry)). The contract keeps only the size, the O(log n) frontier, and the
 //!   root at the end of each call; the entries live in `AccessLogged` events. Anyone rebuilds
 //!   the tree from the events (crate `custodia-merkle`), proves an entry's inclusion or two
 //!   sizes' consistency, and checks the proof against a root the chain recorded (`root_at`).
@@ -36,8 +36,7 @@ mod access_log {
     use custodia_merkle::{leaf_hash_into, Frontier, Hash as Digest, Hasher};
     use custodia_types::{
         access_log::{
-            AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, NewEntry,
-            MAX_ENTRIES,
+            AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, NewEntry, MAX_ENTRIES,
         },
         consents::{AccessCheck, ConsentQueries, Denial, Target},
         directory::{DirectoryQueries, Role},
@@ -196,7 +195,8 @@ mod access_log {
                 }
                 self.env().emit_event(AccessLogged { index, entry });
             }
-            let appended = u32::try_from(entries.len().saturating_sub(fresh)).map_err(|_| whole(Error::BatchTooLarge))?;
+            let appended =
+                u32::try_from(entries.len().saturating_sub(fresh)).map_err(|_| whole(Error::BatchTooLarge))?;
             let skipped = u32::try_from(fresh).map_err(|_| whole(Error::BatchTooLarge))?;
             let root = frontier.root::<ChainSha256>();
             if appended > 0 {
@@ -303,7 +303,10 @@ mod access_log {
                     }
                     Authorization::BreakGlass(_) => {
                         if !patients.contains(&entry.patient) {
-                            if self.patient_registered(entry.patient).map_err(|error| BatchError { item: None, error })? {
+                            if self
+                                .patient_registered(entry.patient)
+                                .map_err(|error| BatchError { item: None, error })?
+                            {
                                 patients.push(entry.patient);
                             } else {
                                 return Err(BatchError { item: u32::try_from(i).ok(), error: Error::UnknownPatient });
@@ -354,12 +357,7 @@ mod access_log {
     #[cfg(test)]
     mod tests {
         use super::*;
-        use custodia_types::{
-            access_log::BreakGlassReason,
-            consents::Purpose,
-            records::VersionRef,
-            RecordId,
-        };
+        use custodia_types::{access_log::BreakGlassReason, consents::Purpose, records::VersionRef, RecordId};
 
         fn entry(seq: u64) -> NewEntry {
             NewEntry {

@@ -36,9 +36,9 @@ pub use self::consents::{Consents, ConsentsRef, Error};
 mod consents {
     use custodia_types::{
         consents::{
-            AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial,
-            Receipt, ReceiptId, Revocation, Scope, Target, Terms, VersionFacts, MAX_CATEGORIES,
-            MAX_CHECKS, MAX_DENIES_PER_PATIENT, MAX_RECEIPT_PAGE,
+            AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Receipt, ReceiptId,
+            Revocation, Scope, Target, Terms, VersionFacts, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT,
+            MAX_RECEIPT_PAGE,
         },
         directory::{DirectoryQueries, Membership, Role},
         records::{RecordQueries, VersionRef},
@@ -294,9 +294,7 @@ mod consents {
         }
 
         fn in_force(receipt: &Receipt, at: Timestamp) -> bool {
-            receipt.revoked.is_none_or(|r| r.revoked_at > at)
-                && receipt.valid_from <= at
-                && at < receipt.valid_until
+            receipt.revoked.is_none_or(|r| r.revoked_at > at) && receipt.valid_from <= at && at < receipt.valid_until
         }
 
         /// Why `receipt` does not authorise `check` (given the accessor's membership and the
@@ -319,7 +317,10 @@ mod consents {
             }
             let grantee_matches = receipt.grantee.institution == member.institution
                 && receipt.grantee.account.is_none_or(|account| account == check.accessor);
-            if !grantee_matches || !receipt.purposes.contains(check.purpose) || !Self::covers(&receipt.scope, check.target, facts) {
+            if !grantee_matches
+                || !receipt.purposes.contains(check.purpose)
+                || !Self::covers(&receipt.scope, check.target, facts)
+            {
                 return Some(Denial::OutOfScope(id));
             }
             None
@@ -474,9 +475,7 @@ mod consents {
     impl ConsentQueries for Consents {
         #[ink(message)]
         fn is_authorized(&self, check: AccessCheck) -> core::result::Result<ReceiptId, Denial> {
-            self.check_batch(ink::prelude::vec![check])
-                .pop()
-                .unwrap_or(Err(Denial::NoConsent))
+            self.check_batch(ink::prelude::vec![check]).pop().unwrap_or(Err(Denial::NoConsent))
         }
 
         #[ink(message)]
@@ -578,7 +577,11 @@ mod consents {
             let lab = CodeId::new([7; 32]);
             let facts = VersionFacts { patient: PatientId::new([1; 32]), kind: lab, erased: false };
             assert!(Consents::covers(&Scope::Record(record), Target::Version(at), Some(&facts)));
-            assert!(!Consents::covers(&Scope::Version(VersionRef { record, version: 1 }), Target::Version(at), Some(&facts)));
+            assert!(!Consents::covers(
+                &Scope::Version(VersionRef { record, version: 1 }),
+                Target::Version(at),
+                Some(&facts)
+            ));
             assert!(Consents::covers(&Scope::Categories(vec![lab]), Target::Version(at), Some(&facts)));
             assert!(Consents::covers(&Scope::Categories(vec![lab]), Target::Query(lab), None));
             assert!(!Consents::covers(&Scope::Record(record), Target::Query(lab), None));

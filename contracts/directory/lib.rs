@@ -46,11 +46,10 @@ pub use self::directory::{Admins, Directory, DirectoryRef, Error};
 mod directory {
     use custodia_types::{
         directory::{
-            AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered,
-            Controller, DependentAttached, DirectoryQueries, Institution, InstitutionAdmitted,
-            InstitutionRemoved, Lookup, MembershipCache, Membership, PatientInfo,
-            PatientRegistered, Proposal, ProposalApproved, ProposalCancelled, ProposalCreated,
-            ProposalExecuted, ProposalStatus, Role, Roles, RolesChanged, MAX_ADMINS, MAX_DEPENDENTS,
+            AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered, Controller,
+            DependentAttached, DirectoryQueries, Institution, InstitutionAdmitted, InstitutionRemoved, Lookup,
+            Membership, MembershipCache, PatientInfo, PatientRegistered, Proposal, ProposalApproved, ProposalCancelled,
+            ProposalCreated, ProposalExecuted, ProposalStatus, Role, Roles, RolesChanged, MAX_ADMINS, MAX_DEPENDENTS,
         },
         InstitutionId, PatientId,
     };
@@ -571,8 +570,7 @@ mod directory {
                     self.env().emit_event(InstitutionAdmitted { institution: id, operator, kind, roles });
                 }
                 Action::SetRoles { institution, roles } => {
-                    let mut found =
-                        self.institutions.get(institution).ok_or(Error::UnknownInstitution)?;
+                    let mut found = self.institutions.get(institution).ok_or(Error::UnknownInstitution)?;
                     let old = found.roles;
                     found.roles = roles;
                     self.institutions.insert(institution, &found);
@@ -580,8 +578,7 @@ mod directory {
                     self.env().emit_event(RolesChanged { institution, old, new: roles });
                 }
                 Action::Remove { institution } => {
-                    let found =
-                        self.institutions.take(institution).ok_or(Error::UnknownInstitution)?;
+                    let found = self.institutions.take(institution).ok_or(Error::UnknownInstitution)?;
                     self.members.remove(found.operator);
                     self.tell_dependents(Forget::Institution(institution))?;
                     self.env().emit_event(InstitutionRemoved { institution, roles: found.roles });
@@ -639,9 +636,7 @@ mod directory {
 
         fn custodian_of_account(&self, account: AccountId) -> Result<(InstitutionId, Institution)> {
             match self.membership_of(account) {
-                Some((id, institution)) if institution.roles.contains(Role::Custodian) => {
-                    Ok((id, institution))
-                }
+                Some((id, institution)) if institution.roles.contains(Role::Custodian) => Ok((id, institution)),
                 _ => Err(Error::NotCustodian),
             }
         }
@@ -649,9 +644,7 @@ mod directory {
         fn acts_for(&self, account: AccountId, info: &PatientInfo) -> bool {
             match info.controller {
                 Controller::PatientHeld(key) => key == account,
-                Controller::Custodial(custodian) => {
-                    self.membership_of(account).map(|(id, _)| id) == Some(custodian)
-                }
+                Controller::Custodial(custodian) => self.membership_of(account).map(|(id, _)| id) == Some(custodian),
             }
         }
 
@@ -673,22 +666,17 @@ mod directory {
     impl DirectoryQueries for Directory {
         #[ink(message)]
         fn is_member(&self, account: AccountId, role: Role) -> bool {
-            self.membership_of(account)
-                .is_some_and(|(_, institution)| institution.roles.contains(role))
+            self.membership_of(account).is_some_and(|(_, institution)| institution.roles.contains(role))
         }
 
         #[ink(message)]
         fn membership(&self, account: AccountId) -> Option<Membership> {
-            self.membership_of(account)
-                .map(|(institution, found)| Membership { institution, roles: found.roles })
+            self.membership_of(account).map(|(institution, found)| Membership { institution, roles: found.roles })
         }
 
         #[ink(message)]
         fn lookup(&self, account: AccountId) -> Lookup {
-            Lookup {
-                membership: self.membership(account),
-                cacheable: self.dependents().contains(&self.env().caller()),
-            }
+            Lookup { membership: self.membership(account), cacheable: self.dependents().contains(&self.env().caller()) }
         }
 
         #[ink(message)]
@@ -745,9 +733,8 @@ mod directory {
         fn admit(directory: &mut Directory, operator: AccountId, roles: Roles) -> InstitutionId {
             let a = accounts();
             as_caller(a.alice);
-            let id = directory
-                .propose(Action::Admit { operator, kind: InstitutionKind::Hospital, roles })
-                .expect("propose");
+            let id =
+                directory.propose(Action::Admit { operator, kind: InstitutionKind::Hospital, roles }).expect("propose");
             as_caller(a.bob);
             directory.approve(id).expect("approve");
             directory.execute(id).expect("execute");
@@ -796,11 +783,8 @@ mod directory {
             let id = directory.propose(Action::Remove { institution: 7 });
             assert_eq!(id, Err(Error::UnknownInstitution));
             as_caller(a.eve);
-            let admit = Action::Admit {
-                operator: a.eve,
-                kind: InstitutionKind::Clinic,
-                roles: Roles::of(&[Role::Accessor]),
-            };
+            let admit =
+                Action::Admit { operator: a.eve, kind: InstitutionKind::Clinic, roles: Roles::of(&[Role::Accessor]) };
             assert_eq!(directory.propose(admit.clone()), Err(Error::NotAdmin));
             as_caller(a.alice);
             let id = directory.propose(admit).expect("propose");
@@ -822,9 +806,8 @@ mod directory {
                     roles: Roles::of(&[Role::Custodian]),
                 })
                 .expect("propose");
-            let change = directory
-                .propose(Action::SetAdmins { admins: vec![a.alice, a.bob], threshold: 1 })
-                .expect("propose");
+            let change =
+                directory.propose(Action::SetAdmins { admins: vec![a.alice, a.bob], threshold: 1 }).expect("propose");
             as_caller(a.charlie);
             directory.approve(change).expect("approve");
             directory.execute(change).expect("execute");
@@ -842,10 +825,7 @@ mod directory {
             as_caller(a.django);
             directory.register_patient(patient(1)).expect("register");
             as_caller(a.alice);
-            assert_eq!(
-                directory.propose(Action::Remove { institution: hospital }),
-                Err(Error::InstitutionHasPatients)
-            );
+            assert_eq!(directory.propose(Action::Remove { institution: hospital }), Err(Error::InstitutionHasPatients));
         }
 
         #[ink::test]

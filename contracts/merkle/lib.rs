@@ -164,10 +164,7 @@ mod tree {
 
         /// The leaf hash at `index`.
         pub fn leaf(&self, index: u64) -> Option<Hash> {
-            self.levels
-                .first()?
-                .get(usize::try_from(index).ok()?)
-                .copied()
+            self.levels.first()?.get(usize::try_from(index).ok()?).copied()
         }
 
         /// Appends a leaf hash; returns its index.
@@ -207,13 +204,10 @@ mod tree {
                 return self.levels[height][(start >> height) as usize];
             }
             let k = split(n);
-            node_hash::<H>(
-                &self.range_root::<H>(start, start + k),
-                &self.range_root::<H>(start + k, end),
-            )
+            node_hash::<H>(&self.range_root::<H>(start, start + k), &self.range_root::<H>(start + k, end))
         }
 
-        /// PATH(index, D[size]): the inclusion proof of leaf `index` in the tree of the first `size`
+        /// `PATH(index, D[size])`: the inclusion proof of leaf `index` in the tree of the first `size`
         /// leaves, deepest sibling first. `None` unless index < size ≤ len.
         pub fn inclusion_proof<H: Hasher>(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
             if index >= size || size > self.len() {
@@ -239,13 +233,9 @@ mod tree {
             }
         }
 
-        /// PROOF(old_size, D[new_size]): the consistency proof between the trees of the first
+        /// `PROOF(old_size, D[new_size])`: the consistency proof between the trees of the first
         /// `old_size` and the first `new_size` leaves. `None` unless 0 < old_size ≤ new_size ≤ len.
-        pub fn consistency_proof<H: Hasher>(
-            &self,
-            old_size: u64,
-            new_size: u64,
-        ) -> Option<Vec<Hash>> {
+        pub fn consistency_proof<H: Hasher>(&self, old_size: u64, new_size: u64) -> Option<Vec<Hash>> {
             if old_size == 0 || old_size > new_size || new_size > self.len() {
                 return None;
             }
@@ -254,14 +244,7 @@ mod tree {
             Some(proof)
         }
 
-        fn subproof<H: Hasher>(
-            &self,
-            m: u64,
-            start: u64,
-            end: u64,
-            whole: bool,
-            proof: &mut Vec<Hash>,
-        ) {
+        fn subproof<H: Hasher>(&self, m: u64, start: u64, end: u64, whole: bool, proof: &mut Vec<Hash>) {
             let n = end - start;
             if m == n {
                 if !whole {
@@ -283,13 +266,7 @@ mod tree {
 
 /// Checks that `leaf` (a leaf hash) is entry `index` of the tree of `size` leaves with `root`
 /// (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion<H: Hasher>(
-    leaf: &Hash,
-    index: u64,
-    size: u64,
-    proof: &[Hash],
-    root: &Hash,
-) -> bool {
+pub fn verify_inclusion<H: Hasher>(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> bool {
     if index >= size {
         return false;
     }

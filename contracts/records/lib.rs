@@ -42,11 +42,11 @@ pub use self::records::{BatchError, Error, Records, RecordsRef};
 #[ink::contract]
 mod records {
     use custodia_types::{
-        directory::{DirectoryQueries, ForgetError, MembershipCache, Membership, Role, Roles},
+        directory::{DirectoryQueries, ForgetError, Membership, MembershipCache, Role, Roles},
         records::{
-            Content, ErasureReason, Link, NewVersion, RecordInfo, RecordQueries, Supersedence,
-            Tombstone, Verification, Version, VersionCommitted, VersionErased, VersionFacts,
-            VersionNo, VersionRef, VersionSuperseded, MAX_BATCH, MAX_DESCRIBE, MAX_LOCATOR_LEN, MAX_PAGE,
+            Content, ErasureReason, Link, NewVersion, RecordInfo, RecordQueries, Supersedence, Tombstone, Verification,
+            Version, VersionCommitted, VersionErased, VersionFacts, VersionNo, VersionRef, VersionSuperseded,
+            MAX_BATCH, MAX_DESCRIBE, MAX_LOCATOR_LEN, MAX_PAGE,
         },
         CodeId, Commitment, InstitutionId, PatientId, RecordId,
     };
@@ -239,11 +239,7 @@ mod records {
             if !self.may_erase(caller, &info)? {
                 return Err(Error::NotAuthorizedToErase);
             }
-            let tombstone = Tombstone {
-                erased_by: caller,
-                erased_at: self.env().block_timestamp(),
-                reason,
-            };
+            let tombstone = Tombstone { erased_by: caller, erased_at: self.env().block_timestamp(), reason };
             erased.content = Content::Erased(tombstone);
             self.versions.insert((record, version), &erased);
             self.env().emit_event(VersionErased {
@@ -264,9 +260,7 @@ mod records {
             match self.versions.get((record, version)).map(|found| found.content) {
                 None => Verification::Unknown,
                 Some(Content::Erased(_)) => Verification::Erased,
-                Some(Content::Committed { commitment: held, .. }) if held == commitment => {
-                    Verification::Match
-                }
+                Some(Content::Committed { commitment: held, .. }) if held == commitment => Verification::Match,
                 Some(Content::Committed { .. }) => Verification::Mismatch,
             }
         }
@@ -299,9 +293,7 @@ mod records {
             };
             let first = from.max(1);
             let last = first.saturating_add(limit.min(MAX_PAGE)).saturating_sub(1).min(info.head);
-            (first..=last)
-                .filter_map(|number| self.versions.get((record, number)).map(|v| (number, v)))
-                .collect()
+            (first..=last).filter_map(|number| self.versions.get((record, number)).map(|v| (number, v))).collect()
         }
 
         /// The later version that superseded `record` version `version`, and how.
@@ -392,12 +384,7 @@ mod records {
             Ok(number)
         }
 
-        fn check_version_input(
-            record: RecordId,
-            commitment: &Commitment,
-            locator: &[u8],
-            kind: &CodeId,
-        ) -> Result<()> {
+        fn check_version_input(record: RecordId, commitment: &Commitment, locator: &[u8], kind: &CodeId) -> Result<()> {
             if record.is_zero() {
                 return Err(Error::ZeroRecordId);
             }
@@ -556,7 +543,9 @@ mod records {
 
         #[test]
         fn version_input_is_checked_field_by_field() {
-            let ok = |r, c, l: &[u8], k| Records::check_version_input(RecordId::new(r), &Commitment::new(c), l, &CodeId::new(k));
+            let ok = |r, c, l: &[u8], k| {
+                Records::check_version_input(RecordId::new(r), &Commitment::new(c), l, &CodeId::new(k))
+            };
             assert_eq!(ok(id(1), id(2), b"Observation/1/_history/1", id(3)), Ok(()));
             assert_eq!(ok(id(0), id(2), b"x", id(3)), Err(Error::ZeroRecordId));
             assert_eq!(ok(id(1), id(0), b"x", id(3)), Err(Error::ZeroCommitment));

@@ -1,9 +1,7 @@
 //! Consent receipts: who may see which of a patient's records, for what purpose, until when.
 
-use crate::{
-    records::VersionRef, AccountId, CodeId, InstitutionId, PatientId, RecordId, Timestamp,
-};
 pub use crate::records::VersionFacts;
+use crate::{records::VersionRef, AccountId, CodeId, InstitutionId, PatientId, RecordId, Timestamp};
 use ink::prelude::vec::Vec;
 
 /// Receipt ids are sequential from 1.

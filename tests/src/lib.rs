@@ -1,15 +1,17 @@
 //! # custodia-tests
 //!
-//! Runs the release bundles of the Custodia contracts in the real pallet-contracts runtime, in
-//! process ([`ink_sandbox`]), with no node and no mock:
+//! The tests that cross crates, in one place:
 //!
-//! - [`chain`]: a thin, typed harness over the sandbox: deploy a bundle, call a message built
-//!   with the contract crate's own call builders, decode the result and the events, read the
-//!   gas, the storage deposit and the state root;
-//! - [`world`]: the cast the tests share: admins, hospitals, a laboratory, an audit body,
-//!   patients (one custodial, one holding their own key), a stranger, and the deployed suite.
+//! - contract-level integration tests (`tests/{directory,records,consents,access_log}.rs`):
+//!   the release bundles in the real pallet-contracts runtime, in process, through the typed
+//!   harness of `custodia-sandbox`, sharing the cast of [`world`];
+//! - client and service tests (`tests/client_*.rs`) on the embedded chain, sharing the
+//!   deployment of [`fixture`]; the end-to-end suite over JSON-RPC (`tests/client_node.rs`,
+//!   feature `e2e`, against a node `scripts/test.sh` starts);
+//! - the `figures` benchmark binary.
 //!
 //! The bundles are built by `scripts/build-contracts.sh` into `target/bundles` (or
 //! `$CUSTODIA_BUNDLES`).
-pub mod chain;
+
+pub mod fixture;
 pub mod world;

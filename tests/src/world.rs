@@ -1,15 +1,19 @@
 //! The cast and the deployed suite that the integration tests and the figures share.
 
-use crate::chain::{call_builder, Chain};
+use access_log::AccessLog;
+use consents::Consents;
+use custodia_client::{deploy, Backend, Bundles, Governance, Signer};
+use custodia_sandbox::{
+    harness::{call_builder, Chain},
+    SandboxBackend, SandboxClock,
+};
 use custodia_types::{
     directory::{Action, InstitutionKind, Role, Roles},
     CodeId, Commitment, InstitutionId, PatientId, RecordId,
 };
-use directory::{Directory, DirectoryRef};
+use directory::Directory;
 use ink::{codegen::ContractCallBuilder, primitives::AccountId};
-use access_log::{AccessLog, AccessLogRef};
-use consents::{Consents, ConsentsRef};
-use records::{Records, RecordsRef};
+use records::Records;
 
 fn account(tag: u8) -> AccountId {
     AccountId::from([tag; 32])
@@ -36,10 +40,16 @@ pub struct Cast {
     pub stranger: AccountId,
 }
 
+/// The key of the first admin, who deploys the suite (the other accounts only need to be
+/// distinct: the in-process chain takes any origin).
+fn deployer() -> Signer {
+    Signer::from_uri("//Custodia//Tests//Admin").expect("a valid dev URI")
+}
+
 impl Default for Cast {
     fn default() -> Self {
         Self {
-            admins: [account(0xA1), account(0xA2), account(0xA3)],
+            admins: [deployer().account(), account(0xA2), account(0xA3)],
             hospital_a: account(0x11),
             hospital_a_clerk: account(0x12),
             hospital_b: account(0x21),
@@ -115,23 +125,32 @@ pub fn kind() -> CodeId {
 }
 
 impl World {
-    /// Deploys directory and records, attaches records to the directory, admits the
-    /// institutions through two-of-three governance, adds hospital A's clerk, and registers the two patients.
+    /// Deploys the suite as an institution would (the client's `deploy`, on the in-process
+    /// chain), attaches records to the directory, admits the institutions through two-of-three
+    /// governance, adds hospital A's clerk, and registers the two patients. The clock is then
+    /// set to [`SandboxClock::deterministic`]'s genesis.
     pub fn new() -> Self {
         let cast = Cast::default();
-        let mut chain = Chain::new();
+        let backend = SandboxBackend::new(SandboxClock::deterministic());
+        let governance = Governance { admins: cast.admins.to_vec(), threshold: 2 };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+        runtime
+            .block_on(backend.fund(&deployer(), deployer().account(), custodia_sandbox::harness::FUNDS))
+            .expect("fund the deployer");
+        let deployment = runtime
+            .block_on(deploy(&backend, &deployer(), &governance, &Bundles::from_env(), b"tests", "embedded"))
+            .unwrap_or_else(|e| panic!("deploy the suite: {e}"));
+        let mut chain = Chain::from(backend.into_sandbox());
+        chain.set_time(SandboxClock::deterministic().genesis_ms);
         for account in cast.all() {
             chain.fund(account);
         }
-        let directory = chain.deploy(
-            "directory",
-            cast.admins[0],
-            DirectoryRef::new(cast.admins.to_vec(), 2),
-            b"directory",
+        let (directory, records, consents, access_log) = (
+            deployment.directory.address,
+            deployment.records.address,
+            deployment.consents.address,
+            deployment.access_log.address,
         );
-        let records = chain.deploy("records", cast.admins[0], RecordsRef::new(directory), b"records");
-        let consents = chain.deploy("consents", cast.admins[0], ConsentsRef::new(directory, records), b"consents");
-        let access_log = chain.deploy("access_log", cast.admins[0], AccessLogRef::new(directory, consents), b"access_log");
         let mut world = Self {
             chain,
             cast,
@@ -143,7 +162,10 @@ impl World {
             custodial_patient: PatientId::new(id32(0xE1)),
             keyed_patient: PatientId::new(id32(0xE2)),
         };
-        world.govern(Action::Attach { contract: records }).expect("attach records");
+        let attach = deployment.attach_proposal.expect("attaching records needs a second approval");
+        let second = world.cast.admins[1];
+        world.chain.call(second, world.dir().approve(attach)).value.expect("approve attach");
+        world.chain.call(second, world.dir().execute(attach)).value.expect("attach records");
         let custodian_accessor = Roles::of(&[Role::Custodian, Role::Accessor]);
         world.institutions = Institutions {
             hospital_a: world.admit(cast.hospital_a, InstitutionKind::Hospital, custodian_accessor),

@@ -4,12 +4,12 @@
 
 use access_log::{BatchError, Error};
 use custodia_merkle::{leaf_hash, verify_consistency, verify_inclusion, Sha256, Tree};
-use custodia_tests::{
-    chain::Outcome,
-    world::{commitment, id32, kind, record_id, World},
-};
+use custodia_sandbox::harness::Outcome;
+use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
-    access_log::{AccessLogged, Appended, Authorization, BreakGlassAccess, BreakGlassReason, LogExtended, NewEntry, MAX_ENTRIES},
+    access_log::{
+        AccessLogged, Appended, Authorization, BreakGlassAccess, BreakGlassReason, LogExtended, NewEntry, MAX_ENTRIES,
+    },
     consents::{Decision, Denial, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
     records::VersionRef,
     PatientId,
@@ -28,7 +28,8 @@ struct Setup {
 fn setup() -> Setup {
     let mut w = World::new();
     let record = record_id(0x40);
-    let commit = w.rec().commit(record, w.custodial_patient, commitment(0x4000), b"Observation/y/_history/1".to_vec(), kind());
+    let commit =
+        w.rec().commit(record, w.custodial_patient, commitment(0x4000), b"Observation/y/_history/1".to_vec(), kind());
     assert_eq!(w.chain.call(w.cast.hospital_a, commit).value, Ok(1));
     let terms = Terms {
         patient: w.custodial_patient,
@@ -183,7 +184,11 @@ fn every_entry_is_provable_against_the_roots_the_chain_recorded() {
         let batch: Vec<NewEntry> = (0..size)
             .map(|i| {
                 let seq = seqs[slot] + i;
-                if who == lab && i % 2 == 0 { consented(&s, seq) } else { break_glass(&s, seq) }
+                if who == lab && i % 2 == 0 {
+                    consented(&s, seq)
+                } else {
+                    break_glass(&s, seq)
+                }
             })
             .collect();
         seqs[slot] += size;

@@ -2,16 +2,16 @@
 //! the consent lifecycle, deny over permit, category scope, bad input, and a property test
 //! against a reference model.
 
+use consents::Error;
 use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
     consents::{
-        AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Grantee,
-        Purpose, Purposes, ReceiptId, Scope, Target, Terms, MAX_CATEGORIES, MAX_DENIES_PER_PATIENT,
+        AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Grantee, Purpose, Purposes,
+        ReceiptId, Scope, Target, Terms, MAX_CATEGORIES, MAX_DENIES_PER_PATIENT,
     },
     records::VersionRef,
     CodeId, PatientId, RecordId,
 };
-use consents::Error;
 use ink::primitives::AccountId;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -42,7 +42,13 @@ impl Consenting for World {
     /// Hospital A commits version 1 of a record of `patient` under `code`.
     fn record_of(&mut self, patient: PatientId, tag: u8, code: CodeId) -> VersionRef {
         let record = record_id(tag);
-        let commit = self.rec().commit(record, patient, commitment(u32::from(tag) + 9000), b"Observation/x/_history/1".to_vec(), code);
+        let commit = self.rec().commit(
+            record,
+            patient,
+            commitment(u32::from(tag) + 9000),
+            b"Observation/x/_history/1".to_vec(),
+            code,
+        );
         assert_eq!(self.chain.call(self.cast.hospital_a, commit).value, Ok(1));
         VersionRef { record, version: 1 }
     }
@@ -330,10 +336,8 @@ fn random_grant_revoke_access_sequences_match_a_reference_model() {
             let purpose = purposes[rng.below(2) as usize];
             let live = |m: &Modelled| m.revoked_at.is_none() && time < m.until && m.purpose == purpose;
             let denied = model.iter().find(|m| m.deny && live(m)).map(|m| m.id);
-            let mut checks: Vec<AccessCheck> = model
-                .iter()
-                .map(|m| AccessCheck { at: time, purpose, ..check(lab, p, at, Some(m.id)) })
-                .collect();
+            let mut checks: Vec<AccessCheck> =
+                model.iter().map(|m| AccessCheck { at: time, purpose, ..check(lab, p, at, Some(m.id)) }).collect();
             checks.push(AccessCheck { at: time, purpose, ..check(lab, p, at, None) });
             let query = w.con().check_batch(checks);
             let mut answers = w.chain.query(lab, query);

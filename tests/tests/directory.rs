@@ -3,10 +3,9 @@
 use custodia_tests::world::{id32, World};
 use custodia_types::{
     directory::{
-        AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered,
-        Controller, InstitutionAdmitted, InstitutionKind, InstitutionRemoved, PatientRegistered,
-        ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, Role, Roles,
-        RolesChanged,
+        AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered, Controller,
+        InstitutionAdmitted, InstitutionKind, InstitutionRemoved, PatientRegistered, ProposalApproved,
+        ProposalCancelled, ProposalCreated, ProposalExecuted, Role, Roles, RolesChanged,
     },
     PatientId,
 };
@@ -150,9 +149,18 @@ fn governance_refuses_bad_actions_with_typed_errors() {
     let mut w = World::new();
     let admin = w.cast.admins[0];
     let cases = vec![
-        (Action::Admit { operator: w.cast.lab, kind: InstitutionKind::Clinic, roles: Roles::of(&[Role::Accessor]) }, Error::AccountAlreadyMember),
-        (Action::Admit { operator: newcomer(), kind: InstitutionKind::Clinic, roles: Roles::NONE }, Error::InvalidRoles),
-        (Action::Admit { operator: newcomer(), kind: InstitutionKind::Clinic, roles: Roles(0b1000) }, Error::InvalidRoles),
+        (
+            Action::Admit { operator: w.cast.lab, kind: InstitutionKind::Clinic, roles: Roles::of(&[Role::Accessor]) },
+            Error::AccountAlreadyMember,
+        ),
+        (
+            Action::Admit { operator: newcomer(), kind: InstitutionKind::Clinic, roles: Roles::NONE },
+            Error::InvalidRoles,
+        ),
+        (
+            Action::Admit { operator: newcomer(), kind: InstitutionKind::Clinic, roles: Roles(0b1000) },
+            Error::InvalidRoles,
+        ),
         (Action::SetRoles { institution: 99, roles: Roles::of(&[Role::Accessor]) }, Error::UnknownInstitution),
         (Action::Remove { institution: 99 }, Error::UnknownInstitution),
         (Action::Remove { institution: w.institutions.hospital_a }, Error::InstitutionHasPatients),
@@ -239,7 +247,10 @@ fn only_custodians_register_patients() {
         }
     }
     let a = w.cast.hospital_a;
-    assert_eq!(w.chain.call_refused(a, w.dir().register_patient(w.custodial_patient)), Err(Error::PatientAlreadyRegistered));
+    assert_eq!(
+        w.chain.call_refused(a, w.dir().register_patient(w.custodial_patient)),
+        Err(Error::PatientAlreadyRegistered)
+    );
     assert_eq!(w.chain.call_refused(a, w.dir().register_patient(PatientId::default())), Err(Error::ZeroPatientId));
 }
 
@@ -344,7 +355,10 @@ fn queries_answer_everyone_alike() {
         assert!(w.chain.query(who, w.dir().is_member(w.cast.hospital_a_clerk, Role::Custodian)));
         assert!(!w.chain.query(who, w.dir().is_member(w.cast.lab, Role::Custodian)));
         assert!(!w.chain.query(who, w.dir().is_member(w.cast.stranger, Role::Accessor)));
-        assert_eq!(w.chain.query(who, w.dir().controller_of(w.keyed_patient)), Some(Controller::PatientHeld(w.cast.patient_key)));
+        assert_eq!(
+            w.chain.query(who, w.dir().controller_of(w.keyed_patient)),
+            Some(Controller::PatientHeld(w.cast.patient_key))
+        );
         assert_eq!(w.chain.query(who, w.dir().patient(w.custodial_patient)).map(|p| p.custodian), Some(a));
         assert_eq!(w.chain.query(who, w.dir().institution(a)).map(|i| i.patients), Some(2));
         assert_eq!(w.chain.query(who, w.dir().admins()).accounts, w.cast.admins.to_vec());

@@ -1,15 +1,13 @@
 //! The records registry in the real pallet-contracts runtime: every message × every role,
 //! supersedence from both ends, erasure as an evident gap, and bad input.
 
-use custodia_tests::{
-    chain::Chain,
-    world::{commitment, id32, kind, record_id, World},
-};
+use custodia_sandbox::harness::Chain;
+use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
     directory::{Action, ForgetError, MembershipCache, Role, Roles},
     records::{
-        Content, ErasureReason, Link, NewVersion, Supersedence, Verification, VersionCommitted,
-        VersionErased, VersionRef, VersionSuperseded, MAX_BATCH, MAX_LOCATOR_LEN,
+        Content, ErasureReason, Link, NewVersion, Supersedence, Verification, VersionCommitted, VersionErased,
+        VersionRef, VersionSuperseded, MAX_BATCH, MAX_LOCATOR_LEN,
     },
     CodeId, Commitment, PatientId, RecordId,
 };
@@ -184,10 +182,26 @@ fn supersedence_is_readable_from_both_ends() {
     assert_eq!(w.chain.query(a, w.rec().head(record)).map(|(n, _)| n), Some(2));
 
     // A version is superseded once; the next change supersedes the newer version.
-    let again = w.rec().supersede(record, w.custodial_patient, commitment(3), LOCATOR.to_vec(), kind(), v1, Supersedence::Replaces);
+    let again = w.rec().supersede(
+        record,
+        w.custodial_patient,
+        commitment(3),
+        LOCATOR.to_vec(),
+        kind(),
+        v1,
+        Supersedence::Replaces,
+    );
     assert_eq!(w.chain.call_refused(a, again), Err(Error::AlreadySuperseded));
     let v2_ref = VersionRef { record, version: 2 };
-    let next = w.rec().supersede(record, w.custodial_patient, commitment(3), LOCATOR.to_vec(), kind(), v2_ref, Supersedence::Replaces);
+    let next = w.rec().supersede(
+        record,
+        w.custodial_patient,
+        commitment(3),
+        LOCATOR.to_vec(),
+        kind(),
+        v2_ref,
+        Supersedence::Replaces,
+    );
     assert_eq!(w.chain.call(a, next).value, Ok(3));
 }
 
@@ -198,7 +212,15 @@ fn a_version_can_supersede_a_version_of_another_record_of_the_same_patient() {
     let old = w.committed_record(0x77);
     let new = record_id(0x78);
     let target = VersionRef { record: old, version: 1 };
-    let replace = w.rec().supersede(new, w.custodial_patient, commitment(9), LOCATOR.to_vec(), kind(), target, Supersedence::Replaces);
+    let replace = w.rec().supersede(
+        new,
+        w.custodial_patient,
+        commitment(9),
+        LOCATOR.to_vec(),
+        kind(),
+        target,
+        Supersedence::Replaces,
+    );
     let outcome = w.chain.call(a, replace);
     assert_eq!(outcome.value, Ok(1));
     assert_eq!(outcome.events_of::<VersionSuperseded>()[0].record, old);
@@ -327,7 +349,7 @@ fn an_unreachable_directory_is_a_typed_error() {
     chain.fund(admin);
     let nowhere = AccountId::from([0x42; 32]);
     let records = chain.deploy("records", admin, records::RecordsRef::new(nowhere), b"lonely");
-    let mut rec = custodia_tests::chain::call_builder::<records::Records>(records);
+    let mut rec = custodia_sandbox::harness::call_builder::<records::Records>(records);
     let commit = rec.commit(record_id(1), PatientId::new(id32(2)), commitment(1), LOCATOR.to_vec(), kind());
     assert_eq!(chain.call_refused(admin, commit), Err(Error::DirectoryUnavailable));
 }
@@ -375,7 +397,8 @@ fn a_batch_commits_all_or_nothing() {
     let mut w = World::new();
     let a = w.cast.hospital_a;
     let mut batch: Vec<NewVersion> = (0..5).map(|n| new_version(&w, 0x50, 3000 + n)).collect();
-    batch[4].supersedes = Some(Link { target: VersionRef { record: record_id(0x50), version: 2 }, how: Supersedence::Replaces });
+    batch[4].supersedes =
+        Some(Link { target: VersionRef { record: record_id(0x50), version: 2 }, how: Supersedence::Replaces });
     let outcome = w.chain.call(a, w.rec().commit_batch(batch.clone()));
     assert_eq!(outcome.value, Ok(vec![1, 2, 3, 4, 5]));
     assert_eq!(outcome.events_of::<VersionCommitted>().len(), 5);
@@ -394,9 +417,15 @@ fn a_batch_commits_all_or_nothing() {
     let refused = w.chain.call_refused(a, w.rec().commit_batch(bad));
     assert_eq!(refused, Err(BatchError { item: Some(2), error: Error::CommitmentAlreadyUsed }));
 
-    assert_eq!(w.chain.call_refused(a, w.rec().commit_batch(Vec::new())), Err(BatchError { item: None, error: Error::EmptyBatch }));
+    assert_eq!(
+        w.chain.call_refused(a, w.rec().commit_batch(Vec::new())),
+        Err(BatchError { item: None, error: Error::EmptyBatch })
+    );
     let too_many: Vec<NewVersion> = (0..=MAX_BATCH).map(|n| new_version(&w, 0x52, 5000 + n)).collect();
-    assert_eq!(w.chain.call_refused(a, w.rec().commit_batch(too_many)), Err(BatchError { item: None, error: Error::BatchTooLarge }));
+    assert_eq!(
+        w.chain.call_refused(a, w.rec().commit_batch(too_many)),
+        Err(BatchError { item: None, error: Error::BatchTooLarge })
+    );
 }
 
 #[test]
@@ -450,12 +479,16 @@ fn cached_rights_end_when_the_directory_takes_them_away() {
 
     // Governance takes the custodian role from hospital A.
     w.chain.restore(&start);
-    let accessor_only = Action::SetRoles { institution: w.institutions.hospital_a, roles: Roles::of(&[Role::Accessor]) };
+    let accessor_only =
+        Action::SetRoles { institution: w.institutions.hospital_a, roles: Roles::of(&[Role::Accessor]) };
     assert_eq!(w.govern(accessor_only), Ok(()));
     assert_eq!(w.chain.call_refused(clerk, commit.clone()), Err(Error::NotCustodian));
 
     // Giving it back works at once too (the registry asks the directory again).
-    let both = Action::SetRoles { institution: w.institutions.hospital_a, roles: Roles::of(&[Role::Custodian, Role::Accessor]) };
+    let both = Action::SetRoles {
+        institution: w.institutions.hospital_a,
+        roles: Roles::of(&[Role::Custodian, Role::Accessor]),
+    };
     assert_eq!(w.govern(both), Ok(()));
     assert_eq!(w.chain.call(clerk, commit).value, Ok(2));
 }
@@ -464,7 +497,8 @@ fn cached_rights_end_when_the_directory_takes_them_away() {
 fn removing_an_institution_ends_its_cached_rights() {
     let mut w = World::new();
     let b = w.cast.hospital_b;
-    let commit = |w: &World, n| w.rec().commit(record_id(0x55), w.keyed_patient, commitment(n), LOCATOR.to_vec(), kind());
+    let commit =
+        |w: &World, n| w.rec().commit(record_id(0x55), w.keyed_patient, commitment(n), LOCATOR.to_vec(), kind());
     assert_eq!(w.chain.call(b, commit(&w, 1)).value, Ok(1));
     assert_eq!(w.govern(Action::Remove { institution: w.institutions.hospital_b }), Ok(()));
     assert_eq!(w.chain.call_refused(b, commit(&w, 2)), Err(Error::NotCustodian));
@@ -499,7 +533,7 @@ fn an_unattached_registry_asks_the_directory_every_time() {
     // A second registry on the same directory, never attached: it works, it just cannot cache.
     let mut w = World::new();
     let lone = w.chain.deploy("records", w.cast.admins[0], records::RecordsRef::new(w.directory), b"unattached");
-    let rec = || custodia_tests::chain::call_builder::<records::Records>(lone);
+    let rec = || custodia_sandbox::harness::call_builder::<records::Records>(lone);
     let commit = |n| rec().commit(record_id(0x56), w.custodial_patient, commitment(n), LOCATOR.to_vec(), kind());
     let clerk = w.cast.hospital_a_clerk;
     assert_eq!(w.chain.call(clerk, commit(1)).value, Ok(1));

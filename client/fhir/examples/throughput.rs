@@ -9,7 +9,7 @@ use custodia_fhir::{canonical, document};
 use std::{path::PathBuf, time::Instant};
 
 fn main() {
-    let root = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(custodia_fhir::fixtures::dir);
+    let root = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(custodia_fixtures::fhir_dir);
     let seconds: f64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(3.0);
     let mut files = Vec::new();
     for dir in ["bundles", "documentreference", "consent"] {

@@ -14,7 +14,9 @@ use sha1::{Digest, Sha1};
 /// implementation guides publish hashes like `C/jO…nHf=`, which strict decoders reject).
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
 /// What was found for one attachment with inline data.
@@ -60,11 +62,19 @@ fn attachment(map: &serde_json::Map<String, Value>, data: &str, path: &str) -> R
     let bad = |what: String| Problem::Attachment { path: path.to_string(), what };
     let bytes = LENIENT.decode(data.trim()).map_err(|e| bad(format!("data is not base64 ({e})")))?;
     let digest = Sha1::digest(&bytes);
-    let checked = Checked { path: path.to_string(), size: bytes.len(), hash: base64::engine::general_purpose::STANDARD.encode(digest) };
+    let checked = Checked {
+        path: path.to_string(),
+        size: bytes.len(),
+        hash: base64::engine::general_purpose::STANDARD.encode(digest),
+    };
     if let Some(declared) = map.get("hash").and_then(Value::as_str) {
-        let declared_bytes = LENIENT.decode(declared.trim()).map_err(|e| bad(format!("hash {declared:?} is not base64 ({e})")))?;
+        let declared_bytes =
+            LENIENT.decode(declared.trim()).map_err(|e| bad(format!("hash {declared:?} is not base64 ({e})")))?;
         if declared_bytes != digest.as_slice() {
-            return Err(bad(format!("hash says {declared} but the data hashes to {} (SHA-1): the data or the hash was altered", checked.hash)));
+            return Err(bad(format!(
+                "hash says {declared} but the data hashes to {} (SHA-1): the data or the hash was altered",
+                checked.hash
+            )));
         }
     }
     if let Some(declared) = map.get("size").and_then(Value::as_u64) {

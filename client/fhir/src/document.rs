@@ -89,12 +89,15 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
             _ => Vec::new(),
         };
         for (i, mut entry) in entries.into_iter().enumerate() {
-            let label = |r: Option<&str>| Some(format!("entry {i}{}", r.map(|r| format!(" ({r})")).unwrap_or_default()));
+            let label =
+                |r: Option<&str>| Some(format!("entry {i}{}", r.map(|r| format!(" ({r})")).unwrap_or_default()));
             let at = |problem, r: Option<&str>| FhirError { file: file.to_string(), entry: label(r), problem };
             let full_url = match entry.get("fullUrl") {
                 None => None,
                 Some(Value::String(url)) if is_absolute(url) => Some(url.clone()),
-                Some(other) => return Err(at(Problem::BadFullUrl(other.as_str().unwrap_or_default().to_string()), None)),
+                Some(other) => {
+                    return Err(at(Problem::BadFullUrl(other.as_str().unwrap_or_default().to_string()), None))
+                }
             };
             let Some(value) = entry.get_mut("resource").map(Value::take) else { continue };
             let resource = check(value, Some(i), full_url, bytes.len()).map_err(|(p, r)| at(p, r.as_deref()))?;
@@ -102,16 +105,25 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
         }
         Some(bundle_type)
     } else {
-        resources.push(check(top, None, None, bytes.len()).map_err(|(p, r)| FhirError { file: file.to_string(), entry: r, problem: p })?);
+        resources.push(check(top, None, None, bytes.len()).map_err(|(p, r)| FhirError {
+            file: file.to_string(),
+            entry: r,
+            problem: p,
+        })?);
         None
     };
     let mut seen = std::collections::HashSet::new();
     for r in &resources {
         if !seen.insert(r.reference()) {
-            return Err(FhirError { file: file.to_string(), entry: r.entry.map(|i| format!("entry {i}")), problem: Problem::DuplicateResource(r.reference()) });
+            return Err(FhirError {
+                file: file.to_string(),
+                entry: r.entry.map(|i| format!("entry {i}")),
+                problem: Problem::DuplicateResource(r.reference()),
+            });
         }
     }
-    let patient = patient_of(&resources).map_err(|(problem, entry)| FhirError { file: file.to_string(), entry, problem })?;
+    let patient =
+        patient_of(&resources).map_err(|(problem, entry)| FhirError { file: file.to_string(), entry, problem })?;
     Ok(Document { file: file.to_string(), bundle_type, resources, patient })
 }
 
@@ -120,14 +132,22 @@ fn is_absolute(url: &str) -> bool {
 }
 
 /// Checks one resource; on error, says which (`Type/id` where known).
-fn check(value: Value, entry: Option<usize>, full_url: Option<String>, file_size: usize) -> Result<Resource, (Problem, Option<String>)> {
+fn check(
+    value: Value,
+    entry: Option<usize>,
+    full_url: Option<String>,
+    file_size: usize,
+) -> Result<Resource, (Problem, Option<String>)> {
     let kind = validate::resource_type(&value).map_err(|p| (p, None))?.to_string();
     let named = |id: Option<&str>| Some(id.map(|id| format!("{kind}/{id}")).unwrap_or_else(|| kind.clone()));
     let declared = validate::id(&value).map_err(|p| (p, named(None)))?.map(str::to_string);
     let fail = |p| (p, named(declared.as_deref()));
     validate::shape(&value, &kind).map_err(fail)?;
     validate::r4_shape(&kind, &value).map_err(fail)?;
-    let id = match declared.clone().or_else(|| full_url.as_deref().and_then(|u| u.strip_prefix("urn:uuid:")).map(str::to_string)) {
+    let id = match declared
+        .clone()
+        .or_else(|| full_url.as_deref().and_then(|u| u.strip_prefix("urn:uuid:")).map(str::to_string))
+    {
         Some(id) => id,
         None => return Err(fail(Problem::MissingId(kind.clone()))),
     };
@@ -174,13 +194,21 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
         // Every resource that names a patient must name this one.
         for r in resources {
             for field in ["subject", "patient"] {
-                let Some(reference) = r.value.get(field).and_then(|s| s.get("reference")).and_then(Value::as_str) else { continue };
+                let Some(reference) = r.value.get(field).and_then(|s| s.get("reference")).and_then(Value::as_str)
+                else {
+                    continue;
+                };
                 let same = p.full_url.as_deref() == Some(reference)
                     || local_form(reference) == patient.reference
-                    || reference.split_once("identifier=").is_some_and(|(_, v)| patient.identifiers.iter().any(|i| v.ends_with(i.as_str())));
+                    || reference
+                        .split_once("identifier=")
+                        .is_some_and(|(_, v)| patient.identifiers.iter().any(|i| v.ends_with(i.as_str())));
                 let names_a_patient = is_patient_reference(reference) || reference.starts_with("urn:");
                 if names_a_patient && !same {
-                    return Err((Problem::ManyPatients(patient.reference.clone(), reference.to_string()), Some(r.reference())));
+                    return Err((
+                        Problem::ManyPatients(patient.reference.clone(), reference.to_string()),
+                        Some(r.reference()),
+                    ));
                 }
             }
         }
@@ -195,13 +223,18 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
                 let part = |k: &str| i.get(k).and_then(Value::as_str).unwrap_or_default();
                 format!("Patient?identifier={}|{}", part("system"), part("value"))
             });
-            let Some(reference) = target.get("reference").and_then(Value::as_str).map(str::to_string).or(logical) else { continue };
+            let Some(reference) = target.get("reference").and_then(Value::as_str).map(str::to_string).or(logical)
+            else {
+                continue;
+            };
             let reference = reference.as_str();
             if !is_patient_reference(reference) {
                 return Err((Problem::NotAPatientsRecord(r.reference(), reference.to_string()), Some(r.reference())));
             }
             match &found {
-                Some(other) if other != reference => return Err((Problem::ManyPatients(other.clone(), reference.to_string()), Some(r.reference()))),
+                Some(other) if other != reference => {
+                    return Err((Problem::ManyPatients(other.clone(), reference.to_string()), Some(r.reference())))
+                }
                 _ => found = Some(reference.to_string()),
             }
         }

@@ -18,11 +18,10 @@
 pub mod attachment;
 pub mod canonical;
 pub mod document;
-pub mod fixtures;
 pub mod json;
 pub mod mapping;
 pub mod validate;
 
 mod error;
 
-pub use error::{Problem, FhirError};
+pub use error::{FhirError, Problem};

@@ -5,7 +5,7 @@ use custodia_fhir::{document, Problem};
 use std::path::PathBuf;
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
-    let files = custodia_fhir::fixtures::files(dir);
+    let files = custodia_fixtures::fhir_files(dir);
     assert!(!files.is_empty(), "no fixtures in {dir}");
     files
 }
@@ -41,7 +41,10 @@ fn synthea_bundles_hold_hundreds_of_resources_of_one_patient() {
 
 #[test]
 fn inline_attachments_are_hashed() {
-    let path = fixtures("documentreference").into_iter().find(|p| p.to_string_lossy().contains("scanned-consent-form")).unwrap();
+    let path = fixtures("documentreference")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("scanned-consent-form"))
+        .unwrap();
     let doc = document::read(&path).unwrap();
     let attachment = &doc.resources[0].attachments[0];
     assert!(attachment.size > 10_000);
@@ -54,7 +57,10 @@ fn invalid_files_are_refused_with_the_problem_named() {
         let path = fixtures("invalid").into_iter().find(|p| p.to_string_lossy().contains(name)).unwrap();
         let error = document::read(&path).expect_err(name);
         assert!(check(&error.problem), "{name}: {error}");
-        assert!(error.to_string().contains(path.file_name().unwrap().to_str().unwrap()), "the message names the file: {error}");
+        assert!(
+            error.to_string().contains(path.file_name().unwrap().to_str().unwrap()),
+            "the message names the file: {error}"
+        );
         error
     };
     expect("bad-json-close-3", &|p| matches!(p, Problem::InvalidJson { line, .. } if *line > 0));
@@ -77,10 +83,15 @@ fn duplicates_oversize_and_missing_ids() {
     let dup = br#"{"resourceType":"Bundle","type":"collection","entry":[
         {"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","id":"p"}},
         {"fullUrl":"urn:uuid:2","resource":{"resourceType":"Patient","id":"p"}}]}"#;
-    assert!(matches!(document::parse("dup.json", dup).unwrap_err().problem, Problem::DuplicateResource(r) if r == "Patient/p"));
+    assert!(
+        matches!(document::parse("dup.json", dup).unwrap_err().problem, Problem::DuplicateResource(r) if r == "Patient/p")
+    );
     let no_id = br#"{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/1"}}"#;
     assert!(matches!(document::parse("x.json", no_id).unwrap_err().problem, Problem::MissingId(_)));
-    let big = format!(r#"{{"resourceType":"Observation","id":"b","status":"final","subject":{{"reference":"Patient/1"}},"valueString":"{}"}}"#, "A".repeat(9 * 1024 * 1024));
+    let big = format!(
+        r#"{{"resourceType":"Observation","id":"b","status":"final","subject":{{"reference":"Patient/1"}},"valueString":"{}"}}"#,
+        "A".repeat(9 * 1024 * 1024)
+    );
     assert!(matches!(document::parse("big.json", big.as_bytes()).unwrap_err().problem, Problem::Oversized { .. }));
     let unknown = br#"{"resourceType":"Banana","id":"x"}"#;
     assert!(matches!(document::parse("x.json", unknown).unwrap_err().problem, Problem::UnknownResourceType(_)));
@@ -136,5 +147,9 @@ fn every_resource_of_a_bundle_is_about_its_one_patient() {
     let error = document::parse("mixed.json", mixed).unwrap_err();
     assert!(matches!(&error.problem, Problem::ManyPatients(a, b) if a == "Patient/a" && b == "Patient/b"), "{error}");
     let absolute = br#"{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"},"subject":{"reference":"https://ehr.example/fhir/Patient/7/_history/2"}}"#;
-    assert_eq!(document::parse("abs.json", absolute).unwrap().patient.reference, "Patient/7", "one patient, one local form");
+    assert_eq!(
+        document::parse("abs.json", absolute).unwrap().patient.reference,
+        "Patient/7",
+        "one patient, one local form"
+    );
 }

@@ -37,7 +37,7 @@ impl Resolve for Ids {
 }
 
 fn fixture(dir: &str, name: &str) -> Value {
-    let path = custodia_fhir::fixtures::files(dir).into_iter().find(|p| p.to_string_lossy().contains(name)).unwrap();
+    let path = custodia_fixtures::fhir_files(dir).into_iter().find(|p| p.to_string_lossy().contains(name)).unwrap();
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -79,8 +79,16 @@ fn fhir_consents_become_receipts_and_what_cannot_be_held_is_reported() {
 #[test]
 fn receipts_become_fhir_consents_and_back() {
     let record = Ids.record("Observation/1");
-    for scope in [Scope::AllRecords, Scope::Record(record), Scope::Version(VersionRef { record, version: 3 }), Scope::Categories(vec![Ids.code("x")])] {
-        for (decision, revoked) in [(Decision::Permit, None), (Decision::Deny, Some(Revocation { revoked_by: AccountId::from([1; 32]), revoked_at: NOW + 5 }))] {
+    for scope in [
+        Scope::AllRecords,
+        Scope::Record(record),
+        Scope::Version(VersionRef { record, version: 3 }),
+        Scope::Categories(vec![Ids.code("x")]),
+    ] {
+        for (decision, revoked) in [
+            (Decision::Permit, None),
+            (Decision::Deny, Some(Revocation { revoked_by: AccountId::from([1; 32]), revoked_at: NOW + 5 })),
+        ] {
             let receipt = Receipt {
                 patient: Ids.patient("Patient/p"),
                 grantee: Grantee { institution: 7, account: None },
@@ -100,7 +108,10 @@ fn receipts_become_fhir_consents_and_back() {
                 let back = consent::to_terms(&fhir, &Ids, 0);
                 assert_eq!(back.value.len(), 1, "{:?}", back.unmapped);
                 let terms = &back.value[0];
-                assert_eq!((terms.patient, terms.grantee, &terms.scope, terms.purposes, terms.decision), (receipt.patient, receipt.grantee, &receipt.scope, receipt.purposes, decision));
+                assert_eq!(
+                    (terms.patient, terms.grantee, &terms.scope, terms.purposes, terms.decision),
+                    (receipt.patient, receipt.grantee, &receipt.scope, receipt.purposes, decision)
+                );
                 assert_eq!((terms.valid_from, terms.valid_until), (receipt.valid_from, receipt.valid_until));
             }
         }
@@ -114,13 +125,25 @@ fn access_entries_become_balp_audit_events_and_back() {
         (Target::Version(VersionRef { record, version: 2 }), Authorization::Consent(4), "read"),
         (Target::Query(Ids.code("q")), Authorization::BreakGlass(BreakGlassReason::LifeThreatening), "search-type"),
     ] {
-        let entry = Entry { institution: 3, account: AccountId::from([5; 32]), seq: 0, patient: Ids.patient("Patient/p"), target, purpose: Purpose::EmergencyTreatment, at: NOW, authorization };
+        let entry = Entry {
+            institution: 3,
+            account: AccountId::from([5; 32]),
+            seq: 0,
+            patient: Ids.patient("Patient/p"),
+            target,
+            purpose: Purpose::EmergencyTreatment,
+            at: NOW,
+            authorization,
+        };
         let event = audit::from_entry(11, &entry, &Ids);
         custodia_fhir::validate::shape(&event, "AuditEvent").unwrap();
         custodia_fhir::validate::r4_shape("AuditEvent", &event).unwrap();
         assert_eq!(event["subtype"][0]["code"], subtype);
         let back = audit::to_access(&event, &Ids).unwrap().value;
-        assert_eq!((back.patient, back.purpose, back.at, back.authorization, back.institution, back.account), (entry.patient, entry.purpose, entry.at, Some(authorization), Some(3), Some(entry.account)));
+        assert_eq!(
+            (back.patient, back.purpose, back.at, back.authorization, back.institution, back.account),
+            (entry.patient, entry.purpose, entry.at, Some(authorization), Some(3), Some(entry.account))
+        );
         assert_eq!(back.target, target, "reads and queries come back as they went");
     }
     let create = audit::from_version_event(record, 1, Ids.patient("Patient/p"), NOW, false, 3, &Ids);
@@ -161,7 +184,10 @@ fn relates_to_and_provenance_become_links_and_back() {
     assert!(example.value.recorded.is_some());
     assert!(!example.unmapped.is_empty(), "agents, reasons and signatures are reported");
 
-    let link = Link { target: VersionRef { record: Ids.record("DocumentReference/a"), version: 1 }, how: Supersedence::Replaces };
+    let link = Link {
+        target: VersionRef { record: Ids.record("DocumentReference/a"), version: 1 },
+        how: Supersedence::Replaces,
+    };
     let new = VersionRef { record: Ids.record("DocumentReference/a"), version: 2 };
     let relates = provenance::to_relates_to(&link);
     assert_eq!(relates["code"], "replaces");
@@ -182,7 +208,10 @@ fn relates_to_and_provenance_become_links_and_back() {
     let read = provenance::provenance(&plain, &Ids);
     assert_eq!(read.value.links.len(), 1);
     assert_eq!(read.value.links[0].from.version, Some(2));
-    assert_eq!((read.value.links[0].to.record, read.value.links[0].to.version, read.value.links[0].how), (link.target.record, Some(1), Supersedence::Replaces));
+    assert_eq!(
+        (read.value.links[0].to.record, read.value.links[0].to.version, read.value.links[0].how),
+        (link.target.record, Some(1), Supersedence::Replaces)
+    );
     assert_eq!(read.value.removed[0].version, Some(4));
     assert!(read.value.recorded == Some(NOW));
     assert!(read.unmapped.iter().any(|u| u.reason.contains("quotation")));

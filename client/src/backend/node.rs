@@ -4,9 +4,12 @@
 //! (or finalized); contract events come from `Contracts::ContractEmitted`.
 
 use super::{Backend, BlockEvent, DryRun, Emitted, Gas, Hash, Inclusion, Instantiated};
-use crate::{keys::Signer, Error, Result};
+use crate::{
+    error::{BoxError, DispatchFailure, InclusionError, SubmissionError},
+    keys::Signer,
+    Error, Result,
+};
 use ink::primitives::AccountId;
-use ink_sandbox::frame_support::sp_runtime::DispatchError;
 use scale::{Decode, Encode};
 use std::sync::Arc;
 use subxt::{
@@ -41,12 +44,9 @@ pub struct NodeBackend {
 
 /// One WebSocket connection and the clients over it.
 struct Connection {
+    url: String,
     api: OnlineClient<PolkadotConfig>,
     rpc: LegacyRpcMethods<PolkadotConfig>,
-}
-
-fn connection(error: impl std::fmt::Display) -> Error {
-    Error::Connection(error.to_string())
 }
 
 // The runtime API's answers, as the runtime encodes them (pallet-contracts `ContractResult`).
@@ -77,7 +77,28 @@ struct RemoteResult<R> {
     gas_required: RemoteWeight,
     storage_deposit: RemoteDeposit,
     _debug_message: Vec<u8>,
-    result: Result<R, DispatchError>,
+    result: Result<R, RemoteDispatchError>,
+}
+
+/// `sp_runtime::DispatchError` as the runtime encodes it; a module error is named from the
+/// chain's metadata ([`Connection::failure`]).
+#[derive(Debug, Decode)]
+#[allow(dead_code)] // the inner codes are decoded to be shown (Debug), never matched on
+enum RemoteDispatchError {
+    Other,
+    CannotLookup,
+    BadOrigin,
+    Module { index: u8, error: [u8; 4] },
+    ConsumerRemaining,
+    NoProviders,
+    TooManyConsumers,
+    Token(u8),
+    Arithmetic(u8),
+    Transactional(u8),
+    Exhausted,
+    Corruption,
+    Unavailable,
+    RootNotAllowed,
 }
 
 #[derive(Decode)]
@@ -157,71 +178,85 @@ impl NodeBackend {
     /// Runs a read; if the connection was lost, reconnects and runs it once more.
     async fn read<T>(&self, op: impl AsyncFn(&Connection) -> Result<T>) -> Result<T> {
         match op(&self.connection()).await {
-            Err(Error::Connection(_)) => op(&*self.reconnect().await?).await,
+            Err(e) if e.is_disconnected() => op(&*self.reconnect().await?).await,
             other => other,
         }
     }
 
-    /// Runs a submission on the current connection; if it fails for want of a connection,
-    /// reconnects for the calls that follow but does not submit again.
+    /// Runs a submission on the current connection; if the connection was lost, reconnects
+    /// for the calls that follow but does not submit again (the transaction may be on chain:
+    /// the error says whether it was sent).
     async fn write<T>(&self, op: impl AsyncFn(&Connection) -> Result<T>) -> Result<T> {
         let result = op(&self.connection()).await;
-        if let Err(Error::Submission(m) | Error::Inclusion(m) | Error::Connection(m)) = &result {
-            if is_disconnect(m) {
+        if let Err(e) = &result {
+            if e.is_disconnected() || matches!(e, Error::Inclusion(InclusionError::ConnectionLost(_))) {
                 self.reconnect().await.ok();
-                return Err(Error::Inclusion(format!(
-                    "the connection was lost before inclusion was confirmed ({m}); the transaction may or may not be on chain"
-                )));
             }
         }
         result
     }
 }
 
-fn is_disconnect(message: &str) -> bool {
+/// Whether a subxt error means the connection is gone (subxt reports a dropped WebSocket as
+/// an RPC client error whose text says so; there is no variant of its own for it).
+fn is_disconnect(error: &subxt::Error) -> bool {
+    let message = error.to_string().to_ascii_lowercase();
     ["restart", "closed", "disconnect", "connection", "background task", "stream"]
         .iter()
-        .any(|needle| message.to_ascii_lowercase().contains(needle))
+        .any(|needle| message.contains(needle))
+}
+
+/// The error of a constructor that reverted, with its output.
+fn constructor_reverted(output: &[u8]) -> DispatchFailure {
+    DispatchFailure {
+        pallet: Some("Contracts".into()),
+        error: "ContractReverted".into(),
+        docs: Some(format!("the constructor reverted with output 0x{}", hex::encode(output))),
+    }
 }
 
 impl Connection {
     async fn open(url: &str) -> Result<Self> {
-        let client = RpcClient::from_insecure_url(url)
-            .await
-            .map_err(|e| Error::Connection(format!("{url}: {e}")))?;
+        let unreachable = |e: BoxError| Error::Connection { endpoint: url.to_string(), source: e };
+        let client = RpcClient::from_insecure_url(url).await.map_err(|e| unreachable(e.into()))?;
         let backend = LegacyBackend::builder().build(client.clone());
-        let api = OnlineClient::<PolkadotConfig>::from_backend(Arc::new(backend))
-            .await
-            .map_err(|e| Error::Connection(format!("{url}: {e}")))?;
+        let api =
+            OnlineClient::<PolkadotConfig>::from_backend(Arc::new(backend)).await.map_err(|e| unreachable(e.into()))?;
         if api.metadata().pallet_by_name("Contracts").is_none() {
-            return Err(Error::Connection(format!("{url} runs a chain without pallet-contracts")));
+            return Err(unreachable("the chain has no pallet-contracts".into()));
         }
-        Ok(Self { api, rpc: LegacyRpcMethods::new(client) })
+        Ok(Self { url: url.to_string(), api, rpc: LegacyRpcMethods::new(client) })
     }
 
-    /// `pallet error Contracts::ContractTrapped: <docs>` for a module error, from the metadata.
-    fn describe(&self, error: &DispatchError) -> String {
-        if let DispatchError::Module(module) = error {
+    /// The error for a failed RPC call: the connection is gone.
+    fn lost(&self, error: impl Into<BoxError>) -> Error {
+        Error::Connection { endpoint: self.url.clone(), source: error.into() }
+    }
+
+    /// A dispatch error, named and explained from the chain's metadata.
+    fn failure(&self, error: &RemoteDispatchError) -> DispatchFailure {
+        if let RemoteDispatchError::Module { index, error } = error {
             let metadata = self.api.metadata();
-            if let Some(pallet) = metadata.pallet_by_index(module.index) {
-                if let Some(variant) = pallet.error_variant_by_index(module.error[0]) {
-                    let docs = variant.docs.join(" ");
-                    return format!("pallet error {}::{} ({})", pallet.name(), variant.name, docs.trim());
-                }
-            }
+            let pallet = metadata.pallet_by_index(*index);
+            let variant = pallet.as_ref().and_then(|p| p.error_variant_by_index(error[0]));
+            return DispatchFailure {
+                pallet: Some(pallet.map(|p| p.name().to_string()).unwrap_or_else(|| format!("pallet {index}"))),
+                error: variant.map(|v| v.name.clone()).unwrap_or_else(|| format!("error {}", error[0])),
+                docs: variant.map(|v| v.docs.join(" ").trim().to_string()).filter(|d| !d.is_empty()),
+            };
         }
-        super::sandbox::describe_dispatch_error(error)
+        DispatchFailure { pallet: None, error: format!("{error:?}"), docs: None }
     }
 
     async fn state_call<R: Decode>(&self, function: &str, args: &[u8]) -> Result<R> {
-        let bytes = self.rpc.state_call(function, Some(args), None).await.map_err(connection)?;
+        let bytes = self.rpc.state_call(function, Some(args), None).await.map_err(|e| self.lost(e))?;
         R::decode(&mut &bytes[..]).map_err(|e| Error::decoding("a ContractsApi answer", e))
     }
 
     async fn storage_raw(&self, address: &impl subxt::storage::Address) -> Result<Option<Vec<u8>>> {
         let key = self.api.storage().address_bytes(address).map_err(|e| Error::decoding("a storage key", e))?;
-        let at = self.api.storage().at_latest().await.map_err(connection)?;
-        at.fetch_raw(key).await.map_err(connection)
+        let at = self.api.storage().at_latest().await.map_err(|e| self.lost(e))?;
+        at.fetch_raw(key).await.map_err(|e| self.lost(e))
     }
 
     /// Signs and submits `tx`, then follows new (or finalized) blocks until one holds it, and
@@ -245,40 +280,45 @@ impl Connection {
             .tx()
             .create_signed(tx, signer.keypair(), params)
             .await
-            .map_err(|e| Error::Submission(e.to_string()))?;
+            .map_err(|e| Error::Submission(SubmissionError::Signing(e.into())))?;
         let hash = signed.hash();
         let blocks = match finality {
             Finality::InBlock => self.api.blocks().subscribe_best().await,
             Finality::Finalized => self.api.blocks().subscribe_finalized().await,
         };
-        let mut blocks = blocks.map_err(connection)?;
-        signed.submit().await.map_err(|e| Error::Submission(e.to_string()))?;
+        let mut blocks = blocks.map_err(|e| self.lost(e))?;
+        signed.submit().await.map_err(|e| match is_disconnect(&e) {
+            true => self.lost(e),
+            false => Error::Submission(SubmissionError::Refused(e.into())),
+        })?;
+        // From here on the transaction may be on chain: a lost connection makes the outcome
+        // unknown, not a failure.
+        let unknown = |e: BoxError| Error::Inclusion(InclusionError::ConnectionLost(e));
         let deadline = tokio::time::Instant::now() + INCLUSION_TIMEOUT;
         loop {
-            let next = tokio::time::timeout_at(deadline, blocks.next()).await.map_err(|_| {
-                Error::Inclusion(format!("not in a block after {} s", INCLUSION_TIMEOUT.as_secs()))
-            })?;
+            let next = tokio::time::timeout_at(deadline, blocks.next())
+                .await
+                .map_err(|_| Error::Inclusion(InclusionError::Timeout { seconds: INCLUSION_TIMEOUT.as_secs() }))?;
             let block = next
-                .ok_or_else(|| Error::Inclusion("the node stopped sending blocks (connection lost?)".into()))?
-                .map_err(|e| Error::Inclusion(format!("connection lost while waiting for blocks: {e}")))?;
-            let extrinsics = block.extrinsics().await.map_err(connection)?;
+                .ok_or_else(|| unknown("the node stopped sending blocks".into()))?
+                .map_err(|e| unknown(e.into()))?;
+            let extrinsics = block.extrinsics().await.map_err(|e| unknown(e.into()))?;
             let Some(ours) = extrinsics.iter().find(|e| e.hash() == hash) else {
                 // Another transaction of the account took the nonce: this one will never land.
                 if self.nonce(account, Some(block.hash())).await? > nonce {
-                    return Err(Error::Submission(format!(
-                        "dropped: another transaction of {} took nonce {nonce} first (an earlier submission that was cut off?); retry",
-                        crate::keys::ss58(&account)
-                    )));
+                    return Err(Error::Inclusion(InclusionError::Dropped { nonce }));
                 }
                 continue;
             };
-            let events = ours.events().await.map_err(connection)?;
-            let details = events.iter().collect::<Result<Vec<_>, _>>().map_err(|e| Error::decoding("block events", e))?;
-            if let Some(failed) = details.iter().find(|e| e.pallet_name() == "System" && e.variant_name() == "ExtrinsicFailed") {
-                let error = subxt::error::DispatchError::decode_from(failed.field_bytes(), self.api.metadata())
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|e| format!("(undecodable: {e})"));
-                return Err(Error::Inclusion(format!("the transaction failed on chain: {error}")));
+            let events = ours.events().await.map_err(|e| unknown(e.into()))?;
+            let details =
+                events.iter().collect::<Result<Vec<_>, _>>().map_err(|e| Error::decoding("block events", e))?;
+            if let Some(failed) =
+                details.iter().find(|e| e.pallet_name() == "System" && e.variant_name() == "ExtrinsicFailed")
+            {
+                let error = RemoteDispatchError::decode(&mut failed.field_bytes())
+                    .map_err(|e| Error::decoding("an ExtrinsicFailed event", e))?;
+                return Err(Error::Inclusion(InclusionError::Failed(self.failure(&error))));
             }
             return Ok((block.hash().0, details));
         }
@@ -296,35 +336,31 @@ impl Connection {
         let key = self.api.storage().address_bytes(&key).map_err(|e| Error::decoding("a storage key", e))?;
         let storage = match at {
             Some(hash) => self.api.storage().at(hash),
-            None => self.api.storage().at_latest().await.map_err(connection)?,
+            None => self.api.storage().at_latest().await.map_err(|e| self.lost(e))?,
         };
-        let raw = storage.fetch_raw(key).await.map_err(connection)?;
+        let raw = storage.fetch_raw(key).await.map_err(|e| self.lost(e))?;
         // AccountInfo: nonce, consumers, providers, sufficients, then data.free.
-        Ok(raw.and_then(|r| <(u32, u32, u32, u32, u128)>::decode(&mut &r[..]).ok()).map(|a| (a.0, a.4)).unwrap_or((0, 0)))
+        Ok(raw
+            .and_then(|r| <(u32, u32, u32, u32, u128)>::decode(&mut &r[..]).ok())
+            .map(|a| (a.0, a.4))
+            .unwrap_or((0, 0)))
     }
 
     async fn number_of(&self, hash: Hash) -> Result<u32> {
-        let header = self
-            .rpc
-            .chain_get_header(Some(subxt::utils::H256(hash)))
-            .await
-            .map_err(connection)?
-            .ok_or_else(|| Error::Inclusion("the node forgot the block it reported".into()))?;
+        let header =
+            self.rpc.chain_get_header(Some(subxt::utils::H256(hash))).await.map_err(|e| self.lost(e))?.ok_or_else(
+                || Error::Inclusion(InclusionError::Unexpected("the node forgot the block it reported".into())),
+            )?;
         Ok(header.number)
     }
 }
-
 
 fn emitted(event: &subxt::events::EventDetails<PolkadotConfig>) -> Option<Emitted> {
     if event.pallet_name() != "Contracts" || event.variant_name() != "ContractEmitted" {
         return None;
     }
     let (contract, data) = <([u8; 32], Vec<u8>)>::decode(&mut event.field_bytes()).ok()?;
-    Some(Emitted {
-        contract: AccountId::from(contract),
-        topics: event.topics().iter().map(|t| t.0).collect(),
-        data,
-    })
+    Some(Emitted { contract: AccountId::from(contract), topics: event.topics().iter().map(|t| t.0).collect(), data })
 }
 
 fn emitted_in(events: &Events<PolkadotConfig>) -> Result<Vec<Emitted>> {
@@ -338,14 +374,14 @@ fn emitted_in(events: &Events<PolkadotConfig>) -> Result<Vec<Emitted>> {
 
 impl Backend for NodeBackend {
     async fn genesis(&self) -> Result<Hash> {
-        self.read(async |c| Ok(c.rpc.genesis_hash().await.map_err(connection)?.0)).await
+        self.read(async |c| Ok(c.rpc.genesis_hash().await.map_err(|e| c.lost(e))?.0)).await
     }
 
     /// The newest *finalized* block: what indexes read up to, so that a re-org can never
     /// leave an orphaned event in them.
     async fn block_number(&self) -> Result<u32> {
         self.read(async |c| {
-            let hash = c.rpc.chain_get_finalized_head().await.map_err(connection)?;
+            let hash = c.rpc.chain_get_finalized_head().await.map_err(|e| c.lost(e))?;
             c.number_of(hash.0).await
         })
         .await
@@ -364,7 +400,7 @@ impl Backend for NodeBackend {
         let args = (origin, contract, 0u128, None::<WeightArg>, None::<u128>, input).encode();
         self.read(async |c| {
             let answer: RemoteResult<RemoteExec> = c.state_call("ContractsApi_call", &args).await?;
-            let returned = answer.result.map_err(|e| Error::DryRun(c.describe(&e)))?;
+            let returned = answer.result.map_err(|e| Error::DryRun(c.failure(&e)))?;
             Ok(DryRun {
                 reverted: returned.flags & REVERT_FLAG != 0,
                 data: returned.data,
@@ -403,22 +439,14 @@ impl Backend for NodeBackend {
         .await
     }
 
-    async fn instantiate(
-        &self,
-        signer: &Signer,
-        code: &[u8],
-        input: Vec<u8>,
-        salt: Vec<u8>,
-    ) -> Result<Instantiated> {
-        let args = (signer.account(), 0u128, None::<WeightArg>, None::<u128>, CodeArg::Upload(code), &input, &salt).encode();
+    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
+        let args =
+            (signer.account(), 0u128, None::<WeightArg>, None::<u128>, CodeArg::Upload(code), &input, &salt).encode();
         let answer: RemoteResult<RemoteInstantiated> =
             self.read(async |c| c.state_call("ContractsApi_instantiate", &args).await).await?;
-        let instantiated = answer.result.map_err(|e| Error::DryRun(self.connection().describe(&e)))?;
+        let instantiated = answer.result.map_err(|e| Error::DryRun(self.connection().failure(&e)))?;
         if instantiated.result.flags & REVERT_FLAG != 0 {
-            return Err(Error::DryRun(format!(
-                "the constructor reverted with output 0x{}",
-                hex::encode(&instantiated.result.data)
-            )));
+            return Err(Error::DryRun(constructor_reverted(&instantiated.result.data)));
         }
         let gas = Gas::from(answer.gas_required).with_margin(10);
         let deposit = match answer.storage_deposit {
@@ -444,8 +472,14 @@ impl Backend for NodeBackend {
                 .filter(|e| e.pallet_name() == "Contracts" && e.variant_name() == "Instantiated")
                 .find_map(|e| <([u8; 32], [u8; 32])>::decode(&mut e.field_bytes()).ok())
                 .map(|(_deployer, contract)| AccountId::from(contract))
-                .ok_or_else(|| Error::Inclusion("no Contracts::Instantiated event".into()))?;
-            Ok(Instantiated { address, code_hash: crate::verify::blake2_256(code), block: c.number_of(block_hash).await? })
+                .ok_or_else(|| {
+                    Error::Inclusion(InclusionError::Unexpected("no Contracts::Instantiated event".into()))
+                })?;
+            Ok(Instantiated {
+                address,
+                code_hash: crate::verify::blake2_256(code),
+                block: c.number_of(block_hash).await?,
+            })
         })
         .await
     }
@@ -467,10 +501,12 @@ impl Backend for NodeBackend {
             let mut out = Vec::new();
             for block in from..=to {
                 let number = Some(NumberOrHex::Number(block.into()));
-                let Some(hash) = c.rpc.chain_get_block_hash(number).await.map_err(connection)? else {
-                    return Err(Error::Connection(format!("the node does not know block {block} (a pruned node? indexes need an archive node)")));
+                let Some(hash) = c.rpc.chain_get_block_hash(number).await.map_err(|e| c.lost(e))? else {
+                    return Err(c.lost(format!(
+                        "the node does not know block {block} (a pruned node? indexes need an archive node)"
+                    )));
                 };
-                let events = c.api.events().at(hash).await.map_err(connection)?;
+                let events = c.api.events().at(hash).await.map_err(|e| c.lost(e))?;
                 out.extend(
                     emitted_in(&events)?
                         .into_iter()

@@ -4,10 +4,8 @@
 //!
 //! Run with `scripts/figures.sh` (builds the bundles first).
 
-use custodia_tests::{
-    chain::{bundles_dir, Outcome},
-    world::{commitment, kind, record_id, World},
-};
+use custodia_sandbox::harness::Outcome;
+use custodia_tests::world::{commitment, kind, record_id, World};
 use custodia_types::{
     records::{ErasureReason, NewVersion, Supersedence, VersionRef, MAX_BATCH},
     RecordId,
@@ -20,11 +18,11 @@ const LOCATOR: &[u8] = b"Observation/8f4c2a0e-1b7d-4c55-9a8e-2f6d5c3b1a90/_histo
 const BASELINE_REF_TIME: f64 = 7.6e8;
 
 fn row<R>(name: &str, outcome: &Outcome<R>) {
-    let ref_time = outcome.gas_consumed.ref_time();
+    let ref_time = outcome.gas_consumed.ref_time;
     println!(
         "| {name} | {} | {} | {} | {:.2}x |",
         group(ref_time),
-        group(outcome.gas_consumed.proof_size()),
+        group(outcome.gas_consumed.proof_size),
         outcome.storage_deposit,
         ref_time as f64 / BASELINE_REF_TIME,
     );
@@ -34,7 +32,7 @@ fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -43,10 +41,11 @@ fn group(n: u64) -> String {
 }
 
 fn main() {
-    println!("## Wasm size (release bundles in {})\n", bundles_dir().display());
+    println!("## Wasm size (release bundles in {})\n", custodia_client::Bundles::from_env().dir().display());
     println!("| contract | bytes |\n|---|---|");
     for name in CONTRACTS {
-        let size = std::fs::metadata(bundles_dir().join(format!("{name}.wasm"))).map(|m| m.len());
+        let size =
+            std::fs::metadata(custodia_client::Bundles::from_env().dir().join(format!("{name}.wasm"))).map(|m| m.len());
         println!("| {name} | {} |", size.map(group).unwrap_or_else(|e| e.to_string()));
     }
 
@@ -92,7 +91,10 @@ fn main() {
 
     let verify = w.chain.call(a, w.rec().verify(record, 2, commitment(2)));
     row("verify (query)", &verify);
-    let per_byte = 33_471u64 * std::fs::metadata(bundles_dir().join("records.wasm")).map(|m| m.len()).unwrap_or(0);
+    let per_byte = 33_471u64
+        * std::fs::metadata(custodia_client::Bundles::from_env().dir().join("records.wasm"))
+            .map(|m| m.len())
+            .unwrap_or(0);
     println!("\nOf every records call, loading its Wasm costs about {} ref_time (33,471 per byte in this runtime's weights).", group(per_byte));
 
     println!("\n## Batch commit: cost per version\n");
@@ -122,9 +124,9 @@ fn main() {
         let per = |total: u64| group(total / u64::from(size));
         println!(
             "| {size} | {} | {} | {} | {} |",
-            group(outcome.gas_consumed.ref_time()),
-            per(outcome.gas_consumed.ref_time()),
-            per(outcome.gas_consumed.proof_size()),
+            group(outcome.gas_consumed.ref_time),
+            per(outcome.gas_consumed.ref_time),
+            per(outcome.gas_consumed.proof_size),
             outcome.storage_deposit / i128::from(size),
         );
     }
@@ -164,7 +166,8 @@ fn consents_and_log(w: &mut World, record: RecordId) {
     let receipt = granted.value.expect("grant");
     row("grant (custodial controller)", &granted);
     let target = Target::Version(VersionRef { record, version: 2 });
-    let check = AccessCheck { accessor: lab, patient: p, target, purpose: Purpose::Treatment, at: now, receipt: Some(receipt) };
+    let check =
+        AccessCheck { accessor: lab, patient: p, target, purpose: Purpose::Treatment, at: now, receipt: Some(receipt) };
     let authorized = w.chain.call(lab, w.con().is_authorized(check));
     assert_eq!(authorized.value, Ok(receipt));
     row("is_authorized (cited receipt; query)", &authorized);
@@ -180,7 +183,8 @@ fn consents_and_log(w: &mut World, record: RecordId) {
     println!("Entries by the laboratory about one patient's version: cited receipt (checked on chain through the consents registry) or break-glass.\n");
     println!("| entries | authorisation | ref_time per call | ref_time per entry | proof_size per entry | deposit per call | entries per block |\n|---|---|---|---|---|---|---|");
     // A batch of 1,000 needs more than the sandbox's default limit: allow a whole block.
-    w.chain.set_gas_limit(ink_sandbox::Weight::from_parts(NORMAL_BLOCK_REF_TIME, 64 * 1024 * 1024));
+    w.chain
+        .set_gas_limit(custodia_client::backend::Gas { ref_time: NORMAL_BLOCK_REF_TIME, proof_size: 64 * 1024 * 1024 });
     let mut seq = 0u64;
     for (label, authorization) in [
         ("receipt", Authorization::Consent(receipt)),
@@ -193,13 +197,13 @@ fn consents_and_log(w: &mut World, record: RecordId) {
             seq += size;
             let outcome = w.chain.call(lab, w.log().append_batch(batch));
             assert_eq!(outcome.value.map(|a| a.appended), Ok(size as u32), "batch of {size}");
-            let ref_time = outcome.gas_consumed.ref_time();
+            let ref_time = outcome.gas_consumed.ref_time;
             let calls = NORMAL_BLOCK_REF_TIME / ref_time;
             println!(
                 "| {size} | {label} | {} | {} | {} | {} | {} |",
                 group(ref_time),
                 group(ref_time / size),
-                group(outcome.gas_consumed.proof_size() / size),
+                group(outcome.gas_consumed.proof_size / size),
                 outcome.storage_deposit,
                 group(calls * size),
             );

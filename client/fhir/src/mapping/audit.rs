@@ -6,7 +6,10 @@
 //! authorising consent is an entity `Consent/custodia-receipt-N`, and a break-glass access
 //! carries ActReason `BTG` with the reason as the agent's purpose text.
 
-use super::{consent::{code_of, custodia_id, purpose_of}, hex, time, Mapped, Resolve, Unmapped};
+use super::{
+    consent::{code_of, custodia_id, purpose_of},
+    hex, time, Mapped, Resolve, Unmapped,
+};
 use custodia_types::{
     access_log::{Authorization, BreakGlassReason, Entry},
     consents::{Purpose, Target},
@@ -54,10 +57,29 @@ fn entity(what: Value, type_code: &str, role: &str) -> Value {
 /// A logged entry as a BALP AuditEvent.
 pub fn from_entry(index: u64, entry: &Entry, resolve: &dyn Resolve) -> Value {
     let (subtype, action, record_entity) = match entry.target {
-        Target::Version(v) => ("read", "R", entity(json!({"identifier": {"system": "urn:custodia:record", "value": format!("{}#{}", hex(v.record.as_bytes()), v.version)}}), "2", "4")),
-        Target::Query(code) => ("search-type", "E", json!({"type": {"system": ENTITY_TYPE, "code": "2"}, "role": {"system": ROLE, "code": "24"}, "query": base64(code.as_bytes())})),
+        Target::Version(v) => (
+            "read",
+            "R",
+            entity(
+                json!({"identifier": {"system": "urn:custodia:record", "value": format!("{}#{}", hex(v.record.as_bytes()), v.version)}}),
+                "2",
+                "4",
+            ),
+        ),
+        Target::Query(code) => (
+            "search-type",
+            "E",
+            json!({"type": {"system": ENTITY_TYPE, "code": "2"}, "role": {"system": ROLE, "code": "24"}, "query": base64(code.as_bytes())}),
+        ),
     };
-    let mut entities = vec![entity(json!({"identifier": {"system": "urn:custodia:patient", "value": hex(entry.patient.as_bytes())}}), "1", "1"), record_entity];
+    let mut entities = vec![
+        entity(
+            json!({"identifier": {"system": "urn:custodia:patient", "value": hex(entry.patient.as_bytes())}}),
+            "1",
+            "1",
+        ),
+        record_entity,
+    ];
     let mut purpose = vec![json!({"coding": [{"system": ACT_REASON, "code": code_of(entry.purpose)}]})];
     match entry.authorization {
         Authorization::Consent(receipt) => entities.push(json!({"what": {"reference": format!("Consent/custodia-receipt-{receipt}")}, "type": {"system": "http://hl7.org/fhir/resource-types", "code": "Consent"}})),
@@ -85,7 +107,15 @@ pub fn from_entry(index: u64, entry: &Entry, resolve: &dyn Resolve) -> Value {
 }
 
 /// A version committed (`create`) or erased (`delete`), as a BALP AuditEvent.
-pub fn from_version_event(record: RecordId, version: u32, patient: PatientId, at: u64, erased: bool, institution: InstitutionId, resolve: &dyn Resolve) -> Value {
+pub fn from_version_event(
+    record: RecordId,
+    version: u32,
+    patient: PatientId,
+    at: u64,
+    erased: bool,
+    institution: InstitutionId,
+    resolve: &dyn Resolve,
+) -> Value {
     json!({
         "resourceType": "AuditEvent",
         "type": {"system": EVENT_TYPE, "code": "rest"},
@@ -121,7 +151,11 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<AuditedA
     if matches!(action, "C" | "U" | "D") || matches!(subtype, "create" | "update" | "delete") {
         return Err(format!("a {subtype}{action} event changes records; the access log holds reads and queries"));
     }
-    let at = event.get("recorded").and_then(Value::as_str).and_then(time::parse).ok_or("AuditEvent.recorded is missing or not an instant")?;
+    let at = event
+        .get("recorded")
+        .and_then(Value::as_str)
+        .and_then(time::parse)
+        .ok_or("AuditEvent.recorded is missing or not an instant")?;
     let entities: Vec<&Value> = event.get("entity").and_then(Value::as_array).into_iter().flatten().collect();
     let mut patient = None;
     let mut target = None;
@@ -132,18 +166,30 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<AuditedA
         let role = e.pointer("/role/code").and_then(Value::as_str).unwrap_or("");
         if let Some(id) = custodia_id(what.and_then(|w| w.get("identifier")), "urn:custodia:patient") {
             patient = Some(PatientId::new(id));
-        } else if role == "1" || (role.is_empty() && reference.starts_with("Patient/") && !reference.contains("/_history/")) {
+        } else if role == "1"
+            || (role.is_empty() && reference.starts_with("Patient/") && !reference.contains("/_history/"))
+        {
             if reference.is_empty() {
-                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}]"), "a patient entity without a reference cannot be resolved"));
+                unmapped.push(Unmapped::new(
+                    format!("AuditEvent.entity[{i}]"),
+                    "a patient entity without a reference cannot be resolved",
+                ));
                 continue;
             }
             if patient.is_some() {
                 return Err("more than one patient entity: one access is about one patient".into());
             }
             patient = Some(resolve.patient(reference));
-        } else if let Some(value) = what.and_then(|w| w.pointer("/identifier")).filter(|i| i.get("system").and_then(Value::as_str) == Some("urn:custodia:record")).and_then(|i| i.get("value")).and_then(Value::as_str) {
+        } else if let Some(value) = what
+            .and_then(|w| w.pointer("/identifier"))
+            .filter(|i| i.get("system").and_then(Value::as_str) == Some("urn:custodia:record"))
+            .and_then(|i| i.get("value"))
+            .and_then(Value::as_str)
+        {
             let (id, version) = value.split_once('#').unwrap_or((value, "1"));
-            let record = custodia_id(Some(&json!({"system": "urn:custodia:record", "value": id})), "urn:custodia:record").map(RecordId::new);
+            let record =
+                custodia_id(Some(&json!({"system": "urn:custodia:record", "value": id})), "urn:custodia:record")
+                    .map(RecordId::new);
             if let (Some(record), Ok(version)) = (record, version.parse()) {
                 target = Some(Target::Version(VersionRef { record, version }));
             }
@@ -153,19 +199,34 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<AuditedA
             // Our own events carry the query's kind code; others' carry the query itself.
             let code = decode_base64(query).and_then(|b| <[u8; 32]>::try_from(b).ok()).map(custodia_types::CodeId::new);
             let code = code.unwrap_or_else(|| {
-                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}].query"), "the query text stays off chain; the entry names a query by its digest"));
+                unmapped.push(Unmapped::new(
+                    format!("AuditEvent.entity[{i}].query"),
+                    "the query text stays off chain; the entry names a query by its digest",
+                ));
                 resolve.code(&format!("urn:custodia:query|{query}"))
             });
             if target.replace(Target::Query(code)).is_some() {
-                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}]"), "more than one record or query: the entry names the last"));
+                unmapped.push(Unmapped::new(
+                    format!("AuditEvent.entity[{i}]"),
+                    "more than one record or query: the entry names the last",
+                ));
             }
         } else if !reference.is_empty() {
             let (base, version) = super::split_version(reference);
-            if target.replace(Target::Version(VersionRef { record: resolve.record(base), version: version.unwrap_or(1) })).is_some() {
-                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}]"), "more than one record or query: the entry names the last"));
+            if target
+                .replace(Target::Version(VersionRef { record: resolve.record(base), version: version.unwrap_or(1) }))
+                .is_some()
+            {
+                unmapped.push(Unmapped::new(
+                    format!("AuditEvent.entity[{i}]"),
+                    "more than one record or query: the entry names the last",
+                ));
             }
             if version.is_none() {
-                unmapped.push(Unmapped::new(format!("AuditEvent.entity[{i}].what"), "no _history version: version 1 assumed"));
+                unmapped.push(Unmapped::new(
+                    format!("AuditEvent.entity[{i}].what"),
+                    "no _history version: version 1 assumed",
+                ));
             }
         }
     }
@@ -180,8 +241,16 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<AuditedA
         .filter_map(|c| c.get("code").and_then(Value::as_str))
         .collect();
     if codes.contains(&"BTG") {
-        let text = event.get("purposeOfEvent").and_then(Value::as_array).into_iter().flatten().filter_map(|p| p.get("text").and_then(Value::as_str)).next().unwrap_or("");
-        let reason = BREAK_GLASS.iter().find(|(t, _)| *t == text).map(|(_, r)| *r).unwrap_or(BreakGlassReason::UrgentCare);
+        let text = event
+            .get("purposeOfEvent")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .next()
+            .unwrap_or("");
+        let reason =
+            BREAK_GLASS.iter().find(|(t, _)| *t == text).map(|(_, r)| *r).unwrap_or(BreakGlassReason::UrgentCare);
         authorization = Some(Authorization::BreakGlass(reason));
     }
     let purpose = match codes.iter().find_map(|c| purpose_of(c)) {
@@ -197,11 +266,17 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<AuditedA
         }
     }
     if authorization.is_none() {
-        unmapped.push(Unmapped::new("AuditEvent", "no consent or break-glass named: the access log needs one to log it"));
+        unmapped
+            .push(Unmapped::new("AuditEvent", "no consent or break-glass named: the access log needs one to log it"));
     }
     let agents: Vec<&Value> = event.get("agent").and_then(Value::as_array).into_iter().flatten().collect();
-    let institution = agents.iter().filter_map(|a| a.pointer("/who/reference").and_then(Value::as_str)).find_map(|r| resolve.institution(r));
-    let account = agents.iter().find_map(|a| custodia_id(a.pointer("/who/identifier"), "urn:custodia:account").map(AccountId::from));
+    let institution = agents
+        .iter()
+        .filter_map(|a| a.pointer("/who/reference").and_then(Value::as_str))
+        .find_map(|r| resolve.institution(r));
+    let account = agents
+        .iter()
+        .find_map(|a| custodia_id(a.pointer("/who/identifier"), "urn:custodia:account").map(AccountId::from));
     for key in ["source", "outcomeDesc"] {
         if event.pointer(&format!("/{key}/site")).is_some() || (key == "outcomeDesc" && event.get(key).is_some()) {
             unmapped.push(Unmapped::new(format!("AuditEvent.{key}"), "kept off chain"));

@@ -61,10 +61,16 @@ pub fn to_terms(consent: &Value, resolve: &dyn Resolve, now: u64) -> Mapped<Vec<
     let mut terms = Vec::new();
     let status = consent.get("status").and_then(Value::as_str).unwrap_or("");
     if status != "active" {
-        unmapped.push(Unmapped::new("Consent.status", format!("{status:?}: only an active consent grants anything; nothing mapped")));
+        unmapped.push(Unmapped::new(
+            "Consent.status",
+            format!("{status:?}: only an active consent grants anything; nothing mapped"),
+        ));
         return Mapped { value: terms, unmapped };
     }
-    let patient = match (consent.pointer("/patient/reference").and_then(Value::as_str), custodia_id(consent.pointer("/patient/identifier"), "urn:custodia:patient")) {
+    let patient = match (
+        consent.pointer("/patient/reference").and_then(Value::as_str),
+        custodia_id(consent.pointer("/patient/identifier"), "urn:custodia:patient"),
+    ) {
         (_, Some(id)) => custodia_types::PatientId::new(id),
         (Some(reference), None) => resolve.patient(reference),
         (None, None) => {
@@ -95,7 +101,10 @@ pub fn to_terms(consent: &Value, resolve: &dyn Resolve, now: u64) -> Mapped<Vec<
     }
     for key in ["securityLabel", "verification", "sourceAttachment", "sourceReference", "organization", "performer"] {
         if consent.get(key).is_some() {
-            unmapped.push(Unmapped::new(format!("Consent.{key}"), "kept off chain: receipts carry who, what, why and when only"));
+            unmapped.push(Unmapped::new(
+                format!("Consent.{key}"),
+                "kept off chain: receipts carry who, what, why and when only",
+            ));
         }
     }
     Mapped { value: terms, unmapped }
@@ -117,7 +126,10 @@ fn walk(
     if let Some(kind) = provision.get("type").and_then(Value::as_str) {
         let decision = if kind == "deny" { Decision::Deny } else { Decision::Permit };
         if parent.decision == Some(Decision::Deny) && decision == Decision::Permit && !root {
-            unmapped.push(Unmapped::new(format!("{path}.type"), "a permit nested in a deny: denials override permits on chain, so this exception cannot be carved out"));
+            unmapped.push(Unmapped::new(
+                format!("{path}.type"),
+                "a permit nested in a deny: denials override permits on chain, so this exception cannot be carved out",
+            ));
         }
         rules.decision = Some(decision);
     }
@@ -128,7 +140,10 @@ fn walk(
             let reference = actor.pointer("/reference/reference").and_then(Value::as_str).unwrap_or("");
             match resolve.institution(reference) {
                 Some(institution) => rules.actors.push((institution, resolve.account(reference))),
-                None => unmapped.push(Unmapped::new(format!("{path}.actor[{i}]"), format!("{reference:?} is no admitted institution"))),
+                None => unmapped.push(Unmapped::new(
+                    format!("{path}.actor[{i}]"),
+                    format!("{reference:?} is no admitted institution"),
+                )),
             }
         }
     }
@@ -143,7 +158,8 @@ fn walk(
         let known: Vec<Purpose> = purposes.iter().filter_map(|c| purpose_of(c)).collect();
         let unknown: Vec<&&str> = purposes.iter().filter(|c| purpose_of(c).is_none()).collect();
         if !unknown.is_empty() {
-            unmapped.push(Unmapped::new(format!("{path}.purpose"), format!("{unknown:?}: not purposes the chain knows")));
+            unmapped
+                .push(Unmapped::new(format!("{path}.purpose"), format!("{unknown:?}: not purposes the chain knows")));
         }
         if known.is_empty() {
             rules.restrictions.push(format!("purposes {unknown:?}"));
@@ -159,7 +175,12 @@ fn walk(
     let classes: Vec<&Value> = provision.get("class").and_then(Value::as_array).into_iter().flatten().collect();
     let mut scopes = Vec::new();
     for item in &data {
-        if let Some(value) = item.pointer("/reference/identifier").filter(|i| i.get("system").and_then(Value::as_str) == Some("urn:custodia:record")).and_then(|i| i.get("value")).and_then(Value::as_str) {
+        if let Some(value) = item
+            .pointer("/reference/identifier")
+            .filter(|i| i.get("system").and_then(Value::as_str) == Some("urn:custodia:record"))
+            .and_then(|i| i.get("value"))
+            .and_then(Value::as_str)
+        {
             let (id, version) = match value.split_once('#') {
                 Some((id, v)) => (id, v.parse().ok()),
                 None => (value, None),
@@ -187,7 +208,10 @@ fn walk(
                 (Some("urn:custodia:code"), Some(code)) if parse_hex(code).is_some() => {
                     codes.extend(parse_hex(code).map(custodia_types::CodeId::new))
                 }
-                _ => unmapped.push(Unmapped::new(format!("{path}.class[{i}]"), "records are kinded by FHIR resource type; other classes match nothing")),
+                _ => unmapped.push(Unmapped::new(
+                    format!("{path}.class[{i}]"),
+                    "records are kinded by FHIR resource type; other classes match nothing",
+                )),
             }
         }
         if !codes.is_empty() {
@@ -205,9 +229,18 @@ fn walk(
         }
     }
     for (i, action) in provision.get("action").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let codes: Vec<&str> = action.get("coding").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c.get("code").and_then(Value::as_str)).collect();
+        let codes: Vec<&str> = action
+            .get("coding")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("code").and_then(Value::as_str))
+            .collect();
         if !codes.is_empty() && codes.iter().all(|c| !["access", "use", "disclose"].contains(c)) {
-            unmapped.push(Unmapped::new(format!("{path}.action[{i}]"), format!("{codes:?}: receipts authorise access (reading) only")));
+            unmapped.push(Unmapped::new(
+                format!("{path}.action[{i}]"),
+                format!("{codes:?}: receipts authorise access (reading) only"),
+            ));
             rules.restrictions.push(format!("action {codes:?}"));
         }
     }
@@ -229,7 +262,10 @@ fn walk(
         } else if decision == Decision::Permit && !rules.restrictions.is_empty() {
             unmapped.push(Unmapped::new(
                 path.to_string(),
-                format!("permit NOT granted: without {:?} it would allow more than the Consent does", rules.restrictions),
+                format!(
+                    "permit NOT granted: without {:?} it would allow more than the Consent does",
+                    rules.restrictions
+                ),
             ));
         } else {
             let scopes = if rules.scopes.is_empty() { vec![Scope::AllRecords] } else { rules.scopes.clone() };
@@ -271,9 +307,18 @@ pub fn from_receipt(id: ReceiptId, receipt: &Receipt, resolve: &dyn Resolve) -> 
         "purpose": purposes,
     });
     match &receipt.scope {
-        Scope::Record(record) => rule["data"] = json!([{"meaning": "instance", "reference": {"identifier": {"system": "urn:custodia:record", "value": hex(record.as_bytes())}}}]),
-        Scope::Version(v) => rule["data"] = json!([{"meaning": "instance", "reference": {"identifier": {"system": "urn:custodia:record", "value": format!("{}#{}", hex(v.record.as_bytes()), v.version)}}}]),
-        Scope::Categories(codes) => rule["class"] = json!(codes.iter().map(|c| json!({"system": "urn:custodia:code", "code": hex(c.as_bytes())})).collect::<Vec<_>>()),
+        Scope::Record(record) => {
+            rule["data"] = json!([{"meaning": "instance", "reference": {"identifier": {"system": "urn:custodia:record", "value": hex(record.as_bytes())}}}])
+        }
+        Scope::Version(v) => {
+            rule["data"] = json!([{"meaning": "instance", "reference": {"identifier": {"system": "urn:custodia:record", "value": format!("{}#{}", hex(v.record.as_bytes()), v.version)}}}])
+        }
+        Scope::Categories(codes) => {
+            rule["class"] = json!(codes
+                .iter()
+                .map(|c| json!({"system": "urn:custodia:code", "code": hex(c.as_bytes())}))
+                .collect::<Vec<_>>())
+        }
         Scope::AllRecords => {}
     }
     let mut period = json!({"start": time::format(receipt.valid_from)});

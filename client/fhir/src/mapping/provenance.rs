@@ -62,7 +62,10 @@ pub fn relates_to(document: &Value, resolve: &dyn Resolve) -> Mapped<Vec<ReadLin
     for (i, relation) in document.get("relatesTo").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let code = relation.get("code").and_then(Value::as_str).unwrap_or("");
         let Some(target) = relation.pointer("/target/reference").and_then(Value::as_str) else {
-            unmapped.push(Unmapped::new(format!("DocumentReference.relatesTo[{i}].target"), "no reference (an identifier alone cannot be resolved to a record)"));
+            unmapped.push(Unmapped::new(
+                format!("DocumentReference.relatesTo[{i}].target"),
+                "no reference (an identifier alone cannot be resolved to a record)",
+            ));
             continue;
         };
         let how = match code {
@@ -70,11 +73,20 @@ pub fn relates_to(document: &Value, resolve: &dyn Resolve) -> Mapped<Vec<ReadLin
             "appends" => Supersedence::Amends,
             "transforms" => Supersedence::Transforms,
             other => {
-                unmapped.push(Unmapped::new(format!("DocumentReference.relatesTo[{i}].code"), format!("{other:?} is not a supersedence (a signature does not change the signed version)")));
+                unmapped.push(Unmapped::new(
+                    format!("DocumentReference.relatesTo[{i}].code"),
+                    format!("{other:?} is not a supersedence (a signature does not change the signed version)"),
+                ));
                 continue;
             }
         };
-        links.push(ReadLink { from, how, to: versioned(target, resolve), from_reference: format!("DocumentReference/{id}"), to_reference: target.to_string() });
+        links.push(ReadLink {
+            from,
+            how,
+            to: versioned(target, resolve),
+            from_reference: format!("DocumentReference/{id}"),
+            to_reference: target.to_string(),
+        });
     }
     Mapped { value: links, unmapped }
 }
@@ -82,7 +94,10 @@ pub fn relates_to(document: &Value, resolve: &dyn Resolve) -> Mapped<Vec<ReadLin
 /// Reads a Provenance.
 pub fn provenance(provenance: &Value, resolve: &dyn Resolve) -> Mapped<ProvenanceFacts> {
     let mut unmapped = Vec::new();
-    let mut facts = ProvenanceFacts { recorded: provenance.get("recorded").and_then(Value::as_str).and_then(time::parse), ..Default::default() };
+    let mut facts = ProvenanceFacts {
+        recorded: provenance.get("recorded").and_then(Value::as_str).and_then(time::parse),
+        ..Default::default()
+    };
     let targets: Vec<(Versioned, String)> = provenance
         .get("target")
         .and_then(Value::as_array)
@@ -104,11 +119,17 @@ pub fn provenance(provenance: &Value, resolve: &dyn Resolve) -> Mapped<Provenanc
             "derivation" => Supersedence::Transforms,
             "removal" => {
                 facts.removed.push(to);
-                unmapped.push(Unmapped::new(format!("Provenance.entity[{i}]"), "a removal is an erasure: erase the version with `custodia record erase` (a Provenance alone does not erase)"));
+                unmapped.push(Unmapped::new(
+                    format!("Provenance.entity[{i}]"),
+                    "a removal is an erasure: erase the version on chain (a Provenance alone does not erase)",
+                ));
                 continue;
             }
             other => {
-                unmapped.push(Unmapped::new(format!("Provenance.entity[{i}].role"), format!("{other:?}: a source or quotation is not a supersedence")));
+                unmapped.push(Unmapped::new(
+                    format!("Provenance.entity[{i}].role"),
+                    format!("{other:?}: a source or quotation is not a supersedence"),
+                ));
                 continue;
             }
         };
@@ -122,7 +143,10 @@ pub fn provenance(provenance: &Value, resolve: &dyn Resolve) -> Mapped<Provenanc
     }
     for key in ["agent", "signature", "policy", "location", "reason", "activity"] {
         if provenance.get(key).is_some() {
-            unmapped.push(Unmapped::new(format!("Provenance.{key}"), "kept off chain: the chain records who committed, when, and the link"));
+            unmapped.push(Unmapped::new(
+                format!("Provenance.{key}"),
+                "kept off chain: the chain records who committed, when, and the link",
+            ));
         }
     }
     Mapped { value: facts, unmapped }

@@ -1,0 +1,70 @@
+//! The chain a command runs on, chosen at run time: the embedded sandbox chain or a node.
+
+use custodia_client::{
+    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated},
+    NodeBackend, Result, Signer,
+};
+use custodia_sandbox::SandboxBackend;
+use ink::primitives::AccountId;
+
+/// The embedded sandbox chain or a node.
+pub enum AnyBackend {
+    /// The embedded chain.
+    Sandbox(Box<SandboxBackend>),
+    /// A node over JSON-RPC.
+    Node(NodeBackend),
+}
+
+macro_rules! delegate {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            AnyBackend::Sandbox(backend) => backend.$method($($arg),*).await,
+            AnyBackend::Node(backend) => backend.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Backend for AnyBackend {
+    async fn genesis(&self) -> Result<Hash> {
+        delegate!(self.genesis())
+    }
+
+    async fn block_number(&self) -> Result<u32> {
+        delegate!(self.block_number())
+    }
+
+    async fn now(&self) -> Result<u64> {
+        delegate!(self.now())
+    }
+
+    async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {
+        delegate!(self.dry_run(origin, contract, input))
+    }
+
+    async fn submit(
+        &self,
+        signer: &Signer,
+        contract: AccountId,
+        input: Vec<u8>,
+        gas_limit: Gas,
+        storage_deposit_limit: Option<u128>,
+    ) -> Result<Inclusion> {
+        delegate!(self.submit(signer, contract, input, gas_limit, storage_deposit_limit))
+    }
+
+    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
+        delegate!(self.instantiate(signer, code, input, salt))
+    }
+
+    async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {
+        delegate!(self.code_hash(address))
+    }
+
+    async fn events(&self, contract: AccountId, from: u32, to: u32) -> Result<Vec<BlockEvent>> {
+        delegate!(self.events(contract, from, to))
+    }
+
+    async fn fund(&self, faucet: &Signer, account: AccountId, amount: u128) -> Result<()> {
+        delegate!(self.fund(faucet, account, amount))
+    }
+}

@@ -1,0 +1,57 @@
+//! `custodia deploy`.
+
+use crate::{
+    context::Context,
+    output::{self, hex32, Out},
+};
+use clap::Args;
+use custodia_client::{
+    deployment::{deploy as deploy_suite, Bundles, Governance},
+    keys::ss58,
+    Backend,
+};
+use custodia_services::Result;
+use std::{path::PathBuf, process::ExitCode};
+
+// --- deploy ----------------------------------------------------------------------------------
+
+#[derive(Args)]
+pub struct DeployArgs {
+    /// The directory's admins (accounts or keys), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "alice,bob,charlie")]
+    admins: Vec<String>,
+    /// Approvals a governance proposal needs.
+    #[arg(long, default_value_t = 2)]
+    threshold: u32,
+    /// Directory holding the contract bundles (`<name>.wasm`).
+    #[arg(long, env = "CUSTODIA_BUNDLES")]
+    bundles: Option<PathBuf>,
+}
+
+pub async fn run(ctx: &Context, args: DeployArgs) -> Result<ExitCode> {
+    let out = Out { json: ctx.global.json };
+    let signer = ctx.signer()?;
+    let admins = args.admins.iter().map(|a| ctx.account(a)).collect::<Result<Vec<_>>>()?;
+    let bundles = args.bundles.map(Bundles::at).unwrap_or_else(Bundles::from_env);
+    let backend = ctx.backend().await?;
+    backend.fund(&signer, signer.account(), 1_000_000_000_000_000).await?;
+    let deployment = deploy_suite(
+        &backend,
+        &signer,
+        &Governance { admins, threshold: args.threshold },
+        &bundles,
+        &custodia_client::verify::new_salt(),
+        &ctx.endpoint(),
+    )
+    .await?;
+    deployment.save(&ctx.deployment_path())?;
+    let mut text = format!("deployed on chain {} at block #{}:", hex32(&deployment.chain), deployment.block);
+    for (name, d) in deployment.contracts() {
+        text.push_str(&format!("\n  {name:<10} {} (code {})", ss58(&d.address), output::short(&d.code_hash)));
+    }
+    if let Some(p) = deployment.attach_proposal {
+        text.push_str(&format!("\nproposal #{p} attaches the records registry; it needs the other admins' approvals: `custodia directory approve {p}` then `execute {p}`"));
+    }
+    out.show(text, serde_json::to_value(&deployment).expect("a deployment serialises"));
+    Ok(ExitCode::SUCCESS)
+}

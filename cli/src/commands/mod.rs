@@ -1,0 +1,19 @@
+//! One module per command group, each a thin handler over library calls.
+
+pub mod access;
+pub mod consent;
+pub mod deploy;
+pub mod directory;
+pub mod fhir;
+pub mod parse;
+pub mod record;
+
+/// Test hook: aborts the process, as a power cut would, when `CUSTODIA_TEST_CRASH_AT` names
+/// the point it has reached (`queued`, `included:N`, `cleared:N` of an outbox drain,
+/// `import-batch` after a FHIR import batch).
+pub fn crash_if_at(here: &str) {
+    if std::env::var("CUSTODIA_TEST_CRASH_AT").is_ok_and(|at| at == here) {
+        eprintln!("crashing at {here} (CUSTODIA_TEST_CRASH_AT)");
+        std::process::abort();
+    }
+}

@@ -1,0 +1,121 @@
+//! What every command needs: the state directory, the chain, the deployment, keys, output.
+
+use crate::backend::AnyBackend;
+use custodia_client::{
+    error::KeyError,
+    types::{CodeId, PatientId, RecordId},
+    verify::{parse_hash, Pseudonyms},
+    Backend, Client, Deployment, Finality, NodeBackend, Signer,
+};
+use custodia_sandbox::SandboxBackend;
+use custodia_services::{Result, Store};
+use ink::primitives::AccountId;
+use std::path::PathBuf;
+
+/// Options every command takes.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Global {
+    /// Directory of the local state: the embedded chain, the deployment file, the outbox and
+    /// index, the pseudonym secret.
+    #[arg(long, global = true, env = "CUSTODIA_STATE", default_value = ".custodia")]
+    pub state: PathBuf,
+    /// A node's WebSocket URL (e.g. ws://127.0.0.1:9944); without it, the embedded chain.
+    #[arg(long, global = true, env = "CUSTODIA_NODE")]
+    pub node: Option<String>,
+    /// The key that signs: a development name (alice), a keystore file, or a secret URI.
+    #[arg(long = "as", global = true, env = "CUSTODIA_KEY", value_name = "KEY")]
+    pub key: Option<String>,
+    /// Print JSON for machines instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+pub struct Context {
+    pub global: Global,
+}
+
+impl Context {
+    pub fn new(global: Global) -> Result<Self> {
+        std::fs::create_dir_all(&global.state).map_err(|e| custodia_client::Error::io(&global.state, e))?;
+        Ok(Self { global })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.global.state.join(name)
+    }
+
+    pub fn deployment_path(&self) -> PathBuf {
+        self.path("deployment.json")
+    }
+
+    /// The chain: `--node`, else the node the deployment was made on, else the embedded one.
+    pub async fn backend(&self) -> Result<AnyBackend> {
+        let endpoint = match &self.global.node {
+            Some(url) => Some(url.clone()),
+            None => Deployment::load(&self.deployment_path()).ok().map(|d| d.endpoint).filter(|e| e.starts_with("ws")),
+        };
+        match endpoint {
+            Some(url) => Ok(AnyBackend::Node(NodeBackend::connect(&url, Finality::Finalized).await?)),
+            None => Ok(AnyBackend::Sandbox(Box::new(SandboxBackend::open(&self.path("chain.scale"))?))),
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.global.node.clone().unwrap_or_else(|| "embedded".into())
+    }
+
+    /// The local store of the state directory, bound to `client`'s deployment.
+    pub fn store(&self, client: &Client<AnyBackend>) -> Result<Store> {
+        Store::open_for(&self.path("client.redb"), client.deployment())
+    }
+
+    /// A client for the deployment in the state directory, checked against the chain.
+    pub async fn client(&self) -> Result<Client<AnyBackend>> {
+        let deployment = Deployment::load(&self.deployment_path())?;
+        let backend = self.backend().await?;
+        if let (AnyBackend::Sandbox(sandbox), Some(spec)) = (&backend, &self.global.key) {
+            // The embedded chain is a development chain: it funds whoever signs.
+            let signer = Signer::resolve(spec)?;
+            sandbox.fund(&signer, signer.account(), 1_000_000_000_000_000).await?;
+        }
+        Ok(Client::open(backend, deployment).await?)
+    }
+
+    pub fn signer(&self) -> Result<Signer> {
+        match &self.global.key {
+            Some(spec) => Ok(Signer::resolve(spec)?),
+            None => Err(custodia_client::Error::Key(KeyError::Missing).into()),
+        }
+    }
+
+    pub fn pseudonyms(&self) -> Result<Pseudonyms> {
+        Ok(Pseudonyms::load_or_create(&self.path("pseudonym.key"))?)
+    }
+
+    /// A patient: 0x-hex as given, anything else is a local id turned into its pseudonym.
+    pub fn patient(&self, text: &str) -> Result<PatientId> {
+        Ok(match text.starts_with("0x") {
+            true => PatientId::new(parse_hash(text)?),
+            false => self.pseudonyms()?.patient(text),
+        })
+    }
+
+    pub fn record(&self, text: &str) -> Result<RecordId> {
+        Ok(match text.starts_with("0x") {
+            true => RecordId::new(parse_hash(text)?),
+            false => self.pseudonyms()?.record(text),
+        })
+    }
+
+    pub fn code(&self, text: &str) -> Result<CodeId> {
+        Ok(match text.starts_with("0x") {
+            true => CodeId::new(parse_hash(text)?),
+            false => self.pseudonyms()?.code(text),
+        })
+    }
+
+    /// An account: SS58, 0x-hex, or the account of a key (development name, file, URI).
+    pub fn account(&self, text: &str) -> Result<AccountId> {
+        Ok(custodia_client::keys::parse_account(text).or_else(|_| Signer::resolve(text).map(|s| s.account()))?)
+    }
+}

@@ -1,0 +1,619 @@
+//! The `custodia` command line on the embedded chain saved in a state directory: every
+//! command group, JSON output, exit codes, and the outbox surviving a killed process.
+
+use serde_json::Value;
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+fn custodia(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(args)
+        .env("CUSTODIA_STATE", state)
+        .env_remove("CUSTODIA_NODE")
+        .env_remove("CUSTODIA_KEY")
+        .env_remove("CUSTODIA_TEST_CRASH_AT")
+        .output()
+        .expect("custodia runs")
+}
+
+/// Runs a command that must succeed and returns its JSON output.
+fn ok(state: &Path, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let out = custodia(state, &args);
+    assert!(
+        out.status.success(),
+        "custodia {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("custodia {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A state directory with the suite deployed and attached, Dave's hospital (custodian,
+/// accessor) and Ferdie's laboratory (accessor) admitted, and patient MRN-7 registered.
+fn deployed() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    let deployment = ok(s, &["deploy", "--as", "alice"]);
+    let attach = deployment["attach_proposal"].as_u64().expect("an attach proposal").to_string();
+    ok(s, &["directory", "approve", &attach, "--as", "bob"]);
+    ok(s, &["directory", "execute", &attach, "--as", "bob"]);
+    for (operator, kind, roles) in [("dave", "hospital", "custodian,accessor"), ("ferdie", "laboratory", "accessor")] {
+        let proposal = ok(
+            s,
+            &["directory", "propose-admit", "--operator", operator, "--kind", kind, "--roles", roles, "--as", "alice"],
+        );
+        let id = proposal["result"]["proposal"].as_u64().unwrap().to_string();
+        ok(s, &["directory", "approve", &id, "--as", "charlie"]);
+        ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+    }
+    ok(s, &["directory", "register-patient", "MRN-7", "--as", "dave"]);
+    dir
+}
+
+#[test]
+fn records_consents_and_accesses_from_the_command_line() {
+    let dir = deployed();
+    let s = dir.path();
+    let membership = ok(s, &["directory", "membership", "ferdie"]);
+    assert_eq!(membership["institution"], 2);
+    let patient = ok(s, &["directory", "patient", "MRN-7"]);
+    assert_eq!(patient["custodian"], 1);
+
+    let v1 = s.join("v1.json");
+    std::fs::write(&v1, br#"{"resourceType":"Observation","id":"o1","status":"final"}"#).unwrap();
+    let committed = ok(
+        s,
+        &[
+            "record",
+            "commit",
+            "--record",
+            "Observation/o1",
+            "--patient",
+            "MRN-7",
+            "--file",
+            v1.to_str().unwrap(),
+            "--as",
+            "dave",
+        ],
+    );
+    assert_eq!(committed["result"]["version"], 1);
+    assert_eq!(committed["events"][0]["name"], "VersionCommitted");
+    let verified =
+        ok(s, &["record", "verify", "--record", "Observation/o1", "--version", "1", "--file", v1.to_str().unwrap()]);
+    assert_eq!(verified["verification"], "Match");
+    let tampered = s.join("tampered.json");
+    std::fs::write(&tampered, br#"{"resourceType":"Observation","id":"o1","status":"final "}"#).unwrap();
+    let out = custodia(
+        s,
+        &["record", "verify", "--record", "Observation/o1", "--version", "1", "--file", tampered.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "a mismatch exits with 2");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Mismatch"));
+
+    let v2 = s.join("v2.json");
+    std::fs::write(&v2, br#"{"resourceType":"Observation","id":"o1","status":"amended"}"#).unwrap();
+    let superseded = ok(
+        s,
+        &[
+            "record",
+            "supersede",
+            "--record",
+            "Observation/o1",
+            "--patient",
+            "MRN-7",
+            "--file",
+            v2.to_str().unwrap(),
+            "--target-version",
+            "1",
+            "--how",
+            "amends",
+            "--as",
+            "dave",
+        ],
+    );
+    assert_eq!(superseded["result"]["version"], 2);
+    ok(
+        s,
+        &[
+            "record",
+            "erase",
+            "--record",
+            "Observation/o1",
+            "--version",
+            "1",
+            "--reason",
+            "patient-request",
+            "--as",
+            "dave",
+        ],
+    );
+    let history = ok(s, &["record", "history", "Observation/o1"]);
+    assert_eq!(history[0]["content"]["state"], "erased");
+    assert_eq!(history[0]["superseded_by"]["version"], 2);
+    assert_eq!(history[1]["supersedes"]["how"], "Amends");
+    assert_eq!(ok(s, &["record", "show", "Observation/o1"])["head"], 2);
+
+    // A refused call: typed, explained, exit 1, nothing written.
+    let out = custodia(
+        s,
+        &[
+            "record",
+            "commit",
+            "--record",
+            "Observation/o1",
+            "--patient",
+            "MRN-7",
+            "--file",
+            v2.to_str().unwrap(),
+            "--as",
+            "ferdie",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["contract_error"], "Records(NotCustodian)");
+    assert!(error["error"].as_str().unwrap().contains("does not act for a custodian institution"));
+
+    let granted = ok(
+        s,
+        &[
+            "consent",
+            "grant",
+            "--patient",
+            "MRN-7",
+            "--institution",
+            "2",
+            "--purpose",
+            "TREAT",
+            "--days",
+            "30",
+            "--as",
+            "dave",
+        ],
+    );
+    let receipt = granted["result"]["receipt"].as_u64().unwrap().to_string();
+    let check = ok(
+        s,
+        &[
+            "consent",
+            "check",
+            "--accessor",
+            "ferdie",
+            "--patient",
+            "MRN-7",
+            "--record",
+            "Observation/o1",
+            "--version",
+            "2",
+            "--receipt",
+            &receipt,
+        ],
+    );
+    assert_eq!(check["authorized"], true);
+    let listed = ok(s, &["consent", "list", "MRN-7", "--active"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let logged = ok(
+        s,
+        &[
+            "access",
+            "record",
+            "--patient",
+            "MRN-7",
+            "--record",
+            "Observation/o1",
+            "--version",
+            "2",
+            "--receipt",
+            &receipt,
+            "--as",
+            "ferdie",
+        ],
+    );
+    assert_eq!(logged["appended"], 1);
+    ok(
+        s,
+        &[
+            "access",
+            "record",
+            "--patient",
+            "MRN-7",
+            "--query",
+            "http://loinc.org|718-7",
+            "--break-glass",
+            "life-threatening",
+            "--purpose",
+            "ETREAT",
+            "--as",
+            "dave",
+        ],
+    );
+    let entries = ok(s, &["access", "list"]);
+    assert_eq!(entries.as_array().unwrap().len(), 2);
+    assert_eq!(entries[1]["authorization"]["break_glass"], "LifeThreatening");
+
+    let proof = ok(s, &["access", "prove", "1"]);
+    let proof_file = s.join("proof.json");
+    std::fs::write(&proof_file, proof.to_string()).unwrap();
+    assert_eq!(ok(s, &["access", "verify", proof_file.to_str().unwrap()])["verified"], true);
+    let mut forged = proof.clone();
+    forged["index"] = Value::from(0);
+    std::fs::write(&proof_file, forged.to_string()).unwrap();
+    assert_eq!(custodia(s, &["access", "verify", proof_file.to_str().unwrap()]).status.code(), Some(2));
+
+    ok(s, &["consent", "revoke", &receipt, "--as", "dave"]);
+    let check = ok(
+        s,
+        &[
+            "consent",
+            "check",
+            "--accessor",
+            "ferdie",
+            "--patient",
+            "MRN-7",
+            "--record",
+            "Observation/o1",
+            "--version",
+            "2",
+            "--receipt",
+            &receipt,
+        ],
+    );
+    assert_eq!(check["denial"], format!("Revoked({receipt})"));
+}
+
+#[test]
+fn commands_say_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = custodia(dir.path(), &["record", "show", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("run `custodia deploy` first"), "{stderr}");
+    let out = custodia(dir.path(), &["deploy"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("which key signs?"));
+}
+
+/// The lab's outbox state after a run: entries pending locally, entries on chain.
+fn counts(s: &Path) -> (usize, u64) {
+    let pending = ok(s, &["access", "pending", "--as", "ferdie"]).as_array().unwrap().len();
+    let entries = ok(s, &["access", "list", "--limit", "100000"]);
+    (pending, entries.as_array().unwrap().len() as u64)
+}
+
+fn record_accesses(s: &Path, count: usize, crash_at: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_custodia"));
+    command
+        .args([
+            "access",
+            "record",
+            "--patient",
+            "MRN-7",
+            "--query",
+            "kind",
+            "--break-glass",
+            "urgent-care",
+            "--count",
+            &count.to_string(),
+            "--as",
+            "ferdie",
+        ])
+        .env("CUSTODIA_STATE", s)
+        .env_remove("CUSTODIA_NODE");
+    if let Some(at) = crash_at {
+        command.env("CUSTODIA_TEST_CRASH_AT", at);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn no_access_is_lost_or_doubled_when_the_process_dies_mid_batch() {
+    let dir = deployed();
+    let s = dir.path();
+    let mut expected = 0u64;
+    // Die after queueing, after the chain took the first chunk but before the outbox forgot
+    // it, and after it forgot it: a restart's flush ends with every entry on chain once.
+    for crash_at in ["queued", "included:0", "cleared:0", "included:1"] {
+        let out = record_accesses(s, 600, Some(crash_at));
+        assert!(!out.status.success(), "the process must have died at {crash_at}");
+        let (pending, _) = counts(s);
+        assert!(pending > 0, "entries are still queued after dying at {crash_at}");
+        let flushed = ok(s, &["access", "flush", "--as", "ferdie"]);
+        expected += 600;
+        let (pending, on_chain) = counts(s);
+        assert_eq!((pending, on_chain), (0, expected), "after dying at {crash_at} and flushing: {flushed}");
+    }
+    // Every entry number once, in order.
+    let entries = ok(s, &["access", "list", "--limit", "100000"]);
+    let seqs: Vec<u64> = entries.as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..expected).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_process_killed_at_an_arbitrary_moment_loses_nothing() {
+    use std::io::{BufRead, BufReader};
+    let dir = deployed();
+    let s = dir.path();
+    for (round, delay_ms) in [0u64, 150, 400].into_iter().enumerate() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+            .args([
+                "access",
+                "record",
+                "--patient",
+                "MRN-7",
+                "--query",
+                "kind",
+                "--break-glass",
+                "urgent-care",
+                "--count",
+                "2000",
+                "--as",
+                "ferdie",
+            ])
+            .env("CUSTODIA_STATE", s)
+            .env_remove("CUSTODIA_NODE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Once the entries are queued, let it get somewhere into the drain, then SIGKILL it.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("queued") {
+            line.clear();
+        }
+        assert!(line.contains("queued 2000 entries"), "round {round}: {line}");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        ok(s, &["access", "flush", "--as", "ferdie"]);
+        let (pending, on_chain) = counts(s);
+        assert_eq!(
+            (pending, on_chain),
+            (0, 2000 * (round as u64 + 1)),
+            "round {round}, killed {delay_ms} ms after queueing"
+        );
+    }
+    let entries = ok(s, &["access", "list", "--limit", "100000"]);
+    let seqs: Vec<u64> = entries.as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..6000).collect::<Vec<_>>(), "every number once, in order");
+}
+
+#[test]
+fn the_demo_tells_the_whole_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let story = ok(dir.path(), &["demo"]);
+    let timeline = story["timeline"].as_array().unwrap();
+    let text = timeline.iter().map(|s| format!("{} {}", s["what"], s["outcome"])).collect::<Vec<_>>().join("\n");
+    for expected in [
+        "REFUSED, nothing written",
+        "tampered copy: Mismatch",
+        "Revoked",
+        "break-glass count is 1",
+        "verifies as Erased",
+        "verifies: true",
+    ] {
+        assert!(text.contains(expected), "the timeline lacks {expected:?}:\n{text}");
+    }
+    assert_eq!(story["log"]["size"], 2);
+}
+
+fn fhir_fixtures(dir: &str) -> std::path::PathBuf {
+    custodia_fixtures::fhir_dir().join(dir)
+}
+
+#[test]
+fn fhir_import_resumes_after_a_crash_and_verify_reports_tampering() {
+    let dir = deployed();
+    let s = dir.path();
+    let bundle = fhir_fixtures("bundles").join("smart-synthea__Abdul_Koepp_e925b0f3-8006-43f6-aa31-94bd215e55e7.json");
+    let bundle = bundle.to_str().unwrap();
+    // Die after the first batch of 64 versions is on chain.
+    let out = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(["fhir", "import", bundle, "--as", "dave"])
+        .env("CUSTODIA_STATE", s)
+        .env("CUSTODIA_TEST_CRASH_AT", "import-batch")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let resumed = ok(s, &["fhir", "import", bundle, "--as", "dave"]);
+    let report = &resumed[0];
+    assert_eq!(report["resumed"], true);
+    let resources = report["resources"].as_u64().unwrap();
+    assert_eq!(report["committed"].as_u64().unwrap() + 64, resources, "the rest, not the first batch again");
+    let verified = ok(s, &["fhir", "verify", bundle]);
+    let verdicts = verified[0]["resources"].as_array().unwrap();
+    assert_eq!(verdicts.len() as u64, resources);
+    assert!(
+        verdicts.iter().all(|v| v["verification"] == "Match" && v["version"] == 1),
+        "one version each, all matching"
+    );
+    assert_eq!(ok(s, &["fhir", "import", bundle, "--as", "dave"])[0]["committed"], 0, "unchanged: nothing to commit");
+
+    // A copy with one byte changed.
+    let text = std::fs::read_to_string(bundle).unwrap();
+    let tampered = s.join("tampered.json");
+    assert!(text.contains("\"gender\": \"male\""));
+    std::fs::write(&tampered, text.replacen("\"gender\": \"male\"", "\"gender\": \"malf\"", 1)).unwrap();
+    let out = custodia(s, &["fhir", "verify", tampered.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2), "a mismatch exits with 2");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mismatches: Vec<&Value> =
+        report[0]["resources"].as_array().unwrap().iter().filter(|v| v["verification"] == "Mismatch").collect();
+    assert_eq!(mismatches.len(), 1);
+    assert!(mismatches[0]["resource"].as_str().unwrap().starts_with("Patient/"));
+}
+
+#[test]
+fn bad_fhir_input_is_refused_by_name_and_nothing_is_committed() {
+    let dir = deployed();
+    let s = dir.path();
+    let before = std::fs::read(s.join("chain.scale")).unwrap();
+    let good = fhir_fixtures("documentreference");
+    let out = custodia(
+        s,
+        &["fhir", "import", good.to_str().unwrap(), fhir_fixtures("invalid").to_str().unwrap(), "--as", "dave"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "nothing was committed",
+        "7 file(s) refused",
+        "bad-json-close-3.json",
+        "entry 0",
+        "byte-order mark",
+        "is an empty array",
+        "no resourceType",
+        "Device/foo",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} missing from:\n{stderr}");
+    }
+    assert!(std::fs::read(s.join("chain.scale")).unwrap() == before, "the chain did not change");
+}
+
+#[test]
+fn fhir_consents_audit_events_and_provenance_from_the_command_line() {
+    let dir = deployed();
+    let s = dir.path();
+    ok(s, &["directory", "register-patient", "Patient/f001", "--as", "dave"]);
+    std::fs::write(s.join("institutions.json"), r#"{"Organization/f001": 2}"#).unwrap();
+    let consent = fhir_fixtures("consent").join("hl7-r4__Consent-consent-example-Emergency.json");
+    let granted = ok(s, &["fhir", "consent-import", consent.to_str().unwrap(), "--as", "dave"]);
+    let receipts = granted["receipts"].as_array().unwrap();
+    assert!(!receipts.is_empty(), "{granted}");
+    let exported = custodia(s, &["fhir", "consent-export", "Patient/f001"]);
+    let bundle: Value = serde_json::from_slice(&exported.stdout).unwrap();
+    let consents = bundle["entry"].as_array().unwrap();
+    assert_eq!(consents.len(), receipts.len());
+    assert_eq!(
+        consents[0]["resource"]["provision"]["provision"][0]["actor"][0]["reference"]["reference"],
+        "Organization/custodia-institution-2"
+    );
+
+    // The laboratory (institution 2, Ferdie) under the imported receipt; its accesses exported
+    // as AuditEvents, and those events logged again from FHIR.
+    let receipt = receipts[0].to_string();
+    let v1 = s.join("v1.json");
+    std::fs::write(&v1, br#"{"resourceType":"Observation","id":"x","status":"final"}"#).unwrap();
+    ok(
+        s,
+        &[
+            "record",
+            "commit",
+            "--record",
+            "Observation/x",
+            "--patient",
+            "Patient/f001",
+            "--file",
+            v1.to_str().unwrap(),
+            "--as",
+            "dave",
+        ],
+    );
+    // The example is an opt-out: Organization/f001 is denied emergency access, on chain too.
+    let out = custodia(
+        s,
+        &[
+            "access",
+            "record",
+            "--patient",
+            "Patient/f001",
+            "--record",
+            "Observation/x",
+            "--version",
+            "1",
+            "--purpose",
+            "ETREAT",
+            "--receipt",
+            &receipt,
+            "--as",
+            "ferdie",
+            "--json",
+        ],
+    );
+    let refused: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(refused["contract_error"].as_str().unwrap().contains(&format!("Denied({receipt})")), "{refused}");
+    ok(
+        s,
+        &[
+            "access",
+            "record",
+            "--patient",
+            "Patient/f001",
+            "--record",
+            "Observation/x",
+            "--version",
+            "1",
+            "--purpose",
+            "ETREAT",
+            "--break-glass",
+            "life-threatening",
+            "--as",
+            "ferdie",
+        ],
+    );
+    let audit = custodia(s, &["fhir", "audit-export"]);
+    let events: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(events["entry"][0]["resource"]["subtype"][0]["code"], "read");
+    let events_file = s.join("events.json");
+    std::fs::write(&events_file, events.to_string()).unwrap();
+    let again = ok(s, &["fhir", "audit-import", events_file.to_str().unwrap(), "--as", "ferdie"]);
+    assert_eq!(again["appended"], 0, "its own events are already in the log: {again}");
+    // The same event as another system would send it (its own id) is logged.
+    let mut foreign = events.clone();
+    foreign["entry"][0]["resource"]["id"] = "ehr-audit-1".into();
+    std::fs::write(&events_file, foreign.to_string()).unwrap();
+    let imported = ok(s, &["fhir", "audit-import", events_file.to_str().unwrap(), "--as", "ferdie"]);
+    assert_eq!(imported["appended"], 1, "{imported}");
+
+    let v2 = s.join("v2.json");
+    std::fs::write(&v2, br#"{"resourceType":"Observation","id":"x","status":"amended"}"#).unwrap();
+    ok(
+        s,
+        &[
+            "record",
+            "supersede",
+            "--record",
+            "Observation/x",
+            "--patient",
+            "Patient/f001",
+            "--file",
+            v2.to_str().unwrap(),
+            "--target-version",
+            "1",
+            "--how",
+            "corrects",
+            "--as",
+            "dave",
+        ],
+    );
+    let provenance: Value =
+        serde_json::from_slice(&custodia(s, &["fhir", "provenance-export", "Observation/x"]).stdout).unwrap();
+    let resource = &provenance["entry"][0]["resource"];
+    assert_eq!(resource["entity"][0]["role"], "revision");
+    assert_eq!(resource["activity"]["text"], "correction");
+}
+
+#[test]
+fn output_into_a_pipe_closed_early_ends_quietly() {
+    // `custodia demo | head -0`: the reader is gone before the first line is written.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .arg("demo")
+        .env("CUSTODIA_STATE", dir.path())
+        .env_remove("CUSTODIA_NODE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("custodia runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status.code());
+}

@@ -1,0 +1,193 @@
+//! Where calls go, behind one trait: a node over JSON-RPC ([`NodeBackend`], here), or the
+//! contracts in the real pallet-contracts runtime in process (`custodia-sandbox`, a crate of
+//! its own so that integration engines do not link a runtime).
+//!
+//! A backend knows nothing of the Custodia contracts: it dry-runs and submits raw contract
+//! calls, instantiates code, and hands back the events contracts emitted. The typed layer
+//! above ([`crate::Client`]) is the same for every backend.
+
+mod node;
+
+pub use node::{Finality, NodeBackend};
+
+use crate::{keys::Signer, Result};
+use ink::primitives::AccountId;
+use scale::{Decode, Encode};
+
+/// A 32-byte hash (block hash, code hash, event topic).
+pub type Hash = [u8; 32];
+
+/// Gas: computation time (`ref_time`, picoseconds) and proof size (bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, serde::Serialize)]
+pub struct Gas {
+    /// Computation time, in picoseconds of reference hardware.
+    pub ref_time: u64,
+    /// Bytes of state proof a validator would need.
+    pub proof_size: u64,
+}
+
+impl Gas {
+    /// `self` with a safety margin of `percent` added to both dimensions.
+    pub fn with_margin(self, percent: u64) -> Gas {
+        let grow = |v: u64| v.saturating_add(v.saturating_mul(percent) / 100);
+        Gas { ref_time: grow(self.ref_time), proof_size: grow(self.proof_size) }
+    }
+}
+
+/// An event a contract emitted: its topics and SCALE-encoded payload.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Emitted {
+    /// The contract that emitted it.
+    pub contract: AccountId,
+    /// Topics; the first is the event's signature topic.
+    pub topics: Vec<Hash>,
+    /// The event's fields, SCALE-encoded.
+    pub data: Vec<u8>,
+}
+
+impl Emitted {
+    /// Decodes the event as `E` if its signature topic is `E`'s.
+    pub fn decode<E: ink::env::Event + Decode>(&self) -> Option<E> {
+        let signature = E::SIGNATURE_TOPIC?;
+        if self.topics.first() != Some(&signature) {
+            return None;
+        }
+        E::decode(&mut &self.data[..]).ok()
+    }
+}
+
+/// What a dry run of a contract call found; nothing of it stays on chain.
+#[derive(Clone, Debug)]
+pub struct DryRun {
+    /// The raw output of the message (ink!'s `MessageResult<R>`, SCALE-encoded).
+    pub data: Vec<u8>,
+    /// True if the contract reverted.
+    pub reverted: bool,
+    /// Gas the call used.
+    pub gas_consumed: Gas,
+    /// Gas the call needs as its limit.
+    pub gas_required: Gas,
+    /// Storage deposit the call would charge (positive) or refund (negative).
+    pub storage_deposit: i128,
+}
+
+/// A contract call included in a block.
+#[derive(Clone, Debug)]
+pub struct Inclusion {
+    /// The block that holds it.
+    pub block: u32,
+    /// That block's hash.
+    pub block_hash: Hash,
+    /// The events its contracts emitted, in order.
+    pub events: Vec<Emitted>,
+    /// The message's output, where the backend can see it (the sandbox can; a node reports
+    /// only events, so the client keeps the dry run's output).
+    pub data: Option<Vec<u8>>,
+}
+
+/// A contract instantiated by [`Backend::instantiate`].
+#[derive(Clone, Debug)]
+pub struct Instantiated {
+    /// Its address.
+    pub address: AccountId,
+    /// The hash of its code.
+    pub code_hash: Hash,
+    /// The block that holds the instantiation.
+    pub block: u32,
+}
+
+/// An event with the block it was emitted in.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct BlockEvent {
+    /// Block number.
+    pub block: u32,
+    /// The event.
+    pub event: Emitted,
+}
+
+/// What the client needs of a chain. Implemented by [`NodeBackend`] (subxt over JSON-RPC)
+/// and by `custodia_sandbox::SandboxBackend` (the contracts in the real pallet-contracts
+/// runtime, in process).
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    /// The chain's identity: its genesis hash.
+    async fn genesis(&self) -> Result<Hash>;
+
+    /// The newest block number.
+    async fn block_number(&self) -> Result<u32>;
+
+    /// The newest block's timestamp (milliseconds since the Unix epoch).
+    async fn now(&self) -> Result<u64>;
+
+    /// Runs a call against the newest state and throws its effects away.
+    async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun>;
+
+    /// Signs and submits a call with the given gas limit and storage deposit limit; returns
+    /// once it is included (and, on a node, as final as the backend is configured to wait).
+    async fn submit(
+        &self,
+        signer: &Signer,
+        contract: AccountId,
+        input: Vec<u8>,
+        gas_limit: Gas,
+        storage_deposit_limit: Option<u128>,
+    ) -> Result<Inclusion>;
+
+    /// Uploads `code` and instantiates it with constructor input `input` and `salt`.
+    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated>;
+
+    /// The code hash of the contract at `address`, or `None` if no contract is there.
+    async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>>;
+
+    /// Events `contract` emitted in blocks `from..=to`.
+    async fn events(&self, contract: AccountId, from: u32, to: u32) -> Result<Vec<BlockEvent>>;
+
+    /// Makes sure `account` can pay for transactions and deposits: the sandbox mints, a node
+    /// transfers from `faucet`.
+    async fn fund(&self, faucet: &Signer, account: AccountId, amount: u128) -> Result<()>;
+}
+
+impl<T: Backend> Backend for &T {
+    async fn genesis(&self) -> Result<Hash> {
+        (**self).genesis().await
+    }
+
+    async fn block_number(&self) -> Result<u32> {
+        (**self).block_number().await
+    }
+
+    async fn now(&self) -> Result<u64> {
+        (**self).now().await
+    }
+
+    async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {
+        (**self).dry_run(origin, contract, input).await
+    }
+
+    async fn submit(
+        &self,
+        signer: &Signer,
+        contract: AccountId,
+        input: Vec<u8>,
+        gas_limit: Gas,
+        storage_deposit_limit: Option<u128>,
+    ) -> Result<Inclusion> {
+        (**self).submit(signer, contract, input, gas_limit, storage_deposit_limit).await
+    }
+
+    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
+        (**self).instantiate(signer, code, input, salt).await
+    }
+
+    async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {
+        (**self).code_hash(address).await
+    }
+
+    async fn events(&self, contract: AccountId, from: u32, to: u32) -> Result<Vec<BlockEvent>> {
+        (**self).events(contract, from, to).await
+    }
+
+    async fn fund(&self, faucet: &Signer, account: AccountId, amount: u128) -> Result<()> {
+        (**self).fund(faucet, account, amount).await
+    }
+}

@@ -1,0 +1,264 @@
+//! The embedded chain behind the client's [`Backend`] trait: one block per transaction, a
+//! deterministic or wall clock, optionally saved to a file after every block so that the
+//! state survives the process (the CLI's default chain).
+
+use crate::Sandbox;
+use custodia_client::{
+    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated},
+    error::{InclusionError, SubmissionError},
+    verify::blake2_256,
+    Error, Result, Signer,
+};
+use ink::primitives::AccountId;
+use ink_sandbox::{Snapshot, H256};
+use scale::{Decode, Encode};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+
+/// How the embedded chain's clock runs: block `n` has timestamp
+/// `genesis_ms + (n - 1) * block_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SandboxClock {
+    /// Timestamp of block 1 (milliseconds since the Unix epoch).
+    pub genesis_ms: u64,
+    /// Milliseconds between blocks.
+    pub block_ms: u64,
+}
+
+impl SandboxClock {
+    /// A clock that starts at 2023-11-14 22:13:20 UTC: the same timeline on every run.
+    pub const fn deterministic() -> Self {
+        Self { genesis_ms: 1_700_000_000_000, block_ms: 6_000 }
+    }
+
+    /// A clock that starts now.
+    pub fn wall() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Self { genesis_ms: now, block_ms: 6_000 }
+    }
+
+    /// The timestamp of block `block`.
+    pub fn at(&self, block: u32) -> u64 {
+        self.genesis_ms + u64::from(block.saturating_sub(1)) * self.block_ms
+    }
+}
+
+/// What the state file holds.
+#[derive(Encode, Decode)]
+struct Saved {
+    format: u8,
+    genesis: Hash,
+    clock: SandboxClock,
+    storage: ink_sandbox::RawStorage,
+    root: Hash,
+    journal: Vec<BlockEvent>,
+}
+
+const FORMAT: u8 = 1;
+
+struct State {
+    sandbox: Sandbox,
+    genesis: Hash,
+    clock: SandboxClock,
+}
+
+/// The contracts in the real pallet-contracts runtime, in this process.
+pub struct SandboxBackend {
+    state: Mutex<State>,
+    file: Option<PathBuf>,
+}
+
+impl SandboxBackend {
+    /// A new chain in memory, with the given clock.
+    pub fn new(clock: SandboxClock) -> Self {
+        let mut genesis = [0u8; 32];
+        getrandom::getrandom(&mut genesis).expect("the OS random source works");
+        let mut sandbox = Sandbox::new();
+        sandbox.set_time(clock.at(1));
+        Self { state: Mutex::new(State { sandbox, genesis, clock }), file: None }
+    }
+
+    /// The chain saved in `file`, or a new one (with a wall clock) that will be saved there.
+    /// The file is rewritten atomically after every block.
+    pub fn open(file: &Path) -> Result<Self> {
+        if !file.exists() {
+            let backend = Self { file: Some(file.to_path_buf()), ..Self::new(SandboxClock::wall()) };
+            backend.save(&mut backend.lock())?;
+            return Ok(backend);
+        }
+        let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+        let saved =
+            Saved::decode(&mut &bytes[..]).map_err(|e| Error::decoding("the embedded chain's state file", e))?;
+        if saved.format != FORMAT {
+            return Err(Error::decoding("the embedded chain's state file", format!("unknown format {}", saved.format)));
+        }
+        let snapshot = Snapshot { storage: saved.storage, storage_root: H256(saved.root) };
+        let state =
+            State { sandbox: Sandbox::restored(snapshot, saved.journal), genesis: saved.genesis, clock: saved.clock };
+        Ok(Self { state: Mutex::new(state), file: Some(file.to_path_buf()) })
+    }
+
+    /// Runs `f` on the chain itself (state roots, privacy scans, the clock).
+    pub fn with<R>(&self, f: impl FnOnce(&mut Sandbox) -> R) -> R {
+        f(&mut self.lock().sandbox)
+    }
+
+    /// The chain, for synchronous use (the contract-test harness).
+    pub fn into_sandbox(self) -> Sandbox {
+        self.state.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()).sandbox
+    }
+
+    /// Every byte the chain holds (see [`Sandbox::all_bytes`]).
+    pub fn all_bytes(&self) -> Vec<u8> {
+        self.with(Sandbox::all_bytes)
+    }
+
+    /// The root of the whole runtime state: equal before and after anything that changed
+    /// nothing.
+    pub fn state_root(&self) -> Hash {
+        self.with(Sandbox::state_root)
+    }
+
+    /// The clock the chain runs on.
+    pub fn clock(&self) -> SandboxClock {
+        self.lock().clock
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while the lock was held cannot leave the sandbox half-changed in a way the
+        // next call would mind more than losing the whole chain; go on with it.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Closes the current block (the call just made is in it), opens the next at the clock's
+    /// time for it, and saves the chain.
+    fn seal(&self, state: &mut State) -> Result<(u32, Hash)> {
+        let (block, hash) = state.sandbox.seal();
+        let time = state.clock.at(block + 1);
+        state.sandbox.set_time(time);
+        self.save(state)?;
+        Ok((block, hash))
+    }
+
+    fn save(&self, state: &mut State) -> Result<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let snapshot = state.sandbox.snapshot();
+        let saved = Saved {
+            format: FORMAT,
+            genesis: state.genesis,
+            clock: state.clock,
+            storage: snapshot.storage,
+            root: snapshot.storage_root.0,
+            journal: state.sandbox.journal().to_vec(),
+        };
+        write_atomically(file, &saved.encode())
+    }
+}
+
+/// Writes `bytes` to `file` so that a crash leaves either the old or the new content.
+fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = file.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut out = std::fs::File::create(&tmp)?;
+        out.write_all(bytes)?;
+        out.sync_all()?;
+        std::fs::rename(&tmp, file)?;
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| Error::io(file, e))
+}
+
+impl Backend for SandboxBackend {
+    async fn genesis(&self) -> Result<Hash> {
+        Ok(self.lock().genesis)
+    }
+
+    async fn block_number(&self) -> Result<u32> {
+        // The sandbox's current block is still open; the newest sealed one is the one before.
+        Ok(self.with(Sandbox::block_number).saturating_sub(1))
+    }
+
+    async fn now(&self) -> Result<u64> {
+        Ok(self.with(Sandbox::now))
+    }
+
+    async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {
+        let called = self
+            .with(|sandbox| sandbox.dry_run(origin, contract, input.to_vec(), Sandbox::BLOCK_LIMIT))
+            .map_err(Error::DryRun)?;
+        Ok(DryRun {
+            reverted: called.reverted,
+            data: called.output,
+            gas_consumed: called.gas_consumed,
+            gas_required: called.gas_required,
+            storage_deposit: called.storage_deposit,
+        })
+    }
+
+    async fn submit(
+        &self,
+        signer: &Signer,
+        contract: AccountId,
+        input: Vec<u8>,
+        gas_limit: Gas,
+        storage_deposit_limit: Option<u128>,
+    ) -> Result<Inclusion> {
+        let mut state = self.lock();
+        let called = state
+            .sandbox
+            .call(signer.account(), contract, input, gas_limit, storage_deposit_limit)
+            .map_err(|e| Error::Inclusion(InclusionError::Failed(e)))?;
+        if called.reverted {
+            // A reverted call changes nothing and makes no block; on a node the extrinsic
+            // fails with ContractReverted. The caller decodes the typed error from `data`.
+            return Ok(Inclusion { block: 0, block_hash: [0; 32], events: Vec::new(), data: Some(called.output) });
+        }
+        let (block, block_hash) = self.seal(&mut state)?;
+        Ok(Inclusion { block, block_hash, events: called.events, data: Some(called.output) })
+    }
+
+    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
+        let mut state = self.lock();
+        let (address, called) = state
+            .sandbox
+            .instantiate(signer.account(), code.to_vec(), input, salt, Sandbox::BLOCK_LIMIT)
+            .map_err(|e| Error::Inclusion(InclusionError::Failed(e)))?;
+        if called.reverted {
+            return Err(Error::Inclusion(InclusionError::Failed(custodia_client::error::DispatchFailure {
+                pallet: Some("Contracts".into()),
+                error: "ContractReverted".into(),
+                docs: Some(format!("the constructor reverted with output 0x{}", hex::encode(&called.output))),
+            })));
+        }
+        let (block, _) = self.seal(&mut state)?;
+        Ok(Instantiated { address, code_hash: blake2_256(code), block })
+    }
+
+    async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {
+        Ok(self.with(|sandbox| sandbox.code_hash(address)))
+    }
+
+    async fn events(&self, contract: AccountId, from: u32, to: u32) -> Result<Vec<BlockEvent>> {
+        Ok(self.with(|sandbox| {
+            sandbox
+                .journal()
+                .iter()
+                .filter(|e| e.event.contract == contract && (from..=to).contains(&e.block))
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn fund(&self, _faucet: &Signer, account: AccountId, amount: u128) -> Result<()> {
+        self.with(|sandbox| sandbox.fund(account, amount)).map_err(|e| Error::Submission(SubmissionError::Dispatch(e)))
+    }
+}

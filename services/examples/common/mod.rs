@@ -1,0 +1,58 @@
+//! What every example starts from: a consortium's deployment on the embedded chain (swap
+//! `SandboxBackend::new(..)` for `NodeBackend::connect("ws://127.0.0.1:9944",
+//! Finality::Finalized).await?` to run on a node), with a hospital (custodian) and a
+//! laboratory (accessor) admitted and one patient registered under a keyed pseudonym.
+
+#![allow(dead_code)]
+
+use custodia_client::{
+    deployment::{deploy, Bundles, Governance},
+    types::{
+        directory::{Action, InstitutionKind, Role, Roles},
+        InstitutionId, PatientId,
+    },
+    verify::Pseudonyms,
+    Backend, Client, Signer,
+};
+use custodia_sandbox::{SandboxBackend, SandboxClock};
+use custodia_services::{Result, Store};
+
+pub struct Network {
+    pub client: Client<SandboxBackend>,
+    pub store: Store,
+    pub hospital: Signer,
+    pub lab: Signer,
+    pub lab_id: InstitutionId,
+    pub pseudonyms: Pseudonyms,
+    pub patient: PatientId,
+}
+
+pub async fn network() -> Result<Network> {
+    let backend = SandboxBackend::new(SandboxClock::wall());
+    let consortium = Signer::dev("alice")?;
+    let hospital = Signer::from_uri("//Example//Hospital")?;
+    let lab = Signer::from_uri("//Example//Lab")?;
+    for signer in [&consortium, &hospital, &lab] {
+        backend.fund(&consortium, signer.account(), 1_000_000_000_000_000_000).await?;
+    }
+    // Once per consortium: the suite, governed by one admin here (threshold 1).
+    let governance = Governance { admins: vec![consortium.account()], threshold: 1 };
+    let deployment = deploy(&backend, &consortium, &governance, &Bundles::from_env(), b"example", "embedded").await?;
+    let client = Client::open(backend, deployment).await?;
+    let admit = |operator: &Signer, kind, roles| Action::Admit { operator: operator.account(), kind, roles };
+    for action in [
+        admit(&hospital, InstitutionKind::Hospital, Roles::of(&[Role::Custodian])),
+        admit(&lab, InstitutionKind::Laboratory, Roles::of(&[Role::Accessor])),
+    ] {
+        let proposal = client.directory().propose(action).submit(&consortium).await?.value;
+        client.directory().execute(proposal).submit(&consortium).await?;
+    }
+    let lab_id = client.directory().membership(lab.account()).query().await?.expect("admitted").institution;
+    // The hospital's engine: pseudonyms from a deployment secret, never the MRN itself.
+    let pseudonyms = Pseudonyms::generate();
+    let patient = pseudonyms.patient("MRN-0042");
+    client.directory().register_patient(patient).submit(&hospital).await?;
+    let store = Store::in_memory()?;
+    store.bind(client.deployment())?;
+    Ok(Network { client, store, hospital, lab, lab_id, pseudonyms, patient })
+}

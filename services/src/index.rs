@@ -1,0 +1,162 @@
+//! The index of logged access entries, read from the access log's events, and the inclusion
+//! proofs built from it.
+//!
+//! The chain keeps only the Merkle frontier and a root per tree size; the leaves are in the
+//! `AccessLogged` events. [`Index::sync`] reads them into the store (continuing without a gap,
+//! or refusing), and [`Index::prove`] builds an RFC 9162 inclusion proof of one entry that
+//! anyone can check against the root the chain recorded ([`InclusionProof::verify`]).
+
+use crate::{Error, Result, Store};
+use custodia_client::{
+    types::access_log::{AccessLogged, Entry},
+    Backend, Client,
+};
+use custodia_merkle::{leaf_hash, verify_inclusion, Sha256, Tree};
+use redb::{ReadableTableMetadata, TableDefinition, WriteTransaction};
+use scale::{Decode, Encode};
+
+/// Logged entries by leaf index.
+const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
+/// The block the index has read events through.
+const INDEXED_THROUGH: TableDefinition<(), u32> = TableDefinition::new("indexed_through");
+
+pub(crate) fn create_tables(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(LEAVES)?;
+    tx.open_table(INDEXED_THROUGH)?;
+    Ok(())
+}
+
+/// An inclusion proof of one logged entry, checkable by anyone against the root the chain
+/// recorded for tree size `size`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The entry's leaf index.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub size: u64,
+    /// The entry (its SCALE encoding is the leaf).
+    pub entry: Entry,
+    /// Sibling hashes from the leaf up (RFC 9162).
+    pub path: Vec<[u8; 32]>,
+}
+
+impl InclusionProof {
+    /// Checks the proof against `root` (the chain's root for `size`).
+    pub fn verify(&self, root: &[u8; 32]) -> bool {
+        let leaf = leaf_hash::<Sha256>(&self.entry.encode());
+        verify_inclusion::<Sha256>(&leaf, self.index, self.size, &self.path, root)
+    }
+}
+
+/// The index of one store, over one deployment's access log.
+pub struct Index<'a, B> {
+    client: &'a Client<B>,
+    store: &'a Store,
+}
+
+impl<'a, B: Backend> Index<'a, B> {
+    /// The index kept in `store`, of the access log of `client`'s deployment.
+    pub fn new(client: &'a Client<B>, store: &'a Store) -> Self {
+        Self { client, store }
+    }
+
+    /// Reads `AccessLogged` events up to the newest block (a node: the newest finalized one)
+    /// into the index. Returns how many entries the index holds.
+    pub async fn sync(&self) -> Result<u64> {
+        let log = self.client.deployment().access_log.address;
+        let from = self.indexed_through()?.max(self.client.deployment().block.saturating_sub(1)) + 1;
+        let to = self.client.backend().block_number().await?;
+        if from <= to {
+            let events = self.client.backend().events(log, from, to).await?;
+            let logged: Vec<(u64, Entry)> = events
+                .iter()
+                .filter_map(|e| e.event.decode::<AccessLogged>())
+                .map(|logged| (logged.index, logged.entry))
+                .collect();
+            self.add(&logged, to)?;
+        }
+        self.len()
+    }
+
+    /// Logged entries `from..to` (as far as indexed).
+    pub fn entries(&self, from: u64, to: u64) -> Result<Vec<(u64, Entry)>> {
+        let tx = self.store.read()?;
+        let leaves = tx.open_table(LEAVES)?;
+        leaves
+            .range(from..to)?
+            .map(|item| {
+                let (index, value) = item?;
+                let entry = Entry::decode(&mut value.value()).map_err(Error::corrupt("an indexed entry"))?;
+                Ok((index.value(), entry))
+            })
+            .collect()
+    }
+
+    /// How many entries are indexed.
+    pub fn len(&self) -> Result<u64> {
+        let tx = self.store.read()?;
+        Ok(tx.open_table(LEAVES)?.len()?)
+    }
+
+    /// True if no entry is indexed.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// An inclusion proof of entry `index` in the tree as it is now on chain.
+    pub async fn prove(&self, index: u64) -> Result<InclusionProof> {
+        let (size, _root) = self.client.access_log().head().query().await?;
+        let indexed = self.sync().await?;
+        if index >= size {
+            return Err(Error::Input(format!("the log holds {size} entries; there is no entry {index}")));
+        }
+        if indexed < size {
+            return Err(Error::Index(format!("holds {indexed} of {size} entries; events are missing")));
+        }
+        let entries = self.entries(0, size)?;
+        let tree = Tree::from_leaves::<Sha256>(entries.iter().map(|(_, e)| leaf_hash::<Sha256>(&e.encode())));
+        let path = tree
+            .inclusion_proof::<Sha256>(index, size)
+            .ok_or_else(|| Error::Input(format!("no proof of entry {index} in a tree of {size}")))?;
+        let entry = entries[index as usize].1;
+        Ok(InclusionProof { index, size, entry, path })
+    }
+
+    /// Checks a proof against the root the chain recorded for the proof's tree size.
+    pub async fn verify(&self, proof: &InclusionProof) -> Result<bool> {
+        let root =
+            self.client.access_log().root_at(proof.size).query().await?.ok_or_else(|| {
+                Error::Input(format!("the chain recorded no root for a tree of {} entries", proof.size))
+            })?;
+        Ok(proof.verify(&root))
+    }
+
+    /// The block the index has read events through (0: none yet).
+    fn indexed_through(&self) -> Result<u32> {
+        let tx = self.store.read()?;
+        let table = tx.open_table(INDEXED_THROUGH)?;
+        Ok(table.get(())?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// Adds logged entries read from events through `block`; they must continue the index
+    /// without a gap.
+    fn add(&self, entries: &[(u64, Entry)], block: u32) -> Result<()> {
+        let tx = self.store.write()?;
+        {
+            let mut leaves = tx.open_table(LEAVES)?;
+            let mut next = leaves.len()?;
+            for (index, entry) in entries {
+                if *index < next {
+                    continue;
+                }
+                if *index != next {
+                    return Err(Error::Index(format!("expected entry {next}, the chain gave {index}")));
+                }
+                leaves.insert(index, &entry.encode()[..])?;
+                next += 1;
+            }
+            tx.open_table(INDEXED_THROUGH)?.insert((), block)?;
+        }
+        Ok(tx.commit()?)
+    }
+}

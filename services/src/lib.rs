@@ -1,0 +1,30 @@
+//! # custodia-services
+//!
+//! What an institution runs on top of the client core, each service owning its tables in the
+//! one local store ([`Store`], redb) and depending on the core, never the other way round:
+//!
+//! - [`outbox`]: the access-log outbox: accesses judged, queued durably, then drained in
+//!   chunks; nothing lost across crashes, nothing logged twice;
+//! - [`index`]: the index of logged entries read from events, and inclusion proofs checked
+//!   against the root on chain;
+//! - [`salts`]: the salts of committed versions (without them nobody can check a copy);
+//! - [`fhir_import`]: FHIR R4 files as record versions of their patient, planned, resumable,
+//!   all-or-nothing per batch; and verification of local copies;
+//! - [`audit_import`]: AuditEvents recorded elsewhere mapped to access-log entries.
+//!
+//! They are one crate because they share one store file and one process (only one process
+//! opens a store); each is a module with its own tables, reached by the others only through
+//! its API.
+
+#![warn(missing_docs)]
+
+pub mod audit_import;
+pub mod error;
+pub mod fhir_import;
+pub mod index;
+pub mod outbox;
+pub mod salts;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use store::Store;

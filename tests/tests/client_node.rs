@@ -1,0 +1,237 @@
+//! The client's end-to-end suite over JSON-RPC against a real chain (the runtime of
+//! substrate-contracts-node, pallet-contracts stable2409, under chopsticks; started by
+//! `scripts/chain-start.sh`): deployment, the demo story, typed refusals, events, proofs, and
+//! faults over the wire. Needs `CUSTODIA_NODE_URL`; run by `scripts/test.sh`.
+
+use custodia_client::{
+    error::{DeploymentError, InclusionError},
+    types::{
+        access_log::{AccessLogged, Authorization, BreakGlassReason},
+        consents::{Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
+        records::{Supersedence, Verification, VersionCommitted, VersionRef, VersionSuperseded},
+    },
+    verify::{commitment, new_salt},
+    Backend, Client, ContractError, Error, Finality, NodeBackend,
+};
+use custodia_sandbox::{SandboxBackend, SandboxClock};
+use custodia_services::outbox::Access;
+use custodia_services::Store;
+use custodia_tests::fixture::{fixture_on, Fixture};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+fn node_url() -> String {
+    std::env::var("CUSTODIA_NODE_URL").expect("CUSTODIA_NODE_URL: start a chain with scripts/chain-start.sh")
+}
+
+async fn node(url: &str) -> NodeBackend {
+    NodeBackend::connect(url, Finality::Finalized).await.expect("the node answers")
+}
+
+async fn deployed(url: &str) -> Fixture<NodeBackend> {
+    fixture_on(node(url).await, Store::in_memory().unwrap(), &new_salt()).await
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn records_consents_and_the_access_log_over_json_rpc() {
+    let f = deployed(&node_url()).await;
+    let (records, consents, log) = (f.client.records(), f.client.consents(), f.client.access_log());
+    let record = f.pseudonyms.record("Observation/e2e");
+    let kind = f.pseudonyms.code("http://loinc.org|718-7");
+    let (salt1, salt2) = (new_salt(), new_salt());
+
+    let v1 = records
+        .commit(record, f.patient, commitment(&salt1, b"v1"), b"L1".to_vec(), kind)
+        .submit(&f.cast.hospital_a)
+        .await
+        .unwrap();
+    assert_eq!(v1.value, 1);
+    assert_eq!(v1.events_of::<VersionCommitted>()[0].commitment, commitment(&salt1, b"v1"));
+    assert_eq!(f.client.backend().block_number().await.unwrap(), v1.block);
+
+    // Refused by the contract in the dry run: typed, nothing submitted, no block made.
+    let before = f.client.backend().block_number().await.unwrap();
+    let error = records
+        .commit(record, f.patient, commitment(&new_salt(), b"x"), b"x".to_vec(), kind)
+        .submit(&f.cast.hospital_b)
+        .await
+        .unwrap_err();
+    assert_eq!(error.contract(), Some(&ContractError::Records(records::Error::NotRecordCustodian)));
+    assert_eq!(f.client.backend().block_number().await.unwrap(), before);
+    assert_eq!(records.record(record).query().await.unwrap().map(|r| r.head), Some(1));
+
+    let target = VersionRef { record, version: 1 };
+    let v2 = records
+        .supersede(record, f.patient, commitment(&salt2, b"v2"), b"L2".to_vec(), kind, target, Supersedence::Amends)
+        .submit(&f.cast.hospital_a)
+        .await
+        .unwrap();
+    assert_eq!(v2.events_of::<VersionSuperseded>()[0].superseded_by.target.version, 2);
+    assert_eq!(records.verify_content(target, &salt1, b"v1").await.unwrap(), Verification::Match);
+    assert_eq!(records.verify_content(target, &salt1, b"v1!").await.unwrap(), Verification::Mismatch);
+
+    let now = f.client.backend().now().await.unwrap();
+    let terms = Terms {
+        patient: f.patient,
+        grantee: Grantee { institution: f.lab, account: None },
+        scope: Scope::AllRecords,
+        purposes: Purposes::of(&[Purpose::Treatment]),
+        decision: Decision::Permit,
+        valid_from: now.saturating_sub(60_000),
+        valid_until: now + 86_400_000,
+    };
+    let receipt = consents.grant(terms).submit(&f.cast.hospital_a).await.unwrap().value;
+    let access = Access {
+        patient: f.patient,
+        target: Target::Version(target),
+        purpose: Purpose::Treatment,
+        authorization: Authorization::Consent(receipt),
+    };
+    let drained = f.outbox().record(&f.cast.lab, &vec![access; 300]).await.unwrap();
+    assert_eq!((drained.appended, drained.transactions), (300, 2));
+    assert_eq!(drained.events.iter().filter_map(|e| e.decode::<AccessLogged>()).count(), 300);
+
+    consents.revoke(receipt).submit(&f.cast.hospital_a).await.unwrap();
+    let error = f.outbox().record(&f.cast.lab, &[access]).await.unwrap_err();
+    assert!(
+        matches!(error.contract(), Some(ContractError::AccessLogBatch(b)) if b.error == access_log::Error::NotAuthorized(Denial::Revoked(receipt)))
+    );
+    let glass = Access {
+        purpose: Purpose::EmergencyTreatment,
+        authorization: Authorization::BreakGlass(BreakGlassReason::LifeThreatening),
+        ..access
+    };
+    let drained = f.outbox().record(&f.cast.hospital_a, &[glass]).await.unwrap();
+    assert_eq!(log.break_glass_count(f.hospital_a).query().await.unwrap(), 1);
+
+    // Proofs built from events read block by block over RPC, checked against the root.
+    let index = drained.first_index.unwrap();
+    for i in [0, 150, index] {
+        let proof = f.index().prove(i).await.unwrap();
+        assert!(f.index().verify(&proof).await.unwrap(), "entry {i}");
+        let mut altered = proof.clone();
+        altered.entry.at += 1;
+        assert!(!f.index().verify(&altered).await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_deployment_file_for_another_chain_or_address_is_refused() {
+    let f = deployed(&node_url()).await;
+    let sandbox = SandboxBackend::new(SandboxClock::deterministic());
+    let error = Client::open(sandbox, f.client.deployment().clone()).await.err().unwrap();
+    assert!(matches!(&error, Error::Deployment(DeploymentError::WrongChain { .. })), "{error}");
+    let mut swapped = f.client.deployment().clone();
+    swapped.access_log.address = swapped.consents.address;
+    let error = Client::open(node(&node_url()).await, swapped).await.err().unwrap();
+    assert!(matches!(&error, Error::Deployment(DeploymentError::WrongCode { contract: "access_log", .. })), "{error}");
+}
+
+/// A TCP proxy between the client and the chain that can cut every connection the moment the
+/// chain reports on a submitted transaction (after the node took it, before the client hears
+/// that it is in a block).
+struct Proxy {
+    url: String,
+    cut_on_update: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Proxy {
+        let upstream = upstream.trim_start_matches("ws://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let cut_on_update = Arc::new(AtomicBool::new(false));
+        let armed = cut_on_update.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = TcpStream::connect(&upstream).await.unwrap();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let upward = tokio::spawn(async move { tokio::io::copy(&mut client_read, &mut server_write).await });
+                let armed = armed.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match server_read.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let chunk = &buffer[..n];
+                        let update = chunk.windows(22).any(|w| w == b"author_extrinsicUpdate");
+                        if update && armed.swap(false, Ordering::SeqCst) {
+                            break; // drop both directions: the connection is cut
+                        }
+                        if client_write.write_all(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                    upward.abort();
+                });
+            }
+        });
+        Proxy { url, cut_on_update }
+    }
+
+    fn cut_at_next_transaction_update(&self) {
+        self.cut_on_update.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_cut_between_submission_and_inclusion_loses_and_doubles_nothing() {
+    let proxy = Proxy::start(&node_url()).await;
+    let f = deployed(&proxy.url).await;
+    let record = f.pseudonyms.record("Observation/cut");
+    f.client
+        .records()
+        .commit(record, f.patient, commitment(&new_salt(), b"v1"), b"L".to_vec(), f.pseudonyms.code("k"))
+        .submit(&f.cast.hospital_a)
+        .await
+        .unwrap();
+    let log = f.client.access_log();
+    let lab = f.cast.lab.account();
+    let glass = Access {
+        patient: f.patient,
+        target: Target::Version(VersionRef { record, version: 1 }),
+        purpose: Purpose::EmergencyTreatment,
+        authorization: Authorization::BreakGlass(BreakGlassReason::UrgentCare),
+    };
+
+    proxy.cut_at_next_transaction_update();
+    let error = f.outbox().record(&f.cast.lab, &vec![glass; 40]).await.unwrap_err();
+    assert!(
+        matches!(&error, custodia_services::Error::Client(e) if e.is_inclusion_unknown() || e.is_disconnected()),
+        "{error}"
+    );
+    assert_eq!(f.outbox().pending(lab).unwrap().len(), 40, "the outbox keeps every entry it could not confirm");
+
+    // The client reconnects (through the proxy, which accepts new connections) and flushes:
+    // whatever reached the chain is skipped, the rest is appended; each entry once.
+    // An integration engine flushes periodically; the first attempt may find the cut-off
+    // transaction still taking its nonce.
+    let mut drained = None;
+    for _ in 0..3 {
+        match f.outbox().flush(&f.cast.lab).await {
+            Ok(d) => {
+                drained = Some(d);
+                break;
+            }
+            Err(custodia_services::Error::Client(Error::Inclusion(InclusionError::Dropped { .. }))) => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    let drained = drained.expect("a flush goes through within three attempts");
+    assert_eq!(drained.appended + drained.skipped, 40);
+    assert!(f.outbox().pending(lab).unwrap().is_empty());
+    assert_eq!(log.next_seq(lab).query().await.unwrap(), 40);
+    let (size, _) = log.head().query().await.unwrap();
+    assert_eq!(size, 40, "no entry doubled");
+}
