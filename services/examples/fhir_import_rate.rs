@@ -52,11 +52,11 @@ async fn main() -> Result<()> {
         let report = fhir.import(document, &hospital, &mut |_| {}).await?;
         resources += report.committed;
         transactions += report.transactions;
-        bytes += document.resources.iter().map(|r| custodia_fhir::canonical::bytes(&r.value).len()).sum::<usize>();
+        bytes += document.resources.iter().map(|r| r.json.len()).sum::<usize>();
     }
     let seconds = start.elapsed().as_secs_f64();
     println!(
-        "{} files, {resources} versions in {transactions} batch transactions, {:.1} MB canonical: {seconds:.1} s, {:.0} resources/s",
+        "{} files, {resources} versions in {transactions} batch transactions, {:.1} MB of JSON: {seconds:.1} s, {:.0} resources/s",
         documents.len(),
         bytes as f64 / 1e6,
         resources as f64 / seconds

@@ -24,7 +24,7 @@ use custodia_client::{
     Backend, Client, Signer,
 };
 use custodia_fhir::{
-    canonical,
+    canonical::Scheme,
     document::{Document, Resource},
 };
 use redb::{TableDefinition, WriteTransaction};
@@ -93,6 +93,30 @@ pub struct Imported {
     pub salt: [u8; 32],
     /// SHA-256 of its canonical form (unsalted; never leaves this store).
     pub digest: [u8; 32],
+    /// The canonical scheme it was committed under ([`Scheme::code`]).
+    pub scheme: u8,
+}
+
+impl Imported {
+    /// Size of a record written before canonical schemes had codes (scheme V1, no code byte).
+    const V1_LEN: usize = 4 + 32 + 32;
+
+    fn decode_stored(mut bytes: &[u8]) -> Result<Self> {
+        if bytes.len() == Self::V1_LEN {
+            let (version, salt, digest) =
+                <(VersionNo, [u8; 32], [u8; 32])>::decode(&mut bytes).map_err(Error::corrupt("an imported record"))?;
+            return Ok(Imported { version, salt, digest, scheme: Scheme::V1.code() });
+        }
+        Imported::decode(&mut bytes).map_err(Error::corrupt("an imported record"))
+    }
+
+    /// The canonical scheme it was committed under.
+    pub fn scheme(&self) -> Result<Scheme> {
+        Scheme::from_code(self.scheme).ok_or(Error::Corrupt {
+            what: "an imported record's canonical scheme",
+            source: scale::Error::from("unknown scheme code"),
+        })
+    }
 }
 
 /// One planned version: what to commit, with the salt and digest to keep once it is on chain.
@@ -253,7 +277,16 @@ impl<'c, B: Backend> FhirImport<'c, B> {
             let record = self.record(resource);
             let digest: [u8; 32] = Sha256::digest(bytes).into();
             let earlier = self.imported(record)?;
-            if earlier.is_some_and(|e| e.digest == digest) {
+            // Unchanged is judged under the scheme the version was committed under: moving to
+            // a new canonical scheme commits nothing by itself.
+            let unchanged = match earlier {
+                Some(e) if e.scheme()? == Scheme::CURRENT => e.digest == digest,
+                Some(e) => {
+                    Sha256::digest(canonical_form(&document.file, resource, e.scheme()?)?).as_slice() == e.digest
+                }
+                None => false,
+            };
+            if unchanged {
                 report.unchanged += 1;
                 continue;
             }
@@ -334,7 +367,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
     /// Forgets the saved plan of an interrupted import of `document` (for a plan the chain
     /// refuses); what it committed stays committed and recorded.
     pub fn discard_plan(&self, document: &Document) -> Result<bool> {
-        let canonical: Vec<Vec<u8>> = document.resources.iter().map(|r| canonical::bytes(&r.value)).collect();
+        let canonical = current_forms(document)?;
         let key = self.plan_key(document, &canonical);
         let had = self.saved_plan(key)?.is_some();
         self.imported_chunk(key, &[], None)?;
@@ -360,7 +393,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
             directory.register_patient(patient).submit(custodian).await?;
             report.registered_patient = true;
         }
-        let canonical: Vec<Vec<u8>> = document.resources.iter().map(|r| canonical::bytes(&r.value)).collect();
+        let canonical = current_forms(document)?;
         let key = self.plan_key(document, &canonical);
         let records = self.client.records();
         let mut plan: Vec<Planned> = match self.saved_plan(key)? {
@@ -417,7 +450,10 @@ impl<'c, B: Backend> FhirImport<'c, B> {
             let done: Vec<(RecordId, Imported)> = batch
                 .iter()
                 .zip(numbers)
-                .map(|(p, version)| (p.version.record, Imported { version, salt: p.salt, digest: p.digest }))
+                .map(|(p, version)| {
+                    let imported = Imported { version, salt: p.salt, digest: p.digest, scheme: Scheme::CURRENT.code() };
+                    (p.version.record, imported)
+                })
                 .collect();
             let rest = (!plan.is_empty()).then(|| plan.encode());
             self.imported_chunk(key, &done, rest.as_deref())?;
@@ -439,7 +475,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
             let verdict = match self.imported(record)? {
                 None => Verdict { resource: resource.reference(), version: None, verification: "Unknown".into() },
                 Some(imported) => {
-                    let bytes = canonical::bytes(&resource.value);
+                    let bytes = canonical_form(&document.file, resource, imported.scheme()?)?;
                     let verification: Verification =
                         records.verify(record, imported.version, commitment(&imported.salt, &bytes)).query().await?;
                     Verdict {
@@ -459,7 +495,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
         let tx = self.store.read()?;
         let table = tx.open_table(IMPORTED)?;
         let value = table.get(record.0)?;
-        value.map(|v| Imported::decode(&mut v.value()).map_err(Error::corrupt("an imported record"))).transpose()
+        value.map(|v| Imported::decode_stored(v.value())).transpose()
     }
 
     /// The import plan saved under `key`, if an import of it was interrupted.
@@ -492,5 +528,39 @@ impl<'c, B: Backend> FhirImport<'c, B> {
             }
         }
         Ok(tx.commit()?)
+    }
+}
+
+/// The canonical form of a resource under `scheme`.
+fn canonical_form(file: &str, resource: &Resource, scheme: Scheme) -> Result<Vec<u8>> {
+    resource.canonical(scheme).map_err(|problem| {
+        Error::Fhir(Box::new(custodia_fhir::FhirError {
+            file: file.to_string(),
+            entry: Some(resource.reference()),
+            problem,
+        }))
+    })
+}
+
+/// The canonical forms of a file's resources under the current scheme.
+fn current_forms(document: &Document) -> Result<Vec<Vec<u8>>> {
+    document.resources.iter().map(|r| canonical_form(&document.file, r, Scheme::CURRENT)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_written_before_schemes_had_codes_read_as_scheme_v1() {
+        let old = (7u32, [1u8; 32], [2u8; 32]).encode();
+        assert_eq!(old.len(), Imported::V1_LEN);
+        let read = Imported::decode_stored(&old).unwrap();
+        assert_eq!((read.version, read.salt, read.digest), (7, [1; 32], [2; 32]));
+        assert_eq!(read.scheme().unwrap(), Scheme::V1);
+        let new = Imported { version: 7, salt: [1; 32], digest: [2; 32], scheme: Scheme::V2.code() };
+        assert_eq!(Imported::decode_stored(&new.encode()).unwrap(), new);
+        let unknown = Imported { scheme: 99, ..new };
+        assert!(matches!(Imported::decode_stored(&unknown.encode()).unwrap().scheme(), Err(Error::Corrupt { .. })));
     }
 }

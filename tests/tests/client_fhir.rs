@@ -98,7 +98,7 @@ async fn every_resource_verifies_and_any_one_character_change_is_a_mismatch() {
         assert!(verdicts.iter().all(|v| v.matches()), "{}: {verdicts:?}", document.file);
         let mut tampered = document.clone();
         for resource in &mut tampered.resources {
-            resource.value = altered(&resource.value);
+            resource.set_value(altered(&resource.value));
         }
         let verdicts = fhir.verify(&tampered).await.unwrap();
         assert!(verdicts.iter().all(|v| v.verification == "Mismatch"), "{}: {verdicts:?}", document.file);
@@ -121,7 +121,8 @@ async fn reimport_commits_only_changes_which_supersede_and_erasure_shows() {
     assert_eq!((again.committed, again.unchanged, again.transactions), (0, document.resources.len(), 0));
 
     let mut changed = document.clone();
-    changed.resources[1].value = altered(&changed.resources[1].value);
+    let edited = altered(&changed.resources[1].value);
+    changed.resources[1].set_value(edited);
     let report = fhir.import(&changed, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
     assert_eq!((report.committed, report.superseded), (1, 1));
     let record = fhir.record(&changed.resources[1]);

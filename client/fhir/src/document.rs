@@ -24,6 +24,9 @@ pub struct Resource {
     pub full_url: Option<String>,
     /// The resource.
     pub value: Value,
+    /// Its JSON text as the file holds it: what its canonical form is taken from (scheme V2
+    /// keeps numbers as written, which the parsed `value` cannot).
+    pub json: Vec<u8>,
     /// Attachments with inline data, hashed and checked.
     pub attachments: Vec<attachment::Checked>,
 }
@@ -32,6 +35,21 @@ impl Resource {
     /// `Type/id`.
     pub fn reference(&self) -> String {
         format!("{}/{}", self.kind, self.id)
+    }
+
+    /// The canonical bytes of the resource under `scheme` (see [`canonical`]).
+    pub fn canonical(&self, scheme: canonical::Scheme) -> Result<Vec<u8>, Problem> {
+        match scheme {
+            canonical::Scheme::V1 => Ok(canonical::bytes(&self.value)),
+            other => canonical::bytes_with(other, &self.json),
+        }
+    }
+
+    /// Replaces the resource with `value` (its text becomes `value` written as JSON), for
+    /// programs that edit resources rather than read them from a file.
+    pub fn set_value(&mut self, value: Value) {
+        self.json = serde_json::to_vec(&value).expect("a JSON value serialises");
+        self.value = value;
     }
 }
 
@@ -88,6 +106,8 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
             Some(Value::Array(entries)) => entries,
             _ => Vec::new(),
         };
+        // Where each entry's resource is in the text (the same entries, in the same order).
+        let texts = json::entry_resources(bytes).map_err(whole)?;
         for (i, mut entry) in entries.into_iter().enumerate() {
             let label =
                 |r: Option<&str>| Some(format!("entry {i}{}", r.map(|r| format!(" ({r})")).unwrap_or_default()));
@@ -100,12 +120,13 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
                 }
             };
             let Some(value) = entry.get_mut("resource").map(Value::take) else { continue };
-            let resource = check(value, Some(i), full_url, bytes.len()).map_err(|(p, r)| at(p, r.as_deref()))?;
+            let text = texts.get(i).cloned().flatten().and_then(|span| bytes.get(span)).unwrap_or_default();
+            let resource = check(value, text, Some(i), full_url).map_err(|(p, r)| at(p, r.as_deref()))?;
             resources.push(resource);
         }
         Some(bundle_type)
     } else {
-        resources.push(check(top, None, None, bytes.len()).map_err(|(p, r)| FhirError {
+        resources.push(check(top, bytes, None, None).map_err(|(p, r)| FhirError {
             file: file.to_string(),
             entry: r,
             problem: p,
@@ -134,9 +155,9 @@ fn is_absolute(url: &str) -> bool {
 /// Checks one resource; on error, says which (`Type/id` where known).
 fn check(
     value: Value,
+    text: &[u8],
     entry: Option<usize>,
     full_url: Option<String>,
-    file_size: usize,
 ) -> Result<Resource, (Problem, Option<String>)> {
     let kind = validate::resource_type(&value).map_err(|p| (p, None))?.to_string();
     let named = |id: Option<&str>| Some(id.map(|id| format!("{kind}/{id}")).unwrap_or_else(|| kind.clone()));
@@ -151,16 +172,16 @@ fn check(
         Some(id) => id,
         None => return Err(fail(Problem::MissingId(kind.clone()))),
     };
-    // Canonical bytes are never much longer than the file they came from: only a large file
+    // Canonical bytes are never longer than the text they came from: only a large resource
     // needs the exact figure.
-    if file_size > MAX_RESOURCE_BYTES {
-        let size = canonical::bytes(&value).len();
+    if text.len() > MAX_RESOURCE_BYTES {
+        let size = canonical::bytes_with(canonical::Scheme::CURRENT, text).map_err(fail)?.len();
         if size > MAX_RESOURCE_BYTES {
             return Err(fail(Problem::Oversized { bytes: size, limit: MAX_RESOURCE_BYTES }));
         }
     }
     let attachments = attachment::check(&value, &kind).map_err(fail)?;
-    Ok(Resource { kind, id, entry, full_url, value, attachments })
+    Ok(Resource { kind, id, entry, full_url, value, json: text.to_vec(), attachments })
 }
 
 /// `Patient/<id>` for relative, absolute and versioned references to a Patient; conditional
