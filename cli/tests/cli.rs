@@ -617,3 +617,44 @@ fn output_into_a_pipe_closed_early_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status.code());
 }
+
+/// True if `needle` occurs in `haystack`.
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn record_commands_put_no_local_id_on_chain() {
+    // Security finding 10: a record's local id (which source systems fill with MRNs) must not
+    // reach the chain, in state or in any event, through the locator the CLI makes up.
+    let dir = deployed();
+    let s = dir.path();
+    let v1 = s.join("v1.json");
+    std::fs::write(&v1, br#"{"resourceType":"Observation","id":"mrn-4711-hb","status":"final"}"#).unwrap();
+    let file = v1.to_str().unwrap();
+    let record = "Observation/mrn-4711-hb";
+    ok(s, &["record", "commit", "--record", record, "--patient", "MRN-7", "--file", file, "--as", "dave"]);
+    ok(
+        s,
+        &[
+            "record",
+            "supersede",
+            "--record",
+            record,
+            "--patient",
+            "MRN-7",
+            "--file",
+            file,
+            "--target-version",
+            "1",
+            "--how",
+            "amends",
+            "--as",
+            "dave",
+        ],
+    );
+    let chain = std::fs::read(s.join("chain.scale")).unwrap();
+    assert!(!holds(&chain, b"mrn-4711"), "the local id reached the chain (state or events)");
+    let history = ok(s, &["record", "history", record]);
+    assert_eq!(history.as_array().map(Vec::len), Some(2));
+}
