@@ -108,6 +108,14 @@ impl Pseudonyms {
     }
 }
 
+/// An opaque locator for version `version` of `record`:
+/// `custodia:<first 16 bytes of the record id, hex>/_history/<version>`. The custodian's store
+/// maps it back to where the version lives; the chain learns neither the resource's local id
+/// (source systems put MRNs in ids) nor its type (which would undo an opaque kind code).
+pub fn opaque_locator(record: RecordId, version: &str) -> Vec<u8> {
+    format!("custodia:{}/_history/{version}", hex::encode(&record.as_bytes()[..16])).into_bytes()
+}
+
 /// Parses a 32-byte id given as 0x-hex.
 pub fn parse_hash(text: &str) -> Result<[u8; 32]> {
     text.strip_prefix("0x")

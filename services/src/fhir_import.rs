@@ -20,7 +20,7 @@ use custodia_client::types::{
 };
 use custodia_client::{
     error::InclusionError,
-    verify::{commitment, new_salt, Pseudonyms},
+    verify::{commitment, new_salt, opaque_locator, Pseudonyms},
     Backend, Client, Signer,
 };
 use custodia_fhir::{
@@ -225,13 +225,8 @@ impl<'c, B: Backend> FhirImport<'c, B> {
     /// chain: ids chosen by source systems can carry MRNs, and the type would undo the opaque
     /// kind code.
     fn locator(resource: &Resource, record: RecordId, number: u32) -> Vec<u8> {
-        let version = resource
-            .value
-            .pointer("/meta/versionId")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| number.to_string());
-        format!("custodia:{}/_history/{version}", hex::encode(&record.as_bytes()[..16])).into_bytes()
+        let version = resource.value.pointer("/meta/versionId").and_then(|v| v.as_str());
+        opaque_locator(record, &version.map(str::to_string).unwrap_or_else(|| number.to_string()))
     }
 
     /// The key an import plan is saved under: the patient and the canonical digests of the

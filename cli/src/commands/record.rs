@@ -8,7 +8,7 @@ use crate::{
 use clap::{Args, Subcommand};
 use custodia_client::{
     types::records::{ErasureReason, Supersedence, Verification, VersionRef},
-    verify::{commitment, new_salt, parse_hash},
+    verify::{commitment, new_salt, opaque_locator, parse_hash},
 };
 use custodia_services::{salts::Salts, Error, Result};
 use serde_json::json;
@@ -27,7 +27,8 @@ pub struct VersionContent {
     /// The file holding the version's content (only its salted digest goes on chain).
     #[arg(long)]
     file: PathBuf,
-    /// Where the version lives (defaults to `<record>/_history/<n>`).
+    /// Where the version lives, as it goes on chain (defaults to an opaque
+    /// `custodia:<record pseudonym prefix>/_history/<n>` that names no local id).
     #[arg(long)]
     locator: Option<String>,
     /// The kind of record, as `system|code` (kept opaque on chain).
@@ -89,10 +90,11 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
         Commit(c) => {
             let (record, patient, kind) = (ctx.record(&c.record)?, ctx.patient(&c.patient)?, ctx.code(&c.kind)?);
             let next = records.record(record).query().await?.map(|r| r.head + 1).unwrap_or(1);
-            let locator = c.locator.unwrap_or_else(|| format!("{}/_history/{next}", c.record));
+            let locator =
+                c.locator.map(String::into_bytes).unwrap_or_else(|| opaque_locator(record, &next.to_string()));
             let salt = new_salt();
             let done = records
-                .commit(record, patient, commitment(&salt, &read(&c.file)?), locator.into_bytes(), kind)
+                .commit(record, patient, commitment(&salt, &read(&c.file)?), locator, kind)
                 .submit(&ctx.signer()?)
                 .await?;
             salts.keep(record, done.value, salt)?;
@@ -109,11 +111,12 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
                 None => record,
             };
             let next = records.record(record).query().await?.map(|r| r.head + 1).unwrap_or(1);
-            let locator = c.locator.unwrap_or_else(|| format!("{}/_history/{next}", c.record));
+            let locator =
+                c.locator.map(String::into_bytes).unwrap_or_else(|| opaque_locator(record, &next.to_string()));
             let salt = new_salt();
             let target = VersionRef { record: target_record, version: target_version };
             let done = records
-                .supersede(record, patient, commitment(&salt, &read(&c.file)?), locator.into_bytes(), kind, target, how)
+                .supersede(record, patient, commitment(&salt, &read(&c.file)?), locator, kind, target, how)
                 .submit(&ctx.signer()?)
                 .await?;
             salts.keep(record, done.value, salt)?;
