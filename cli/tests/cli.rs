@@ -658,3 +658,59 @@ fn record_commands_put_no_local_id_on_chain() {
     let history = ok(s, &["record", "history", record]);
     assert_eq!(history.as_array().map(Vec::len), Some(2));
 }
+
+#[test]
+fn after_erasure_nothing_links_the_chain_to_the_content() {
+    // Security finding 10: erasure clears the commitment and locator from state, but archive
+    // nodes keep every `VersionCommitted` event. What keeps the content unlinkable is that the
+    // locator is opaque and the salt is destroyed off chain, so the commitment left in the
+    // event can be tested against no guess.
+    let dir = deployed();
+    let s = dir.path();
+    let content = br#"{"resourceType":"Observation","id":"e1","status":"final","valueString":"HIV positive"}"#;
+    let file = s.join("e1.json");
+    std::fs::write(&file, content).unwrap();
+    let file = file.to_str().unwrap();
+    ok(s, &["record", "commit", "--record", "Observation/e1", "--patient", "MRN-7", "--file", file, "--as", "dave"]);
+    let history = ok(s, &["record", "history", "Observation/e1"]);
+    let commitment = history[0]["content"]["commitment"].as_str().unwrap().to_string();
+    ok(
+        s,
+        &[
+            "record",
+            "erase",
+            "--record",
+            "Observation/e1",
+            "--version",
+            "1",
+            "--reason",
+            "patient-request",
+            "--as",
+            "dave",
+        ],
+    );
+
+    let history = ok(s, &["record", "history", "Observation/e1"]);
+    assert_eq!(history[0]["content"]["state"], "erased");
+    let chain = std::fs::read(s.join("chain.scale")).unwrap();
+    let commitment_bytes = hex::decode(commitment.trim_start_matches("0x")).unwrap();
+    assert!(holds(&chain, &commitment_bytes), "archive nodes keep the VersionCommitted event");
+    let unsalted: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(content).into();
+    for (what, needle) in
+        [("the content", &content[..]), ("its unsalted digest", &unsalted[..]), ("its local id", b"Observation/e1")]
+    {
+        assert!(!holds(&chain, needle), "{what} is on chain");
+    }
+    // The salt is gone from the store, so nobody (the custodian included) can link the
+    // commitment to the content any more; the chain says Erased whatever is asked.
+    let store = custodia_services::Store::open(&s.join("client.redb")).unwrap();
+    let salts = custodia_services::salts::Salts::new(&store);
+    let record =
+        custodia_client::verify::Pseudonyms::load_or_create(&s.join("pseudonym.key")).unwrap().record("Observation/e1");
+    assert_eq!(salts.get(record, 1).unwrap(), None, "the salt outlived the erasure");
+    drop(store);
+    let out =
+        custodia(s, &["record", "verify", "--record", "Observation/e1", "--version", "1", "--file", file, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Erased"));
+}
