@@ -705,9 +705,8 @@ fn after_erasure_nothing_links_the_chain_to_the_content() {
     // commitment to the content any more; the chain says Erased whatever is asked.
     let store = custodia_services::Store::open(&s.join("client.redb")).unwrap();
     let salts = custodia_services::salts::Salts::new(&store);
-    let record =
-        custodia_client::verify::Pseudonyms::load_or_create(&s.join("pseudonym.key")).unwrap().record("Observation/e1");
-    assert_eq!(salts.get(record, 1).unwrap(), None, "the salt outlived the erasure");
+    let commitment = custodia_client::types::Commitment::new(commitment_bytes.try_into().unwrap());
+    assert_eq!(salts.get(commitment).unwrap(), None, "the salt outlived the erasure");
     drop(store);
     let out =
         custodia(s, &["record", "verify", "--record", "Observation/e1", "--version", "1", "--file", file, "--json"]);

@@ -8,7 +8,7 @@ mod common;
 
 use custodia_client::{
     types::records::{Verification, VersionCommitted, VersionRef},
-    verify::{commitment, new_salt},
+    verify::{commitment, new_salt, opaque_locator},
 };
 use custodia_services::{salts::Salts, Result};
 
@@ -18,24 +18,23 @@ async fn main() -> Result<()> {
     let content = br#"{"resourceType":"Observation","id":"hb","status":"final"}"#;
     let salt = new_salt();
     let record = net.pseudonyms.record("Observation/hb");
+    let committed_to = commitment(&salt, content);
+    // The salt is kept before the commitment is submitted: whatever happens to the
+    // submission, a version on chain never loses its salt.
+    let salts = Salts::new(&net.store);
+    salts.keep(committed_to, salt)?;
+    let kind = net.pseudonyms.code("http://loinc.org|718-7");
     let committed = net
         .client
         .records()
-        .commit(
-            record,
-            net.patient,
-            commitment(&salt, content),
-            b"opaque-locator-1".to_vec(),
-            net.pseudonyms.code("http://loinc.org|718-7"),
-        )
+        .commit(record, net.patient, committed_to, opaque_locator(record, "1"), kind)
         .submit(&net.hospital)
         .await?;
     let event = &committed.events_of::<VersionCommitted>()[0];
     println!("committed v{} in block #{} (gas {:?})", event.version, committed.block, committed.gas_required);
-    Salts::new(&net.store).keep(record, event.version, salt)?;
 
     let version = VersionRef { record, version: event.version };
-    let salt = Salts::new(&net.store).get(record, event.version)?.expect("kept");
+    let salt = salts.get(event.commitment)?.expect("kept");
     let same = net.client.records().verify_content(version, &salt, content).await?;
     let tampered = net.client.records().verify_content(version, &salt, &content.replace_last()).await?;
     println!("the copy: {same:?}; a copy with one byte changed: {tampered:?}");

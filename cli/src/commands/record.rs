@@ -7,7 +7,12 @@ use crate::{
 };
 use clap::{Args, Subcommand};
 use custodia_client::{
+    call::{Submitted, Tx},
     types::records::{ErasureReason, Supersedence, Verification, VersionRef},
+    types::{
+        records::{Content, Version},
+        Commitment, RecordId,
+    },
     verify::{commitment, new_salt, opaque_locator, parse_hash},
 };
 use custodia_services::{salts::Salts, Error, Result};
@@ -93,11 +98,15 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             let locator =
                 c.locator.map(String::into_bytes).unwrap_or_else(|| opaque_locator(record, &next.to_string()));
             let salt = new_salt();
-            let done = records
-                .commit(record, patient, commitment(&salt, &read(&c.file)?), locator, kind)
-                .submit(&ctx.signer()?)
-                .await?;
-            salts.keep(record, done.value, salt)?;
+            let committed = commitment(&salt, &read(&c.file)?);
+            let done = kept_while_submitted(
+                &salts,
+                committed,
+                salt,
+                records.commit(record, patient, committed, locator, kind),
+                ctx,
+            )
+            .await?;
             out.submitted(
                 &format!("committed v{} of record {}", done.value, hex32(record.as_bytes())),
                 &done,
@@ -114,12 +123,10 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             let locator =
                 c.locator.map(String::into_bytes).unwrap_or_else(|| opaque_locator(record, &next.to_string()));
             let salt = new_salt();
+            let committed = commitment(&salt, &read(&c.file)?);
             let target = VersionRef { record: target_record, version: target_version };
-            let done = records
-                .supersede(record, patient, commitment(&salt, &read(&c.file)?), locator, kind, target, how)
-                .submit(&ctx.signer()?)
-                .await?;
-            salts.keep(record, done.value, salt)?;
+            let supersede = records.supersede(record, patient, committed, locator, kind, target, how);
+            let done = kept_while_submitted(&salts, committed, salt, supersede, ctx).await?;
             out.submitted(
                 &format!("committed v{} ({how:?} v{target_version})", done.value),
                 &done,
@@ -127,8 +134,20 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             );
         }
         Erase { record, version, reason } => {
-            let done = records.erase(ctx.record(&record)?, version, reason).submit(&ctx.signer()?).await?;
-            out.submitted(&format!("erased v{version}; the tombstone stays"), &done, json!(null));
+            let id = ctx.record(&record)?;
+            let erased = committed_commitment(&records, id, version).await?;
+            let done = records.erase(id, version, reason).submit(&ctx.signer()?).await?;
+            // The salt goes too: without it the commitment the chain's history keeps can be
+            // tested against no guess of the content.
+            let forgot = match erased {
+                Some(commitment) => salts.forget(commitment)?,
+                None => false,
+            };
+            let text = format!(
+                "erased v{version}; the tombstone stays{}",
+                if forgot { "; its salt is destroyed" } else { "" }
+            );
+            out.submitted(&text, &done, json!({"salt_destroyed": forgot}));
         }
         Show { record } => {
             let id = ctx.record(&record)?;
@@ -151,11 +170,13 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
         }
         Verify { record, version, file, salt } => {
             let id = ctx.record(&record)?;
-            let salt = match salt {
-                Some(s) => parse_hash(&s)?,
-                None => salts
-                    .get(id, version)?
+            let salt = match (salt, committed_commitment(&records, id, version).await?) {
+                (Some(s), _) => parse_hash(&s)?,
+                (None, Some(commitment)) => salts
+                    .get(commitment)?
                     .ok_or_else(|| Error::Input(format!("no salt for v{version} in the local store; pass --salt")))?,
+                // Erased or unknown: the chain's verdict does not depend on the salt.
+                (None, None) => [0; 32],
             };
             let verdict = records.verify_content(VersionRef { record: id, version }, &salt, &read(&file)?).await?;
             out.show(format!("{verdict:?}"), json!({"verification": format!("{verdict:?}")}));
@@ -165,4 +186,37 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The commitment of a version that is committed (not erased, not unknown).
+async fn committed_commitment<B: custodia_client::Backend>(
+    records: &custodia_client::registry::Records<'_, B>,
+    record: RecordId,
+    version: u32,
+) -> Result<Option<Commitment>> {
+    Ok(match records.version(record, version).query().await? {
+        Some(Version { content: Content::Committed { commitment, .. }, .. }) => Some(commitment),
+        _ => None,
+    })
+}
+
+/// Submits a commit, its salt kept first (a lost connection cannot orphan a version on chain)
+/// and dropped again if the contract refused it (nothing reached the chain).
+async fn kept_while_submitted<B: custodia_client::Backend, E: scale::Decode + Into<custodia_client::ContractError>>(
+    salts: &Salts<'_>,
+    commitment: Commitment,
+    salt: [u8; 32],
+    tx: Tx<'_, B, u32, E>,
+    ctx: &Context,
+) -> Result<Submitted<u32>> {
+    salts.keep(commitment, salt)?;
+    match tx.submit(&ctx.signer()?).await {
+        Ok(done) => Ok(done),
+        Err(error) => {
+            if error.contract().is_some() {
+                salts.forget(commitment)?;
+            }
+            Err(error.into())
+        }
+    }
 }
