@@ -235,3 +235,39 @@ async fn a_connection_cut_between_submission_and_inclusion_loses_and_doubles_not
     let (size, _) = log.head().query().await.unwrap();
     assert_eq!(size, 40, "no entry doubled");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn racing_commits_to_one_record_each_learn_the_version_they_got() {
+    // Security finding 7: two commits to one record, judged before either lands, were told the
+    // dry run's version; the second to land got another. The value must be the included
+    // transaction's.
+    let f = deployed(&node_url()).await;
+    let clerk = custodia_client::Signer::from_uri(&format!("//Test//Clerk//{}", hex::encode(new_salt()))).unwrap();
+    f.client.backend().fund(&f.cast.admins[0], clerk.account(), custodia_tests::fixture::FUNDS).await.unwrap();
+    f.client.directory().add_account(clerk.account()).submit(&f.cast.hospital_a).await.unwrap();
+    let (records, kind) = (f.client.records(), f.pseudonyms.code("k"));
+    let record = f.pseudonyms.record(&format!("Observation/race-{}", hex::encode(new_salt())));
+    records
+        .commit(record, f.patient, commitment(&new_salt(), b"v1"), b"L".to_vec(), kind)
+        .submit(&f.cast.hospital_a)
+        .await
+        .unwrap();
+
+    let (a, b) = tokio::join!(
+        records
+            .commit(record, f.patient, commitment(&new_salt(), b"a"), b"La".to_vec(), kind)
+            .submit(&f.cast.hospital_a),
+        records.commit(record, f.patient, commitment(&new_salt(), b"b"), b"Lb".to_vec(), kind).submit(&clerk),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    for done in [&a, &b] {
+        assert_eq!(
+            Some(done.value),
+            done.events_of::<VersionCommitted>().first().map(|e| e.version),
+            "the value is the event's"
+        );
+    }
+    let mut got = [a.value, b.value];
+    got.sort();
+    assert_eq!(got, [2, 3], "each learns its own version");
+}
