@@ -33,6 +33,12 @@ pub type Message<Args, R> = CallBuilder<Env, Set<Call<Env>>, Set<ExecutionInput<
 /// inclusion).
 const GAS_MARGIN_PERCENT: u64 = 10;
 
+/// How often a transaction whose nonce another took is judged again and resubmitted.
+const NONCE_ATTEMPTS: u32 = 4;
+
+/// How long to let an earlier transaction of the account land before resubmitting.
+const NONCE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The call builder of the contract at `address`.
 pub fn builder<C>(address: AccountId) -> <C as ContractCallBuilder>::Type
 where
@@ -94,12 +100,16 @@ impl<T> Submitted<T> {
     }
 }
 
+/// Reads a transaction's value from its events (a node reports no output).
+pub type FromEvents<T> = fn(&[Emitted]) -> Option<T>;
+
 /// A state-changing message, ready to dry-run or submit.
 #[must_use = "a transaction does nothing until it is submitted"]
 pub struct Tx<'c, B, T, E> {
     client: &'c Client<B>,
     contract: AccountId,
     input: Vec<u8>,
+    from_events: Option<FromEvents<T>>,
     returns: PhantomData<fn() -> Result<T, E>>,
 }
 
@@ -111,7 +121,16 @@ where
 {
     pub(crate) fn new<Args: Encode>(client: &'c Client<B>, message: Message<Args, Result<T, E>>) -> Self {
         let (contract, input) = encode(message);
-        Self { client, contract, input, returns: PhantomData }
+        Self { client, contract, input, from_events: None, returns: PhantomData }
+    }
+
+    /// Where a node gives no output, the value is read from the transaction's events with
+    /// `from_events` (the dry run's value could be stale: another transaction may have landed
+    /// between the dry run and this one). Without it the dry run's value stands, which is
+    /// right only for messages whose value does not depend on the state (`()`).
+    pub fn value_from_events(mut self, from_events: FromEvents<T>) -> Self {
+        self.from_events = Some(from_events);
+        self
     }
 
     /// Runs the message as `origin` against the newest state and throws the effects away.
@@ -123,8 +142,24 @@ where
     }
 
     /// Dry-runs as the signer's account, then signs and submits with the gas the dry run
-    /// measured (plus a margin), and waits for inclusion.
+    /// measured (plus a margin), and waits for inclusion. If another transaction of the account
+    /// took the nonce (one sent before a lost connection, say), the call is judged again and
+    /// resubmitted with a fresh nonce, a few times: nothing of a transaction that lost its
+    /// nonce is on chain, and the fresh dry run sees whatever the other one did.
     pub async fn submit(self, signer: &crate::Signer) -> Result<Submitted<T>> {
+        let mut attempt = 1;
+        loop {
+            match self.submit_once(signer).await {
+                Err(error) if error.is_nonce_taken() && attempt < NONCE_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(NONCE_BACKOFF).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn submit_once(&self, signer: &crate::Signer) -> Result<Submitted<T>> {
         let estimate = self.dry_run(signer.account()).await?;
         let gas_limit = estimate.gas_required.with_margin(GAS_MARGIN_PERCENT);
         let deposit_limit = u128::try_from(estimate.storage_deposit).ok().filter(|d| *d > 0);
@@ -145,11 +180,14 @@ where
             }
             other => other?,
         };
-        // Where the backend saw the real output (the sandbox), it is the truth: the state may
-        // have changed since the dry run. A node reports only events; keep the dry run's value.
-        let value = match &included.data {
-            Some(data) => decode_output::<Result<T, E>>(data)?.map_err(|e| Error::Contract(e.into()))?,
-            None => estimate.value,
+        // The value is the included transaction's: its output where the backend sees it (the
+        // sandbox), else its events; the dry run's only for values that do not depend on state.
+        let value = match (&included.data, self.from_events) {
+            (Some(data), _) => decode_output::<Result<T, E>>(data)?.map_err(|e| Error::Contract(e.into()))?,
+            (None, Some(from_events)) => from_events(&included.events).ok_or_else(|| {
+                Error::decoding("the transaction's value from its events", "the expected event is missing")
+            })?,
+            (None, None) => estimate.value,
         };
         Ok(Submitted {
             value,

@@ -96,6 +96,16 @@ impl Error {
         matches!(self, Error::Connection { .. })
     }
 
+    /// True if the transaction lost its nonce to another transaction of the same account
+    /// (refused as stale, or dropped while waiting): nothing of it is on chain, and the same
+    /// call, judged again and signed with a fresh nonce, may go through.
+    pub fn is_nonce_taken(&self) -> bool {
+        matches!(
+            self,
+            Error::Submission(SubmissionError::StaleNonce { .. }) | Error::Inclusion(InclusionError::Dropped { .. })
+        )
+    }
+
     /// True if a transaction was sent but whether it reached a block is unknown (the
     /// connection was lost while waiting): the caller must find out from the chain's state.
     pub fn is_inclusion_unknown(&self) -> bool {
@@ -146,9 +156,16 @@ pub enum SubmissionError {
     /// The transaction could not be built or signed.
     #[error("cannot build or sign the transaction: {0}")]
     Signing(#[source] BoxError),
-    /// The node's transaction pool refused it (e.g. a stale nonce or an invalid transaction).
+    /// The node's transaction pool refused it (an invalid transaction).
     #[error("the node refused the transaction: {0}")]
     Refused(#[source] BoxError),
+    /// The pool says the nonce it was signed with is used already: another transaction of the
+    /// account took it (e.g. one sent before a lost connection, still on its way).
+    #[error("nonce {nonce} is taken already (an earlier transaction of the account, perhaps cut off, used it)")]
+    StaleNonce {
+        /// The nonce it was signed with.
+        nonce: u32,
+    },
     /// The runtime refused it before any contract ran (e.g. the account cannot pay).
     #[error("the runtime refused the transaction: {0}")]
     Dispatch(#[source] DispatchFailure),

@@ -1,4 +1,5 @@
-//! Every event of the suite, decoded by its signature topic.
+//! Every event of the suite, decoded by its signature topic; and the values of transactions
+//! read from their events ([`value`]).
 
 use crate::backend::Emitted;
 use custodia_types::{
@@ -47,4 +48,38 @@ suite_events! {
     VersionCommitted, VersionSuperseded, VersionErased,
     ConsentGranted, ConsentRevoked,
     AccessLogged, BreakGlassAccess, LogExtended,
+}
+
+/// The values of transactions, read from the events they emitted: what a node reports of a
+/// transaction (no output), and the truth where the dry run's value may be stale.
+pub mod value {
+    use super::*;
+    use custodia_types::{consents::ReceiptId, records::VersionNo};
+
+    /// The version `commit` or `supersede` committed.
+    pub fn version(events: &[Emitted]) -> Option<VersionNo> {
+        events.iter().find_map(Emitted::decode::<VersionCommitted>).map(|e| e.version)
+    }
+
+    /// The versions `commit_batch` committed, in order.
+    pub fn versions(events: &[Emitted]) -> Option<Vec<VersionNo>> {
+        let versions: Vec<VersionNo> =
+            events.iter().filter_map(Emitted::decode::<VersionCommitted>).map(|e| e.version).collect();
+        (!versions.is_empty()).then_some(versions)
+    }
+
+    /// The receipt `grant` made.
+    pub fn receipt(events: &[Emitted]) -> Option<ReceiptId> {
+        events.iter().find_map(Emitted::decode::<ConsentGranted>).map(|e| e.receipt)
+    }
+
+    /// The proposal `propose` made.
+    pub fn proposal(events: &[Emitted]) -> Option<u32> {
+        events.iter().find_map(Emitted::decode::<ProposalCreated>).map(|e| e.proposal)
+    }
+
+    /// The approvals a proposal has after `approve`.
+    pub fn approvals(events: &[Emitted]) -> Option<u32> {
+        events.iter().find_map(Emitted::decode::<ProposalApproved>).map(|e| e.approvals)
+    }
 }

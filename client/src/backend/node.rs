@@ -206,6 +206,13 @@ fn is_disconnect(error: &subxt::Error) -> bool {
         .any(|needle| message.contains(needle))
 }
 
+/// Whether the pool refused a transaction for its nonce: `1010 Invalid Transaction` with
+/// `Stale` (the nonce is used already), as nodes and chopsticks report it.
+fn is_stale(error: &subxt::Error) -> bool {
+    let message = error.to_string().to_ascii_lowercase();
+    message.contains("stale") || message.contains("outdated")
+}
+
 /// The error of a constructor that reverted, with its output.
 fn constructor_reverted(output: &[u8]) -> DispatchFailure {
     DispatchFailure {
@@ -287,9 +294,14 @@ impl Connection {
             Finality::Finalized => self.api.blocks().subscribe_finalized().await,
         };
         let mut blocks = blocks.map_err(|e| self.lost(e))?;
-        signed.submit().await.map_err(|e| match is_disconnect(&e) {
-            true => self.lost(e),
-            false => Error::Submission(SubmissionError::Refused(e.into())),
+        signed.submit().await.map_err(|e| {
+            if is_disconnect(&e) {
+                self.lost(e)
+            } else if is_stale(&e) {
+                Error::Submission(SubmissionError::StaleNonce { nonce })
+            } else {
+                Error::Submission(SubmissionError::Refused(e.into()))
+            }
         })?;
         // From here on the transaction may be on chain: a lost connection makes the outcome
         // unknown, not a failure.

@@ -1,6 +1,7 @@
 //! The consents registry: receipts granted and revoked, and access checks.
 
 use super::registry;
+use crate::events::value;
 use consents::Error;
 use custodia_types::{
     consents::{AccessCheck, ConsentQueries, Denial, Receipt, ReceiptId, Terms},
@@ -11,7 +12,7 @@ registry! {
     /// Calls to the consents registry.
     Consents for consents::Consents, at consents;
     docs "consents::ConsentsRef" {
-        tx grant(terms: Terms) -> ReceiptId, Error;
+        tx grant(terms: Terms) -> ReceiptId, Error => value::receipt;
         tx revoke(receipt: ReceiptId) -> (), Error;
         query receipt(receipt: ReceiptId) -> Option<Receipt>;
         query receipts(patient: PatientId, from: u32, limit: u32, active_only: bool) -> (Vec<(ReceiptId, Receipt)>, u32);

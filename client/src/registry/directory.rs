@@ -1,6 +1,7 @@
 //! The directory: governance, institutions, accounts, patients and their controllers.
 
 use super::registry;
+use crate::events::value;
 use custodia_types::{
     directory::{Action, Controller, Institution, Lookup, Membership, PatientInfo, Proposal, Role, Roles},
     InstitutionId, PatientId,
@@ -12,8 +13,8 @@ registry! {
     /// Calls to the directory contract.
     Directory for directory::Directory, at directory;
     docs "directory::DirectoryRef" {
-        tx propose(action: Action) -> u32, Error;
-        tx approve(proposal: u32) -> u32, Error;
+        tx propose(action: Action) -> u32, Error => value::proposal;
+        tx approve(proposal: u32) -> u32, Error => value::approvals;
         tx execute(proposal: u32) -> (), Error;
         tx cancel(proposal: u32) -> (), Error;
         tx add_account(account: AccountId) -> (), Error;

@@ -17,15 +17,17 @@ pub use records::Records;
 
 /// Generates a registry handle: a struct bound to one contract of the deployment, and one
 /// method per message returning a [`Tx`](crate::call::Tx) (`tx name(args) -> T, E;`: a
-/// message returning `Result<T, E>`) or a [`Query`](crate::call::Query) (`query name(args)
-/// -> R;`). `docs "path"` names the item whose methods hold the messages' documentation.
+/// message returning `Result<T, E>`; `=> f` reads the value from the transaction's events
+/// with `f`, for values that depend on the state) or a [`Query`](crate::call::Query) (`query
+/// name(args) -> R;`). `docs "path"` names the item whose methods hold the messages'
+/// documentation.
 macro_rules! registry {
     (
         $(#[$meta:meta])*
         $name:ident for $contract:path, at $field:ident;
         $(
             docs $docs:literal {
-                $( $kind:ident $message:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty $(, $err:ty)? ; )*
+                $( $kind:ident $message:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty $(, $err:ty)? $(=> $from:path)? ; )*
             }
         )*
     ) => {
@@ -51,8 +53,17 @@ macro_rules! registry {
             }
 
             $($(
-                $crate::registry::registry!(@message $kind $message ($($arg : $ty),*) -> $ret $(, $err)?; $docs);
+                $crate::registry::registry!(@message $kind $message ($($arg : $ty),*) -> $ret $(, $err)? $(=> $from)?; $docs);
             )*)*
+        }
+    };
+    (@message tx $message:ident ($($arg:ident : $ty:ty),*) -> $ret:ty, $err:ty => $from:path; $docs:literal) => {
+        #[doc = concat!("A transaction of the [`", stringify!($message), "`](", $docs, "::", stringify!($message),
+            ") message: see it for what it does, who may send it and the errors it returns. Its value is read \
+            from the events of the included transaction.")]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $message(&self, $($arg: $ty),*) -> $crate::call::Tx<'c, B, $ret, $err> {
+            $crate::call::Tx::new(self.client, self.contract().$message($($arg),*)).value_from_events($from)
         }
     };
     (@message tx $message:ident ($($arg:ident : $ty:ty),*) -> $ret:ty, $err:ty; $docs:literal) => {

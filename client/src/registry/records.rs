@@ -1,6 +1,7 @@
 //! The records registry: versions, supersedence, erasure, verification.
 
 use super::registry;
+use crate::events::value;
 use crate::{
     verify::{commitment, Salt},
     Backend, Result,
@@ -19,12 +20,12 @@ registry! {
     Records for records::Records, at records;
     docs "records::RecordsRef" {
         tx commit(record: RecordId, patient: PatientId, commitment: Commitment, locator: Vec<u8>, kind: CodeId)
-            -> VersionNo, Error;
+            -> VersionNo, Error => value::version;
         tx supersede(
             record: RecordId, patient: PatientId, commitment: Commitment, locator: Vec<u8>, kind: CodeId,
             target: VersionRef, how: Supersedence
-        ) -> VersionNo, Error;
-        tx commit_batch(batch: Vec<NewVersion>) -> Vec<VersionNo>, BatchError;
+        ) -> VersionNo, Error => value::version;
+        tx commit_batch(batch: Vec<NewVersion>) -> Vec<VersionNo>, BatchError => value::versions;
         tx erase(record: RecordId, version: VersionNo, reason: ErasureReason) -> (), Error;
         query verify(record: RecordId, version: VersionNo, commitment: Commitment) -> Verification;
         query record(record: RecordId) -> Option<RecordInfo>;
