@@ -153,3 +153,17 @@ fn every_resource_of_a_bundle_is_about_its_one_patient() {
         "one patient, one local form"
     );
 }
+
+#[test]
+fn a_record_of_a_device_is_refused_in_a_file_with_a_patient_too() {
+    // Security review (low): `subject: Device/…` beside a Patient resource was taken as the
+    // patient's record; it is a record of something other than a patient wherever it stands.
+    let bundle = br#"{"resourceType":"Bundle","type":"collection","entry":[
+        {"fullUrl":"urn:uuid:a","resource":{"resourceType":"Patient","id":"a"}},
+        {"fullUrl":"urn:uuid:o1","resource":{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Device/pump-7"}}}]}"#;
+    let error = document::parse("device.json", bundle).unwrap_err();
+    assert!(
+        matches!(&error.problem, Problem::NotAPatientsRecord(r, s) if r == "Observation/o1" && s == "Device/pump-7"),
+        "{error}"
+    );
+}
