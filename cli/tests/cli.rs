@@ -713,3 +713,24 @@ fn after_erasure_nothing_links_the_chain_to_the_content() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Erased"));
 }
+
+#[test]
+fn the_state_directory_and_the_pseudonym_secret_stay_private() {
+    // Security review (low): the state directory (salts, digests, the outbox) was created with
+    // default permissions, and the pseudonym secret's mode was not checked when read.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = deployed();
+    let fresh = dir.path().join("fresh-state");
+    let out = custodia(&fresh, &["record", "show", "x"]);
+    assert_eq!(out.status.code(), Some(1), "no deployment there yet");
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o077, 0, "the state directory is {mode:o}");
+
+    let s = dir.path();
+    let key = s.join("pseudonym.key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o077, 0);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = custodia(s, &["directory", "patient", "MRN-7"]);
+    assert_eq!(out.status.code(), Some(1), "a readable secret is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"), "{}", String::from_utf8_lossy(&out.stderr));
+}
