@@ -36,7 +36,13 @@ pub struct Context {
 
 impl Context {
     pub fn new(global: Global) -> Result<Self> {
-        std::fs::create_dir_all(&global.state).map_err(|e| custodia_client::Error::io(&global.state, e))?;
+        // Owner-only: it holds the salts (without which nobody can verify), the digests of what
+        // was committed, the outbox and the pseudonym secret.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&global.state).map_err(|e| custodia_client::Error::io(&global.state, e))?;
         Ok(Self { global })
     }
 

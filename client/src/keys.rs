@@ -42,14 +42,7 @@ impl Signer {
     /// A key from a keystore file holding one secret URI. On Unix the file must not be
     /// readable by group or others.
     pub fn from_keystore(path: &Path) -> Result<Self> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.permissions().mode();
-            if mode & 0o077 != 0 {
-                return Err(Error::Key(KeyError::Exposed { path: path.display().to_string(), mode: mode & 0o777 }));
-            }
-        }
+        check_private(path)?;
         let secret = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
         Self::from_uri(&secret).map_err(|_| Error::Key(KeyError::BadKeystore { path: path.display().to_string() }))
     }
@@ -76,6 +69,19 @@ impl Signer {
     pub(crate) fn keypair(&self) -> &Keypair {
         &self.pair
     }
+}
+
+/// Refuses a secret file that group or others may read (on Unix; elsewhere every file passes).
+pub fn check_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::Key(KeyError::Exposed { path: path.display().to_string(), mode: mode & 0o777 }));
+        }
+    }
+    Ok(())
 }
 
 /// An account in SS58 form (generic Substrate prefix 42).

@@ -67,6 +67,7 @@ impl Pseudonyms {
     /// Loads the secret from `path`, creating it (mode 600) if missing.
     pub fn load_or_create(path: &std::path::Path) -> Result<Self> {
         if let Ok(bytes) = std::fs::read(path) {
+            crate::keys::check_private(path)?;
             let secret: [u8; 32] =
                 bytes.try_into().map_err(|_| Error::Key(KeyError::BadSecret { path: path.display().to_string() }))?;
             return Ok(Self::new(secret));

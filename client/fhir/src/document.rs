@@ -224,8 +224,19 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
                     || reference
                         .split_once("identifier=")
                         .is_some_and(|(_, v)| patient.identifiers.iter().any(|i| v.ends_with(i.as_str())));
-                let names_a_patient = is_patient_reference(reference) || reference.starts_with("urn:");
-                if names_a_patient && !same {
+                // An entry of this file that is not a Patient, or any other resource type: a
+                // record of something other than a patient, refused as it is without a Patient.
+                let other_entry =
+                    resources.iter().any(|o| o.kind != "Patient" && o.full_url.as_deref() == Some(reference));
+                let names_a_patient =
+                    is_patient_reference(reference) || (reference.starts_with("urn:") && !other_entry);
+                if !names_a_patient {
+                    return Err((
+                        Problem::NotAPatientsRecord(r.reference(), reference.to_string()),
+                        Some(r.reference()),
+                    ));
+                }
+                if !same {
                     return Err((
                         Problem::ManyPatients(patient.reference.clone(), reference.to_string()),
                         Some(r.reference()),
