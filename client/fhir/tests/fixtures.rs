@@ -167,3 +167,24 @@ fn a_record_of_a_device_is_refused_in_a_file_with_a_patient_too() {
         "{error}"
     );
 }
+
+#[test]
+fn a_conditional_reference_names_a_patient_by_system_and_value_exactly() {
+    // Security finding 11: identifiers were matched by suffix (`…|17` matched `7`) and without
+    // their system; FHIR token search matches `system|value` exactly (`value` alone: any
+    // system; `|value`: no system).
+    let bundle = |query: &str| {
+        format!(
+            r#"{{"resourceType":"Bundle","type":"collection","entry":[
+            {{"fullUrl":"urn:uuid:a","resource":{{"resourceType":"Patient","id":"a","identifier":[{{"system":"urn:mrn","value":"7"}}]}}}},
+            {{"fullUrl":"urn:uuid:o1","resource":{{"resourceType":"Observation","id":"o1","status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient?identifier={query}"}}}}}}]}}"#
+        )
+    };
+    for same in ["urn:mrn|7", "7"] {
+        assert!(document::parse("same.json", bundle(same).as_bytes()).is_ok(), "{same} names the patient");
+    }
+    for other in ["urn:mrn|17", "17", "urn:other|7", "|7", "urn:mrn|"] {
+        let error = document::parse("other.json", bundle(other).as_bytes()).unwrap_err();
+        assert!(matches!(&error.problem, Problem::ManyPatients(..)), "{other}: {error}");
+    }
+}
