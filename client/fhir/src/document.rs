@@ -12,7 +12,7 @@ pub const MAX_RESOURCE_BYTES: usize = 8 * 1024 * 1024;
 const BUNDLE_TYPES: &[&str] = &["document", "collection", "transaction", "batch", "searchset", "history"];
 
 /// One resource of a file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Resource {
     /// `Observation`, `DocumentReference`, …
     pub kind: String,
@@ -29,6 +29,20 @@ pub struct Resource {
     pub json: Vec<u8>,
     /// Attachments with inline data, hashed and checked.
     pub attachments: Vec<attachment::Checked>,
+}
+
+impl std::fmt::Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("kind", &self.kind)
+            .field("id", &self.id)
+            .field("entry", &self.entry)
+            .field("full_url", &self.full_url)
+            .field("value", &self.value)
+            .field("json", &format_args!("<{} bytes>", self.json.len()))
+            .field("attachments", &self.attachments)
+            .finish()
+    }
 }
 
 impl Resource {
@@ -61,6 +75,9 @@ pub struct Patient {
     pub reference: String,
     /// Values of `Patient.identifier`.
     pub identifiers: Vec<String>,
+    /// `Patient.identifier` as `(system, value)` pairs (`system` empty where it has none):
+    /// what a conditional reference is matched against.
+    pub identifier_tokens: Vec<(String, String)>,
     /// Family, given and text names.
     pub names: Vec<String>,
     /// `Patient.birthDate`.
@@ -197,6 +214,22 @@ pub fn local_form(reference: &str) -> String {
     }
 }
 
+/// The `identifier` search value of a conditional reference (`Patient?identifier=…`), its
+/// first parameter of that name.
+fn identifier_query(reference: &str) -> Option<&str> {
+    let (_, query) = reference.split_once('?')?;
+    query.split('&').find_map(|param| param.strip_prefix("identifier="))
+}
+
+/// FHIR token matching of an identifier search value against `(system, value)`:
+/// `system|value` both exactly, `|value` a value with no system, `value` a value in any system.
+fn token_matches(query: &str, (system, value): &(String, String)) -> bool {
+    match query.split_once('|') {
+        Some((wanted_system, wanted_value)) => wanted_system == system && wanted_value == value,
+        None => query == value,
+    }
+}
+
 /// A reference to a Patient: relative (`Patient/1`), conditional (`Patient?identifier=…`) or
 /// absolute (`https://…/Patient/1`).
 fn is_patient_reference(reference: &str) -> bool {
@@ -221,9 +254,8 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
                 };
                 let same = p.full_url.as_deref() == Some(reference)
                     || local_form(reference) == patient.reference
-                    || reference
-                        .split_once("identifier=")
-                        .is_some_and(|(_, v)| patient.identifiers.iter().any(|i| v.ends_with(i.as_str())));
+                    || identifier_query(reference)
+                        .is_some_and(|query| patient.identifier_tokens.iter().any(|t| token_matches(query, t)));
                 // An entry of this file that is not a Patient, or any other resource type: a
                 // record of something other than a patient, refused as it is without a Patient.
                 let other_entry =
@@ -274,19 +306,22 @@ fn patient_of(resources: &[Resource]) -> Result<Patient, (Problem, Option<String
     let reference = local_form(&found.ok_or((Problem::NoPatient, None))?);
     // A conditional reference carries the patient's identifier: keep it as one (it must
     // never reach the chain either).
-    let identifiers = reference
-        .split_once("identifier=")
-        .map(|(_, rest)| rest.split('&').next().unwrap_or(rest))
-        .map(|token| token.rsplit('|').next().unwrap_or(token).to_string())
+    let identifier_tokens: Vec<(String, String)> = identifier_query(&reference)
+        .map(|query| match query.split_once('|') {
+            Some((system, value)) => (system.to_string(), value.to_string()),
+            None => (String::new(), query.to_string()),
+        })
         .into_iter()
         .collect();
-    let mut patient = Patient { reference, identifiers, ..Patient::default() };
+    let identifiers = identifier_tokens.iter().map(|(_, value)| value.clone()).collect();
+    let mut patient = Patient { reference, identifiers, identifier_tokens, ..Patient::default() };
     // Contained Patient resources (e.g. MHD's sourcePatientInfo) describe the same person.
     for r in resources {
         for contained in r.value.get("contained").and_then(Value::as_array).into_iter().flatten() {
             if contained.get("resourceType").and_then(Value::as_str) == Some("Patient") {
                 let described = describe_value(contained, "Patient/contained");
                 patient.identifiers.extend(described.identifiers);
+                patient.identifier_tokens.extend(described.identifier_tokens);
                 patient.names.extend(described.names);
                 patient.birth_date = patient.birth_date.or(described.birth_date);
             }
@@ -309,6 +344,13 @@ fn describe_value(patient: &Value, reference: &str) -> Patient {
     };
     let list = |key: &str| patient.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
     let identifiers = list("identifier").iter().flat_map(|i| strings(i.get("value"))).collect();
+    let identifier_tokens = list("identifier")
+        .iter()
+        .filter_map(|i| {
+            let value = i.get("value").and_then(Value::as_str)?;
+            Some((i.get("system").and_then(Value::as_str).unwrap_or_default().to_string(), value.to_string()))
+        })
+        .collect();
     let names = list("name")
         .iter()
         .flat_map(|n| [strings(n.get("family")), strings(n.get("given")), strings(n.get("text"))].concat())
@@ -316,6 +358,7 @@ fn describe_value(patient: &Value, reference: &str) -> Patient {
     Patient {
         reference: reference.to_string(),
         identifiers,
+        identifier_tokens,
         names,
         birth_date: patient.get("birthDate").and_then(Value::as_str).map(str::to_string),
     }
