@@ -249,3 +249,36 @@ async fn concurrent_records_of_one_account_never_share_a_number() {
     assert_eq!(log.head().query().await.unwrap().0, 500, "no entry lost, none logged twice");
     assert!(f.outbox().pending(f.cast.lab.account()).unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_number_another_engine_used_comes_back_as_a_conflict_never_cleared_silently() {
+    // Security finding 4: the log skips an `(account, seq)` it already holds without comparing
+    // content, and the outbox then cleared its own, different entry as logged: a second engine
+    // with the same key (or a store restored from a backup and used offline) lost its entries.
+    let (f, target, receipt) = with_consent().await;
+    let lab = f.cast.lab.account();
+    let treatment = Access {
+        patient: f.patient,
+        target,
+        purpose: Purpose::Treatment,
+        authorization: Authorization::Consent(receipt),
+    };
+    let search = Access { target: Target::Query(f.pseudonyms.code("kind")), ..treatment };
+    // Engine one logs a read as entry 0.
+    f.outbox().record(&f.cast.lab, &[treatment]).await.unwrap();
+    // Engine two (its own store, same key) queued a search as entry 0 while offline.
+    let second = Store::in_memory().unwrap();
+    second.bind(f.client.deployment()).unwrap();
+    let outbox = custodia_services::outbox::Outbox::new(&f.client, &second);
+    let entry = |a: Access| NewEntry {
+        seq: 0,
+        patient: a.patient,
+        target: a.target,
+        purpose: a.purpose,
+        authorization: a.authorization,
+    };
+    outbox.enqueue(lab, &[entry(search)], None).unwrap();
+    let flushed = outbox.flush(&f.cast.lab).await;
+    assert!(flushed.is_err(), "a number the chain holds with other content is a conflict: {flushed:?}");
+    assert_eq!(outbox.pending(lab).unwrap().len(), 1, "the conflicting entry stays queued");
+}
