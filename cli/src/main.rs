@@ -88,6 +88,10 @@ fn hint(error: &Error) -> Option<String> {
             Some(format!("drop it with `custodia access discard {seq}` (later entries are renumbered)"))
         }
         Error::QueuedOffline { .. } => Some("`custodia access flush` submits them once the chain is back".into()),
+        Error::SequenceConflict { .. } => Some(
+            "another engine logs under this key (give each engine its own account); `custodia access flush` logs the requeued entries"
+                .into(),
+        ),
         Error::WrongStore => Some("use another state directory (--state) for another chain or deployment".into()),
         _ => None,
     }

@@ -34,6 +34,17 @@ pub enum Error {
         /// Why.
         error: ContractError,
     },
+    /// The chain holds another entry under a number this outbox used (another engine with
+    /// the same key, or a store restored from a backup and used offline). The outbox's entries
+    /// under those numbers were not logged; they are queued again under fresh numbers, for the
+    /// next flush.
+    #[error("the chain holds other entries under numbers {seqs:?} of this account; this outbox's entries are queued again as {requeued:?}")]
+    SequenceConflict {
+        /// The numbers the chain holds with other content.
+        seqs: Vec<u64>,
+        /// The fresh numbers the outbox's entries now wait under.
+        requeued: Vec<u64>,
+    },
     /// Entries were queued, but the chain could not be reached to submit them: they wait in
     /// the outbox for the next flush.
     #[error("{queued} entries are queued; the chain could not be reached: {source}")]

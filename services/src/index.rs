@@ -19,10 +19,13 @@ use scale::{Decode, Encode};
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
 /// The block the index has read events through.
 const INDEXED_THROUGH: TableDefinition<(), u32> = TableDefinition::new("indexed_through");
+/// Leaf index by the account and number an entry was logged under.
+const BY_NUMBER: TableDefinition<([u8; 32], u64), u64> = TableDefinition::new("leaves_by_number");
 
 pub(crate) fn create_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(LEAVES)?;
     tx.open_table(INDEXED_THROUGH)?;
+    tx.open_table(BY_NUMBER)?;
     Ok(())
 }
 
@@ -92,6 +95,17 @@ impl<'a, B: Backend> Index<'a, B> {
             .collect()
     }
 
+    /// The entry `account` logged under number `seq`, if indexed.
+    pub fn logged(&self, account: ink::primitives::AccountId, seq: u64) -> Result<Option<Entry>> {
+        let tx = self.store.read()?;
+        let Some(leaf) = tx.open_table(BY_NUMBER)?.get((*account.as_ref(), seq))?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let leaves = tx.open_table(LEAVES)?;
+        let value = leaves.get(leaf)?;
+        value.map(|v| Entry::decode(&mut v.value()).map_err(Error::corrupt("an indexed entry"))).transpose()
+    }
+
     /// How many entries are indexed.
     pub fn len(&self) -> Result<u64> {
         let tx = self.store.read()?;
@@ -144,6 +158,7 @@ impl<'a, B: Backend> Index<'a, B> {
         let tx = self.store.write()?;
         {
             let mut leaves = tx.open_table(LEAVES)?;
+            let mut by_number = tx.open_table(BY_NUMBER)?;
             let mut next = leaves.len()?;
             for (index, entry) in entries {
                 if *index < next {
@@ -153,6 +168,7 @@ impl<'a, B: Backend> Index<'a, B> {
                     return Err(Error::Index(format!("expected entry {next}, the chain gave {index}")));
                 }
                 leaves.insert(index, &entry.encode()[..])?;
+                by_number.insert((*entry.account.as_ref(), entry.seq), index)?;
                 next += 1;
             }
             tx.open_table(INDEXED_THROUGH)?.insert((), block)?;

@@ -9,7 +9,7 @@
 //! Numbers are handed out inside the store's write transaction, so no two entries of one
 //! account share one (the store's file lock keeps other processes out).
 
-use crate::{Error, Result, Store};
+use crate::{index::Index, Error, Result, Store};
 use access_log::BatchError;
 use custodia_client::{
     backend::Emitted,
@@ -175,9 +175,19 @@ impl<'a, B: Backend> Outbox<'a, B> {
                 other => other?,
             };
             hook(Stage::Included(n));
+            // The chain skipped the leading entries whose numbers it holds already: ours from
+            // an earlier submission, or another engine's. Only ours may be cleared as logged.
+            let skipped = chunk.get(..submitted.value.skipped as usize).unwrap_or(chunk);
+            let conflicts = self.conflicts(account, skipped).await?;
             let last = chunk.last().map(|e| e.seq + 1).unwrap_or(0);
-            self.remove_below(account, last)?;
+            let requeued = self.clear_and_requeue(account, last, &conflicts)?;
             hook(Stage::Cleared(n));
+            if !conflicts.is_empty() {
+                return Err(Error::SequenceConflict {
+                    seqs: conflicts.iter().map(|e| e.seq).collect(),
+                    requeued: requeued.iter().map(|e| e.seq).collect(),
+                });
+            }
             drained.block = Some(submitted.block);
             drained.events.extend(submitted.events.iter().cloned());
             let appended = submitted.value;
@@ -188,6 +198,38 @@ impl<'a, B: Backend> Outbox<'a, B> {
             drained.transactions += 1;
         }
         Ok(drained)
+    }
+
+    /// The skipped entries that the chain holds with other content under their numbers.
+    async fn conflicts(&self, account: AccountId, skipped: &[NewEntry]) -> Result<Vec<NewEntry>> {
+        if skipped.is_empty() {
+            return Ok(Vec::new());
+        }
+        let index = Index::new(self.client, self.store);
+        index.sync().await?;
+        let mut conflicts = Vec::new();
+        for entry in skipped {
+            let logged = index.logged(account, entry.seq)?.ok_or_else(|| {
+                Error::Index(format!("has no entry {} of this account though the chain skipped it", entry.seq))
+            })?;
+            let same = (logged.patient, logged.target, logged.purpose, logged.authorization)
+                == (entry.patient, entry.target, entry.purpose, entry.authorization);
+            if !same {
+                conflicts.push(*entry);
+            }
+        }
+        Ok(conflicts)
+    }
+
+    /// Removes the entries of `account` numbered below `below` (the chain holds those
+    /// numbers) and queues `requeue` again after every number in use, in one transaction: a
+    /// crash between the two could otherwise lose them.
+    fn clear_and_requeue(&self, account: AccountId, below: u64, requeue: &[NewEntry]) -> Result<Vec<NewEntry>> {
+        let tx = self.store.write()?;
+        remove_below_in(&tx, bytes(&account), below)?;
+        let requeued = enqueue_in(&tx, bytes(&account), requeue, Some(below))?;
+        tx.commit()?;
+        Ok(requeued)
     }
 
     /// Drops a queued entry the chain refuses for good (e.g. its consent was revoked before
@@ -236,25 +278,8 @@ impl<'a, B: Backend> Outbox<'a, B> {
     /// next number the chain expects) and the last number the chain confirmed to this store.
     /// Numbering inside the transaction means two calls can never hand out the same number.
     pub fn enqueue(&self, account: AccountId, entries: &[NewEntry], chain_next: Option<u64>) -> Result<Vec<NewEntry>> {
-        let account = bytes(&account);
         let tx = self.store.write()?;
-        let numbered = {
-            let confirmed = tx.open_table(CONFIRMED)?.get(account)?.map(|v| v.value()).unwrap_or(0);
-            let mut outbox = tx.open_table(OUTBOX)?;
-            let last = outbox
-                .range((account, 0)..=(account, u64::MAX))?
-                .next_back()
-                .transpose()?
-                .map(|(key, _)| key.value().1);
-            let first = last.map(|l| l + 1).unwrap_or(0).max(chain_next.unwrap_or(0)).max(confirmed);
-            let numbered: Vec<NewEntry> = entries.iter().zip(first..).map(|(e, seq)| NewEntry { seq, ..*e }).collect();
-            for entry in &numbered {
-                if outbox.insert((account, entry.seq), &entry.encode()[..])?.is_some() {
-                    return Err(Error::Input(format!("entry {} was already queued", entry.seq)));
-                }
-            }
-            numbered
-        };
+        let numbered = enqueue_in(&tx, bytes(&account), entries, chain_next)?;
         tx.commit()?;
         Ok(numbered)
     }
@@ -262,17 +287,8 @@ impl<'a, B: Backend> Outbox<'a, B> {
     /// Removes the entries of `account` numbered below `below` (they are on chain), and
     /// remembers that the chain holds numbers up to there.
     fn remove_below(&self, account: AccountId, below: u64) -> Result<()> {
-        let account = bytes(&account);
         let tx = self.store.write()?;
-        {
-            let mut outbox = tx.open_table(OUTBOX)?;
-            outbox.retain_in((account, 0)..(account, below), |_, _| false)?;
-            let mut confirmed = tx.open_table(CONFIRMED)?;
-            let known = confirmed.get(account)?.map(|v| v.value()).unwrap_or(0);
-            if below > known {
-                confirmed.insert(account, below)?;
-            }
-        }
+        remove_below_in(&tx, bytes(&account), below)?;
         Ok(tx.commit()?)
     }
 
@@ -307,4 +323,38 @@ impl<'a, B: Backend> Outbox<'a, B> {
 
 fn bytes(account: &AccountId) -> [u8; 32] {
     *account.as_ref()
+}
+
+/// Numbers entries for `account` and adds them to its outbox, inside `tx`: the first gets the
+/// number after the last one queued, and at least `chain_next` and the last number the chain
+/// confirmed to this store.
+fn enqueue_in(
+    tx: &WriteTransaction,
+    account: [u8; 32],
+    entries: &[NewEntry],
+    chain_next: Option<u64>,
+) -> Result<Vec<NewEntry>> {
+    let confirmed = tx.open_table(CONFIRMED)?.get(account)?.map(|v| v.value()).unwrap_or(0);
+    let mut outbox = tx.open_table(OUTBOX)?;
+    let last = outbox.range((account, 0)..=(account, u64::MAX))?.next_back().transpose()?.map(|(key, _)| key.value().1);
+    let first = last.map(|l| l + 1).unwrap_or(0).max(chain_next.unwrap_or(0)).max(confirmed);
+    let numbered: Vec<NewEntry> = entries.iter().zip(first..).map(|(e, seq)| NewEntry { seq, ..*e }).collect();
+    for entry in &numbered {
+        if outbox.insert((account, entry.seq), &entry.encode()[..])?.is_some() {
+            return Err(Error::Input(format!("entry {} was already queued", entry.seq)));
+        }
+    }
+    Ok(numbered)
+}
+
+/// Removes the entries of `account` numbered below `below`, inside `tx`, and remembers that
+/// the chain holds numbers up to there.
+fn remove_below_in(tx: &WriteTransaction, account: [u8; 32], below: u64) -> Result<()> {
+    tx.open_table(OUTBOX)?.retain_in((account, 0)..(account, below), |_, _| false)?;
+    let mut confirmed = tx.open_table(CONFIRMED)?;
+    let known = confirmed.get(account)?.map(|v| v.value()).unwrap_or(0);
+    if below > known {
+        confirmed.insert(account, below)?;
+    }
+    Ok(())
 }

@@ -278,7 +278,17 @@ async fn a_number_another_engine_used_comes_back_as_a_conflict_never_cleared_sil
         authorization: a.authorization,
     };
     outbox.enqueue(lab, &[entry(search)], None).unwrap();
-    let flushed = outbox.flush(&f.cast.lab).await;
-    assert!(flushed.is_err(), "a number the chain holds with other content is a conflict: {flushed:?}");
+    let error = outbox.flush(&f.cast.lab).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::SequenceConflict { seqs, requeued } if seqs == &[0] && requeued == &[1]),
+        "{error}"
+    );
     assert_eq!(outbox.pending(lab).unwrap().len(), 1, "the conflicting entry stays queued");
+    // Queued again under a fresh number, it is logged, once.
+    let drained = outbox.flush(&f.cast.lab).await.unwrap();
+    assert_eq!((drained.appended, drained.skipped), (1, 0));
+    assert!(outbox.pending(lab).unwrap().is_empty());
+    f.index().sync().await.unwrap();
+    let logged: Vec<Target> = f.index().entries(0, 10).unwrap().iter().map(|(_, e)| e.target).collect();
+    assert_eq!(logged, vec![treatment.target, search.target]);
 }
