@@ -13,7 +13,7 @@ mod demo;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{access, consent, deploy, directory, fhir, record};
+use commands::{access, consent, deploy, directory, fhir, record, store};
 use context::{Context, Global};
 use custodia_services::Error;
 use std::process::ExitCode;
@@ -55,6 +55,9 @@ enum Command {
     /// FHIR R4: import files as record versions, verify local copies.
     #[command(subcommand)]
     Fhir(fhir::FhirCommand),
+    /// The local store: backup and restore.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// What to try next, for the errors a person can act on.
@@ -106,6 +109,7 @@ async fn run(ctx: &Context, command: Command) -> custodia_services::Result<ExitC
         Command::Consent(command) => consent::run(ctx, command).await,
         Command::Access(command) => access::run(ctx, command).await,
         Command::Fhir(command) => fhir::run(ctx, command).await,
+        Command::Store(command) => store::run(ctx, command).await,
     }
 }
 

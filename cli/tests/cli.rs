@@ -734,3 +734,61 @@ fn the_state_directory_and_the_pseudonym_secret_stay_private() {
     assert_eq!(out.status.code(), Some(1), "a readable secret is refused");
     assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_restored_store_keeps_its_salts_except_those_erased_since_and_reindexes_from_the_chain() {
+    let dir = deployed();
+    let s = dir.path();
+    let commit = |id: &str, body: &[u8]| {
+        let file = s.join(format!("{}.json", id.replace('/', "-")));
+        std::fs::write(&file, body).unwrap();
+        ok(
+            s,
+            &[
+                "record",
+                "commit",
+                "--record",
+                id,
+                "--patient",
+                "MRN-7",
+                "--file",
+                file.to_str().unwrap(),
+                "--as",
+                "dave",
+            ],
+        );
+        file
+    };
+    let kept = commit("Observation/r1", br#"{"resourceType":"Observation","id":"r1","status":"final"}"#);
+    let erased = commit("Observation/r2", br#"{"resourceType":"Observation","id":"r2","status":"final"}"#);
+    let backup = s.join("backup.redb");
+    ok(s, &["store", "backup", backup.to_str().unwrap()]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o077, 0, "a backup holds salts");
+    assert_eq!(custodia(s, &["store", "backup", backup.to_str().unwrap()]).status.code(), Some(1), "never overwritten");
+    ok(
+        s,
+        &[
+            "record",
+            "erase",
+            "--record",
+            "Observation/r2",
+            "--version",
+            "1",
+            "--reason",
+            "patient-request",
+            "--as",
+            "dave",
+        ],
+    );
+
+    let restored = ok(s, &["store", "restore", backup.to_str().unwrap()]);
+    assert_eq!(restored["salts_dropped"], 1, "{restored}");
+    assert!(restored["entries_indexed"].is_u64());
+    let verify = |id: &str, file: &Path| {
+        custodia(s, &["record", "verify", "--record", id, "--version", "1", "--file", file.to_str().unwrap(), "--json"])
+    };
+    assert_eq!(verify("Observation/r1", &kept).status.code(), Some(0), "the kept version still verifies");
+    let out = verify("Observation/r2", &erased);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Erased"));
+}

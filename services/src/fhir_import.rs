@@ -77,6 +77,12 @@ const IMPORTED: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("importe
 /// Plans of imports not finished yet, by plan key.
 const PLANS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("import_plans");
 
+pub(crate) fn copy_tables(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<()> {
+    crate::store::copy_table(from, to, IMPORTED)?;
+    crate::store::copy_table(from, to, PLANS)?;
+    Ok(())
+}
+
 pub(crate) fn create_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(IMPORTED)?;
     tx.open_table(PLANS)?;
@@ -540,6 +546,32 @@ fn canonical_form(file: &str, resource: &Resource, scheme: Scheme) -> Result<Vec
 /// The canonical forms of a file's resources under the current scheme.
 fn current_forms(document: &Document) -> Result<Vec<Vec<u8>>> {
     document.resources.iter().map(|r| canonical_form(&document.file, r, Scheme::CURRENT)).collect()
+}
+
+/// Drops what this store keeps of imported versions the chain shows as erased (their salts
+/// among it). Returns how many.
+pub(crate) async fn drop_erased<B: Backend>(client: &Client<B>, store: &Store) -> Result<usize> {
+    let imported: Vec<([u8; 32], Imported)> = {
+        let tx = store.read()?;
+        let table = tx.open_table(IMPORTED)?;
+        let mut rows = Vec::new();
+        for row in redb::ReadableTable::iter(&table)? {
+            let (record, value) = row?;
+            rows.push((record.value(), Imported::decode_stored(value.value())?));
+        }
+        rows
+    };
+    let mut dropped = 0;
+    for (record, imported) in imported {
+        let version = client.records().version(RecordId::new(record), imported.version).query().await?;
+        if matches!(version.map(|v| v.content), Some(custodia_client::types::records::Content::Erased(_))) {
+            let tx = store.write()?;
+            tx.open_table(IMPORTED)?.remove(record)?;
+            tx.commit()?;
+            dropped += 1;
+        }
+    }
+    Ok(dropped)
 }
 
 #[cfg(test)]

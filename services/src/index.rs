@@ -22,6 +22,13 @@ const INDEXED_THROUGH: TableDefinition<(), u32> = TableDefinition::new("indexed_
 /// Leaf index by the account and number an entry was logged under.
 const BY_NUMBER: TableDefinition<([u8; 32], u64), u64> = TableDefinition::new("leaves_by_number");
 
+pub(crate) fn copy_tables(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<()> {
+    crate::store::copy_table(from, to, LEAVES)?;
+    crate::store::copy_table(from, to, INDEXED_THROUGH)?;
+    crate::store::copy_table(from, to, BY_NUMBER)?;
+    Ok(())
+}
+
 pub(crate) fn create_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(LEAVES)?;
     tx.open_table(INDEXED_THROUGH)?;
@@ -79,6 +86,17 @@ impl<'a, B: Backend> Index<'a, B> {
             self.add(&logged, to)?;
         }
         self.len()
+    }
+
+    /// Forgets everything indexed and reads the access log's events again from the
+    /// deployment's first block (after a restore: the index then equals the chain's log).
+    pub async fn rebuild(&self) -> Result<u64> {
+        let tx = self.store.write()?;
+        tx.open_table(LEAVES)?.retain(|_, _| false)?;
+        tx.open_table(BY_NUMBER)?.retain(|_, _| false)?;
+        tx.open_table(INDEXED_THROUGH)?.remove(())?;
+        tx.commit()?;
+        self.sync().await
     }
 
     /// Logged entries `from..to` (as far as indexed).

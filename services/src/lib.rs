@@ -10,7 +10,9 @@
 //! - [`salts`]: the salts of committed versions (without them nobody can check a copy);
 //! - [`fhir_import`]: FHIR R4 files as record versions of their patient, planned, resumable,
 //!   all-or-nothing per batch; and verification of local copies;
-//! - [`audit_import`]: AuditEvents recorded elsewhere mapped to access-log entries.
+//! - [`audit_import`]: AuditEvents recorded elsewhere mapped to access-log entries;
+//! - [`restore`]: a store restored from a backup brought in line with the chain
+//!   ([`Store::backup`], [`Store::restore`]).
 //!
 //! They are one crate because they share one store file and one process (only one process
 //! opens a store); each is a module with its own tables, reached by the others only through
@@ -23,6 +25,7 @@ pub mod error;
 pub mod fhir_import;
 pub mod index;
 pub mod outbox;
+pub mod restore;
 pub mod salts;
 pub mod store;
 

@@ -30,6 +30,12 @@ const OUTBOX: TableDefinition<([u8; 32], u64), &[u8]> = TableDefinition::new("ou
 /// The next number the chain was last seen to expect from an account.
 const CONFIRMED: TableDefinition<[u8; 32], u64> = TableDefinition::new("outbox_confirmed");
 
+pub(crate) fn copy_tables(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<()> {
+    crate::store::copy_table(from, to, OUTBOX)?;
+    crate::store::copy_table(from, to, CONFIRMED)?;
+    Ok(())
+}
+
 pub(crate) fn create_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(OUTBOX)?;
     tx.open_table(CONFIRMED)?;

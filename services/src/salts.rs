@@ -10,9 +10,14 @@
 
 use crate::{Result, Store};
 use custodia_client::{types::Commitment, verify::Salt};
-use redb::{TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 const SALTS: TableDefinition<[u8; 32], [u8; 32]> = TableDefinition::new("salts_by_commitment");
+
+pub(crate) fn copy_tables(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<()> {
+    crate::store::copy_table(from, to, SALTS)?;
+    Ok(())
+}
 
 pub(crate) fn create_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(SALTS)?;
@@ -42,6 +47,18 @@ impl<'s> Salts<'s> {
         let tx = self.store.read()?;
         let salts = tx.open_table(SALTS)?;
         Ok(salts.get(*commitment.as_bytes())?.map(|v| v.value()))
+    }
+
+    /// Every kept salt, by commitment.
+    pub fn all(&self) -> Result<Vec<(Commitment, Salt)>> {
+        let tx = self.store.read()?;
+        let salts = tx.open_table(SALTS)?;
+        let mut all = Vec::new();
+        for row in salts.iter()? {
+            let (commitment, salt) = row?;
+            all.push((Commitment::new(commitment.value()), salt.value()));
+        }
+        Ok(all)
     }
 
     /// Destroys the salt of a commitment (its version was erased, or never reached the

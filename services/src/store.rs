@@ -5,7 +5,9 @@
 
 use crate::{Error, Result};
 use custodia_client::Deployment;
-use redb::{backends::InMemoryBackend, Database, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    backends::InMemoryBackend, Database, Key, ReadTransaction, ReadableTable, TableDefinition, Value, WriteTransaction,
+};
 use std::path::Path;
 
 /// Which chain and deployment the store belongs to: the genesis hash, then the directory's
@@ -65,6 +67,43 @@ impl Store {
         Ok(tx.commit()?)
     }
 
+    /// Writes a consistent copy of the whole store to `to` (a new file, mode 600), from one
+    /// read transaction: the process that has the store open (the running engine) takes it
+    /// while it goes on working. Salts in a backup outlive erasures made after it: restore only
+    /// with [`Store::restore`], which drops them.
+    pub fn backup(&self, to: &Path) -> Result<()> {
+        if to.exists() {
+            return Err(Error::Input(format!("{} exists: a backup is written to a new file", to.display())));
+        }
+        let from = self.read()?;
+        let copy = Database::create(to)?;
+        let into = copy.begin_write()?;
+        copy_table(&from, &into, BOUND_TO)?;
+        copy_tables(&from, &into)?;
+        into.commit()?;
+        private(to)
+    }
+
+    /// Restores the backup `from` into `to` (replacing what is there, atomically), and opens
+    /// it. Run [`crate::restore::reconcile`] next: it drops what the chain has moved past since
+    /// the backup (salts of erased versions) and rebuilds the index from the chain.
+    pub fn restore(from: &Path, to: &Path) -> Result<Self> {
+        let backup = Database::open(from)?;
+        let staged = to.with_extension("restoring");
+        let _ = std::fs::remove_file(&staged);
+        {
+            let copy = Database::create(&staged)?;
+            let read = backup.begin_read()?;
+            let into = copy.begin_write()?;
+            copy_table(&read, &into, BOUND_TO)?;
+            copy_tables(&read, &into)?;
+            into.commit()?;
+        }
+        private(&staged)?;
+        std::fs::rename(&staged, to).map_err(|e| custodia_client::Error::io(to, e))?;
+        Self::open(to)
+    }
+
     /// A read transaction (a consistent view of every table).
     pub(crate) fn read(&self) -> Result<ReadTransaction> {
         Ok(self.db.begin_read()?)
@@ -74,4 +113,42 @@ impl Store {
     pub(crate) fn write(&self) -> Result<WriteTransaction> {
         Ok(self.db.begin_write()?)
     }
+}
+
+/// Copies every service's tables.
+fn copy_tables(from: &ReadTransaction, to: &WriteTransaction) -> Result<()> {
+    crate::salts::copy_tables(from, to)?;
+    crate::outbox::copy_tables(from, to)?;
+    crate::index::copy_tables(from, to)?;
+    crate::fhir_import::copy_tables(from, to)
+}
+
+/// Copies one table, row by row.
+pub(crate) fn copy_table<K: Key + 'static, V: Value + 'static>(
+    from: &ReadTransaction,
+    to: &WriteTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<()> {
+    let source = match from.open_table(table) {
+        Ok(source) => source,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(other) => return Err(other.into()),
+    };
+    let mut target = to.open_table(table)?;
+    for row in source.iter()? {
+        let (key, value) = row?;
+        target.insert(key.value(), value.value())?;
+    }
+    Ok(())
+}
+
+/// Owner-only permissions for a store file (it holds salts).
+fn private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| custodia_client::Error::io(path, e))?;
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod fhir;
 pub mod parse;
 pub mod record;
+pub mod store;
 
 /// Test hook: aborts the process, as a power cut would, when `CUSTODIA_TEST_CRASH_AT` names
 /// the point it has reached (`queued`, `included:N`, `cleared:N` of an outbox drain,
