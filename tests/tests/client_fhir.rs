@@ -264,3 +264,25 @@ async fn a_tampered_narrative_or_a_decimal_losing_its_precision_is_a_mismatch() 
         assert!(others.is_empty(), "{what}: {others:?}");
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_same_local_ids_of_two_source_systems_are_two_patients_and_two_records() {
+    // Security finding 11: the pseudonym input dropped the server base, so `Patient/1` of two
+    // systems became one patient on chain (and `Observation/1` one record).
+    let f = fixture().await;
+    let fhir = FhirImport::new(&f.client, &f.store, &f.pseudonyms);
+    let file = |base: &str| {
+        format!(
+            r#"{{"resourceType":"Bundle","type":"collection","entry":[
+            {{"fullUrl":"{base}/Patient/1","resource":{{"resourceType":"Patient","id":"1"}}}},
+            {{"fullUrl":"{base}/Observation/1","resource":{{"resourceType":"Observation","id":"1","status":"final","code":{{"text":"x"}},"subject":{{"reference":"{base}/Patient/1"}}}}}}]}}"#
+        )
+    };
+    let a = document::parse("a.json", file("https://ehr-a.example/fhir").as_bytes()).unwrap();
+    let b = document::parse("b.json", file("https://ehr-b.example/fhir").as_bytes()).unwrap();
+    assert_ne!(fhir.patient(&a), fhir.patient(&b), "two systems' Patient/1 are two patients");
+    assert_ne!(fhir.record(&a.resources[1]), fhir.record(&b.resources[1]), "and their Observation/1 two records");
+    // One system's files name one patient, however its references are written.
+    let again = document::parse("a2.json", file("https://ehr-a.example/fhir").as_bytes()).unwrap();
+    assert_eq!(fhir.patient(&a), fhir.patient(&again));
+}
