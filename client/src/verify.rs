@@ -35,23 +35,66 @@ pub fn blake2_256(bytes: &[u8]) -> Hash {
     Blake2b::<U32>::digest(bytes).into()
 }
 
-/// The deployment secret pseudonyms are derived with. Never printed; kept in the state
-/// directory with owner-only permissions by the CLI.
+/// How pseudonyms are derived; recorded with the secret (its file starts with the scheme's
+/// code, except for V1's, which is the bare 32-byte secret).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PseudonymScheme {
+    /// `HMAC-SHA-256(secret, domain || 0 || local id)`: local ids of every source system share
+    /// one namespace (`Patient/1` of two systems is one patient). Kept for state made with it.
+    V1,
+    /// `HMAC-SHA-256(secret, domain "/v2" || 0 || source system || 0 || local id)`: a local id
+    /// means something only within the system that issued it.
+    V2,
+}
+
+impl PseudonymScheme {
+    /// The scheme new secrets use.
+    pub const CURRENT: PseudonymScheme = PseudonymScheme::V2;
+
+    /// Its code in the secret file.
+    pub const fn code(self) -> u8 {
+        match self {
+            PseudonymScheme::V1 => 1,
+            PseudonymScheme::V2 => 2,
+        }
+    }
+}
+
+/// The source system of local ids that name no system of their own (a CLI argument, a file
+/// with relative references only): the institution's own.
+pub const LOCAL_SOURCE: &str = "local";
+
+/// The deployment secret pseudonyms are derived with, the scheme, and the source system whose
+/// local ids they name. Never printed; kept in the state directory with owner-only permissions
+/// by the CLI.
 #[derive(Clone)]
 pub struct Pseudonyms {
     secret: zeroize::Zeroizing<[u8; 32]>,
+    scheme: PseudonymScheme,
+    source: String,
 }
 
 impl std::fmt::Debug for Pseudonyms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pseudonyms(<secret>)")
+        write!(f, "Pseudonyms(<secret>, {:?}, source {:?})", self.scheme, self.source)
     }
 }
 
 impl Pseudonyms {
-    /// Pseudonyms derived with `secret`.
+    /// Pseudonyms derived with `secret` under the current scheme, for [`LOCAL_SOURCE`].
     pub fn new(secret: [u8; 32]) -> Self {
-        Self { secret: zeroize::Zeroizing::new(secret) }
+        Self::with_scheme(secret, PseudonymScheme::CURRENT)
+    }
+
+    /// Pseudonyms derived with `secret` under `scheme`, for [`LOCAL_SOURCE`].
+    pub fn with_scheme(secret: [u8; 32], scheme: PseudonymScheme) -> Self {
+        Self { secret: zeroize::Zeroizing::new(secret), scheme, source: LOCAL_SOURCE.to_string() }
+    }
+
+    /// The same secret and scheme, for the local ids of source system `source` (its base
+    /// URL, e.g. `https://ehr.example/fhir`). Under V1 the source changes nothing.
+    pub fn for_source(&self, source: &str) -> Self {
+        Self { source: source.to_string(), ..self.clone() }
     }
 
     /// A new random secret.
@@ -64,13 +107,23 @@ impl Pseudonyms {
         &self.secret
     }
 
-    /// Loads the secret from `path`, creating it (mode 600) if missing.
+    /// The scheme.
+    pub fn scheme(&self) -> PseudonymScheme {
+        self.scheme
+    }
+
+    /// Loads the secret (and its scheme) from `path`, creating it (mode 600, current scheme)
+    /// if missing. A file of 32 bytes is a V1 secret; otherwise a scheme code then the secret.
     pub fn load_or_create(path: &std::path::Path) -> Result<Self> {
         if let Ok(bytes) = std::fs::read(path) {
             crate::keys::check_private(path)?;
-            let secret: [u8; 32] =
-                bytes.try_into().map_err(|_| Error::Key(KeyError::BadSecret { path: path.display().to_string() }))?;
-            return Ok(Self::new(secret));
+            let bad = || Error::Key(KeyError::BadSecret { path: path.display().to_string() });
+            let (scheme, secret) = match bytes.len() {
+                32 => (PseudonymScheme::V1, &bytes[..]),
+                33 if bytes[0] == PseudonymScheme::V2.code() => (PseudonymScheme::V2, &bytes[1..]),
+                _ => return Err(bad()),
+            };
+            return Ok(Self::with_scheme(secret.try_into().map_err(|_| bad())?, scheme));
         }
         let fresh = Self::generate();
         let mut options = std::fs::OpenOptions::new();
@@ -78,34 +131,51 @@ impl Pseudonyms {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         use std::io::Write;
+        let stored = [&[fresh.scheme.code()][..], &fresh.secret()[..]].concat();
         options
             .open(path)
-            .and_then(|mut file| file.write_all(fresh.secret()).and_then(|_| file.sync_all()))
+            .and_then(|mut file| file.write_all(&stored).and_then(|_| file.sync_all()))
             .map_err(|e| Error::io(path, e))?;
         Ok(fresh)
     }
 
-    fn derive(&self, domain: &str, id: &str) -> [u8; 32] {
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret[..]).expect("HMAC takes any key length");
-        mac.update(domain.as_bytes());
-        mac.update(&[0]);
-        mac.update(id.as_bytes());
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                mac.update(&[0]);
+            }
+            mac.update(part);
+        }
         mac.finalize().into_bytes().into()
     }
 
-    /// The on-chain id of a patient known locally as `local_id` (e.g. an MRN).
+    /// A pseudonym of a local id in `domain`, within the source system where the scheme says so.
+    fn derive(&self, domain: &str, id: &str) -> [u8; 32] {
+        match self.scheme {
+            PseudonymScheme::V1 => self.mac(&[domain.as_bytes(), id.as_bytes()]),
+            PseudonymScheme::V2 => {
+                self.mac(&[format!("{domain}/v2").as_bytes(), self.source.as_bytes(), id.as_bytes()])
+            }
+        }
+    }
+
+    /// The on-chain id of a patient known in this source system as `local_id` (an MRN,
+    /// `Patient/1`).
     pub fn patient(&self, local_id: &str) -> PatientId {
         PatientId::new(self.derive("custodia/patient", local_id))
     }
 
-    /// The on-chain id of a record known locally as `local_id` (e.g. `Observation/abc`).
+    /// The on-chain id of a record known in this source system as `local_id`
+    /// (`Observation/abc`).
     pub fn record(&self, local_id: &str) -> RecordId {
         RecordId::new(self.derive("custodia/record", local_id))
     }
 
-    /// The opaque id of a terminology code (`system|code`, e.g. `http://loinc.org|8867-4`).
+    /// The opaque id of a terminology code (`system|code`, e.g. `http://loinc.org|8867-4`):
+    /// codes name the same thing in every source system, so no source goes into it.
     pub fn code(&self, system_and_code: &str) -> CodeId {
-        CodeId::new(self.derive("custodia/code", system_and_code))
+        CodeId::new(self.mac(&[b"custodia/code", system_and_code.as_bytes()]))
     }
 }
 

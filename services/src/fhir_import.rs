@@ -41,6 +41,29 @@ pub struct Resolver<'a> {
     pub institutions: std::collections::HashMap<String, u32>,
 }
 
+/// The base of an absolute `http(s)` reference or fullUrl (`https://ehr.example/fhir` of
+/// `https://ehr.example/fhir/Observation/1/_history/2`): the source system whose local id it
+/// carries.
+pub fn source_of_reference(reference: &str) -> Option<&str> {
+    if !(reference.starts_with("http://") || reference.starts_with("https://")) {
+        return None;
+    }
+    let (base, _) = custodia_fhir::mapping::split_version(reference);
+    let parts: Vec<&str> = base.rsplitn(3, '/').collect();
+    match parts.as_slice() {
+        [_id, _kind, source] => Some(*source),
+        _ => None,
+    }
+}
+
+/// Pseudonyms within the source system of `reference` if it names one, else `pseudonyms`'.
+fn within<'p>(pseudonyms: &'p Pseudonyms, reference: &str) -> std::borrow::Cow<'p, Pseudonyms> {
+    match source_of_reference(reference) {
+        Some(source) => std::borrow::Cow::Owned(pseudonyms.for_source(source)),
+        None => std::borrow::Cow::Borrowed(pseudonyms),
+    }
+}
+
 /// `Type/id` of a reference: relative, absolute (`https://…/Type/id`) or versioned.
 pub fn local_reference(reference: &str) -> String {
     let (base, _) = custodia_fhir::mapping::split_version(reference);
@@ -53,11 +76,11 @@ pub fn local_reference(reference: &str) -> String {
 
 impl custodia_fhir::mapping::Resolve for Resolver<'_> {
     fn patient(&self, reference: &str) -> PatientId {
-        self.pseudonyms.patient(&custodia_fhir::document::local_form(reference))
+        within(self.pseudonyms, reference).patient(&custodia_fhir::document::local_form(reference))
     }
 
     fn record(&self, reference: &str) -> RecordId {
-        self.pseudonyms.record(&local_reference(reference))
+        within(self.pseudonyms, reference).record(&local_reference(reference))
     }
 
     fn code(&self, system_and_code: &str) -> CodeId {
@@ -210,14 +233,33 @@ impl<'c, B: Backend> FhirImport<'c, B> {
         Resolver { pseudonyms: self.pseudonyms, institutions: Default::default() }
     }
 
-    /// The on-chain patient of a file.
-    pub fn patient(&self, document: &Document) -> PatientId {
-        self.pseudonyms.patient(&custodia_fhir::document::local_form(&document.patient.reference))
+    /// Pseudonyms within the source system a file comes from (its patient's absolute URL), or
+    /// within this institution's own where the file names none.
+    fn of_file(&self, document: &Document) -> std::borrow::Cow<'c, Pseudonyms> {
+        match &document.source {
+            Some(source) => std::borrow::Cow::Owned(self.pseudonyms.for_source(source)),
+            None => std::borrow::Cow::Borrowed(self.pseudonyms),
+        }
     }
 
-    /// The on-chain record of a resource.
-    pub fn record(&self, resource: &Resource) -> RecordId {
-        self.pseudonyms.record(&resource.reference())
+    /// The on-chain patient of a file: its local id within its source system.
+    pub fn patient(&self, document: &Document) -> PatientId {
+        self.of_file(document).patient(&custodia_fhir::document::local_form(&document.patient.reference))
+    }
+
+    /// The on-chain record of one of a file's resources: its `Type/id` within the source
+    /// system of its absolute fullUrl, else the file's, else this institution's own.
+    pub fn record(&self, document: &Document, resource: &Resource) -> RecordId {
+        self.reference_in(document, resource.full_url.as_deref().unwrap_or_default(), &resource.reference())
+    }
+
+    /// The record a reference of `document` names (`local`: its `Type/id`, Bundle-internal
+    /// references resolved): within the reference's own system if absolute, else the file's.
+    fn reference_in(&self, document: &Document, reference: &str, local: &str) -> RecordId {
+        match source_of_reference(reference) {
+            Some(source) => self.pseudonyms.for_source(source).record(local),
+            None => self.of_file(document).record(local),
+        }
     }
 
     /// The opaque kind code of a resource type (the one consent `class` scopes map to).
@@ -275,7 +317,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
             }
         };
         for (resource, bytes) in document.resources.iter().zip(canonical) {
-            let record = self.record(resource);
+            let record = self.record(document, resource);
             let digest: [u8; 32] = Sha256::digest(bytes).into();
             let earlier = self.imported(record)?;
             // Unchanged is judged under the scheme the version was committed under: moving to
@@ -302,7 +344,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
                 report.unmapped.extend(mapped.unmapped);
                 for link in mapped.value {
                     let target_ref = local(&link.to_reference);
-                    let target = self.pseudonyms.record(&target_ref);
+                    let target = self.reference_in(document, &link.to_reference, &target_ref);
                     let why_not = if target == record {
                         Some("relates to itself: its versions are linked by the chain".to_string())
                     } else if supersedes.is_some() {
@@ -347,9 +389,9 @@ impl<'c, B: Backend> FhirImport<'c, B> {
                 !u.element.starts_with("Provenance.agent") && !u.element.starts_with("Provenance.signature")
             }));
             for link in mapped.value.links {
-                let from = self.pseudonyms.record(&local(&link.from_reference));
+                let from = self.reference_in(document, &link.from_reference, &local(&link.from_reference));
                 let Some(at) = index.get(&from).copied() else { continue };
-                let target = self.pseudonyms.record(&local(&link.to_reference));
+                let target = self.reference_in(document, &link.to_reference, &local(&link.to_reference));
                 if target == from || planned[at].version.supersedes.is_some() {
                     continue; // a record's own versions are linked by the chain; one link per version
                 }
@@ -472,7 +514,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
         let records = self.client.records();
         let mut verdicts = Vec::new();
         for resource in &document.resources {
-            let record = self.record(resource);
+            let record = self.record(document, resource);
             let verdict = match self.imported(record)? {
                 None => Verdict { resource: resource.reference(), version: None, verification: "Unknown".into() },
                 Some(imported) => {

@@ -125,7 +125,7 @@ async fn reimport_commits_only_changes_which_supersede_and_erasure_shows() {
     changed.resources[1].set_value(edited);
     let report = fhir.import(&changed, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
     assert_eq!((report.committed, report.superseded), (1, 1));
-    let record = fhir.record(&changed.resources[1]);
+    let record = fhir.record(&changed, &changed.resources[1]);
     let history = f.client.records().history(record).await.unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[1].1.supersedes.map(|l| (l.target.version, l.how)), Some((1, Supersedence::Replaces)));
@@ -146,7 +146,7 @@ async fn locators_carry_neither_resource_ids_nor_types() {
     let document = document::read(&path).unwrap();
     fhir.import(&document, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
     for resource in &document.resources {
-        let (_, head) = f.client.records().head(fhir.record(resource)).query().await.unwrap().unwrap();
+        let (_, head) = f.client.records().head(fhir.record(&document, resource)).query().await.unwrap().unwrap();
         let Content::Committed { locator, .. } = head.content else { panic!("committed") };
         let locator = String::from_utf8(locator).unwrap();
         assert!(locator.starts_with("custodia:"), "{locator}");
@@ -181,11 +181,11 @@ async fn relates_to_and_provenance_become_links_on_chain() {
     assert_eq!(report.links, 0);
     let report = fhir.import(&appended, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
     assert_eq!(report.links, 1, "{:?}", report.unmapped);
-    let target = fhir.record(&original.resources[0]);
+    let target = fhir.record(&original, &original.resources[0]);
     let link = f.client.records().superseded_by(target, 1).query().await.unwrap().expect("linked");
     assert_eq!(
         (link.target.record, link.target.version, link.how),
-        (fhir.record(&appended.resources[0]), 1, Supersedence::Amends)
+        (fhir.record(&appended, &appended.resources[0]), 1, Supersedence::Amends)
     );
 
     // A Bundle whose Provenance says one Observation revises another.
@@ -200,9 +200,12 @@ async fn relates_to_and_provenance_become_links_on_chain() {
     let report = fhir.import(&document, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
     assert_eq!(report.links, 1);
     assert!(report.unmapped.is_empty(), "the agent is no supersedence matter: {:?}", report.unmapped);
-    let o1 = fhir.record(&document.resources[1]);
+    let o1 = fhir.record(&document, &document.resources[1]);
     let link = f.client.records().superseded_by(o1, 1).query().await.unwrap().expect("linked");
-    assert_eq!((link.target.record, link.how), (fhir.record(&document.resources[2]), Supersedence::Replaces));
+    assert_eq!(
+        (link.target.record, link.how),
+        (fhir.record(&document, &document.resources[2]), Supersedence::Replaces)
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -281,7 +284,11 @@ async fn the_same_local_ids_of_two_source_systems_are_two_patients_and_two_recor
     let a = document::parse("a.json", file("https://ehr-a.example/fhir").as_bytes()).unwrap();
     let b = document::parse("b.json", file("https://ehr-b.example/fhir").as_bytes()).unwrap();
     assert_ne!(fhir.patient(&a), fhir.patient(&b), "two systems' Patient/1 are two patients");
-    assert_ne!(fhir.record(&a.resources[1]), fhir.record(&b.resources[1]), "and their Observation/1 two records");
+    assert_ne!(
+        fhir.record(&a, &a.resources[1]),
+        fhir.record(&b, &b.resources[1]),
+        "and their Observation/1 two records"
+    );
     // One system's files name one patient, however its references are written.
     let again = document::parse("a2.json", file("https://ehr-a.example/fhir").as_bytes()).unwrap();
     assert_eq!(fhir.patient(&a), fhir.patient(&again));

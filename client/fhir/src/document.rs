@@ -95,6 +95,10 @@ pub struct Document {
     pub resources: Vec<Resource>,
     /// Whose they are.
     pub patient: Patient,
+    /// The base URL of the system the file comes from (`https://ehr.example/fhir`), where the
+    /// file names its patient by an absolute URL: a local id means something only within its
+    /// system, so pseudonyms are derived within it.
+    pub source: Option<String>,
 }
 
 /// Reads and checks a file.
@@ -162,7 +166,8 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
     }
     let patient =
         patient_of(&resources).map_err(|(problem, entry)| FhirError { file: file.to_string(), entry, problem })?;
-    Ok(Document { file: file.to_string(), bundle_type, resources, patient })
+    let source = source_of(&resources);
+    Ok(Document { file: file.to_string(), bundle_type, resources, patient, source })
 }
 
 fn is_absolute(url: &str) -> bool {
@@ -199,6 +204,26 @@ fn check(
     }
     let attachments = attachment::check(&value, &kind).map_err(fail)?;
     Ok(Resource { kind, id, entry, full_url, value, json: text.to_vec(), attachments })
+}
+
+/// The base of the first absolute `http(s)` URL naming the patient: a Patient entry's
+/// `fullUrl`, else a `subject`/`patient` reference (`https://ehr.example/fhir/Patient/1` gives
+/// `https://ehr.example/fhir`).
+fn source_of(resources: &[Resource]) -> Option<String> {
+    let base = |url: &str| {
+        let url = url.split("/_history/").next().unwrap_or(url);
+        let (base, _) = url.rsplit_once("/Patient/")?;
+        (url.starts_with("http://") || url.starts_with("https://")).then(|| base.to_string())
+    };
+    let patient_entry =
+        resources.iter().filter(|r| r.kind == "Patient").find_map(|r| r.full_url.as_deref().and_then(base));
+    patient_entry.or_else(|| {
+        resources.iter().find_map(|r| {
+            ["subject", "patient"].iter().find_map(|field| {
+                r.value.get(*field).and_then(|s| s.get("reference")).and_then(Value::as_str).and_then(base)
+            })
+        })
+    })
 }
 
 /// `Patient/<id>` for relative, absolute and versioned references to a Patient; conditional
