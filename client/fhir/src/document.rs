@@ -123,6 +123,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
         if !BUNDLE_TYPES.contains(&bundle_type.as_str()) {
             return Err(whole(Problem::NotR4(format!("Bundle.type {bundle_type:?} holds no patient resources"))));
         }
+        validate::bundle_definitions(&top).map_err(whole)?;
         let entries = match top.get_mut("entry").map(Value::take) {
             Some(Value::Array(entries)) => entries,
             _ => Vec::new(),
@@ -202,6 +203,7 @@ fn check(
             return Err(fail(Problem::Oversized { bytes: size, limit: MAX_RESOURCE_BYTES }));
         }
     }
+    validate::definitions(&value).map_err(fail)?;
     let attachments = attachment::check(&value, &kind).map_err(fail)?;
     Ok(Resource { kind, id, entry, full_url, value, json: text.to_vec(), attachments })
 }

@@ -72,6 +72,37 @@ pub enum Problem {
     /// R5 (or later) content where R4 is expected.
     #[error("R5-shaped content where R4 is expected: {0}")]
     NotR4(String),
+    /// An element the base R4 definition of the resource, backbone element or datatype
+    /// does not have (`Observation.valueQuantityy`).
+    #[error("{0}: FHIR R4 defines no such element")]
+    UnknownElement(String),
+    /// An element the base R4 definition requires (min 1) that is not there.
+    #[error("{0} is missing: FHIR R4 requires it")]
+    MissingElement(String),
+    /// One value where R4 has a list (max `*`).
+    #[error("{0} is a single value; FHIR R4 has a list here (max *): a JSON array")]
+    NotAList(String),
+    /// A list where R4 has one value (max 1).
+    #[error("{0} is an array; FHIR R4 has one value here (max 1)")]
+    NotSingle(String),
+    /// Two values for one choice element (`value[x]`).
+    #[error("{path} has two values ({first} and {second}); FHIR R4 allows one")]
+    ManyChoices {
+        /// The choice element (`Observation.value[x]`).
+        path: String,
+        /// One of its JSON names.
+        first: String,
+        /// Another.
+        second: String,
+    },
+    /// A value of a JSON kind its R4 type is not carried as.
+    #[error("{path} must be {expected}")]
+    WrongKind {
+        /// Where the value is.
+        path: String,
+        /// What R4 has there (`a JSON string (code)`, `a JSON object (CodeableConcept)`).
+        expected: String,
+    },
     /// A Bundle entry's fullUrl that is empty or not absolute.
     #[error("fullUrl {0:?} is not an absolute URL (http(s)://…, urn:uuid:…, urn:oid:…)")]
     BadFullUrl(String),

@@ -203,6 +203,27 @@ pub fn shape(value: &Value, path: &str) -> Result<(), Problem> {
     }
 }
 
+/// Checks `resource` against the base FHIR R4 definition of its type (HL7's
+/// StructureDefinitions, hl7.fhir.r4.core 4.0.1), everywhere in it: its datatypes, backbone
+/// elements, extensions and contained resources, and a Bundle's entries. Refused, with the
+/// element named: an element the type does not define ([`Problem::UnknownElement`]), a
+/// required (min 1) element left out ([`Problem::MissingElement`]), one value where R4 has a
+/// list ([`Problem::NotAList`]) or a list where it has one ([`Problem::NotSingle`]), two values
+/// for one choice ([`Problem::ManyChoices`]), a value of the wrong JSON kind
+/// ([`Problem::WrongKind`]). Extensions, `_element` siblings of primitives and `resourceType`
+/// at resource roots are R4's own. Not checked: value-set bindings, invariants (FHIRPath),
+/// reference target types, primitive formats, profiles.
+pub fn definitions(resource: &Value) -> Result<(), Problem> {
+    crate::definitions::Definitions::r4().check(resource, false)
+}
+
+/// [`definitions`] for a Bundle without its entries' resources (checked one by one, each
+/// under its entry's name): the Bundle's own elements, its entries' `fullUrl`, `request`,
+/// `response`, `search`, ….
+pub fn bundle_definitions(bundle: &Value) -> Result<(), Problem> {
+    crate::definitions::Definitions::r4().check(bundle, true)
+}
+
 /// Refuses what only R5 (or later) has, for the resource types Custodia maps.
 pub fn r4_shape(kind: &str, resource: &Value) -> Result<(), Problem> {
     let has = |key: &str| resource.get(key).is_some();
@@ -245,6 +266,15 @@ mod tests {
         for kind in ["Patient", "Observation", "Consent", "AuditEvent", "Provenance", "DocumentReference", "Bundle"] {
             assert!(R4_RESOURCE_TYPES.binary_search(&kind).is_ok(), "{kind}");
         }
+    }
+
+    #[test]
+    fn the_type_list_is_the_definitions_list() {
+        let defined = crate::definitions::Definitions::r4();
+        assert_eq!(defined.version(), "4.0.1");
+        let mut kinds: Vec<&str> = defined.resource_types().collect();
+        kinds.sort_unstable();
+        assert_eq!(kinds, R4_RESOURCE_TYPES);
     }
 
     #[test]

@@ -122,6 +122,13 @@ fn an_element_a_backbone_element_does_not_have_is_refused() {
     typo["entry"][0]["resource"]["statuss"] = json!("final");
     let error = refused(&typo, "UnknownElement", "Observation.statuss");
     assert!(error.entry.as_deref().is_some_and(|e| e.contains("entry 0")), "{error}");
+    // A resource elsewhere in a Bundle's entry is checked whole, a Bundle in it included.
+    let mut outcome = fine.clone();
+    outcome["entry"][0]["request"]["url"] = json!("Observation");
+    outcome["entry"][0]["response"] = json!({"status": "201 Created", "outcome": {
+        "resourceType": "Bundle", "type": "collection",
+        "entry": [{"resource": {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "codee": "x"}]}}]}});
+    refused(&outcome, "UnknownElement", "Bundle.entry[0].response.outcome.entry[0].resource.issue[0].codee");
 }
 
 #[test]
