@@ -21,7 +21,7 @@ use custodia_client::{
         records::{ErasureReason, Supersedence, Verification, VersionRef},
         InstitutionId,
     },
-    verify::{commitment, new_salt, Pseudonyms},
+    verify::{commitment, new_salt, opaque_locator, Pseudonyms},
     Backend, Client, Finality, NodeBackend, Signer,
 };
 use custodia_sandbox::{SandboxBackend, SandboxClock};
@@ -235,27 +235,19 @@ pub async fn story<B: Backend>(backend: B, out: Out, bundles: &Bundles, endpoint
     let kind = pseudonyms.code("http://loinc.org|718-7");
     let (salt1, salt2) = (new_salt(), new_salt());
     let done = records
-        .commit(record, patient, commitment(&salt1, V1), b"Observation/hb-1/_history/1".to_vec(), kind)
+        .commit(record, patient, commitment(&salt1, V1), opaque_locator(record, "1"), kind)
         .submit(&cast.hospital_a)
         .await?;
     s.done(
         "Hospital A",
-        "commits version 1 of a haemoglobin result: a salted SHA-256 commitment and a locator",
+        "commits version 1 of a haemoglobin result: a salted SHA-256 commitment and an opaque locator",
         &done,
         format!("record {} v{}", short(record.as_bytes()), done.value),
     )
     .await?;
     let v1 = VersionRef { record, version: 1 };
     let done = records
-        .supersede(
-            record,
-            patient,
-            commitment(&salt2, V2),
-            b"Observation/hb-1/_history/2".to_vec(),
-            kind,
-            v1,
-            Supersedence::Amends,
-        )
+        .supersede(record, patient, commitment(&salt2, V2), opaque_locator(record, "2"), kind, v1, Supersedence::Amends)
         .submit(&cast.hospital_a)
         .await?;
     s.done(
