@@ -33,6 +33,7 @@ packages=(
   "rustc-web=$RUST_WEB_VERSION" "cargo-web=$RUST_WEB_VERSION"
   "libstd-rust-web-dev=$RUST_WEB_VERSION" "rust-web-src=$RUST_WEB_VERSION"
   "rust-web-clippy=$RUST_WEB_VERSION" lld-19 shellcheck
+  pkg-config libssl-dev  # for helios-hfs, the FHIR server (scripts/hfs-install.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

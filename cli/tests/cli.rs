@@ -178,23 +178,21 @@ fn records_consents_and_accesses_from_the_command_line() {
         ],
     );
     let receipt = granted["result"]["receipt"].as_u64().unwrap().to_string();
-    let check = ok(
-        s,
-        &[
-            "consent",
-            "check",
-            "--accessor",
-            "ferdie",
-            "--patient",
-            "MRN-7",
-            "--record",
-            "Observation/o1",
-            "--version",
-            "2",
-            "--receipt",
-            &receipt,
-        ],
-    );
+    let check_args = [
+        "consent",
+        "check",
+        "--accessor",
+        "ferdie",
+        "--patient",
+        "MRN-7",
+        "--record",
+        "Observation/o1",
+        "--version",
+        "2",
+        "--receipt",
+        &receipt,
+    ];
+    let check = ok(s, &check_args);
     assert_eq!(check["authorized"], true);
     let listed = ok(s, &["consent", "list", "MRN-7", "--active"]);
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -248,23 +246,7 @@ fn records_consents_and_accesses_from_the_command_line() {
     assert_eq!(custodia(s, &["access", "verify", proof_file.to_str().unwrap()]).status.code(), Some(2));
 
     ok(s, &["consent", "revoke", &receipt, "--as", "dave"]);
-    let check = ok(
-        s,
-        &[
-            "consent",
-            "check",
-            "--accessor",
-            "ferdie",
-            "--patient",
-            "MRN-7",
-            "--record",
-            "Observation/o1",
-            "--version",
-            "2",
-            "--receipt",
-            &receipt,
-        ],
-    );
+    let check = ok(s, &check_args);
     assert_eq!(check["denial"], format!("Revoked({receipt})"));
 }
 

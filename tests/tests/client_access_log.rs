@@ -11,11 +11,16 @@ use custodia_client::{
 };
 use custodia_services::outbox::{Access, Stage, CHUNK};
 use custodia_services::{Error, Store};
-use custodia_tests::fixture::{fixture, fixture_with, refused};
+use custodia_tests::fixture::{fixture_with, refused};
 
 /// A fixture with one committed version and a treatment receipt for the laboratory.
 async fn with_consent() -> (custodia_tests::fixture::Fixture, Target, u64) {
-    let f = fixture().await;
+    with_consent_in(Store::in_memory().unwrap()).await
+}
+
+/// [`with_consent`] with the client's state in `store`.
+async fn with_consent_in(store: Store) -> (custodia_tests::fixture::Fixture, Target, u64) {
+    let f = fixture_with(store).await;
     let record = f.pseudonyms.record("Observation/1");
     f.client
         .records()
@@ -167,28 +172,7 @@ async fn inclusion_proofs_verify_against_the_chain_and_catch_alterations() {
 async fn flush_after_a_lost_connection_and_discard_of_an_entry_the_chain_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("client.redb");
-    let (f, target, receipt) = {
-        let f = fixture_with(Store::open(&store_path).unwrap()).await;
-        let record = f.pseudonyms.record("Observation/1");
-        f.client
-            .records()
-            .commit(record, f.patient, commitment(&new_salt(), b"v1"), b"L".to_vec(), f.pseudonyms.code("k"))
-            .submit(&f.cast.hospital_a)
-            .await
-            .unwrap();
-        let now = f.client.backend().now().await.unwrap();
-        let terms = Terms {
-            patient: f.patient,
-            grantee: Grantee { institution: f.lab, account: None },
-            scope: Scope::AllRecords,
-            purposes: Purposes::of(&[Purpose::Treatment]),
-            decision: Decision::Permit,
-            valid_from: now,
-            valid_until: now + 86_400_000,
-        };
-        let receipt = f.client.consents().grant(terms).submit(&f.cast.hospital_a).await.unwrap().value;
-        (f, Target::Version(VersionRef { record, version: 1 }), receipt)
-    };
+    let (f, target, receipt) = with_consent_in(Store::open(&store_path).unwrap()).await;
     let log = f.client.access_log();
     let lab = f.cast.lab.account();
     // Entries queued as if the process died right after queueing them (the first chunk's
