@@ -216,3 +216,60 @@ fn relates_to_and_provenance_become_links_and_back() {
     assert!(read.value.recorded == Some(NOW));
     assert!(read.unmapped.iter().any(|u| u.reason.contains("quotation")));
 }
+
+#[test]
+fn a_permit_with_a_condition_the_chain_cannot_hold_exactly_is_not_granted() {
+    // Security finding 3: an unresolvable `data` item was dropped (the permit widened to the
+    // rest, or to all records), a `class` outside resource types restricted nothing, an
+    // unparseable `period.end` became no end, and `data.meaning` was ignored.
+    let consent = |provision: Value| {
+        serde_json::json!({
+            "resourceType": "Consent", "id": "c", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": "Patient/p"},
+            "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+            "provision": provision
+        })
+    };
+    let actor =
+        serde_json::json!([{"role": {"coding": [{"code": "PRCP"}]}, "reference": {"reference": "Organization/f001"}}]);
+    let cases = [
+        (
+            "an unresolvable data item",
+            serde_json::json!({"actor": actor, "data": [{"meaning": "instance", "reference": {"display": "the scan"}}]}),
+        ),
+        (
+            "an unresolvable data item beside a resolvable one",
+            serde_json::json!({"actor": actor, "data": [
+            {"meaning": "instance", "reference": {"reference": "Observation/o1"}},
+            {"meaning": "instance", "reference": {"display": "the scan"}}]}),
+        ),
+        (
+            "a class outside resource types",
+            serde_json::json!({"actor": actor, "class": [{"system": "http://loinc.org", "code": "18748-4"}]}),
+        ),
+        ("an end without a zone", serde_json::json!({"actor": actor, "period": {"end": "2025-12-31T23:59:59"}})),
+        ("a start that cannot be read", serde_json::json!({"actor": actor, "period": {"start": "soon"}})),
+        (
+            "data meaning related",
+            serde_json::json!({"actor": actor, "data": [{"meaning": "related", "reference": {"reference": "Observation/o1"}}]}),
+        ),
+    ];
+    for (what, provision) in cases {
+        let mapped = consent::to_terms(&consent(provision), &Ids, NOW);
+        let permits: Vec<_> = mapped.value.iter().filter(|t| t.decision == Decision::Permit).collect();
+        assert!(permits.is_empty(), "{what}: a permit was granted: {permits:?}");
+        assert!(!mapped.unmapped.is_empty(), "{what}: the report says why");
+    }
+    // What can be held exactly still is.
+    let held = consent::to_terms(
+        &consent(
+            serde_json::json!({"actor": actor, "data": [{"meaning": "instance", "reference": {"reference": "Observation/o1"}}]}),
+        ),
+        &Ids,
+        NOW,
+    );
+    assert_eq!(held.value.len(), 1, "{:?}", held.unmapped);
+    assert_eq!(held.value[0].scope, Scope::Record(Ids.record("Observation/o1")));
+}
