@@ -168,13 +168,36 @@ fn walk(
         }
     }
     if let Some(period) = provision.get("period") {
-        rules.from = period.get("start").and_then(Value::as_str).and_then(time::parse).or(rules.from);
-        rules.until = period.get("end").and_then(Value::as_str).and_then(time::parse).or(rules.until);
+        for (key, bound) in [("start", &mut rules.from), ("end", &mut rules.until)] {
+            let Some(text) = period.get(key) else { continue };
+            match text.as_str().and_then(time::parse) {
+                Some(at) => *bound = Some(at),
+                // An end that cannot be read is no end, a start that cannot be read an earlier
+                // one: a permit would grant longer than the Consent says.
+                None => {
+                    unmapped.push(Unmapped::new(
+                        format!("{path}.period.{key}"),
+                        format!("{text} is no dateTime with a zone the chain can hold"),
+                    ));
+                    rules.restrictions.push(format!("period.{key} {text}"));
+                }
+            }
+        }
     }
     let data: Vec<&Value> = provision.get("data").and_then(Value::as_array).into_iter().flatten().collect();
     let classes: Vec<&Value> = provision.get("class").and_then(Value::as_array).into_iter().flatten().collect();
     let mut scopes = Vec::new();
-    for item in &data {
+    for (i, item) in data.iter().enumerate() {
+        let meaning = item.get("meaning").and_then(Value::as_str).unwrap_or("instance");
+        if meaning != "instance" {
+            // `related`, `dependents`, `authoredby` reach records a receipt cannot name.
+            unmapped.push(Unmapped::new(
+                format!("{path}.data[{i}].meaning"),
+                format!("{meaning:?}: a receipt scopes the record or version named, nothing related to it"),
+            ));
+            rules.restrictions.push(format!("data.meaning {meaning}"));
+        }
+        let before = scopes.len();
         if let Some(value) = item
             .pointer("/reference/identifier")
             .filter(|i| i.get("system").and_then(Value::as_str) == Some("urn:custodia:record"))
@@ -199,6 +222,11 @@ fn walk(
                 None => Scope::Record(record),
             });
         }
+        if scopes.len() == before {
+            // Dropping it would widen the permit to the other data, or to every record.
+            unmapped.push(Unmapped::new(format!("{path}.data[{i}]"), "names no record the chain knows"));
+            rules.restrictions.push(format!("data[{i}]"));
+        }
     }
     if !classes.is_empty() {
         let mut codes = Vec::new();
@@ -208,10 +236,13 @@ fn walk(
                 (Some("urn:custodia:code"), Some(code)) if parse_hex(code).is_some() => {
                     codes.extend(parse_hex(code).map(custodia_types::CodeId::new))
                 }
-                _ => unmapped.push(Unmapped::new(
-                    format!("{path}.class[{i}]"),
-                    "records are kinded by FHIR resource type; other classes match nothing",
-                )),
+                _ => {
+                    unmapped.push(Unmapped::new(
+                        format!("{path}.class[{i}]"),
+                        "records are kinded by FHIR resource type; other classes cannot be held",
+                    ));
+                    rules.restrictions.push(format!("class[{i}]"));
+                }
             }
         }
         if !codes.is_empty() {
