@@ -468,6 +468,9 @@ fn fhir_consents_audit_events_and_provenance_from_the_command_line() {
     let granted = ok(s, &["fhir", "consent-import", consent.to_str().unwrap(), "--as", "dave"]);
     let receipts = granted["receipts"].as_array().unwrap();
     assert!(!receipts.is_empty(), "{granted}");
+    // Security finding 3: importing the same Consent again grants nothing new.
+    let again = ok(s, &["fhir", "consent-import", consent.to_str().unwrap(), "--as", "dave"]);
+    assert_eq!(again["receipts"].as_array().map(Vec::len), Some(0), "a re-import granted again: {again}");
     let exported = custodia(s, &["fhir", "consent-export", "Patient/f001"]);
     let bundle: Value = serde_json::from_slice(&exported.stdout).unwrap();
     let consents = bundle["entry"].as_array().unwrap();
