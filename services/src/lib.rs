@@ -10,6 +10,7 @@
 //! - [`salts`]: the salts of committed versions (without them nobody can check a copy);
 //! - [`fhir_import`]: FHIR R4 files as record versions of their patient, planned, resumable,
 //!   all-or-nothing per batch; and verification of local copies;
+//! - [`consent_import`]: FHIR Consents granted as receipts, denies first, once;
 //! - [`audit_import`]: AuditEvents recorded elsewhere mapped to access-log entries;
 //! - [`restore`]: a store restored from a backup brought in line with the chain
 //!   ([`Store::backup`], [`Store::restore`]).
@@ -21,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod audit_import;
+pub mod consent_import;
 pub mod error;
 pub mod fhir_import;
 pub mod index;

@@ -6,7 +6,7 @@ use crate::{
     output::{self, Out},
 };
 use clap::Subcommand;
-use custodia_client::{types::records::VersionRef, Backend};
+use custodia_client::types::records::VersionRef;
 use custodia_services::{index::Index, outbox::Outbox, Error, Result};
 use serde_json::json;
 use std::{path::PathBuf, process::ExitCode};
@@ -177,23 +177,25 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
             }
         }
         FhirCommand::ConsentImport { file, institutions: map } => {
-            use custodia_fhir::mapping::consent;
             let resolver = custodia_services::fhir_import::Resolver {
                 pseudonyms: &pseudonyms,
                 institutions: institutions(ctx, map)?,
             };
             let value = read_json(&file)?;
-            let mapped = consent::to_terms(&value, &resolver, client.backend().now().await?);
-            let signer = ctx.signer()?;
-            let mut receipts = Vec::new();
-            for terms in mapped.value {
-                receipts.push(client.consents().grant(terms).submit(&signer).await?.value);
-            }
-            let mut text = format!("{}: receipts {receipts:?}", file.display());
-            for u in &mapped.unmapped {
+            let done =
+                custodia_services::consent_import::import(&client, &store, &value, &resolver, &ctx.signer()?).await?;
+            let mut text = match done.already.is_empty() {
+                true => format!("{}: receipts {:?}", file.display(), done.receipts),
+                false => format!(
+                    "{}: imported before, as receipts {:?}; nothing granted again",
+                    file.display(),
+                    done.already
+                ),
+            };
+            for u in &done.unmapped {
                 text.push_str(&format!("\n  not on chain: {}: {}", u.element, u.reason));
             }
-            out.show(text, json!({"receipts": receipts, "unmapped": mapped.unmapped}));
+            out.show(text, json!(done));
         }
         FhirCommand::ConsentExport { patient } => {
             use custodia_fhir::mapping::consent;
