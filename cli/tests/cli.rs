@@ -777,3 +777,27 @@ fn a_restored_store_keeps_its_salts_except_those_erased_since_and_reindexes_from
     let out = verify("Observation/r2", &erased);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Erased"));
 }
+
+#[test]
+fn receipts_are_listed_and_exported_across_pages_once_each() {
+    // Issue 10: `receipts` returns the next position to read, which `consent list --active`
+    // took for a count (stepping by 32 and listing receipts twice), and `consent-export` read
+    // only the first page.
+    let dir = deployed();
+    let s = dir.path();
+    for _ in 0..40 {
+        ok(s, &["consent", "grant", "--patient", "MRN-7", "--institution", "2", "--days", "30", "--as", "dave"]);
+    }
+    for receipt in 1..=10 {
+        ok(s, &["consent", "revoke", &receipt.to_string(), "--as", "dave"]);
+    }
+    let listed = ok(s, &["consent", "list", "MRN-7", "--active"]);
+    let mut ids: Vec<u64> = listed.as_array().unwrap().iter().map(|r| r["receipt"].as_u64().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, (11..=40).collect::<Vec<u64>>(), "every active receipt once");
+    let all = ok(s, &["consent", "list", "MRN-7"]);
+    assert_eq!(all.as_array().unwrap().len(), 40);
+    let exported = custodia(s, &["fhir", "consent-export", "MRN-7"]);
+    let bundle: Value = serde_json::from_slice(&exported.stdout).unwrap();
+    assert_eq!(bundle["entry"].as_array().unwrap().len(), 40, "every receipt exported");
+}
