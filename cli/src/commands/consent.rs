@@ -131,16 +131,7 @@ pub async fn run(ctx: &Context, command: ConsentCommand) -> Result<ExitCode> {
         }
         List { patient, active } => {
             let patient = ctx.patient(&patient)?;
-            let mut all = Vec::new();
-            let mut from = 0;
-            loop {
-                let (page, count) = consents.receipts(patient, from, 32, active).query().await?;
-                from += 32;
-                all.extend(page);
-                if from >= count {
-                    break;
-                }
-            }
+            let all = consents.all_receipts(patient, active).await?;
             let text = all
                 .iter()
                 .map(|(id, r)| {

@@ -201,7 +201,7 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
             use custodia_fhir::mapping::consent;
             let resolver =
                 custodia_services::fhir_import::Resolver { pseudonyms: &pseudonyms, institutions: Default::default() };
-            let (receipts, _) = client.consents().receipts(ctx.patient(&patient)?, 0, 32, false).query().await?;
+            let receipts = client.consents().all_receipts(ctx.patient(&patient)?, false).await?;
             let entries: Vec<serde_json::Value> =
                 receipts.iter().map(|(id, r)| json!({"resource": consent::from_receipt(*id, r, &resolver)})).collect();
             let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": entries});

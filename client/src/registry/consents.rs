@@ -2,9 +2,10 @@
 
 use super::registry;
 use crate::events::value;
+use crate::{Backend, Result};
 use consents::Error;
 use custodia_types::{
-    consents::{AccessCheck, ConsentQueries, Denial, Receipt, ReceiptId, Terms},
+    consents::{AccessCheck, ConsentQueries, Denial, Receipt, ReceiptId, Terms, MAX_RECEIPT_PAGE},
     PatientId,
 };
 
@@ -20,5 +21,23 @@ registry! {
     docs "custodia_types::consents::ConsentQueries" {
         query is_authorized(check: AccessCheck) -> Result<ReceiptId, Denial>;
         query check_batch(checks: Vec<AccessCheck>) -> Vec<Result<ReceiptId, Denial>>;
+    }
+}
+
+impl<B: Backend> Consents<'_, B> {
+    /// Every receipt of a patient (only those in force now with `active_only`), page by page:
+    /// the second value of `receipts` is the position to read next, not a count.
+    pub async fn all_receipts(&self, patient: PatientId, active_only: bool) -> Result<Vec<(ReceiptId, Receipt)>> {
+        let mut all = Vec::new();
+        let mut from = 0;
+        loop {
+            let (page, next) = self.receipts(patient, from, MAX_RECEIPT_PAGE, active_only).query().await?;
+            let done = page.is_empty() || next <= from;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+            from = next;
+        }
     }
 }
