@@ -4,8 +4,9 @@
 # build script downloads anything, and it is off). Goes to the per-user tools directory outside
 # the clone, so a fresh clone finds it; skipped when that binary already reports the version.
 # Cold build (release): 409 crates, 35 min wall on 2 cores shared with another build (37 CPU-min;
-# downloads included), a 134 MB binary; needs a C compiler, pkg-config and libssl-dev
-# (scripts/setup.sh).
+# downloads included), a 134 MB binary; debug: 10 min (8 CPU-min; sources already downloaded),
+# an 886 MB binary, 2.5-7x slower per request (ms either way). Needs a C compiler, pkg-config and
+# libssl-dev (scripts/setup.sh).
 #
 # Usage: scripts/hfs-install.sh [--debug]
 #   --debug, or CUSTODIA_HFS_PROFILE=debug: an unoptimised build, into its own root
@@ -50,7 +51,7 @@ command -v cc >/dev/null || fail "no C compiler (cc): run scripts/setup.sh (Debi
 command -v pkg-config >/dev/null || fail "pkg-config not found: run scripts/setup.sh"
 pkg-config --exists openssl || fail "OpenSSL's development files not found: run scripts/setup.sh (libssl-dev)"
 
-say "building helios-hfs $HFS_VERSION ($profile, features $HFS_FEATURES) from crates.io into $root (release: about 35 min on 2 cores)"
+say "building helios-hfs $HFS_VERSION ($profile, features $HFS_FEATURES) from crates.io into $root (about 35 min on 2 cores in release, 10 in debug)"
 start=$SECONDS
 cargo install helios-hfs --version "$HFS_VERSION" --locked --no-default-features \
   --features "$HFS_FEATURES" "${profile_flag[@]}" --root "$root" --force --quiet \
