@@ -20,14 +20,6 @@ if ! [[ "$pid" =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null \
   exit 0
 fi
 
-kill -TERM "$pid" 2>/dev/null || true
-for _ in $(seq 1 100); do
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-  echo "==> chain (pid $pid) ignored SIGTERM for 10 s: SIGKILL" >&2
-  kill -KILL "$pid" 2>/dev/null || true
-fi
+stop_process "$pid" chain
 rm -f "$pid_file" "$port_file"
 echo "==> chain stopped (pid $pid)"

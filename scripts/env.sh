@@ -13,3 +13,16 @@ export PATH="$CUSTODIA_TOOLS/bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # The FHIR R4 fixtures the tests read are in the repository (tests/fixtures/fhir, with their
 # sources); set CUSTODIA_FHIR_FIXTURES to use another set of the same layout (e.g. a held-out
 # one).
+
+# Stops process $1 (named $2 in messages): SIGTERM, then SIGKILL if it has not exited after
+# 10 s. Used by the stop scripts of the local chain and the FHIR server.
+stop_process() {
+  local pid="$1" name="$2"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "==> $name (pid $pid) ignored SIGTERM for 10 s: SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+}
