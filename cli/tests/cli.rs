@@ -1,6 +1,8 @@
 //! The `custodia` command line on the embedded chain saved in a state directory: every
 //! command group, JSON output, exit codes, and the outbox surviving a killed process.
 
+mod common;
+
 use serde_json::Value;
 use std::{
     path::Path,
@@ -370,19 +372,7 @@ fn a_process_killed_at_an_arbitrary_moment_loses_nothing() {
 fn the_demo_tells_the_whole_story() {
     let dir = tempfile::tempdir().unwrap();
     let story = ok(dir.path(), &["demo"]);
-    let timeline = story["timeline"].as_array().unwrap();
-    let text = timeline.iter().map(|s| format!("{} {}", s["what"], s["outcome"])).collect::<Vec<_>>().join("\n");
-    for expected in [
-        "REFUSED, nothing written",
-        "tampered copy: Mismatch",
-        "Revoked",
-        "break-glass count is 1",
-        "verifies as Erased",
-        "verifies: true",
-    ] {
-        assert!(text.contains(expected), "the timeline lacks {expected:?}:\n{text}");
-    }
-    assert_eq!(story["log"]["size"], 2);
+    common::assert_the_whole_story(&story);
 }
 
 fn fhir_fixtures(dir: &str) -> std::path::PathBuf {
