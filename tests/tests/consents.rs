@@ -9,6 +9,7 @@ use custodia_types::{
         AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Grantee, Purpose, Purposes,
         ReceiptId, Scope, Target, Terms, MAX_CATEGORIES, MAX_DENIES_PER_PATIENT,
     },
+    directory::{Action, Role, Roles},
     records::VersionRef,
     CodeId, PatientId, RecordId,
 };
@@ -362,4 +363,67 @@ fn random_grant_revoke_access_sequences_match_a_reference_model() {
     }
     assert_eq!(sequences, 1000);
     assert!(accesses > 5000 && permitted > 500, "the sequences exercise both outcomes ({accesses}, {permitted})");
+}
+
+// ---- security review, finding 1: lifting a deny acts as a grant ----
+
+/// Registers a third patient with hospital A, lets its clerk grant a deny while the patient is
+/// custodial, then hands control to `key`. Returns the patient and the deny.
+fn deny_granted_before_the_patient_took_control(w: &mut World, key: AccountId) -> (PatientId, ReceiptId) {
+    let patient = PatientId::new(id32(0xE3));
+    w.chain.call(w.cast.hospital_a, w.dir().register_patient(patient)).value.expect("register");
+    let mut terms = w.terms(patient, Scope::AllRecords);
+    terms.decision = Decision::Deny;
+    let deny = w.grant(w.cast.hospital_a_clerk, terms);
+    w.chain.call(w.cast.hospital_a, w.dir().offer_control(patient, key)).value.expect("offer");
+    w.chain.call(key, w.dir().accept_control(patient)).value.expect("accept");
+    (patient, deny)
+}
+
+#[test]
+fn a_deny_is_lifted_only_by_the_current_controller() {
+    let mut w = World::new();
+    let key = AccountId::from([0x52; 32]);
+    w.chain.fund(key);
+    let (_, deny) = deny_granted_before_the_patient_took_control(&mut w, key);
+    let start = w.chain.snapshot();
+    // The custodian's operator, its clerk (who granted the deny) and everyone else but the
+    // patient's own key: lifting the deny would widen access against the patient's will.
+    for who in w.cast.all() {
+        w.chain.restore(&start);
+        assert_eq!(w.chain.call_refused(who, w.con().revoke(deny)), Err(Error::NotAuthorizedToRevoke), "{who:?}");
+    }
+    w.chain.restore(&start);
+    let outcome = w.chain.call(key, w.con().revoke(deny));
+    assert_eq!(outcome.value, Ok(()));
+    assert_eq!(outcome.events_of::<ConsentRevoked>()[0].revoked_by, key);
+}
+
+#[test]
+fn a_granter_that_left_its_institution_cannot_revoke() {
+    let mut w = World::new();
+    let (clerk, operator) = (w.cast.hospital_a_clerk, w.cast.hospital_a);
+    let permit = w.grant(clerk, w.terms(w.custodial_patient, Scope::AllRecords));
+    w.chain.call(operator, w.dir().remove_account(clerk)).value.expect("remove the clerk");
+    assert_eq!(w.chain.call_refused(clerk, w.con().revoke(permit)), Err(Error::NotAuthorizedToRevoke));
+    assert_eq!(w.chain.call(operator, w.con().revoke(permit)).value, Ok(()), "the institution still may");
+}
+
+#[test]
+fn revoking_a_permit_needs_the_custodian_role_now() {
+    let mut w = World::new();
+    let permit = w.grant(w.cast.hospital_a, w.terms(w.custodial_patient, Scope::AllRecords));
+    let held = w.grant(w.cast.patient_key, w.terms(w.keyed_patient, Scope::AllRecords));
+    let accessor_only = Roles::of(&[Role::Accessor]);
+    w.govern(Action::SetRoles { institution: w.institutions.hospital_a, roles: accessor_only }).expect("set roles");
+    for who in [w.cast.hospital_a, w.cast.hospital_a_clerk] {
+        for receipt in [permit, held] {
+            assert_eq!(
+                w.chain.call_refused(who, w.con().revoke(receipt)),
+                Err(Error::NotAuthorizedToRevoke),
+                "{who:?}"
+            );
+        }
+    }
+    assert_eq!(w.chain.call(w.cast.patient_key, w.con().revoke(held)).value, Ok(()), "the patient's key still may");
 }
