@@ -365,3 +365,42 @@ fn queries_answer_everyone_alike() {
         assert_eq!(w.chain.query(who, w.dir().proposal(1)).map(|p| p.approvals), Some(2));
     }
 }
+
+// ---- security review, finding 2: acting for a patient ignores roles ----
+
+#[test]
+fn acting_for_a_patient_needs_the_custodian_role_now() {
+    let mut w = World::new();
+    let (operator, clerk, p) = (w.cast.hospital_a, w.cast.hospital_a_clerk, w.custodial_patient);
+    let accessor_only = Roles::of(&[Role::Accessor]);
+    w.govern(Action::SetRoles { institution: w.institutions.hospital_a, roles: accessor_only }).expect("set roles");
+    for who in [operator, clerk] {
+        assert!(!w.chain.query(who, w.dir().may_act_for(who, p)), "{who:?} no longer custodian");
+        let offer = w.dir().offer_control(p, newcomer());
+        assert_eq!(w.chain.call_refused(who, offer), Err(Error::NotController), "{who:?}");
+    }
+}
+
+#[test]
+fn an_offer_lapses_when_its_maker_leaves() {
+    let mut w = World::new();
+    let (operator, clerk, p) = (w.cast.hospital_a, w.cast.hospital_a_clerk, w.custodial_patient);
+    let key = newcomer();
+    w.chain.fund(key);
+    w.chain.call(clerk, w.dir().offer_control(p, key)).value.expect("the clerk offers");
+    w.chain.call(operator, w.dir().remove_account(clerk)).value.expect("the operator removes the clerk");
+    assert_eq!(w.chain.call_refused(key, w.dir().accept_control(p)), Err(Error::NotOffered));
+    assert_eq!(w.chain.query(key, w.dir().controller_of(p)), Some(Controller::Custodial(w.institutions.hospital_a)));
+}
+
+#[test]
+fn an_offer_lapses_when_its_makers_institution_stops_being_custodian() {
+    let mut w = World::new();
+    let (operator, p) = (w.cast.hospital_a, w.custodial_patient);
+    let key = newcomer();
+    w.chain.fund(key);
+    w.chain.call(operator, w.dir().offer_control(p, key)).value.expect("the operator offers");
+    let accessor_only = Roles::of(&[Role::Accessor]);
+    w.govern(Action::SetRoles { institution: w.institutions.hospital_a, roles: accessor_only }).expect("set roles");
+    assert_eq!(w.chain.call_refused(key, w.dir().accept_control(p)), Err(Error::NotOffered));
+}

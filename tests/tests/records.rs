@@ -541,3 +541,39 @@ fn an_unattached_registry_asks_the_directory_every_time() {
     assert_eq!(w.chain.call(w.cast.hospital_a, remove).value, Ok(()));
     assert_eq!(w.chain.call_refused(clerk, commit(2)), Err(Error::NotCustodian));
 }
+
+// ---- security review, finding 2: erasing across custodians ----
+
+/// Hospital B opens a record of hospital A's custodial patient and returns it.
+fn hospital_b_record_of_the_custodial_patient(w: &mut World) -> RecordId {
+    let record = record_id(0x6B);
+    let commit = w.rec().commit(record, w.custodial_patient, commitment(0x6B00), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
+    record
+}
+
+#[test]
+fn a_custodial_account_cannot_erase_another_custodians_version() {
+    let mut w = World::new();
+    let record = hospital_b_record_of_the_custodial_patient(&mut w);
+    // Hospital A controls the patient custodially; that does not let it destroy B's evidence.
+    for who in [w.cast.hospital_a, w.cast.hospital_a_clerk] {
+        let erase = w.rec().erase(record, 1, ErasureReason::PatientRequest);
+        assert_eq!(w.chain.call_refused(who, erase), Err(Error::NotAuthorizedToErase), "{who:?}");
+    }
+    let erase = w.rec().erase(record, 1, ErasureReason::PatientRequest);
+    assert_eq!(w.chain.call(w.cast.hospital_b, erase).value, Ok(()), "B erases its own version");
+}
+
+#[test]
+fn the_patients_key_erases_another_custodians_version_announced() {
+    let mut w = World::new();
+    let record = record_id(0x6C);
+    let commit = w.rec().commit(record, w.keyed_patient, commitment(0x6C00), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
+    let outcome = w.chain.call(w.cast.patient_key, w.rec().erase(record, 1, ErasureReason::PatientRequest));
+    assert_eq!(outcome.value, Ok(()));
+    let erased = outcome.events_of::<VersionErased>();
+    assert_eq!((erased[0].custodian, erased[0].patient), (w.institutions.hospital_b, w.keyed_patient));
+    assert_eq!(erased[0].tombstone.erased_by, w.cast.patient_key);
+}
