@@ -217,3 +217,28 @@ fn every_entry_is_provable_against_the_roots_the_chain_recorded() {
         }
     }
 }
+
+// ---- security review, finding 6: break-glass does not bind the target to the patient ----
+
+#[test]
+fn break_glass_must_name_the_patients_own_version() {
+    let mut s = setup();
+    // The entry names the keyed patient but reads the custodial patient's version: the
+    // custodial patient would never see the announcement.
+    let mut entry = break_glass(&s, 0);
+    entry.purpose = Purpose::EmergencyTreatment;
+    entry.patient = s.w.keyed_patient;
+    let refused = s.w.chain.call_refused(s.w.cast.lab, s.w.log().append_batch(vec![entry]));
+    assert_eq!(refused, Err(BatchError { item: Some(0), error: Error::NotAuthorized(Denial::UnknownRecord) }));
+    assert_eq!(s.w.chain.query(s.w.cast.lab, s.w.log().head()).0, 0, "nothing logged");
+}
+
+#[test]
+fn break_glass_needs_an_emergency_purpose() {
+    let mut s = setup();
+    for purpose in [Purpose::Research, Purpose::Payment, Purpose::Operations] {
+        let entry = NewEntry { purpose, ..break_glass(&s, 0) };
+        let refused = s.w.chain.call_refused(s.w.cast.lab, s.w.log().append_batch(vec![entry]));
+        assert!(matches!(refused, Err(BatchError { item: Some(0), .. })), "{purpose:?}: {refused:?}");
+    }
+}
