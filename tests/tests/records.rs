@@ -577,3 +577,21 @@ fn the_patients_key_erases_another_custodians_version_announced() {
     assert_eq!((erased[0].custodian, erased[0].patient), (w.institutions.hospital_b, w.keyed_patient));
     assert_eq!(erased[0].tombstone.erased_by, w.cast.patient_key);
 }
+
+// ---- security review, finding 12: one bad attach bricks revocation ----
+
+#[test]
+fn attach_refuses_what_is_not_a_dependent_of_this_directory() {
+    let mut w = World::new();
+    let admin = w.cast.admins[0];
+    // A second directory does not cache memberships; a records registry wired to another
+    // directory would refuse to forget when told: attaching either would block every removal.
+    let admins = w.cast.admins.to_vec();
+    let other = w.chain.deploy("directory", admin, directory::DirectoryRef::new(admins, 1), b"other");
+    let foreign = w.chain.deploy("records", admin, records::RecordsRef::new(other), b"foreign");
+    for contract in [other, foreign, w.consents] {
+        let attach = w.dir().propose(Action::Attach { contract });
+        assert!(w.chain.call_refused(admin, attach).is_err(), "{contract:?} attached");
+    }
+    assert_eq!(w.chain.query(admin, w.dir().dependents()), vec![w.records]);
+}
