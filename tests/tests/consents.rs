@@ -427,3 +427,44 @@ fn revoking_a_permit_needs_the_custodian_role_now() {
     }
     assert_eq!(w.chain.call(w.cast.patient_key, w.con().revoke(held)).value, Ok(()), "the patient's key still may");
 }
+
+// ---- security review, low findings ----
+
+#[test]
+fn expired_denies_do_not_count_toward_the_cap() {
+    let mut w = World::new();
+    let (a, p) = (w.cast.hospital_a, w.custodial_patient);
+    let mut short = w.terms(p, Scope::AllRecords);
+    short.decision = Decision::Deny;
+    short.valid_until = NOW + DAY;
+    for _ in 0..MAX_DENIES_PER_PATIENT {
+        w.grant(a, short.clone());
+    }
+    w.chain.set_time(NOW + 2 * DAY);
+    let mut later = short.clone();
+    later.valid_until = NOW + 30 * DAY;
+    let outcome = w.chain.call(a, w.con().grant(later));
+    assert!(outcome.value.is_ok(), "the expired denies no longer hold a place: {:?}", outcome.value);
+}
+
+#[test]
+fn a_receipt_page_scans_a_bounded_number_of_positions() {
+    let mut w = World::new();
+    let (a, p) = (w.cast.hospital_a, w.custodial_patient);
+    for _ in 0..300 {
+        let id = w.grant(a, w.terms(p, Scope::AllRecords));
+        assert_eq!(w.chain.call(a, w.con().revoke(id)).value, Ok(()));
+    }
+    let active = w.grant(a, w.terms(p, Scope::AllRecords));
+    let (page, next) = w.chain.query(a, w.con().receipts(p, 0, 32, true));
+    assert!(page.is_empty() && next <= 128, "one page scanned {next} positions");
+    let mut from = next;
+    let mut found = Vec::new();
+    while from < 301 {
+        let (page, next) = w.chain.query(a, w.con().receipts(p, from, 32, true));
+        assert!(next > from && next - from <= 128, "progress within the bound: {from} -> {next}");
+        found.extend(page.into_iter().map(|(id, _)| id));
+        from = next;
+    }
+    assert_eq!(found, vec![active]);
+}
