@@ -134,3 +134,33 @@ async fn the_embedded_chain_survives_the_process() {
     std::fs::write(&file, b"garbage").unwrap();
     assert!(matches!(SandboxBackend::open(&file), Err(Error::Decoding { .. })));
 }
+
+// ---- security review, finding 13: the deployment check skips wiring ----
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_suite_wired_to_another_directory_is_refused() {
+    let f = fixture().await;
+    let backend = f.client.backend();
+    let deployment = f.client.deployment().clone();
+    // A second suite on the same chain, from the same code, under a rogue directory.
+    let rogue_admin = Signer::dev("alice").unwrap();
+    use custodia_client::Backend;
+    backend.fund(&rogue_admin, rogue_admin.account(), common::FUNDS).await.unwrap();
+    let rogue_governance = Governance { admins: vec![rogue_admin.account()], threshold: 1 };
+    let rogue =
+        deploy(backend, &rogue_admin, &rogue_governance, &Bundles::from_env(), b"rogue", "embedded").await.unwrap();
+    assert_eq!(rogue.records.code_hash, deployment.records.code_hash, "same code: the code check cannot tell");
+    let swaps: [(&str, fn(&mut Deployment, &Deployment)); 4] = [
+        ("directory", |d, r| d.directory = r.directory.clone()),
+        ("records", |d, r| d.records = r.records.clone()),
+        ("consents", |d, r| d.consents = r.consents.clone()),
+        ("access_log", |d, r| d.access_log = r.access_log.clone()),
+    ];
+    for (name, swap) in swaps {
+        let mut swapped = deployment.clone();
+        swap(&mut swapped, &rogue);
+        let refused = Client::open(backend, swapped).await.err();
+        assert!(matches!(refused, Some(Error::Deployment(_))), "{name} from the rogue suite: {refused:?}");
+    }
+    assert!(Client::open(backend, deployment).await.is_ok(), "the real suite still opens");
+}
