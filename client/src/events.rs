@@ -7,8 +7,8 @@ use custodia_types::{
     consents::{ConsentGranted, ConsentRevoked},
     directory::{
         AccountAdded, AccountRemoved, AdminsChanged, ControlChanged, ControlOffered, DependentAttached,
-        InstitutionAdmitted, InstitutionRemoved, PatientRegistered, ProposalApproved, ProposalCancelled,
-        ProposalCreated, ProposalExecuted, RolesChanged,
+        DependentDetached, InstitutionAdmitted, InstitutionRemoved, PatientRegistered, ProposalApproved,
+        ProposalCancelled, ProposalCreated, ProposalExecuted, RolesChanged,
     },
     records::{VersionCommitted, VersionErased, VersionSuperseded},
 };
@@ -43,7 +43,7 @@ macro_rules! suite_events {
 
 suite_events! {
     ProposalCreated, ProposalApproved, ProposalExecuted, ProposalCancelled, InstitutionAdmitted,
-    RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, AccountAdded, AccountRemoved,
+    RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, DependentDetached, AccountAdded, AccountRemoved,
     PatientRegistered, ControlOffered, ControlChanged,
     VersionCommitted, VersionSuperseded, VersionErased,
     ConsentGranted, ConsentRevoked,

@@ -8,8 +8,11 @@
 //!   role append, and only their own entries.
 //! - An entry citing a **receipt** is checked on chain against the consents registry (one
 //!   cross-contract call per batch) and refused if the receipt does not authorise it. A
-//!   **break-glass** entry needs no receipt: it is flagged, announced in its own
-//!   `BreakGlassAccess` event that patients and auditors watch, and counted per institution.
+//!   **break-glass** entry needs no receipt, but the consents registry binds it (an
+//!   `EmergencyTreatment` purpose, a registered patient, and a version of that patient's own
+//!   record, so the patient it names is the one who sees it); it is flagged, announced in its
+//!   own `BreakGlassAccess` event that patients and auditors watch, and counted per
+//!   institution, in all and per day (`break_glass_on`).
 //! - **Append-only and idempotent**: each account numbers its entries 0, 1, 2, …; an entry whose
 //!   number was already logged is skipped (a resubmission is a no-op), a gap is refused.
 //! - **Tamper evidence**: entries are leaves of an RFC 6962 Merkle tree (SHA-256 of the SCALE
@@ -40,9 +43,12 @@ mod access_log {
         },
         consents::{AccessCheck, ConsentQueries, Denial, Target},
         directory::{DirectoryQueries, Role},
-        InstitutionId, PatientId,
+        InstitutionId,
     };
     use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, scale::Encode, storage::Lazy, storage::Mapping};
+
+    /// Milliseconds in a day, for the per-day break-glass counts.
+    const DAY_MS: u64 = 86_400_000;
 
     /// SHA-256 through the chain's host function.
     struct ChainSha256;
@@ -72,6 +78,9 @@ mod access_log {
         next_seq: Mapping<AccountId, u64>,
         /// Break-glass entries per institution.
         break_glass: Mapping<InstitutionId, u32>,
+        /// Break-glass entries per institution and day (days since the Unix epoch, UTC, of the
+        /// block time), so that a watcher reads an institution's rate, not only its total.
+        break_glass_by_day: Mapping<(InstitutionId, u32), u32>,
     }
 
     /// Why an append was refused.
@@ -129,6 +138,7 @@ mod access_log {
                 roots: Mapping::new(),
                 next_seq: Mapping::new(),
                 break_glass: Mapping::new(),
+                break_glass_by_day: Mapping::new(),
             };
             log.peaks.set(&Vec::new());
             log
@@ -168,6 +178,8 @@ mod access_log {
             let mut frontier = Frontier { size: self.size, peaks: self.peaks.get().unwrap_or_default() };
             let first_index = (fresh < entries.len()).then_some(frontier.size);
             let mut break_glass = self.break_glass.get(institution).unwrap_or(0);
+            let day = u32::try_from(now / DAY_MS).unwrap_or(u32::MAX);
+            let mut today = self.break_glass_by_day.get((institution, day)).unwrap_or(0);
             let mut scratch = Vec::with_capacity(256);
             for new in &entries[fresh..] {
                 let entry = Entry {
@@ -184,6 +196,7 @@ mod access_log {
                 let index = frontier.append::<ChainSha256>(leaf);
                 if let Authorization::BreakGlass(reason) = new.authorization {
                     break_glass = break_glass.checked_add(1).ok_or(whole(Error::IdsExhausted))?;
+                    today = today.checked_add(1).ok_or(whole(Error::IdsExhausted))?;
                     self.env().emit_event(BreakGlassAccess {
                         patient: new.patient,
                         institution,
@@ -205,7 +218,10 @@ mod access_log {
                 self.size = frontier.size;
                 self.peaks.set(&frontier.peaks);
                 self.roots.insert(frontier.size, &root);
-                self.break_glass.insert(institution, &break_glass);
+                if today > 0 {
+                    self.break_glass.insert(institution, &break_glass);
+                    self.break_glass_by_day.insert((institution, day), &today);
+                }
                 self.env().emit_event(LogExtended { institution, size: frontier.size, root });
             }
             Ok(Appended { first_index, appended, skipped, size: frontier.size, root })
@@ -237,6 +253,25 @@ mod access_log {
         #[ink(message)]
         pub fn break_glass_count(&self, institution: InstitutionId) -> u32 {
             self.break_glass.get(institution).unwrap_or(0)
+        }
+
+        /// Break-glass entries an institution logged on `day` (days since the Unix epoch, UTC,
+        /// of the block time: `timestamp_ms / 86_400_000`).
+        #[ink(message)]
+        pub fn break_glass_on(&self, institution: InstitutionId, day: u32) -> u32 {
+            self.break_glass_by_day.get((institution, day)).unwrap_or(0)
+        }
+
+        /// The directory this log asks who is an accessor.
+        #[ink(message)]
+        pub fn directory(&self) -> AccountId {
+            self.directory
+        }
+
+        /// The consents registry this log asks to judge entries.
+        #[ink(message)]
+        pub fn consents(&self) -> AccountId {
+            self.consents
         }
 
         // ---- helpers ----
@@ -276,8 +311,10 @@ mod access_log {
                 }
         }
 
-        /// Consent entries must be authorised by the receipt they cite (one call to the consents
-        /// registry for the batch); break-glass entries must name a registered patient.
+        /// Every fresh entry is judged by the consents registry, in at most two calls for the
+        /// batch: consent entries by the receipt they cite, break-glass entries by the
+        /// break-glass rules (an emergency purpose, a registered patient, a version of that
+        /// patient's own record).
         fn check_authorizations(
             &self,
             caller: AccountId,
@@ -285,49 +322,50 @@ mod access_log {
             fresh: usize,
         ) -> core::result::Result<(), BatchError> {
             let now = self.env().block_timestamp();
-            let mut checks = Vec::new();
-            let mut positions = Vec::new();
-            let mut patients: Vec<PatientId> = Vec::new();
+            let (mut consented, mut break_glass) = (Judged::default(), Judged::default());
             for (i, entry) in entries.iter().enumerate().skip(fresh) {
+                let check = AccessCheck {
+                    accessor: caller,
+                    patient: entry.patient,
+                    target: entry.target,
+                    purpose: entry.purpose,
+                    at: now,
+                    receipt: None,
+                };
                 match entry.authorization {
                     Authorization::Consent(receipt) => {
-                        checks.push(AccessCheck {
-                            accessor: caller,
-                            patient: entry.patient,
-                            target: entry.target,
-                            purpose: entry.purpose,
-                            at: now,
-                            receipt: Some(receipt),
-                        });
-                        positions.push(i);
+                        consented.push(i, AccessCheck { receipt: Some(receipt), ..check })
                     }
-                    Authorization::BreakGlass(_) => {
-                        if !patients.contains(&entry.patient) {
-                            if self
-                                .patient_registered(entry.patient)
-                                .map_err(|error| BatchError { item: None, error })?
-                            {
-                                patients.push(entry.patient);
-                            } else {
-                                return Err(BatchError { item: u32::try_from(i).ok(), error: Error::UnknownPatient });
-                            }
-                        }
-                    }
+                    Authorization::BreakGlass(_) => break_glass.push(i, check),
                 }
             }
-            if checks.is_empty() {
-                return Ok(());
-            }
             let consents: ink::contract_ref!(ConsentQueries) = self.consents.into();
-            let answers = match consents.call().check_batch(checks).try_invoke() {
+            if !consented.checks.is_empty() {
+                let answers = consents.call().check_batch(consented.checks).try_invoke();
+                Self::refuse_denied(answers, &consented.positions)?;
+            }
+            if !break_glass.checks.is_empty() {
+                let answers = consents.call().check_break_glass(break_glass.checks).try_invoke();
+                Self::refuse_denied(answers, &break_glass.positions)?;
+            }
+            Ok(())
+        }
+
+        /// Turns the consents registry's answers into the first refusal, at its entry's position.
+        fn refuse_denied<T>(
+            answers: core::result::Result<ink::MessageResult<Vec<core::result::Result<T, Denial>>>, ink::env::Error>,
+            positions: &[usize],
+        ) -> core::result::Result<(), BatchError> {
+            let answers = match answers {
                 Ok(Ok(answers)) if answers.len() == positions.len() => answers,
                 _ => return Err(BatchError { item: None, error: Error::RegistryUnavailable }),
             };
             for (answer, i) in answers.into_iter().zip(positions) {
-                let item = u32::try_from(i).ok();
+                let item = u32::try_from(*i).ok();
                 match answer {
                     Ok(_) => {}
                     Err(Denial::Unavailable) => return Err(BatchError { item, error: Error::RegistryUnavailable }),
+                    Err(Denial::UnknownPatient) => return Err(BatchError { item, error: Error::UnknownPatient }),
                     Err(denial) => return Err(BatchError { item, error: Error::NotAuthorized(denial) }),
                 }
             }
@@ -342,22 +380,31 @@ mod access_log {
             }
         }
 
-        fn patient_registered(&self, patient: PatientId) -> Result<bool> {
-            match self.directory_ref().call().patient(patient).try_invoke() {
-                Ok(Ok(found)) => Ok(found.is_some()),
-                _ => Err(Error::RegistryUnavailable),
-            }
-        }
-
         fn directory_ref(&self) -> ink::contract_ref!(DirectoryQueries) {
             self.directory.into()
+        }
+    }
+
+    /// The checks of one kind in a batch, with the positions of their entries.
+    #[derive(Default)]
+    struct Judged {
+        checks: Vec<AccessCheck>,
+        positions: Vec<usize>,
+    }
+
+    impl Judged {
+        fn push(&mut self, position: usize, check: AccessCheck) {
+            self.checks.push(check);
+            self.positions.push(position);
         }
     }
 
     #[cfg(test)]
     mod tests {
         use super::*;
-        use custodia_types::{access_log::BreakGlassReason, consents::Purpose, records::VersionRef, RecordId};
+        use custodia_types::{
+            access_log::BreakGlassReason, consents::Purpose, records::VersionRef, PatientId, RecordId,
+        };
 
         fn entry(seq: u64) -> NewEntry {
             NewEntry {

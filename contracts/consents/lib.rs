@@ -9,9 +9,13 @@
 //!   (opaque codes of LOINC, SNOMED CT or ICD codes), or all of the patient's records; it names
 //!   purposes of use (HL7 PurposeOfUse) and a validity period; it permits or denies. A matching
 //!   deny overrides any permit, as in FHIR Consent provisions.
-//! - **Revocation** is a state change by the granting account, the patient's controller or the
-//!   patient's custodian, effective from the block it lands in. Revoked and expired receipts
+//! - **Revocation** is a state change, effective from the block it lands in. A deny is lifted
+//!   only by the patient's controller at that moment (lifting it widens access); a permit may
+//!   also be revoked by the accounts of the patient's custodian while it holds the custodian
+//!   role. Having granted a receipt gives no right of its own. Revoked and expired receipts
 //!   never authorise again and stay readable with their history.
+//! - **Break-glass** accesses need no receipt, but `check_break_glass` binds them: an
+//!   emergency purpose, a registered patient, and a version of that patient's own record.
 //! - **Checks**: `is_authorized` returns the receipt that authorises an access, or why none
 //!   does. `check_batch` answers many at once (the access log's one call per batch).
 //!
@@ -19,7 +23,8 @@
 //! | caller | may |
 //! |---|---|
 //! | the patient's controller | grant |
-//! | granting account, controller, custodian's accounts | revoke |
+//! | the patient's controller | revoke a deny |
+//! | controller, custodian-role accounts of the patient's custodian | revoke a permit |
 //! | anyone | query and check |
 //!
 //! The registry reads the directory (controllers, memberships, institutions) and the records
@@ -36,9 +41,9 @@ pub use self::consents::{Consents, ConsentsRef, Error};
 mod consents {
     use custodia_types::{
         consents::{
-            AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Receipt, ReceiptId,
+            AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Purpose, Receipt, ReceiptId,
             Revocation, Scope, Target, Terms, VersionFacts, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT,
-            MAX_RECEIPT_PAGE,
+            MAX_RECEIPT_PAGE, MAX_RECEIPT_SCAN,
         },
         directory::{DirectoryQueries, Membership, Role},
         records::{RecordQueries, VersionRef},
@@ -138,8 +143,13 @@ mod consents {
                 return Err(Error::UnknownGrantee);
             }
             let mut denies = self.denies.get(terms.patient).unwrap_or_default();
-            if terms.decision == Decision::Deny && denies.len() >= MAX_DENIES_PER_PATIENT as usize {
-                return Err(Error::TooManyDenies);
+            if terms.decision == Decision::Deny {
+                // The cap counts denies in force: expired ones leave the list here (revoked
+                // ones left it when revoked).
+                denies.retain(|id| self.receipts.get(id).is_some_and(|deny| deny.valid_until > now));
+                if denies.len() >= MAX_DENIES_PER_PATIENT as usize {
+                    return Err(Error::TooManyDenies);
+                }
             }
             let id = self.next_receipt;
             self.next_receipt = id.checked_add(1).ok_or(Error::IdsExhausted)?;
@@ -212,6 +222,18 @@ mod consents {
 
         // ---- queries ----
 
+        /// The directory this registry asks about controllers and memberships.
+        #[ink(message)]
+        pub fn directory(&self) -> AccountId {
+            self.directory
+        }
+
+        /// The records registry this registry asks about versions.
+        #[ink(message)]
+        pub fn records(&self) -> AccountId {
+            self.records
+        }
+
         /// A receipt by id, with its history.
         #[ink(message)]
         pub fn receipt(&self, receipt: ReceiptId) -> Option<Receipt> {
@@ -219,8 +241,9 @@ mod consents {
         }
 
         /// Up to `limit` (at most `MAX_RECEIPT_PAGE`) of the patient's receipts from position
-        /// `from` on (grant order), with the next position to read; `active_only` leaves out
-        /// revoked and expired ones.
+        /// `from` on (grant order), reading at most `MAX_RECEIPT_SCAN` positions, with the next
+        /// position to read (the patient's receipt count when there are no more);
+        /// `active_only` leaves out revoked and expired ones.
         #[ink(message)]
         pub fn receipts(
             &self,
@@ -233,7 +256,8 @@ mod consents {
             let now = self.env().block_timestamp();
             let mut page = Vec::new();
             let mut position = from;
-            while position < count && page.len() < limit.min(MAX_RECEIPT_PAGE) as usize {
+            let end = count.min(from.saturating_add(MAX_RECEIPT_SCAN));
+            while position < end && page.len() < limit.min(MAX_RECEIPT_PAGE) as usize {
                 if let Some((id, receipt)) = self.receipt_at(patient, position) {
                     if !active_only || Self::in_force(&receipt, now) {
                         page.push((id, receipt));
@@ -279,13 +303,23 @@ mod consents {
             }
         }
 
+        /// Who may revoke, asked of the directory at the call: the patient's controller now
+        /// (its key, or an account of the controlling institution while it holds the custodian
+        /// role) may revoke anything. A deny is lifted by nobody else: lifting it widens
+        /// access, so it is the patient's decision. A permit (revoking it only narrows access)
+        /// may also be revoked by the accounts of the patient's custodian while it holds the
+        /// custodian role. Having granted a receipt gives no right of its own.
         fn may_revoke(&self, caller: AccountId, receipt: &Receipt) -> Result<bool> {
-            if caller == receipt.granted_by || self.may_act_for(caller, receipt.patient)? {
+            if self.may_act_for(caller, receipt.patient)? {
                 return Ok(true);
+            }
+            if receipt.decision == Decision::Deny {
+                return Ok(false);
             }
             let custodian = self.patient_custodian(receipt.patient)?;
             let member = self.membership(caller)?;
-            Ok(matches!((custodian, member), (Some(c), Some(m)) if m.institution == c))
+            Ok(matches!((custodian, member),
+                (Some(c), Some(m)) if m.institution == c && m.roles.contains(Role::Custodian)))
         }
 
         fn receipt_at(&self, patient: PatientId, position: u32) -> Option<(ReceiptId, Receipt)> {
@@ -481,14 +515,96 @@ mod consents {
         #[ink(message)]
         fn check_batch(&self, checks: Vec<AccessCheck>) -> Vec<core::result::Result<ReceiptId, Denial>> {
             let checks = &checks[..checks.len().min(MAX_CHECKS as usize)];
-            // One directory call per distinct accessor, one records call for all versions.
+            let gathered = self.gather(checks);
+            let mut cache = BatchCache::default();
+            checks
+                .iter()
+                .enumerate()
+                .map(|(i, check)| {
+                    let fact = gathered.fact(i)?;
+                    self.answer(check, gathered.member(check.accessor), fact, &mut cache)
+                })
+                .collect()
+        }
+
+        #[ink(message)]
+        fn check_break_glass(&self, checks: Vec<AccessCheck>) -> Vec<core::result::Result<(), Denial>> {
+            let checks = &checks[..checks.len().min(MAX_CHECKS as usize)];
+            let gathered = self.gather(checks);
+            let mut registered: Vec<(PatientId, Result<bool>)> = Vec::new();
+            checks
+                .iter()
+                .enumerate()
+                .map(|(i, check)| {
+                    let member = gathered.member(check.accessor).map_err(|_| Denial::Unavailable)?;
+                    if !member.is_some_and(|m| m.roles.contains(Role::Accessor)) {
+                        return Err(Denial::NotAccessor);
+                    }
+                    if check.purpose != Purpose::EmergencyTreatment {
+                        return Err(Denial::NotAnEmergency);
+                    }
+                    if let (Target::Version(_), Some(facts)) = (check.target, gathered.fact(i)?) {
+                        if facts.patient == check.patient {
+                            return Ok(());
+                        }
+                    }
+                    // A query, or a version that is not this patient's: is the patient known?
+                    let known = match registered.iter().find(|(patient, _)| *patient == check.patient) {
+                        Some((_, known)) => *known,
+                        None => {
+                            let known = self.patient_custodian(check.patient).map(|found| found.is_some());
+                            registered.push((check.patient, known));
+                            known
+                        }
+                    };
+                    match (known, check.target) {
+                        (Err(_), _) => Err(Denial::Unavailable),
+                        (Ok(false), _) => Err(Denial::UnknownPatient),
+                        (Ok(true), Target::Query(_)) => Ok(()),
+                        (Ok(true), Target::Version(_)) => Err(Denial::UnknownRecord),
+                    }
+                })
+                .collect()
+        }
+    }
+
+    /// What a batch of checks needs from the other registries, asked once: each distinct
+    /// accessor's membership (one directory call each) and the facts of every version read
+    /// (one records call for all of them; consecutive checks of one version share a lookup).
+    struct Gathered {
+        members: Vec<(AccountId, Result<Option<Membership>>)>,
+        /// The facts of the versions, or `None` if the records registry could not be asked.
+        facts: Option<Vec<Option<VersionFacts>>>,
+        /// For each check, the index of its version's facts (`None` for a query).
+        fact_of: Vec<Option<usize>>,
+    }
+
+    impl Gathered {
+        fn member(&self, account: AccountId) -> Result<Option<Membership>> {
+            self.members
+                .iter()
+                .find(|(member, _)| *member == account)
+                .map_or(Err(Error::DirectoryUnavailable), |(_, found)| *found)
+        }
+
+        /// The facts of check `i`'s version (`None` for a query or an unknown version).
+        fn fact(&self, i: usize) -> core::result::Result<Option<&VersionFacts>, Denial> {
+            match (self.fact_of.get(i).copied().flatten(), &self.facts) {
+                (None, _) => Ok(None),
+                (Some(_), None) => Err(Denial::Unavailable),
+                (Some(index), Some(facts)) => Ok(facts.get(index).and_then(Option::as_ref)),
+            }
+        }
+    }
+
+    impl Consents {
+        fn gather(&self, checks: &[AccessCheck]) -> Gathered {
             let mut members: Vec<(AccountId, Result<Option<Membership>>)> = Vec::new();
             for check in checks {
                 if !members.iter().any(|(account, _)| *account == check.accessor) {
                     members.push((check.accessor, self.membership(check.accessor)));
                 }
             }
-            // Consecutive checks of the same version (the usual batch) share one lookup.
             let mut versions: Vec<VersionRef> = Vec::new();
             let mut fact_of: Vec<Option<usize>> = Vec::with_capacity(checks.len());
             for check in checks {
@@ -502,7 +618,7 @@ mod consents {
                     }
                 });
             }
-            let facts: Option<Vec<Option<VersionFacts>>> = if versions.is_empty() {
+            let facts = if versions.is_empty() {
                 Some(Vec::new())
             } else {
                 match self.records_ref().call().describe(versions).try_invoke() {
@@ -510,23 +626,7 @@ mod consents {
                     _ => None,
                 }
             };
-            let mut cache = BatchCache::default();
-            checks
-                .iter()
-                .zip(fact_of)
-                .map(|(check, index)| {
-                    let fact = match (index, &facts) {
-                        (None, _) => None,
-                        (Some(_), None) => return Err(Denial::Unavailable),
-                        (Some(i), Some(facts)) => facts.get(i).and_then(Option::as_ref),
-                    };
-                    let member = members
-                        .iter()
-                        .find(|(account, _)| *account == check.accessor)
-                        .map_or(Err(Error::DirectoryUnavailable), |(_, member)| *member);
-                    self.answer(check, member, fact, &mut cache)
-                })
-                .collect()
+            Gathered { members, facts, fact_of }
         }
     }
 

@@ -15,8 +15,13 @@
 //!   removed, the directory tells every dependent to forget, in the same transaction; if one
 //!   cannot be told, the change is refused, so no registry keeps a right the directory took
 //!   away. `lookup` tells a dependent whether it may cache an answer (it is attached).
+//!   Attaching probes the contract (it must forget when this directory tells it to), so no
+//!   attach can block later removals; a dependent that stops answering is detached by
+//!   governance (and only such a one: a working dependent's caches must stay in reach).
 //! - **Patients** are 32-byte pseudonyms, registered by a custodian, which becomes their
-//!   controller. The controller can offer control to a patient-held account; once the patient
+//!   controller. Acting for a custodial patient needs the custodian role at the time of the
+//!   call. The controller can offer control to a patient-held account (the offer lapses when
+//!   its maker no longer acts for the patient); once the patient
 //!   accepts, the key is theirs, and the custodian stays as the fallback that can recover
 //!   control (a lost key) or take it back when the patient hands it back.
 //!
@@ -47,9 +52,10 @@ mod directory {
     use custodia_types::{
         directory::{
             AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered, Controller,
-            DependentAttached, DirectoryQueries, Institution, InstitutionAdmitted, InstitutionRemoved, Lookup,
-            Membership, MembershipCache, PatientInfo, PatientRegistered, Proposal, ProposalApproved, ProposalCancelled,
-            ProposalCreated, ProposalExecuted, ProposalStatus, Role, Roles, RolesChanged, MAX_ADMINS, MAX_DEPENDENTS,
+            DependentAttached, DependentDetached, DirectoryQueries, Institution, InstitutionAdmitted,
+            InstitutionRemoved, Lookup, Membership, MembershipCache, PatientInfo, PatientRegistered, Proposal,
+            ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Role, Roles,
+            RolesChanged, MAX_ADMINS, MAX_DEPENDENTS,
         },
         InstitutionId, PatientId,
     };
@@ -95,6 +101,10 @@ mod directory {
         patients: Mapping<PatientId, PatientInfo>,
         /// Attached registries that cache memberships (at most `MAX_DEPENDENTS`).
         dependents: Lazy<Vec<AccountId>>,
+        /// Who made each patient's pending control offer. The offer lapses when its maker no
+        /// longer acts for the patient (left its institution, or the institution lost the
+        /// custodian role); an offer with no maker recorded (made before revision 2) has lapsed.
+        offer_makers: Mapping<PatientId, AccountId>,
     }
 
     /// Why a directory call was refused.
@@ -161,6 +171,15 @@ mod directory {
         DependentUnavailable,
         /// Returned if a counter would overflow.
         IdsExhausted,
+        /// Returned if the contract to attach does not forget when this directory tells it to
+        /// (it is not a membership cache, or it is wired to another directory): attaching it
+        /// would block every later removal.
+        NotAttachable,
+        /// Returned if the contract to detach is not attached.
+        NotAttached,
+        /// Returned if the contract to detach still forgets when told: only a dependent that
+        /// stopped answering is detached (a working one's caches would escape the directory).
+        StillAnswering,
     }
 
     /// The directory's result type.
@@ -185,6 +204,7 @@ mod directory {
                 members: Mapping::new(),
                 patients: Mapping::new(),
                 dependents: Lazy::new(),
+                offer_makers: Mapping::new(),
             };
             directory.admins.set(&admins);
             Ok(directory)
@@ -377,6 +397,7 @@ mod directory {
             }
             info.offered_to = Some(to);
             self.patients.insert(patient, &info);
+            self.offer_makers.insert(patient, &caller);
             self.env().emit_event(ControlOffered { patient, offered_to: to, offered_by: caller });
             Ok(())
         }
@@ -384,13 +405,15 @@ mod directory {
         /// Accepts an offer: the caller's key becomes the patient's controller.
         ///
         /// # Errors
-        /// `UnknownPatient`, `NotOffered`, `AccountIsInstitutional` (if it joined an
-        /// institution since the offer).
+        /// `UnknownPatient`, `NotOffered` (also when the offer lapsed: its maker no longer acts
+        /// for the patient), `AccountIsInstitutional` (if it joined an institution since the
+        /// offer).
         #[ink(message)]
         pub fn accept_control(&mut self, patient: PatientId) -> Result<()> {
             let caller = self.env().caller();
             let mut info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
-            if info.offered_to != Some(caller) {
+            let maker_still_acts = self.offer_makers.get(patient).is_some_and(|maker| self.acts_for(maker, &info));
+            if info.offered_to != Some(caller) || !maker_still_acts {
                 return Err(Error::NotOffered);
             }
             if self.membership_of(caller).is_some() {
@@ -546,6 +569,19 @@ mod directory {
                     if !self.env().is_contract(contract) {
                         return Err(Error::NotAContract);
                     }
+                    if !Self::forgets_when_told(*contract) {
+                        return Err(Error::NotAttachable);
+                    }
+                }
+                Action::Detach { contract } => {
+                    if !self.dependents().contains(contract) {
+                        return Err(Error::NotAttached);
+                    }
+                    // A dependent that still forgets when told keeps its place: detaching it
+                    // would leave its cached memberships beyond the directory's reach.
+                    if Self::forgets_when_told(*contract) {
+                        return Err(Error::StillAnswering);
+                    }
                 }
             }
             Ok(())
@@ -599,6 +635,12 @@ mod directory {
                     self.dependents.set(&dependents);
                     self.env().emit_event(DependentAttached { contract });
                 }
+                Action::Detach { contract } => {
+                    let mut dependents = self.dependents();
+                    dependents.retain(|attached| *attached != contract);
+                    self.dependents.set(&dependents);
+                    self.env().emit_event(DependentDetached { contract });
+                }
             }
             Ok(())
         }
@@ -618,6 +660,15 @@ mod directory {
                 }
             }
             Ok(())
+        }
+
+        /// Probes a contract to attach: it must answer this directory's `forget_account` (of
+        /// the all-zero account, which no one holds) with `Ok`, as an attached dependent must
+        /// on every removal. A second directory, a registry that does not cache memberships and
+        /// a records registry wired to another directory all fail the probe.
+        fn forgets_when_told(contract: AccountId) -> bool {
+            let mut cache: ink::contract_ref!(MembershipCache) = contract.into();
+            matches!(cache.call_mut().forget_account(AccountId::from([0; 32])).try_invoke(), Ok(Ok(Ok(()))))
         }
 
         /// The admitted institution `account` acts for. Entries left behind by a removed
@@ -641,10 +692,15 @@ mod directory {
             }
         }
 
+        /// True if `account` may act for the patient now: it is the patient's key, or, for a
+        /// custodial patient, an account of the controlling institution while that institution
+        /// holds the custodian role.
         fn acts_for(&self, account: AccountId, info: &PatientInfo) -> bool {
             match info.controller {
                 Controller::PatientHeld(key) => key == account,
-                Controller::Custodial(custodian) => self.membership_of(account).map(|(id, _)| id) == Some(custodian),
+                Controller::Custodial(custodian) => self
+                    .membership_of(account)
+                    .is_some_and(|(id, institution)| id == custodian && institution.roles.contains(Role::Custodian)),
             }
         }
 
@@ -659,6 +715,7 @@ mod directory {
             info.controller = new;
             info.offered_to = None;
             self.patients.insert(patient, info);
+            self.offer_makers.remove(patient);
             self.env().emit_event(ControlChanged { patient, old, new, changed_by });
         }
     }

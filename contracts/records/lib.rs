@@ -21,7 +21,7 @@
 //! | caller | may |
 //! |---|---|
 //! | account of a custodian institution | open records, commit and supersede versions of the records its institution keeps, erase them |
-//! | the patient's controller (directory `may_act_for`) | erase versions of the patient's records |
+//! | the patient's own key (a patient-held controller) | erase versions of the patient's records, whoever keeps them |
 //! | anyone | query and verify |
 //!
 //! - **Batches**: `commit_batch` commits up to `MAX_BATCH` versions all or nothing.
@@ -30,7 +30,10 @@
 //! this registry is attached; the directory makes it forget (`MembershipCache`) whenever an
 //! account leaves or an institution's roles change, in the same transaction, so a removed
 //! account or institution loses its rights in the block the removal lands in. Control of a
-//! patient (for erasure) is always asked of the directory.
+//! patient (for erasure) is always asked of the directory. An institution acting for a
+//! custodial patient erases only its own versions; another custodian's version can be erased
+//! on the patient's behalf only with the patient's own key, and its `VersionErased` event
+//! carries that custodian as a topic.
 //!
 //! ## Error handling
 //! Messages check everything before they write and return a typed [`Error`]; ink! reverts a
@@ -42,7 +45,7 @@ pub use self::records::{BatchError, Error, Records, RecordsRef};
 #[ink::contract]
 mod records {
     use custodia_types::{
-        directory::{DirectoryQueries, ForgetError, Membership, MembershipCache, Role, Roles},
+        directory::{Controller, DirectoryQueries, ForgetError, Membership, MembershipCache, Role, Roles},
         records::{
             Content, ErasureReason, Link, NewVersion, RecordInfo, RecordQueries, Supersedence, Tombstone, Verification,
             Version, VersionCommitted, VersionErased, VersionFacts, VersionNo, VersionRef, VersionSuperseded,
@@ -439,7 +442,11 @@ mod records {
             if is_custodian {
                 return Ok(true);
             }
-            Self::answer(self.directory_ref().call().may_act_for(caller, info.patient).try_invoke())
+            // Only the patient's own key erases another custodian's version: an institution
+            // acting for a custodial patient must not destroy another institution's evidence.
+            // The `VersionErased` event names the record's custodian as a topic, so it learns.
+            let controller = Self::answer(self.directory_ref().call().controller_of(info.patient).try_invoke())?;
+            Ok(controller == Some(Controller::PatientHeld(caller)))
         }
 
         /// The membership of `account`: from the cache, or from the directory (and then cached,

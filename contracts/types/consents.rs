@@ -13,6 +13,10 @@ pub const MAX_CATEGORIES: u32 = 8;
 /// Most receipts one `receipts` page returns.
 pub const MAX_RECEIPT_PAGE: u32 = 32;
 
+/// Most positions one `receipts` page reads, however few of them are returned (a page of
+/// active receipts after many revoked ones stays bounded; the caller goes on from `next`).
+pub const MAX_RECEIPT_SCAN: u32 = 128;
+
 /// Most checks one `check_batch` call takes.
 pub const MAX_CHECKS: u32 = 1000;
 
@@ -201,6 +205,11 @@ pub enum Denial {
     UnknownRecord,
     /// The directory or the records registry could not be asked; nothing is authorised.
     Unavailable,
+    /// A break-glass access names a purpose that is not an emergency (only
+    /// `EmergencyTreatment` overrides consent).
+    NotAnEmergency,
+    /// The patient is not registered.
+    UnknownPatient,
 }
 
 /// The consents registry's interface for the access log and the client.
@@ -214,6 +223,14 @@ pub trait ConsentQueries {
     /// answered `NoConsent`).
     #[ink(message)]
     fn check_batch(&self, checks: Vec<AccessCheck>) -> Vec<Result<ReceiptId, Denial>>;
+
+    /// Judges break-glass accesses, which need no receipt (at most `MAX_CHECKS`; extra ones
+    /// are answered `NotAnEmergency`): the accessor acts for an accessor institution, the
+    /// purpose is `EmergencyTreatment`, the patient is registered, and a version read is a
+    /// version of that patient's own record, so that the patient the access names is the
+    /// one who sees it announced. `check.receipt` is ignored.
+    #[ink(message)]
+    fn check_break_glass(&self, checks: Vec<AccessCheck>) -> Vec<Result<(), Denial>>;
 }
 
 /// Emitted when a controller grants a receipt (permit or deny).

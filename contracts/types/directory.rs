@@ -126,6 +126,9 @@ pub enum Action {
     /// Attach a registry contract that caches memberships: from then on the directory tells it,
     /// in the same transaction, whenever an account or an institution's roles must be forgotten.
     Attach { contract: AccountId },
+    /// Detaches a dependent registry (one that stopped answering would otherwise block every
+    /// removal). It no longer caches memberships: it asks the directory every time.
+    Detach { contract: AccountId },
 }
 
 /// Where a proposal stands.
@@ -340,6 +343,15 @@ pub struct AdminsChanged {
 #[ink::event]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependentAttached {
+    #[ink(topic)]
+    pub contract: AccountId,
+}
+
+/// A registry was detached: the directory no longer tells it to forget, and it no longer
+/// caches memberships.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependentDetached {
     #[ink(topic)]
     pub contract: AccountId,
 }

@@ -256,6 +256,23 @@ impl Sandbox {
             .map(|hash| hash.0)
     }
 
+    /// Switches the code of the contract at `address` to already uploaded code, as the
+    /// runtime's root origin does with `Contracts::set_code` (chain governance, not a
+    /// contract's own upgrade path). Used to bootstrap upgrades and to break a dependent in
+    /// tests.
+    pub fn set_code_as_root(&mut self, address: AccountId, code_hash: Hash) -> Result<(), DispatchFailure> {
+        self.runtime
+            .execute_with(|| {
+                pallet_contracts::Pallet::<Runtime>::set_code(
+                    ink_sandbox::frame_system::RawOrigin::Root.into(),
+                    to_runtime(address).into(),
+                    code_hash.into(),
+                )
+            })
+            .map(|_| ())
+            .map_err(|e| failure(&e))
+    }
+
     /// The whole state, to go back to with [`Sandbox::restore`].
     pub fn snapshot(&mut self) -> Snapshot {
         self.runtime.take_snapshot()

@@ -55,7 +55,11 @@ fn consented(s: &Setup, seq: u64) -> NewEntry {
 }
 
 fn break_glass(s: &Setup, seq: u64) -> NewEntry {
-    NewEntry { authorization: Authorization::BreakGlass(BreakGlassReason::PatientIncapacitated), ..consented(s, seq) }
+    NewEntry {
+        purpose: Purpose::EmergencyTreatment,
+        authorization: Authorization::BreakGlass(BreakGlassReason::PatientIncapacitated),
+        ..consented(s, seq)
+    }
 }
 
 #[test]
@@ -239,6 +243,26 @@ fn break_glass_needs_an_emergency_purpose() {
     for purpose in [Purpose::Research, Purpose::Payment, Purpose::Operations] {
         let entry = NewEntry { purpose, ..break_glass(&s, 0) };
         let refused = s.w.chain.call_refused(s.w.cast.lab, s.w.log().append_batch(vec![entry]));
-        assert!(matches!(refused, Err(BatchError { item: Some(0), .. })), "{purpose:?}: {refused:?}");
+        assert_eq!(
+            refused,
+            Err(BatchError { item: Some(0), error: Error::NotAuthorized(Denial::NotAnEmergency) }),
+            "{purpose:?}"
+        );
     }
+}
+
+#[test]
+fn break_glass_rates_are_readable_per_day() {
+    let mut s = setup();
+    let (lab, institution) = (s.w.cast.lab, s.w.institutions.lab);
+    let day = u32::try_from(NOW / DAY).unwrap();
+    let batch = vec![break_glass(&s, 0), consented(&s, 1), break_glass(&s, 2)];
+    assert!(s.w.chain.call(lab, s.w.log().append_batch(batch)).value.is_ok());
+    s.w.chain.set_time(NOW + DAY);
+    assert!(s.w.chain.call(lab, s.w.log().append(break_glass(&s, 3))).value.is_ok());
+    assert_eq!(s.w.chain.query(lab, s.w.log().break_glass_on(institution, day)), 2);
+    assert_eq!(s.w.chain.query(lab, s.w.log().break_glass_on(institution, day + 1)), 1);
+    assert_eq!(s.w.chain.query(lab, s.w.log().break_glass_on(institution, day + 2)), 0);
+    assert_eq!(s.w.chain.query(lab, s.w.log().break_glass_on(s.w.institutions.hospital_a, day)), 0);
+    assert_eq!(s.w.chain.query(lab, s.w.log().break_glass_count(institution)), 3);
 }

@@ -130,11 +130,11 @@ async fn direct_appends_break_glass_and_idempotent_resubmission() {
         log.append(entry(5, Authorization::Consent(receipt))).submit(&f.cast.lab),
     )
     .await;
-    let glass = log
-        .append_batch(vec![entry(1, Authorization::BreakGlass(BreakGlassReason::UrgentCare))])
-        .submit(&f.cast.lab)
-        .await
-        .unwrap();
+    let emergency = NewEntry {
+        purpose: Purpose::EmergencyTreatment,
+        ..entry(1, Authorization::BreakGlass(BreakGlassReason::UrgentCare))
+    };
+    let glass = log.append_batch(vec![emergency]).submit(&f.cast.lab).await.unwrap();
     let alarm = &glass.events_of::<BreakGlassAccess>()[0];
     assert_eq!((alarm.patient, alarm.institution, alarm.count), (f.patient, f.lab, 1));
     assert_eq!(log.break_glass_count(f.lab).query().await.unwrap(), 1);

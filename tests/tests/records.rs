@@ -504,17 +504,43 @@ fn removing_an_institution_ends_its_cached_rights() {
     assert_eq!(w.chain.call_refused(b, commit(&w, 2)), Err(Error::NotCustodian));
 }
 
+/// Attaches a second records registry on this directory, then has the chain's governance
+/// switch its code to the directory's (`Contracts::set_code` by root): a dependent that no
+/// longer answers `forget`. Returns its address.
+fn attach_a_dependent_that_stops_answering(w: &mut World) -> AccountId {
+    let second = w.chain.deploy("records", w.cast.admins[0], records::RecordsRef::new(w.directory), b"second");
+    assert_eq!(w.govern(Action::Attach { contract: second }), Ok(()));
+    let directory_code = w.chain.sandbox().code_hash(w.directory).expect("the directory's code");
+    w.chain.sandbox().set_code_as_root(second, directory_code).expect("root switches the code");
+    second
+}
+
 #[test]
 fn a_dependent_that_cannot_forget_blocks_the_change() {
     let mut w = World::new();
-    // Attach a contract that does not implement MembershipCache (a second directory).
-    let admins = w.cast.admins.to_vec();
-    let other = w.chain.deploy("directory", w.cast.admins[0], directory::DirectoryRef::new(admins, 1), b"other");
-    assert_eq!(w.govern(Action::Attach { contract: other }), Ok(()));
+    attach_a_dependent_that_stops_answering(&mut w);
     let remove = w.dir().remove_account(w.cast.hospital_a_clerk);
     assert_eq!(w.chain.call_refused(w.cast.hospital_a, remove), Err(directory::Error::DependentUnavailable));
     use directory::DirectoryQueries;
     assert!(w.chain.query(w.cast.hospital_a, w.dir().is_member(w.cast.hospital_a_clerk, Role::Custodian)));
+}
+
+#[test]
+fn detach_restores_removals_after_a_dependent_stops_answering() {
+    let mut w = World::new();
+    let admin = w.cast.admins[0];
+    // Only an attached dependent that no longer answers is detached: a working one keeps its
+    // place (its cached memberships must stay within the directory's reach).
+    let working = w.dir().propose(Action::Detach { contract: w.records });
+    assert_eq!(w.chain.call_refused(admin, working), Err(directory::Error::StillAnswering));
+    let unattached = w.dir().propose(Action::Detach { contract: w.consents });
+    assert_eq!(w.chain.call_refused(admin, unattached), Err(directory::Error::NotAttached));
+
+    let broken = attach_a_dependent_that_stops_answering(&mut w);
+    assert_eq!(w.govern(Action::Detach { contract: broken }), Ok(()));
+    assert_eq!(w.chain.query(admin, w.dir().dependents()), vec![w.records]);
+    let remove = w.dir().remove_account(w.cast.hospital_a_clerk);
+    assert_eq!(w.chain.call(w.cast.hospital_a, remove).value, Ok(()), "removals work again");
 }
 
 #[test]
@@ -591,7 +617,7 @@ fn attach_refuses_what_is_not_a_dependent_of_this_directory() {
     let foreign = w.chain.deploy("records", admin, records::RecordsRef::new(other), b"foreign");
     for contract in [other, foreign, w.consents] {
         let attach = w.dir().propose(Action::Attach { contract });
-        assert!(w.chain.call_refused(admin, attach).is_err(), "{contract:?} attached");
+        assert_eq!(w.chain.call_refused(admin, attach), Err(directory::Error::NotAttachable), "{contract:?}");
     }
     assert_eq!(w.chain.query(admin, w.dir().dependents()), vec![w.records]);
 }

@@ -38,8 +38,10 @@ pub enum AccessCommand {
         /// A query over a kind of record (`system|code`).
         #[arg(long, conflicts_with = "record")]
         query: Option<String>,
-        #[arg(long, value_parser = purpose, default_value = "treatment")]
-        purpose: Purpose,
+        /// Why: treatment (the default with --receipt), emergency-treatment (the only purpose
+        /// break-glass allows, and its default), payment, operations, research, …
+        #[arg(long, value_parser = purpose)]
+        purpose: Option<Purpose>,
         /// The consent receipt that allows it.
         #[arg(long, conflicts_with = "break_glass")]
         receipt: Option<u64>,
@@ -96,10 +98,18 @@ pub async fn run(ctx: &Context, command: AccessCommand) -> Result<ExitCode> {
                     return Err(Error::Input("name what was accessed: --record R --version N, or --query KIND".into()))
                 }
             };
-            let authorization = match (receipt, break_glass) {
-                (Some(r), _) => Authorization::Consent(r),
-                (None, Some(reason)) => Authorization::BreakGlass(reason),
-                (None, None) => {
+            let (authorization, purpose) = match (receipt, break_glass, purpose) {
+                (Some(r), _, purpose) => (Authorization::Consent(r), purpose.unwrap_or(Purpose::Treatment)),
+                (None, Some(reason), None | Some(Purpose::EmergencyTreatment)) => {
+                    (Authorization::BreakGlass(reason), Purpose::EmergencyTreatment)
+                }
+                (None, Some(_), Some(other)) => {
+                    return Err(Error::Input(format!(
+                        "break-glass overrides consent for emergency treatment only, not {other:?}: \
+                         drop --purpose or cite a receipt"
+                    )))
+                }
+                (None, None, _) => {
                     return Err(Error::Input("name the authorisation: --receipt ID or --break-glass REASON".into()))
                 }
             };

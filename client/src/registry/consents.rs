@@ -26,13 +26,15 @@ registry! {
 
 impl<B: Backend> Consents<'_, B> {
     /// Every receipt of a patient (only those in force now with `active_only`), page by page:
-    /// the second value of `receipts` is the position to read next, not a count.
+    /// the second value of `receipts` is the position to read next, not a count, and a page
+    /// may be empty with more to come (each call reads a bounded number of positions); the
+    /// end is the page that makes no progress.
     pub async fn all_receipts(&self, patient: PatientId, active_only: bool) -> Result<Vec<(ReceiptId, Receipt)>> {
         let mut all = Vec::new();
         let mut from = 0;
         loop {
             let (page, next) = self.receipts(patient, from, MAX_RECEIPT_PAGE, active_only).query().await?;
-            let done = page.is_empty() || next <= from;
+            let done = next <= from;
             all.extend(page);
             if done {
                 return Ok(all);

@@ -258,6 +258,11 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<AuditedA
         None if codes.is_empty() => return Err("no purposeOfEvent: the access log records why".into()),
         None => return Err(format!("purposeOfEvent {codes:?}: no purpose the chain knows (TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH, PATRQT, HLEGAL)")),
     };
+    if matches!(authorization, Some(Authorization::BreakGlass(_))) && purpose != Purpose::EmergencyTreatment {
+        return Err(format!(
+            "purposeOfEvent {codes:?}: break-glass (BTG) overrides consent for emergency treatment (ETREAT) only"
+        ));
+    }
     for (i, e) in entities.iter().enumerate() {
         for key in ["securityLabel", "lifecycle", "detail", "name", "description"] {
             if e.get(key).is_some() {
