@@ -266,6 +266,28 @@ pub enum DeploymentError {
         /// The code hash on chain.
         found: [u8; 32],
     },
+    /// A contract of the deployment is wired to another contract than the deployment's own
+    /// (e.g. the same code deployed under a rogue directory).
+    #[error("the {contract} contract's {field} is {found}, the deployment's is {expected}: a suite wired elsewhere")]
+    WrongWiring {
+        /// Which of the suite's contracts.
+        contract: &'static str,
+        /// Which of its links (`directory`, `records`, `consents`).
+        field: &'static str,
+        /// The deployment's contract (SS58).
+        expected: String,
+        /// What the contract is wired to (SS58).
+        found: String,
+    },
+    /// The records registry is not attached to the directory and no attach proposal is
+    /// pending: the directory could not make it forget removed accounts.
+    #[error(
+        "the {contract} contract is not attached to the deployment's directory (and no attach proposal is pending)"
+    )]
+    NotAttached {
+        /// Which of the suite's contracts.
+        contract: &'static str,
+    },
 }
 
 /// Why a key could not be loaded.

@@ -150,7 +150,8 @@ async fn a_suite_wired_to_another_directory_is_refused() {
     let rogue =
         deploy(backend, &rogue_admin, &rogue_governance, &Bundles::from_env(), b"rogue", "embedded").await.unwrap();
     assert_eq!(rogue.records.code_hash, deployment.records.code_hash, "same code: the code check cannot tell");
-    let swaps: [(&str, fn(&mut Deployment, &Deployment)); 4] = [
+    type Swap = fn(&mut Deployment, &Deployment);
+    let swaps: [(&str, Swap); 4] = [
         ("directory", |d, r| d.directory = r.directory.clone()),
         ("records", |d, r| d.records = r.records.clone()),
         ("consents", |d, r| d.consents = r.consents.clone()),
@@ -160,7 +161,22 @@ async fn a_suite_wired_to_another_directory_is_refused() {
         let mut swapped = deployment.clone();
         swap(&mut swapped, &rogue);
         let refused = Client::open(backend, swapped).await.err();
-        assert!(matches!(refused, Some(Error::Deployment(_))), "{name} from the rogue suite: {refused:?}");
+        assert!(
+            matches!(refused, Some(Error::Deployment(DeploymentError::WrongWiring { .. }))),
+            "{name} from the rogue suite: {refused:?}"
+        );
     }
     assert!(Client::open(backend, deployment).await.is_ok(), "the real suite still opens");
+
+    // A suite whose records registry was never attached (its proposal forgotten).
+    let two = Governance { admins: vec![rogue_admin.account(), f.cast.admins[1].account()], threshold: 2 };
+    let mut unattached =
+        deploy(backend, &rogue_admin, &two, &Bundles::from_env(), b"pending", "embedded").await.unwrap();
+    assert!(Client::open(backend, unattached.clone()).await.is_ok(), "attach pending: it opens");
+    unattached.attach_proposal = None;
+    let refused = Client::open(backend, unattached).await.err();
+    assert!(
+        matches!(refused, Some(Error::Deployment(DeploymentError::NotAttached { contract: "records" }))),
+        "{refused:?}"
+    );
 }

@@ -20,5 +20,8 @@ registry! {
         query root_at(size: u64) -> Option<[u8; 32]>;
         query next_seq(account: AccountId) -> u64;
         query break_glass_count(institution: InstitutionId) -> u32;
+        query break_glass_on(institution: InstitutionId, day: u32) -> u32;
+        query directory() -> AccountId;
+        query consents() -> AccountId;
     }
 }

@@ -17,10 +17,13 @@ registry! {
         tx revoke(receipt: ReceiptId) -> (), Error;
         query receipt(receipt: ReceiptId) -> Option<Receipt>;
         query receipts(patient: PatientId, from: u32, limit: u32, active_only: bool) -> (Vec<(ReceiptId, Receipt)>, u32);
+        query directory() -> ink::primitives::AccountId;
+        query records() -> ink::primitives::AccountId;
     }
     docs "custodia_types::consents::ConsentQueries" {
         query is_authorized(check: AccessCheck) -> Result<ReceiptId, Denial>;
         query check_batch(checks: Vec<AccessCheck>) -> Vec<Result<ReceiptId, Denial>>;
+        query check_break_glass(checks: Vec<AccessCheck>) -> Vec<Result<(), Denial>>;
     }
 }
 

@@ -34,6 +34,7 @@ registry! {
         query versions(record: RecordId, from: VersionNo, limit: u32) -> Vec<(VersionNo, Version)>;
         query superseded_by(record: RecordId, version: VersionNo) -> Option<Link>;
         query find(commitment: Commitment) -> Option<VersionRef>;
+        query directory() -> ink::primitives::AccountId;
     }
 }
 
