@@ -404,3 +404,17 @@ fn an_offer_lapses_when_its_makers_institution_stops_being_custodian() {
     w.govern(Action::SetRoles { institution: w.institutions.hospital_a, roles: accessor_only }).expect("set roles");
     assert_eq!(w.chain.call_refused(key, w.dir().accept_control(p)), Err(Error::NotOffered));
 }
+
+// ---- patient control (issue 15): no custodian seizes a patient-held identity at once ----
+
+#[test]
+fn a_custodian_cannot_seize_a_patient_held_identity_at_once() {
+    let mut w = World::new();
+    let p = w.keyed_patient;
+    let _ = w.chain.call(w.cast.hospital_a, w.dir().recover_control(p));
+    assert_eq!(
+        w.chain.query(w.cast.stranger, w.dir().controller_of(p)),
+        Some(Controller::PatientHeld(w.cast.patient_key))
+    );
+    assert!(w.chain.query(w.cast.stranger, w.dir().may_act_for(w.cast.patient_key, p)), "the key still acts");
+}
