@@ -236,6 +236,34 @@ pub fn describe(event: &SuiteEvent) -> String {
         ControlChanged(e) => {
             format!("ControlChanged {}: {} -> {}", short(e.patient.as_bytes()), controller(&e.old), controller(&e.new))
         }
+        RecoveryRequested(e) => format!(
+            "RecoveryRequested {} by {} ({:?}) to {}, {}",
+            short(e.patient.as_bytes()),
+            ss58(&e.requested_by),
+            e.route,
+            controller(&e.to),
+            e.executable_at.map_or("waiting for the guardians' threshold".into(), |at| format!("due at {at} ms"))
+        ),
+        RecoveryApproved(e) => format!(
+            "RecoveryApproved {} by guardian {} ({}/{})",
+            short(e.patient.as_bytes()),
+            ss58(&e.guardian),
+            e.approvals,
+            e.threshold
+        ),
+        RecoveryEnded(e) => format!("RecoveryEnded {} {:?} by {}", short(e.patient.as_bytes()), e.outcome, ss58(&e.by)),
+        RecoveryPolicyChanged(e) => format!(
+            "RecoveryPolicyChanged {}: custodian {}, {} guardian(s), threshold {}",
+            short(e.patient.as_bytes()),
+            if e.policy.custodial { "may recover" } else { "may not recover" },
+            e.policy.guardians.len(),
+            e.policy.threshold
+        ),
+        RecoveryParamsChanged(e) => format!(
+            "RecoveryParamsChanged delay {} ms, custodial fallback {}",
+            e.params.delay_ms,
+            if e.params.custodial_fallback_required { "required" } else { "optional" }
+        ),
         VersionCommitted(e) => format!(
             "VersionCommitted record {} v{} commitment {}{}",
             short(e.record.as_bytes()),

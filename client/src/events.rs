@@ -8,7 +8,8 @@ use custodia_types::{
     directory::{
         AccountAdded, AccountRemoved, AdminsChanged, ControlChanged, ControlOffered, DependentAttached,
         DependentDetached, InstitutionAdmitted, InstitutionRemoved, PatientRegistered, ProposalApproved,
-        ProposalCancelled, ProposalCreated, ProposalExecuted, RolesChanged,
+        ProposalCancelled, ProposalCreated, ProposalExecuted, RecoveryApproved, RecoveryEnded, RecoveryParamsChanged,
+        RecoveryPolicyChanged, RecoveryRequested, RolesChanged,
     },
     records::{VersionCommitted, VersionErased, VersionSuperseded},
 };
@@ -45,6 +46,7 @@ suite_events! {
     ProposalCreated, ProposalApproved, ProposalExecuted, ProposalCancelled, InstitutionAdmitted,
     RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, DependentDetached, AccountAdded, AccountRemoved,
     PatientRegistered, ControlOffered, ControlChanged,
+    RecoveryRequested, RecoveryApproved, RecoveryEnded, RecoveryPolicyChanged, RecoveryParamsChanged,
     VersionCommitted, VersionSuperseded, VersionErased,
     ConsentGranted, ConsentRevoked,
     AccessLogged, BreakGlassAccess, LogExtended,
@@ -71,6 +73,11 @@ pub mod value {
     /// The receipt `grant` made.
     pub fn receipt(events: &[Emitted]) -> Option<ReceiptId> {
         events.iter().find_map(Emitted::decode::<ConsentGranted>).map(|e| e.receipt)
+    }
+
+    /// The approvals a recovery has after `approve_recovery`.
+    pub fn recovery_approvals(events: &[Emitted]) -> Option<u32> {
+        events.iter().find_map(Emitted::decode::<RecoveryApproved>).map(|e| e.approvals)
     }
 
     /// The proposal `propose` made.

@@ -54,8 +54,10 @@ mod directory {
             AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered, Controller,
             DependentAttached, DependentDetached, DirectoryQueries, Institution, InstitutionAdmitted,
             InstitutionRemoved, Lookup, Membership, MembershipCache, PatientInfo, PatientRegistered, Proposal,
-            ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Role, Roles,
-            RolesChanged, MAX_ADMINS, MAX_DEPENDENTS,
+            ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Recovery,
+            RecoveryApproved, RecoveryEnded, RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy,
+            RecoveryPolicyChanged, RecoveryRequested, RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS,
+            MAX_DEPENDENTS, MAX_GUARDIANS, MAX_RECOVERY_DELAY_MS, MIN_RECOVERY_DELAY_MS,
         },
         InstitutionId, PatientId,
     };
@@ -105,6 +107,15 @@ mod directory {
         /// longer acts for the patient (left its institution, or the institution lost the
         /// custodian role); an offer with no maker recorded (made before revision 2) has lapsed.
         offer_makers: Mapping<PatientId, AccountId>,
+        /// The network's recovery parameters (the defaults until governance sets them).
+        recovery_params: Lazy<RecoveryParams>,
+        /// Each patient-held identity's recovery policy, set by the patient's key (the default
+        /// policy when missing: the custodian may recover, no guardians).
+        recovery_policies: Mapping<PatientId, RecoveryPolicy>,
+        /// Generation of each patient's policy, bumped on every change.
+        policy_epochs: Mapping<PatientId, u32>,
+        /// The pending recovery of each patient, if any.
+        recoveries: Mapping<PatientId, Recovery>,
     }
 
     /// Why a directory call was refused.
@@ -180,6 +191,32 @@ mod directory {
         /// Returned if the contract to detach still forgets when told: only a dependent that
         /// stopped answering is detached (a working one's caches would escape the directory).
         StillAnswering,
+        /// Returned if the caller is not one of the patient's guardians.
+        NotGuardian,
+        /// Returned if a guardian set is too large, repeats an account, names the patient's
+        /// own key, or has a threshold outside 1..=guardians (0 with no guardians).
+        InvalidGuardians,
+        /// Returned if the patient's policy ends the custodian's recovery right.
+        CustodialRecoveryDisabled,
+        /// Returned if the network requires the custodial fallback and a policy would end it.
+        CustodialFallbackRequired,
+        /// Returned if a recovery is pending already (only a guardians' request replaces a
+        /// custodian's).
+        RecoveryPending,
+        /// Returned if no recovery is pending.
+        NoRecovery,
+        /// Returned if the recovery's delay has not passed (or its guardians' threshold is not
+        /// reached).
+        RecoveryNotDue,
+        /// Returned if the recovery's right no longer holds (its requester left or lost the
+        /// custodian role, or the patient's policy changed): it cannot be completed.
+        RecoveryLapsed,
+        /// Returned if someone other than the requester tries to cancel a recovery.
+        NotRequester,
+        /// Returned if a recovery or rotation names the key that controls the patient now.
+        SameKey,
+        /// Returned if a recovery delay is outside `MIN_RECOVERY_DELAY_MS..=MAX_RECOVERY_DELAY_MS`.
+        InvalidDelay,
     }
 
     /// The directory's result type.
@@ -205,6 +242,10 @@ mod directory {
                 patients: Mapping::new(),
                 dependents: Lazy::new(),
                 offer_makers: Mapping::new(),
+                recovery_params: Lazy::new(),
+                recovery_policies: Mapping::new(),
+                policy_epochs: Mapping::new(),
+                recoveries: Mapping::new(),
             };
             directory.admins.set(&admins);
             Ok(directory)
@@ -384,13 +425,17 @@ mod directory {
         /// handover; `to` accepts with `accept_control`). A patient key can also rotate itself.
         ///
         /// # Errors
-        /// `UnknownPatient`, `NotController`, `AccountIsInstitutional`.
+        /// `UnknownPatient`, `NotController`, `SameKey` (offered to the key that holds it),
+        /// `AccountIsInstitutional`.
         #[ink(message)]
         pub fn offer_control(&mut self, patient: PatientId, to: AccountId) -> Result<()> {
             let caller = self.env().caller();
             let mut info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
             if !self.acts_for(caller, &info) {
                 return Err(Error::NotController);
+            }
+            if info.controller == Controller::PatientHeld(to) {
+                return Err(Error::SameKey);
             }
             if self.membership_of(to).is_some() {
                 return Err(Error::AccountIsInstitutional);
@@ -441,24 +486,218 @@ mod directory {
             Ok(())
         }
 
-        /// The custodian takes control back from a patient key (the fallback when the patient
-        /// has lost it). The change is public in the `ControlChanged` event.
+        /// The patient's key moves control to a new key of theirs, at once (no institution
+        /// involved). Ends a pending recovery and any offer.
         ///
         /// # Errors
-        /// `UnknownPatient`, `NotPatientCustodian`, `NotPatientHeld`.
+        /// `UnknownPatient`, `NotPatientHeld`, `NotController`, `SameKey`,
+        /// `AccountIsInstitutional`.
         #[ink(message)]
-        pub fn recover_control(&mut self, patient: PatientId) -> Result<()> {
+        pub fn rotate_key(&mut self, patient: PatientId, new_key: AccountId) -> Result<()> {
             let caller = self.env().caller();
             let mut info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
-            match self.custodian_of_account(caller) {
-                Ok((of, _)) if of == info.custodian => {}
-                _ => return Err(Error::NotPatientCustodian),
+            Self::ensure_key(&info, caller)?;
+            if new_key == caller {
+                return Err(Error::SameKey);
             }
-            if !matches!(info.controller, Controller::PatientHeld(_)) {
+            if self.membership_of(new_key).is_some() {
+                return Err(Error::AccountIsInstitutional);
+            }
+            self.change_controller(patient, &mut info, Controller::PatientHeld(new_key), caller);
+            Ok(())
+        }
+
+        /// The patient's key sets who may recover it: whether the custodian may, and guardians
+        /// with a threshold. Takes effect at once (it needs the current key); a pending
+        /// recovery the new policy no longer allows ends, and a guardians' recovery always
+        /// ends (its approvals were given under the old guardians).
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NotPatientHeld`, `NotController`, `InvalidGuardians`,
+        /// `CustodialFallbackRequired`.
+        #[ink(message)]
+        pub fn set_recovery_policy(&mut self, patient: PatientId, policy: RecoveryPolicy) -> Result<()> {
+            let caller = self.env().caller();
+            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            Self::ensure_key(&info, caller)?;
+            Self::check_guardians(&policy, caller)?;
+            if !policy.custodial && self.recovery_params().custodial_fallback_required {
+                return Err(Error::CustodialFallbackRequired);
+            }
+            let epoch = self.policy_epochs.get(patient).unwrap_or(0).checked_add(1).ok_or(Error::IdsExhausted)?;
+            self.policy_epochs.insert(patient, &epoch);
+            self.recovery_policies.insert(patient, &policy);
+            if let Some(pending) = self.recoveries.get(patient) {
+                if pending.route == RecoveryRoute::Guardians || !policy.custodial {
+                    self.end_recovery(patient, RecoveryOutcome::PolicyChanged, caller);
+                }
+            }
+            self.env().emit_event(RecoveryPolicyChanged { patient, policy });
+            Ok(())
+        }
+
+        /// Requests a recovery of a patient-held identity to `to` (a new patient key), or to
+        /// the custodian (`None`), by an account of the patient's custodian with the
+        /// custodian role (unless the patient's policy ends that right) or by one of the
+        /// patient's guardians. Announced at once; it can be completed after the network's
+        /// delay (for guardians, counted from the approval that reaches their threshold),
+        /// and the patient's key can veto it until then. The patient keeps full control
+        /// meanwhile. One recovery is pending at a time; a guardians' request replaces a
+        /// custodian's (a custodian cannot block the patient's own guardians).
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NotPatientHeld`, `SameKey`, `AccountIsInstitutional`,
+        /// `NotPatientCustodian` (an institution's account that may not recover this patient),
+        /// `NotGuardian` (anyone else), `CustodialRecoveryDisabled`, `RecoveryPending`.
+        #[ink(message)]
+        pub fn request_recovery(&mut self, patient: PatientId, to: Option<AccountId>) -> Result<()> {
+            let caller = self.env().caller();
+            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            let Controller::PatientHeld(key) = info.controller else {
                 return Err(Error::NotPatientHeld);
+            };
+            if let Some(new_key) = to {
+                if new_key == key {
+                    return Err(Error::SameKey);
+                }
+                if self.membership_of(new_key).is_some() {
+                    return Err(Error::AccountIsInstitutional);
+                }
             }
-            let custodial = Controller::Custodial(info.custodian);
-            self.change_controller(patient, &mut info, custodial, caller);
+            let policy = self.recovery_policy(patient);
+            let route = if policy.guardians.contains(&caller) {
+                RecoveryRoute::Guardians
+            } else if self.is_custodian_account(caller, info.custodian) {
+                if !self.custodial_allowed(&policy) {
+                    return Err(Error::CustodialRecoveryDisabled);
+                }
+                RecoveryRoute::Custodian
+            } else if self.membership_of(caller).is_some() {
+                return Err(Error::NotPatientCustodian);
+            } else {
+                return Err(Error::NotGuardian);
+            };
+            if let Some(pending) = self.live_recovery(patient, &info) {
+                if !(pending.route == RecoveryRoute::Custodian && route == RecoveryRoute::Guardians) {
+                    return Err(Error::RecoveryPending);
+                }
+            }
+            self.end_recovery(patient, RecoveryOutcome::Replaced, caller);
+            let now = self.env().block_timestamp();
+            let due = now.checked_add(self.recovery_params().delay_ms).ok_or(Error::IdsExhausted)?;
+            let (approvals, executable_at) = match route {
+                RecoveryRoute::Custodian => (Vec::new(), Some(due)),
+                RecoveryRoute::Guardians => (ink::prelude::vec![caller], (policy.threshold <= 1).then_some(due)),
+            };
+            let to = to.map_or(Controller::Custodial(info.custodian), Controller::PatientHeld);
+            let recovery = Recovery {
+                route,
+                to,
+                requested_by: caller,
+                requested_at: now,
+                approvals,
+                executable_at,
+                policy_epoch: self.policy_epochs.get(patient).unwrap_or(0),
+            };
+            self.recoveries.insert(patient, &recovery);
+            self.env().emit_event(RecoveryRequested { patient, route, to, requested_by: caller, executable_at });
+            Ok(())
+        }
+
+        /// A guardian approves the pending guardians' recovery. The approval that reaches the
+        /// threshold starts the delay. Returns the approvals it now has.
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NoRecovery`, `NotGuardian`, `AlreadyApproved`.
+        #[ink(message)]
+        pub fn approve_recovery(&mut self, patient: PatientId) -> Result<u32> {
+            let caller = self.env().caller();
+            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            let mut pending = self.live_recovery(patient, &info).ok_or(Error::NoRecovery)?;
+            let policy = self.recovery_policy(patient);
+            if pending.route != RecoveryRoute::Guardians || !policy.guardians.contains(&caller) {
+                return Err(Error::NotGuardian);
+            }
+            if pending.approvals.contains(&caller) {
+                return Err(Error::AlreadyApproved);
+            }
+            pending.approvals.push(caller);
+            let approvals = u32::try_from(pending.approvals.len()).map_err(|_| Error::IdsExhausted)?;
+            if pending.executable_at.is_none() && approvals >= policy.threshold {
+                let now = self.env().block_timestamp();
+                pending.executable_at =
+                    Some(now.checked_add(self.recovery_params().delay_ms).ok_or(Error::IdsExhausted)?);
+            }
+            self.recoveries.insert(patient, &pending);
+            self.env().emit_event(RecoveryApproved {
+                patient,
+                guardian: caller,
+                approvals,
+                threshold: policy.threshold,
+                executable_at: pending.executable_at,
+            });
+            Ok(approvals)
+        }
+
+        /// The patient's key vetoes the pending recovery.
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NotPatientHeld`, `NotController`, `NoRecovery`.
+        #[ink(message)]
+        pub fn veto_recovery(&mut self, patient: PatientId) -> Result<()> {
+            let caller = self.env().caller();
+            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            Self::ensure_key(&info, caller)?;
+            if !self.recoveries.contains(patient) {
+                return Err(Error::NoRecovery);
+            }
+            self.end_recovery(patient, RecoveryOutcome::Vetoed, caller);
+            Ok(())
+        }
+
+        /// The requester withdraws its pending recovery.
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NoRecovery`, `NotRequester`.
+        #[ink(message)]
+        pub fn cancel_recovery(&mut self, patient: PatientId) -> Result<()> {
+            let caller = self.env().caller();
+            self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            let pending = self.recoveries.get(patient).ok_or(Error::NoRecovery)?;
+            if pending.requested_by != caller {
+                return Err(Error::NotRequester);
+            }
+            self.end_recovery(patient, RecoveryOutcome::Cancelled, caller);
+            Ok(())
+        }
+
+        /// Carries out a recovery whose delay passed unvetoed (anyone may call it), if its
+        /// right still holds: the requester still acts for the custodian with the custodian
+        /// role and the policy still allows it, or the guardians' policy is unchanged. The
+        /// patient's receipts stay (they belong to the patient, not to a key); offers end.
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NoRecovery`, `RecoveryLapsed`, `RecoveryNotDue`,
+        /// `AccountIsInstitutional` (the new key joined an institution meanwhile).
+        #[ink(message)]
+        pub fn complete_recovery(&mut self, patient: PatientId) -> Result<()> {
+            let caller = self.env().caller();
+            let mut info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            if !self.recoveries.contains(patient) {
+                return Err(Error::NoRecovery);
+            }
+            let pending = self.live_recovery(patient, &info).ok_or(Error::RecoveryLapsed)?;
+            let now = self.env().block_timestamp();
+            if pending.executable_at.is_none_or(|due| now < due) {
+                return Err(Error::RecoveryNotDue);
+            }
+            if let Controller::PatientHeld(new_key) = pending.to {
+                if self.membership_of(new_key).is_some() {
+                    return Err(Error::AccountIsInstitutional);
+                }
+            }
+            self.end_recovery(patient, RecoveryOutcome::Completed, caller);
+            self.change_controller(patient, &mut info, pending.to, caller);
             Ok(())
         }
 
@@ -486,6 +725,25 @@ mod directory {
         #[ink(message)]
         pub fn institution(&self, institution: InstitutionId) -> Option<Institution> {
             self.institutions.get(institution)
+        }
+
+        /// The pending recovery of a patient, if any (one whose right has lapsed is shown
+        /// too: `complete_recovery` refuses it, a new request takes its place).
+        #[ink(message)]
+        pub fn recovery(&self, patient: PatientId) -> Option<Recovery> {
+            self.recoveries.get(patient)
+        }
+
+        /// Who may recover a patient-held identity (the default policy until the key sets one).
+        #[ink(message)]
+        pub fn recovery_policy(&self, patient: PatientId) -> RecoveryPolicy {
+            self.recovery_policies.get(patient).unwrap_or_default()
+        }
+
+        /// The network's recovery parameters.
+        #[ink(message)]
+        pub fn recovery_params(&self) -> RecoveryParams {
+            self.recovery_params.get().unwrap_or_default()
         }
 
         /// The attached dependent registries.
@@ -573,6 +831,11 @@ mod directory {
                         return Err(Error::NotAttachable);
                     }
                 }
+                Action::SetRecoveryParams { params } => {
+                    if !(MIN_RECOVERY_DELAY_MS..=MAX_RECOVERY_DELAY_MS).contains(&params.delay_ms) {
+                        return Err(Error::InvalidDelay);
+                    }
+                }
                 Action::Detach { contract } => {
                     if !self.dependents().contains(contract) {
                         return Err(Error::NotAttached);
@@ -634,6 +897,10 @@ mod directory {
                     dependents.push(contract);
                     self.dependents.set(&dependents);
                     self.env().emit_event(DependentAttached { contract });
+                }
+                Action::SetRecoveryParams { params } => {
+                    self.recovery_params.set(&params);
+                    self.env().emit_event(RecoveryParamsChanged { params });
                 }
                 Action::Detach { contract } => {
                     let mut dependents = self.dependents();
@@ -704,6 +971,64 @@ mod directory {
             }
         }
 
+        /// `Ok` if `caller` is the key that holds the patient now.
+        fn ensure_key(info: &PatientInfo, caller: AccountId) -> Result<()> {
+            match info.controller {
+                Controller::PatientHeld(key) if key == caller => Ok(()),
+                Controller::PatientHeld(_) => Err(Error::NotController),
+                Controller::Custodial(_) => Err(Error::NotPatientHeld),
+            }
+        }
+
+        fn check_guardians(policy: &RecoveryPolicy, key: AccountId) -> Result<()> {
+            let guardians = &policy.guardians;
+            let count = u32::try_from(guardians.len()).map_err(|_| Error::InvalidGuardians)?;
+            let repeated = guardians.iter().enumerate().any(|(i, g)| guardians[..i].contains(g));
+            let threshold_fits =
+                if count == 0 { policy.threshold == 0 } else { (1..=count).contains(&policy.threshold) };
+            if count > MAX_GUARDIANS || repeated || guardians.contains(&key) || !threshold_fits {
+                return Err(Error::InvalidGuardians);
+            }
+            Ok(())
+        }
+
+        /// True if `account` acts for `custodian` and that institution holds the custodian role.
+        fn is_custodian_account(&self, account: AccountId, custodian: InstitutionId) -> bool {
+            matches!(self.custodian_of_account(account), Ok((of, _)) if of == custodian)
+        }
+
+        /// The custodian may recover unless the patient's policy ends that right and the
+        /// network does not require it.
+        fn custodial_allowed(&self, policy: &RecoveryPolicy) -> bool {
+            policy.custodial || self.recovery_params().custodial_fallback_required
+        }
+
+        /// The patient's pending recovery if its right still holds: the patient is still
+        /// patient-held, and the requester still acts for the custodian with the custodian role
+        /// and the policy allows it, or the guardians' policy is the one it was requested under.
+        fn live_recovery(&self, patient: PatientId, info: &PatientInfo) -> Option<Recovery> {
+            let pending = self.recoveries.get(patient)?;
+            if !matches!(info.controller, Controller::PatientHeld(_)) {
+                return None;
+            }
+            let holds = match pending.route {
+                RecoveryRoute::Custodian => {
+                    self.is_custodian_account(pending.requested_by, info.custodian)
+                        && self.custodial_allowed(&self.recovery_policy(patient))
+                }
+                RecoveryRoute::Guardians => pending.policy_epoch == self.policy_epochs.get(patient).unwrap_or(0),
+            };
+            holds.then_some(pending)
+        }
+
+        /// Removes the patient's pending recovery, if any, announcing how it ended.
+        fn end_recovery(&mut self, patient: PatientId, outcome: RecoveryOutcome, by: AccountId) {
+            if self.recoveries.contains(patient) {
+                self.recoveries.remove(patient);
+                self.env().emit_event(RecoveryEnded { patient, outcome, by });
+            }
+        }
+
         fn change_controller(
             &mut self,
             patient: PatientId,
@@ -716,6 +1041,8 @@ mod directory {
             info.offered_to = None;
             self.patients.insert(patient, info);
             self.offer_makers.remove(patient);
+            self.end_recovery(patient, RecoveryOutcome::ControlChanged, changed_by);
+
             self.env().emit_event(ControlChanged { patient, old, new, changed_by });
         }
     }
@@ -760,7 +1087,7 @@ mod directory {
     #[cfg(test)]
     mod tests {
         use super::*;
-        use custodia_types::directory::InstitutionKind;
+        use custodia_types::directory::{InstitutionKind, DEFAULT_RECOVERY_DELAY_MS};
         use ink::env::{test, DefaultEnvironment};
 
         fn accounts() -> test::DefaultAccounts<DefaultEnvironment> {
@@ -927,10 +1254,15 @@ mod directory {
             assert!(directory.may_act_for(a.eve, p));
             assert!(!directory.may_act_for(a.django, p));
 
+            // The custodian stays the fallback, but its recovery waits out the delay.
             as_caller(a.django);
-            directory.recover_control(p).expect("recover");
+            directory.request_recovery(p, None).expect("request");
+            assert_eq!(directory.controller_of(p), Some(Controller::PatientHeld(a.eve)));
+            assert_eq!(directory.complete_recovery(p), Err(Error::RecoveryNotDue));
+            test::set_block_timestamp::<DefaultEnvironment>(DEFAULT_RECOVERY_DELAY_MS);
+            directory.complete_recovery(p).expect("complete after the delay");
             assert_eq!(directory.controller_of(p), Some(Controller::Custodial(hospital)));
-            assert_eq!(directory.recover_control(p), Err(Error::NotPatientHeld));
+            assert_eq!(directory.request_recovery(p, None), Err(Error::NotPatientHeld));
         }
     }
 }

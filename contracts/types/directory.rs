@@ -10,6 +10,21 @@ pub const MAX_ADMINS: u32 = 16;
 /// memberships and are told when to forget them).
 pub const MAX_DEPENDENTS: u32 = 8;
 
+/// Most guardians a patient names.
+pub const MAX_GUARDIANS: u32 = 8;
+
+/// One day in milliseconds of block time.
+pub const DAY_MS: Timestamp = 86_400_000;
+
+/// The shortest recovery delay governance may set.
+pub const MIN_RECOVERY_DELAY_MS: Timestamp = DAY_MS;
+
+/// The longest recovery delay governance may set.
+pub const MAX_RECOVERY_DELAY_MS: Timestamp = 90 * DAY_MS;
+
+/// The recovery delay until governance sets another.
+pub const DEFAULT_RECOVERY_DELAY_MS: Timestamp = 7 * DAY_MS;
+
 /// What an institution is, for the people reading the directory. Rights come from [`Roles`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]
@@ -129,6 +144,106 @@ pub enum Action {
     /// Detaches a dependent registry (one that stopped answering would otherwise block every
     /// removal). It no longer caches memberships: it asks the directory every time.
     Detach { contract: AccountId },
+    /// Sets the network's recovery parameters (the delay within
+    /// `MIN_RECOVERY_DELAY_MS..=MAX_RECOVERY_DELAY_MS`). A pending recovery keeps the delay
+    /// read when its clock started.
+    SetRecoveryParams { params: RecoveryParams },
+}
+
+/// The network's rules for recovering patient-held control.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct RecoveryParams {
+    /// How long a recovery waits, from its request (or, for guardians, from the approval
+    /// that reaches their threshold), before it can be completed; the patient's key can
+    /// veto it until then.
+    pub delay_ms: Timestamp,
+    /// If true, a patient cannot end their custodian's recovery right (the network requires
+    /// the custodial fallback); a patient's policy that ends it is refused, and one set before
+    /// is overridden.
+    pub custodial_fallback_required: bool,
+}
+
+impl Default for RecoveryParams {
+    fn default() -> Self {
+        Self { delay_ms: DEFAULT_RECOVERY_DELAY_MS, custodial_fallback_required: false }
+    }
+}
+
+/// Who may start a recovery of a patient-held identity, set by the patient's own key.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct RecoveryPolicy {
+    /// Whether the patient's custodian may request a recovery (unless the network requires
+    /// it, `RecoveryParams::custodial_fallback_required`).
+    pub custodial: bool,
+    /// Accounts the patient trusts (family, GP, an advocate): at most `MAX_GUARDIANS`,
+    /// distinct, none of them the patient's key.
+    pub guardians: Vec<AccountId>,
+    /// Guardians that must approve a recovery before its delay starts: 1..=guardians.len(),
+    /// or 0 with no guardians.
+    pub threshold: u32,
+}
+
+impl Default for RecoveryPolicy {
+    /// Until the patient sets one: the custodian may recover, no guardians.
+    fn default() -> Self {
+        Self { custodial: true, guardians: Vec::new(), threshold: 0 }
+    }
+}
+
+/// Who started a recovery.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub enum RecoveryRoute {
+    /// An account of the patient's custodian (with the custodian role).
+    Custodian,
+    /// The patient's guardians.
+    Guardians,
+}
+
+/// A pending recovery: announced at once, carried out only after the delay, vetoed by the
+/// patient's key until then.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct Recovery {
+    /// Who started it.
+    pub route: RecoveryRoute,
+    /// The controller it installs: a new patient key, or the custodian.
+    pub to: Controller,
+    /// The account that requested it.
+    pub requested_by: AccountId,
+    /// When.
+    pub requested_at: Timestamp,
+    /// Guardians that approved (the requesting guardian first); empty for the custodian route.
+    pub approvals: Vec<AccountId>,
+    /// When it can be completed: `None` until the guardians' threshold is reached.
+    pub executable_at: Option<Timestamp>,
+    /// The patient's policy generation it was requested under (a policy change ends a
+    /// guardians' recovery).
+    pub policy_epoch: u32,
+}
+
+/// How a pending recovery ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub enum RecoveryOutcome {
+    /// Carried out: the controller changed.
+    Completed,
+    /// The patient's key vetoed it.
+    Vetoed,
+    /// Its requester withdrew it.
+    Cancelled,
+    /// A guardians' request took the place of a custodian's.
+    Replaced,
+    /// Control changed otherwise (rotation, a handed-back key, an accepted offer).
+    ControlChanged,
+    /// The patient's policy changed and no longer allows it.
+    PolicyChanged,
 }
 
 /// Where a proposal stands.
@@ -408,4 +523,55 @@ pub struct ControlChanged {
     pub old: Controller,
     pub new: Controller,
     pub changed_by: AccountId,
+}
+
+/// A recovery of a patient-held identity was requested: it can be completed at
+/// `executable_at` (when set) unless the patient's key vetoes it first.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryRequested {
+    #[ink(topic)]
+    pub patient: PatientId,
+    pub route: RecoveryRoute,
+    pub to: Controller,
+    pub requested_by: AccountId,
+    pub executable_at: Option<Timestamp>,
+}
+
+/// A guardian approved a pending recovery; `executable_at` is set once the threshold is met.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryApproved {
+    #[ink(topic)]
+    pub patient: PatientId,
+    pub guardian: AccountId,
+    pub approvals: u32,
+    pub threshold: u32,
+    pub executable_at: Option<Timestamp>,
+}
+
+/// A pending recovery ended (completed, vetoed, cancelled, replaced, or overtaken).
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryEnded {
+    #[ink(topic)]
+    pub patient: PatientId,
+    pub outcome: RecoveryOutcome,
+    pub by: AccountId,
+}
+
+/// The patient's key set who may recover it.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryPolicyChanged {
+    #[ink(topic)]
+    pub patient: PatientId,
+    pub policy: RecoveryPolicy,
+}
+
+/// Governance set the network's recovery parameters.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryParamsChanged {
+    pub params: RecoveryParams,
 }

@@ -68,6 +68,18 @@ impl<R> Outcome<R> {
     pub fn events_of<E: ink::env::Event + Decode>(&self) -> Vec<E> {
         self.events.iter().filter_map(Emitted::decode::<E>).collect()
     }
+
+    /// The same outcome with its value mapped (to treat messages of different returns alike).
+    pub fn map<S>(self, f: impl FnOnce(R) -> S) -> Outcome<S> {
+        Outcome {
+            value: f(self.value),
+            reverted: self.reverted,
+            gas_consumed: self.gas_consumed,
+            gas_required: self.gas_required,
+            storage_deposit: self.storage_deposit,
+            events: self.events,
+        }
+    }
 }
 
 /// The in-process chain for contract tests: every call in the open block (until

@@ -9,7 +9,7 @@ use custodia_client::{
         },
         directory::{
             AccountAdded, AccountRemoved, Action, ControlChanged, Controller, InstitutionKind, PatientRegistered,
-            ProposalCancelled, ProposalCreated, Role, Roles,
+            ProposalCancelled, ProposalCreated, RecoveryEnded, RecoveryOutcome, Role, Roles,
         },
         records::{
             Content, ErasureReason, NewVersion, Supersedence, Verification, VersionCommitted, VersionErased,
@@ -82,9 +82,21 @@ async fn directory_governance_accounts_and_patients() {
     assert_eq!(dir.controller_of(patient).query().await.unwrap(), Some(Controller::Custodial(f.hospital_a)));
     dir.offer_control(patient, key).submit(&f.cast.hospital_a).await.unwrap();
     dir.accept_control(patient).submit(&f.cast.patient_key).await.unwrap();
-    dir.recover_control(patient).submit(&f.cast.hospital_a).await.unwrap();
+    // The custodian's recovery is announced and waits; the patient's key vetoes it alone.
+    dir.request_recovery(patient, None).submit(&f.cast.hospital_a).await.unwrap();
+    let pending = dir.recovery(patient).query().await.unwrap().expect("pending");
+    assert_eq!(pending.to, Controller::Custodial(f.hospital_a));
+    refused(
+        &f.client,
+        ContractError::Directory(directory::Error::RecoveryNotDue),
+        dir.complete_recovery(patient).submit(&f.cast.hospital_a),
+    )
+    .await;
+    let vetoed = dir.veto_recovery(patient).submit(&f.cast.patient_key).await.unwrap();
+    assert_eq!(vetoed.events_of::<RecoveryEnded>()[0].outcome, RecoveryOutcome::Vetoed);
+    assert_eq!(dir.recovery(patient).query().await.unwrap(), None);
     let info = dir.patient(patient).query().await.unwrap().expect("registered");
-    assert_eq!(info.controller, Controller::Custodial(f.hospital_a));
+    assert_eq!(info.controller, Controller::PatientHeld(key));
     assert_eq!(info.custodian, f.hospital_a);
 
     // Governance through the client: roles changed.

@@ -5,7 +5,8 @@ use custodia_types::{
     directory::{
         AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered, Controller,
         InstitutionAdmitted, InstitutionKind, InstitutionRemoved, PatientRegistered, ProposalApproved,
-        ProposalCancelled, ProposalCreated, ProposalExecuted, Role, Roles, RolesChanged,
+        ProposalCancelled, ProposalCreated, ProposalExecuted, RecoveryRequested, RecoveryRoute, Role, Roles,
+        RolesChanged, DEFAULT_RECOVERY_DELAY_MS,
     },
     PatientId,
 };
@@ -327,23 +328,33 @@ fn only_the_patient_key_hands_control_back() {
 }
 
 #[test]
-fn only_the_patients_custodian_recovers_control() {
+fn only_the_patients_custodian_or_guardians_request_recovery() {
     let mut w = World::new();
+    let p = w.keyed_patient;
+    let new_key = newcomer();
     let start = w.chain.snapshot();
+    let now = w.chain.sandbox().now();
     for who in w.cast.all() {
         w.chain.restore(&start);
-        let recover = w.dir().recover_control(w.keyed_patient);
+        let request = w.dir().request_recovery(p, Some(new_key));
         if [w.cast.hospital_a, w.cast.hospital_a_clerk].contains(&who) {
-            let outcome = w.chain.call(who, recover);
-            assert_eq!(outcome.value, Ok(()));
-            let changed = outcome.events_of::<ControlChanged>();
-            assert_eq!(changed[0].old, Controller::PatientHeld(w.cast.patient_key));
-            assert_eq!(changed[0].changed_by, who);
+            let outcome = w.chain.call(who, request);
+            assert_eq!(outcome.value, Ok(()), "{who:?}");
+            let requested = &outcome.events_of::<RecoveryRequested>()[0];
+            assert_eq!(
+                (requested.patient, requested.route, requested.requested_by),
+                (p, RecoveryRoute::Custodian, who)
+            );
+            assert_eq!(requested.to, Controller::PatientHeld(new_key));
+            assert_eq!(requested.executable_at, Some(now + DEFAULT_RECOVERY_DELAY_MS));
+            assert!(outcome.events_of::<ControlChanged>().is_empty(), "nothing changes at the request");
         } else {
-            assert_eq!(w.chain.call_refused(who, recover), Err(Error::NotPatientCustodian), "{who:?}");
+            let institutional = [w.cast.hospital_b, w.cast.lab, w.cast.auditor].contains(&who);
+            let expected = if institutional { Error::NotPatientCustodian } else { Error::NotGuardian };
+            assert_eq!(w.chain.call_refused(who, request), Err(expected), "{who:?}");
         }
     }
-    let custodial = w.dir().recover_control(w.custodial_patient);
+    let custodial = w.dir().request_recovery(w.custodial_patient, Some(new_key));
     assert_eq!(w.chain.call_refused(w.cast.hospital_a, custodial), Err(Error::NotPatientHeld));
 }
 
@@ -411,7 +422,7 @@ fn an_offer_lapses_when_its_makers_institution_stops_being_custodian() {
 fn a_custodian_cannot_seize_a_patient_held_identity_at_once() {
     let mut w = World::new();
     let p = w.keyed_patient;
-    let _ = w.chain.call(w.cast.hospital_a, w.dir().recover_control(p));
+    let _ = w.chain.call(w.cast.hospital_a, w.dir().request_recovery(p, None));
     assert_eq!(
         w.chain.query(w.cast.stranger, w.dir().controller_of(p)),
         Some(Controller::PatientHeld(w.cast.patient_key))

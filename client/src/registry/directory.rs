@@ -3,7 +3,10 @@
 use super::registry;
 use crate::events::value;
 use custodia_types::{
-    directory::{Action, Controller, Institution, Lookup, Membership, PatientInfo, Proposal, Role, Roles},
+    directory::{
+        Action, Controller, Institution, Lookup, Membership, PatientInfo, Proposal, Recovery, RecoveryParams,
+        RecoveryPolicy, Role, Roles,
+    },
     InstitutionId, PatientId,
 };
 use directory::{Admins, DirectoryQueries, Error};
@@ -23,12 +26,21 @@ registry! {
         tx offer_control(patient: PatientId, to: AccountId) -> (), Error;
         tx accept_control(patient: PatientId) -> (), Error;
         tx release_control(patient: PatientId) -> (), Error;
-        tx recover_control(patient: PatientId) -> (), Error;
+        tx rotate_key(patient: PatientId, new_key: AccountId) -> (), Error;
+        tx set_recovery_policy(patient: PatientId, policy: RecoveryPolicy) -> (), Error;
+        tx request_recovery(patient: PatientId, to: Option<AccountId>) -> (), Error;
+        tx approve_recovery(patient: PatientId) -> u32, Error => value::recovery_approvals;
+        tx veto_recovery(patient: PatientId) -> (), Error;
+        tx cancel_recovery(patient: PatientId) -> (), Error;
+        tx complete_recovery(patient: PatientId) -> (), Error;
         query admins() -> Admins;
         query proposal(proposal: u32) -> Option<Proposal>;
         query has_approved(proposal: u32, admin: AccountId) -> bool;
         query institution(institution: InstitutionId) -> Option<Institution>;
         query dependents() -> Vec<AccountId>;
+        query recovery(patient: PatientId) -> Option<Recovery>;
+        query recovery_policy(patient: PatientId) -> RecoveryPolicy;
+        query recovery_params() -> RecoveryParams;
     }
     docs "custodia_types::directory::DirectoryQueries" {
         query is_member(account: AccountId, role: Role) -> bool;
