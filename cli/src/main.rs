@@ -13,7 +13,7 @@ mod demo;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{access, consent, deploy, directory, fhir, record, store};
+use commands::{access, consent, deploy, directory, fhir, patient, record, store};
 use context::{Context, Global};
 use custodia_services::Error;
 use std::process::ExitCode;
@@ -43,6 +43,9 @@ enum Command {
     /// Governance, institutions, accounts and patients.
     #[command(subcommand)]
     Directory(directory::DirectoryCommand),
+    /// A patient's identity: who controls it, keys, guardians, recoveries and vetoes.
+    #[command(subcommand)]
+    Patient(patient::PatientCommand),
     /// Record versions: commit, supersede, erase, show, history, verify.
     #[command(subcommand)]
     Record(record::RecordCommand),
@@ -105,6 +108,7 @@ async fn run(ctx: &Context, command: Command) -> custodia_services::Result<ExitC
         Command::Demo => demo::run(ctx).await,
         Command::Deploy(args) => deploy::run(ctx, args).await,
         Command::Directory(command) => directory::run(ctx, command).await,
+        Command::Patient(command) => patient::run(ctx, command).await,
         Command::Record(command) => record::run(ctx, command).await,
         Command::Consent(command) => consent::run(ctx, command).await,
         Command::Access(command) => access::run(ctx, command).await,

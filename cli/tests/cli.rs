@@ -791,3 +791,47 @@ fn receipts_are_listed_and_exported_across_pages_once_each() {
     let bundle: Value = serde_json::from_slice(&exported.stdout).unwrap();
     assert_eq!(bundle["entry"].as_array().unwrap().len(), 40, "every receipt exported");
 }
+
+#[test]
+fn patient_control_from_the_command_line() {
+    let dir = deployed();
+    let s = dir.path();
+    let id = ok(s, &["patient", "show", "MRN-7"])["patient"].as_str().expect("the pseudonym").to_string();
+    ok(s, &["patient", "offer", "MRN-7", "--to", "eve", "--as", "dave"]);
+    let accepted = ok(s, &["patient", "accept", &id, "--as", "eve"]);
+    assert_eq!(accepted["events"][0]["name"], "ControlChanged");
+    let named = ok(s, &["patient", "guardians", &id, "--guardian", "bob", "--guardian", "charlie", "--as", "eve"]);
+    assert_eq!(named["result"]["threshold"], 2, "a majority by default");
+
+    // The custodian's recovery is announced and waits; the patient's key vetoes it alone.
+    let requested = ok(s, &["patient", "recover", &id, "--as", "dave"]);
+    assert_eq!(requested["events"][0]["name"], "RecoveryRequested");
+    let shown = ok(s, &["patient", "show", &id]);
+    assert_eq!(shown["pending"]["route"], "Custodian");
+    assert!(shown["pending"]["state"].as_str().unwrap().starts_with("due in 7 d"), "{shown}");
+    let early = custodia(s, &["patient", "complete", &id, "--as", "dave"]);
+    assert_eq!(early.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&early.stderr).contains("RecoveryNotDue"), "{early:?}");
+    let vetoed = ok(s, &["patient", "veto", &id, "--as", "eve"]);
+    assert_eq!(vetoed["events"][0]["name"], "RecoveryEnded");
+    let shown = ok(s, &["patient", "show", &id]);
+    assert!(shown["pending"].is_null());
+    assert!(shown["controller"].as_str().unwrap().starts_with("patient key"), "{shown}");
+
+    // The guardians' request waits for their threshold, then for the delay.
+    ok(s, &["patient", "recover", &id, "--to", "//Eve//new", "--as", "bob"]);
+    let shown = ok(s, &["patient", "show", &id]);
+    assert_eq!(shown["pending"]["state"], "waiting for guardians (1 of 2)");
+    let approved = ok(s, &["patient", "approve", &id, "--as", "charlie"]);
+    assert_eq!(approved["result"]["approvals"], 2);
+    assert!(ok(s, &["patient", "show", &id])["pending"]["state"].as_str().unwrap().starts_with("due in 7 d"));
+    let not_theirs = custodia(s, &["patient", "cancel", &id, "--as", "charlie"]);
+    assert!(String::from_utf8_lossy(&not_theirs.stderr).contains("NotRequester"), "{not_theirs:?}");
+    ok(s, &["patient", "cancel", &id, "--as", "bob"]);
+
+    // The patient's key rotates at once; the old key has no say afterwards.
+    let rotated = ok(s, &["patient", "rotate", &id, "--to", "//Eve//new", "--as", "eve"]);
+    assert_eq!(rotated["events"][0]["name"], "ControlChanged");
+    let old = custodia(s, &["patient", "veto", &id, "--as", "eve"]);
+    assert!(String::from_utf8_lossy(&old.stderr).contains("NotController"), "{old:?}");
+}

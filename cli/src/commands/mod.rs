@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod directory;
 pub mod fhir;
 pub mod parse;
+pub mod patient;
 pub mod record;
 pub mod store;
 
