@@ -258,3 +258,24 @@ async fn racing_commits_to_one_record_each_learn_the_version_they_got() {
     got.sort();
     assert_eq!(got, [2, 3], "each learns its own version");
 }
+
+/// The patient's own key pays for and signs its veto: no institution can withhold it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_patient_vetoes_a_custodians_recovery_with_no_institutions_help() {
+    use custodia_client::types::directory::{Controller, RecoveryEnded, RecoveryOutcome, RecoveryRequested};
+    let f = deployed(&node_url()).await;
+    let dir = f.client.directory();
+    let key = f.cast.patient_key.account();
+    dir.offer_control(f.patient, key).submit(&f.cast.hospital_a).await.unwrap();
+    dir.accept_control(f.patient).submit(&f.cast.patient_key).await.unwrap();
+    let requested = dir.request_recovery(f.patient, None).submit(&f.cast.hospital_a).await.unwrap();
+    let announced = &requested.events_of::<RecoveryRequested>()[0];
+    assert_eq!(announced.patient, f.patient, "announced with the patient as topic");
+    let now = f.client.backend().now().await.unwrap();
+    assert!(announced.executable_at.is_some_and(|at| at > now), "due only after the delay");
+    let error = dir.complete_recovery(f.patient).submit(&f.cast.hospital_a).await.unwrap_err();
+    assert_eq!(error.contract(), Some(&ContractError::Directory(directory::Error::RecoveryNotDue)));
+    let vetoed = dir.veto_recovery(f.patient).submit(&f.cast.patient_key).await.unwrap();
+    assert_eq!(vetoed.events_of::<RecoveryEnded>()[0].outcome, RecoveryOutcome::Vetoed);
+    assert_eq!(dir.controller_of(f.patient).query().await.unwrap(), Some(Controller::PatientHeld(key)));
+}
