@@ -7,7 +7,7 @@ use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
     consents::{
         AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Grantee, Purpose, Purposes,
-        ReceiptId, Scope, Target, Terms, MAX_CATEGORIES, MAX_DENIES_PER_PATIENT,
+        ReceiptId, Scope, Target, Terms, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT,
     },
     directory::{Action, Role, Roles},
     records::VersionRef,
@@ -467,4 +467,26 @@ fn a_receipt_page_scans_a_bounded_number_of_positions() {
         from = next;
     }
     assert_eq!(found, vec![active]);
+}
+
+// ---- security review, finding 5: check_batch memory ----
+
+/// A batch at the caps: the patient holds the most denies, each over the most categories
+/// (none matching, so every check weighs every deny), and the batch is the largest.
+#[test]
+fn check_batch_at_the_caps_does_not_trap() {
+    let mut w = World::new();
+    let (a, p, lab) = (w.cast.hospital_a, w.custodial_patient, w.cast.lab);
+    let at = w.record_of(p, 0x3C, kind());
+    let permit = w.grant(a, w.terms(p, Scope::AllRecords));
+    for d in 0..MAX_DENIES_PER_PATIENT {
+        let codes = (0..MAX_CATEGORIES).map(|c| CodeId::new(id32(0x80 + (d * MAX_CATEGORIES + c) as u8))).collect();
+        let mut deny = w.terms(p, Scope::Categories(codes));
+        deny.decision = Decision::Deny;
+        w.grant(a, deny);
+    }
+    let checks = vec![check(lab, p, at, Some(permit)); MAX_CHECKS as usize];
+    let answers = w.chain.query(lab, w.con().check_batch(checks));
+    assert_eq!(answers.len(), MAX_CHECKS as usize);
+    assert!(answers.iter().all(|answer| *answer == Ok(permit)), "{:?}", answers.iter().find(|a| **a != Ok(permit)));
 }
