@@ -92,7 +92,9 @@ mod access_log {
     pub enum Error {
         /// Returned if a batch is empty.
         EmptyBatch,
-        /// Returned if a batch holds more than `MAX_ENTRIES` entries.
+        /// Returned if a batch holds more than `MAX_ENTRIES` entries (no position), or, at an
+        /// entry's position, if judging the batch up to that entry would read more receipts
+        /// than one call holds: submit the entries before it, then the rest.
         BatchTooLarge,
         /// Returned if the caller does not act for an accessor institution.
         NotAccessor,
@@ -158,8 +160,8 @@ mod access_log {
         ///
         /// # Errors
         /// `EmptyBatch`, `BatchTooLarge`, `NotAccessor`, `RegistryUnavailable` for the batch;
-        /// `ZeroId`, `SequenceGap`, `SequenceNotIncreasing`, `UnknownPatient`, `NotAuthorized`
-        /// with the entry's position.
+        /// `ZeroId`, `SequenceGap`, `SequenceNotIncreasing`, `UnknownPatient`, `NotAuthorized`,
+        /// `BatchTooLarge` with the entry's position.
         #[ink(message)]
         pub fn append_batch(&mut self, entries: Vec<NewEntry>) -> core::result::Result<Appended, BatchError> {
             let whole = |error| BatchError { item: None, error };
@@ -366,6 +368,7 @@ mod access_log {
                     Ok(_) => {}
                     Err(Denial::Unavailable) => return Err(BatchError { item, error: Error::RegistryUnavailable }),
                     Err(Denial::UnknownPatient) => return Err(BatchError { item, error: Error::UnknownPatient }),
+                    Err(Denial::BatchTooLarge) => return Err(BatchError { item, error: Error::BatchTooLarge }),
                     Err(denial) => return Err(BatchError { item, error: Error::NotAuthorized(denial) }),
                 }
             }

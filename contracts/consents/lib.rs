@@ -47,7 +47,7 @@ mod consents {
         },
         directory::{DirectoryQueries, Membership, Role},
         records::{RecordQueries, VersionRef},
-        PatientId,
+        CodeId, PatientId,
     };
     use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, storage::Mapping};
 
@@ -388,26 +388,26 @@ mod consents {
                     return Err(Denial::UnknownRecord);
                 }
             }
-            for id in self.cached_denies(check.patient, cache) {
-                if let Some(deny) = self.cached(id, cache) {
-                    if Self::judge(id, &deny, check, &member, facts).is_none() {
-                        return Err(Denial::Denied(id));
-                    }
+            let patient = self.patient_denies(check.patient, cache)?;
+            for (id, deny) in &cache.denies[patient].1 {
+                if Self::judge(*id, deny, check, &member, facts).is_none() {
+                    return Err(Denial::Denied(*id));
                 }
             }
             if let Some(id) = check.receipt {
-                let Some(receipt) = self.cached(id, cache) else {
+                let Some(cited) = self.cited(id, cache)? else {
                     return Err(Denial::NoConsent);
                 };
+                let receipt = &cache.receipts[cited].1;
                 if receipt.decision == Decision::Deny {
                     return Err(Denial::OutOfScope(id));
                 }
-                return match Self::judge(id, &receipt, check, &member, facts) {
+                return match Self::judge(id, receipt, check, &member, facts) {
                     None => Ok(id),
                     Some(denial) => Err(denial),
                 };
             }
-            self.search(check, &member, facts)
+            self.search(check, &member, facts, cache)
         }
 
         /// Searches the patient's newest receipts for a permit; else the most telling denial.
@@ -416,6 +416,7 @@ mod consents {
             check: &AccessCheck,
             member: &Membership,
             facts: Option<&VersionFacts>,
+            cache: &mut BatchCache,
         ) -> core::result::Result<ReceiptId, Denial> {
             let count = self.patient_count.get(check.patient).unwrap_or(0);
             let mut best = Denial::NoConsent;
@@ -423,6 +424,7 @@ mod consents {
                 let Some((id, receipt)) = self.receipt_at(check.patient, position) else {
                     continue;
                 };
+                cache.spend(&receipt)?;
                 if receipt.decision == Decision::Deny {
                     continue;
                 }
@@ -435,24 +437,35 @@ mod consents {
             Err(best)
         }
 
-        /// A receipt, read once per batch.
-        fn cached(&self, id: ReceiptId, cache: &mut BatchCache) -> Option<Receipt> {
-            if let Some((_, receipt)) = cache.receipts.iter().find(|(cached, _)| *cached == id) {
-                return Some(receipt.clone());
+        /// Where a cited receipt is in the batch's cache (read once per batch), or `None` if
+        /// it does not exist.
+        fn cited(&self, id: ReceiptId, cache: &mut BatchCache) -> core::result::Result<Option<usize>, Denial> {
+            if let Some(at) = cache.receipts.iter().position(|(cached, _)| *cached == id) {
+                return Ok(Some(at));
             }
-            let receipt = self.receipts.get(id)?;
-            cache.receipts.push((id, receipt.clone()));
-            Some(receipt)
+            let Some(receipt) = self.receipts.get(id) else {
+                return Ok(None);
+            };
+            cache.spend(&receipt)?;
+            cache.receipts.push((id, receipt));
+            Ok(Some(cache.receipts.len().saturating_sub(1)))
         }
 
-        /// A patient's deny receipts, read once per batch.
-        fn cached_denies(&self, patient: PatientId, cache: &mut BatchCache) -> Vec<ReceiptId> {
-            if let Some((_, denies)) = cache.denies.iter().find(|(cached, _)| *cached == patient) {
-                return denies.clone();
+        /// Where a patient's deny receipts are in the batch's cache (read once per batch; the
+        /// last patient asked first, as a batch usually holds runs of one patient).
+        fn patient_denies(&self, patient: PatientId, cache: &mut BatchCache) -> core::result::Result<usize, Denial> {
+            if let Some(at) = cache.denies.iter().rposition(|(cached, _)| *cached == patient) {
+                return Ok(at);
             }
-            let denies = self.denies.get(patient).unwrap_or_default();
-            cache.denies.push((patient, denies.clone()));
-            denies
+            let mut denies = Vec::new();
+            for id in self.denies.get(patient).unwrap_or_default() {
+                if let Some(deny) = self.receipts.get(id) {
+                    cache.spend(&deny)?;
+                    denies.push((id, deny));
+                }
+            }
+            cache.denies.push((patient, denies));
+            Ok(cache.denies.len().saturating_sub(1))
         }
 
         fn may_act_for(&self, account: AccountId, patient: PatientId) -> Result<bool> {
@@ -481,11 +494,38 @@ mod consents {
         }
     }
 
-    /// What one `check_batch` call has read already.
+    /// What one `check_batch` call has read already: each cited receipt and each patient's
+    /// denies once, judged in place (never copied per check). The contract's allocator never
+    /// frees, so what the batch decodes is counted against [`HEAP_BUDGET`]; a batch that would
+    /// exceed it is answered `BatchTooLarge` from the check that would, and the caller submits
+    /// the checks before it (the access log refuses at that entry's position, and the outbox
+    /// splits there).
     #[derive(Default)]
     struct BatchCache {
         receipts: Vec<(ReceiptId, Receipt)>,
-        denies: Vec<(PatientId, Vec<ReceiptId>)>,
+        denies: Vec<(PatientId, Vec<(ReceiptId, Receipt)>)>,
+        heap: usize,
+    }
+
+    /// Bytes of decoded receipts one batch may hold: a quarter of the contract's 1 MiB of
+    /// memory, beside the 160 KiB static buffer, the batch's own input and its answers.
+    const HEAP_BUDGET: usize = 256 * 1024;
+
+    impl BatchCache {
+        /// Counts a decoded receipt against the budget (its place in a vector and its
+        /// categories on the heap, doubled for the vectors' growth).
+        fn spend(&mut self, receipt: &Receipt) -> core::result::Result<(), Denial> {
+            let categories = match &receipt.scope {
+                Scope::Categories(codes) => codes.len().saturating_mul(core::mem::size_of::<CodeId>()),
+                _ => 0,
+            };
+            let cost = core::mem::size_of::<(ReceiptId, Receipt)>().saturating_add(categories).saturating_mul(2);
+            self.heap = self.heap.saturating_add(cost);
+            if self.heap > HEAP_BUDGET {
+                return Err(Denial::BatchTooLarge);
+            }
+            Ok(())
+        }
     }
 
     /// How telling a denial is when searching: the closest miss wins.

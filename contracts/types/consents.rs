@@ -210,6 +210,9 @@ pub enum Denial {
     NotAnEmergency,
     /// The patient is not registered.
     UnknownPatient,
+    /// The batch reads more receipts than one call holds (many patients with many denies):
+    /// this check and the ones after it were not judged; submit them in a later batch.
+    BatchTooLarge,
 }
 
 /// The consents registry's interface for the access log and the client.

@@ -147,7 +147,17 @@ impl<'a, B: Backend> Outbox<'a, B> {
                 .zip(next..)
                 .map(|(e, seq)| NewEntry { seq, ..*e })
                 .collect();
-            log.append_batch(judged).dry_run(account).await?;
+            match log.append_batch(judged).dry_run(account).await {
+                // Too many receipts to judge in one call: the entries before that one were
+                // judged; the rest are judged when their own chunk is submitted.
+                Err(custodia_client::Error::Contract(ContractError::AccessLogBatch(BatchError {
+                    item: Some(_),
+                    error: access_log::Error::BatchTooLarge,
+                }))) => {}
+                other => {
+                    other?;
+                }
+            }
         }
         self.enqueue(account, &unnumbered, chain_next)?;
         hook(Stage::Queued);
@@ -169,16 +179,26 @@ impl<'a, B: Backend> Outbox<'a, B> {
         let log = self.client.access_log();
         let mut drained = Drained::default();
         let pending = self.pending(account)?;
-        for (n, chunk) in pending.chunks(CHUNK).enumerate() {
-            let submitted = match log.append_batch(chunk.to_vec()).submit(signer).await {
-                Err(custodia_client::Error::Contract(ContractError::AccessLogBatch(BatchError {
-                    item: Some(item),
-                    error,
-                }))) => {
-                    let seq = chunk.get(item as usize).map(|e| e.seq).unwrap_or_default();
-                    return Err(Error::QueuedEntryRefused { seq, error: ContractError::AccessLog(error) });
+        let (mut start, mut n) = (0, 0);
+        while start < pending.len() {
+            let mut chunk = &pending[start..pending.len().min(start + CHUNK)];
+            let submitted = loop {
+                match log.append_batch(chunk.to_vec()).submit(signer).await {
+                    // The chain cannot judge this many receipts in one call: the entries before
+                    // the one it stopped at go as a chunk of their own, the rest after it.
+                    Err(custodia_client::Error::Contract(ContractError::AccessLogBatch(BatchError {
+                        item: Some(item),
+                        error: access_log::Error::BatchTooLarge,
+                    }))) if item > 0 => chunk = &chunk[..item as usize],
+                    Err(custodia_client::Error::Contract(ContractError::AccessLogBatch(BatchError {
+                        item: Some(item),
+                        error,
+                    }))) => {
+                        let seq = chunk.get(item as usize).map(|e| e.seq).unwrap_or_default();
+                        return Err(Error::QueuedEntryRefused { seq, error: ContractError::AccessLog(error) });
+                    }
+                    other => break other?,
                 }
-                other => other?,
             };
             hook(Stage::Included(n));
             // The chain skipped the leading entries whose numbers it holds already: ours from
@@ -202,6 +222,8 @@ impl<'a, B: Backend> Outbox<'a, B> {
             drained.first_index = drained.first_index.or(appended.first_index);
             drained.size = appended.size;
             drained.transactions += 1;
+            start += chunk.len();
+            n += 1;
         }
         Ok(drained)
     }

@@ -276,3 +276,59 @@ async fn a_number_another_engine_used_comes_back_as_a_conflict_never_cleared_sil
     let logged: Vec<Target> = f.index().entries(0, 10).unwrap().iter().map(|(_, e)| e.target).collect();
     assert_eq!(logged, vec![treatment.target, search.target]);
 }
+
+/// Patients whose denies are too many for one call to weigh together: the outbox submits the
+/// entries the chain could judge, then the rest, and every access is logged once, in order.
+#[tokio::test(flavor = "current_thread")]
+async fn the_outbox_splits_a_chunk_the_chain_cannot_judge_in_one_call() {
+    use custodia_client::types::consents::{MAX_CATEGORIES, MAX_DENIES_PER_PATIENT};
+    let f = fixture_with(Store::in_memory().unwrap()).await;
+    let now = f.client.backend().now().await.unwrap();
+    let terms = |patient, scope, decision| Terms {
+        patient,
+        grantee: Grantee { institution: f.lab, account: None },
+        scope,
+        purposes: Purposes::of(&[Purpose::Treatment]),
+        decision,
+        valid_from: now,
+        valid_until: now + 86_400_000,
+    };
+    let mut accesses = Vec::new();
+    for n in 0..18 {
+        let patient = f.pseudonyms.patient(&format!("MRN-deny-{n}"));
+        f.client.directory().register_patient(patient).submit(&f.cast.hospital_a).await.unwrap();
+        let record = f.pseudonyms.record(&format!("Observation/deny-{n}"));
+        let kind = f.pseudonyms.code("kind");
+        let salt = new_salt();
+        f.client
+            .records()
+            .commit(record, patient, commitment(&salt, b"v1"), b"L".to_vec(), kind)
+            .submit(&f.cast.hospital_a)
+            .await
+            .unwrap();
+        let consents = f.client.consents();
+        let permit = consents.grant(terms(patient, Scope::AllRecords, Decision::Permit));
+        let receipt = permit.submit(&f.cast.hospital_a).await.unwrap().value;
+        for d in 0..MAX_DENIES_PER_PATIENT {
+            let codes = (0..MAX_CATEGORIES).map(|c| f.pseudonyms.code(&format!("other|{d}-{c}"))).collect();
+            consents
+                .grant(terms(patient, Scope::Categories(codes), Decision::Deny))
+                .submit(&f.cast.hospital_a)
+                .await
+                .unwrap();
+        }
+        accesses.push(Access {
+            patient,
+            target: Target::Version(VersionRef { record, version: 1 }),
+            purpose: Purpose::Treatment,
+            authorization: Authorization::Consent(receipt),
+        });
+    }
+    let drained = f.outbox().record(&f.cast.lab, &accesses).await.unwrap();
+    assert_eq!(drained.appended, 18);
+    assert!(drained.transactions >= 2, "split: {} transactions", drained.transactions);
+    assert!(f.outbox().pending(f.cast.lab.account()).unwrap().is_empty());
+    let logged: Vec<AccessLogged> = drained.events.iter().filter_map(|e| e.decode::<AccessLogged>()).collect();
+    let seqs: Vec<u64> = logged.iter().map(|l| l.entry.seq).collect();
+    assert_eq!(seqs, (0..18).collect::<Vec<u64>>(), "each once, in order");
+}

@@ -480,13 +480,67 @@ fn check_batch_at_the_caps_does_not_trap() {
     let at = w.record_of(p, 0x3C, kind());
     let permit = w.grant(a, w.terms(p, Scope::AllRecords));
     for d in 0..MAX_DENIES_PER_PATIENT {
-        let codes = (0..MAX_CATEGORIES).map(|c| CodeId::new(id32(0x80 + (d * MAX_CATEGORIES + c) as u8))).collect();
+        let codes = (0..MAX_CATEGORIES).map(|c| CodeId::new(id32(0x10 + (d * MAX_CATEGORIES + c) as u8))).collect();
         let mut deny = w.terms(p, Scope::Categories(codes));
         deny.decision = Decision::Deny;
         w.grant(a, deny);
     }
     let checks = vec![check(lab, p, at, Some(permit)); MAX_CHECKS as usize];
-    let answers = w.chain.query(lab, w.con().check_batch(checks));
+    // The worst case weighs every deny's every category for every check: a block's worth.
+    w.chain.set_gas_limit(custodia_client::backend::Gas { ref_time: BLOCK_REF_TIME, proof_size: 16 * 1024 * 1024 });
+    let outcome = w.chain.call(lab, w.con().check_batch(checks));
+    assert!(!outcome.reverted);
+    let answers = outcome.value;
     assert_eq!(answers.len(), MAX_CHECKS as usize);
     assert!(answers.iter().all(|answer| *answer == Ok(permit)), "{:?}", answers.iter().find(|a| **a != Ok(permit)));
+    println!("check_batch at the caps: {} ref_time", outcome.gas_consumed.ref_time);
+    assert!(outcome.gas_consumed.ref_time < BLOCK_REF_TIME / 2, "{:?}", outcome.gas_consumed);
+}
+
+/// A normal-class block's ref_time on a 6 s, 2 s-of-compute chain (75 % of 2e12).
+const BLOCK_REF_TIME: u64 = 1_500_000_000_000;
+
+/// Many patients, each with the most denies over the most categories: the batch is cut with a
+/// typed answer where its receipts would outgrow one call's memory, never a trap; the access
+/// log refuses at that entry's position and takes the entries before it.
+#[test]
+fn a_batch_over_many_heavily_denied_patients_is_cut_with_a_typed_answer() {
+    use custodia_types::access_log::{Authorization, NewEntry};
+    let mut w = World::new();
+    let (a, lab) = (w.cast.hospital_a, w.cast.lab);
+    let mut checks = Vec::new();
+    let mut entries = Vec::new();
+    for n in 0..24u8 {
+        let p = PatientId::new(id32(0xA0 + n));
+        w.chain.call(a, w.dir().register_patient(p)).value.expect("register");
+        let at = w.record_of(p, 0x40 + n, kind());
+        let permit = w.grant(a, w.terms(p, Scope::AllRecords));
+        for d in 0..MAX_DENIES_PER_PATIENT {
+            let codes = (0..MAX_CATEGORIES).map(|c| CodeId::new(id32(0x10 + (d * MAX_CATEGORIES + c) as u8))).collect();
+            let mut deny = w.terms(p, Scope::Categories(codes));
+            deny.decision = Decision::Deny;
+            w.grant(a, deny);
+        }
+        checks.push(check(lab, p, at, Some(permit)));
+        entries.push(NewEntry {
+            seq: u64::from(n),
+            patient: p,
+            target: Target::Version(at),
+            purpose: Purpose::Treatment,
+            authorization: Authorization::Consent(permit),
+        });
+    }
+    let answers = w.chain.query(lab, w.con().check_batch(checks));
+    let cut = answers.iter().position(|answer| *answer == Err(Denial::BatchTooLarge)).expect("cut somewhere");
+    assert!(cut > 0, "at least one patient's denies fit");
+    assert!(answers[..cut].iter().all(Result::is_ok), "{answers:?}");
+    println!("one call judges {cut} patients holding 16 denies of 8 categories each");
+
+    let refused = w.chain.call_refused(lab, w.log().append_batch(entries.clone()));
+    let expected = access_log::BatchError { item: Some(cut as u32), error: access_log::Error::BatchTooLarge };
+    assert_eq!(refused, Err(expected));
+    let first = w.chain.call(lab, w.log().append_batch(entries[..cut].to_vec())).value.expect("the entries before");
+    assert_eq!(first.appended as usize, cut);
+    let rest = w.chain.call(lab, w.log().append_batch(entries[cut..].to_vec())).value.expect("the rest");
+    assert_eq!(first.appended + rest.appended, 24);
 }

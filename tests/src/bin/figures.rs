@@ -186,14 +186,13 @@ fn consents_and_log(w: &mut World, record: RecordId) {
     w.chain
         .set_gas_limit(custodia_client::backend::Gas { ref_time: NORMAL_BLOCK_REF_TIME, proof_size: 64 * 1024 * 1024 });
     let mut seq = 0u64;
-    for (label, authorization) in [
-        ("receipt", Authorization::Consent(receipt)),
-        ("break-glass", Authorization::BreakGlass(BreakGlassReason::LifeThreatening)),
+    for (label, authorization, purpose) in [
+        ("receipt", Authorization::Consent(receipt), Purpose::Treatment),
+        ("break-glass", Authorization::BreakGlass(BreakGlassReason::LifeThreatening), Purpose::EmergencyTreatment),
     ] {
         for size in [1u64, 10, 100, 1000] {
-            let batch: Vec<NewEntry> = (0..size)
-                .map(|i| NewEntry { seq: seq + i, patient: p, target, purpose: Purpose::Treatment, authorization })
-                .collect();
+            let batch: Vec<NewEntry> =
+                (0..size).map(|i| NewEntry { seq: seq + i, patient: p, target, purpose, authorization }).collect();
             seq += size;
             let outcome = w.chain.call(lab, w.log().append_batch(batch));
             assert_eq!(outcome.value.map(|a| a.appended), Ok(size as u32), "batch of {size}");
