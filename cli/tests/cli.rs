@@ -835,3 +835,34 @@ fn patient_control_from_the_command_line() {
     let old = custodia(s, &["patient", "veto", &id, "--as", "eve"]);
     assert!(String::from_utf8_lossy(&old.stderr).contains("NotController"), "{old:?}");
 }
+
+#[test]
+fn a_consent_is_granted_all_or_nothing_and_once() {
+    // Security finding 3: one Consent's receipts in one call. A Consent whose second deny names
+    // an institution the chain does not know must grant nothing (its first deny neither), and
+    // once the mapping is mended, importing it grants every receipt, once.
+    let dir = deployed();
+    let s = dir.path();
+    ok(s, &["directory", "register-patient", "Patient/f001", "--as", "dave"]);
+    std::fs::write(s.join("institutions.json"), r#"{"Organization/f001": 2, "Organization/f002": 99}"#).unwrap();
+    let mut consent: Value = serde_json::from_slice(
+        &std::fs::read(fhir_fixtures("consent").join("hl7-r4__Consent-consent-example-Emergency.json")).unwrap(),
+    )
+    .unwrap();
+    let mut second = consent["provision"]["provision"][0].clone();
+    second["actor"][0]["reference"]["reference"] = "Organization/f002".into();
+    consent["provision"]["provision"].as_array_mut().unwrap().push(second);
+    let file = s.join("consent.json");
+    std::fs::write(&file, serde_json::to_vec(&consent).unwrap()).unwrap();
+    let refused = custodia(s, &["fhir", "consent-import", file.to_str().unwrap(), "--as", "dave"]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert_eq!(ok(s, &["consent", "list", "Patient/f001"]).as_array().map(Vec::len), Some(0), "nothing granted");
+
+    std::fs::write(s.join("institutions.json"), r#"{"Organization/f001": 2, "Organization/f002": 1}"#).unwrap();
+    let granted = ok(s, &["fhir", "consent-import", file.to_str().unwrap(), "--as", "dave"]);
+    let receipts = granted["receipts"].as_array().unwrap().len();
+    assert_eq!(receipts, 3, "the permit and both denies: {granted}");
+    let again = ok(s, &["fhir", "consent-import", file.to_str().unwrap(), "--as", "dave"]);
+    assert_eq!(again["receipts"].as_array().map(Vec::len), Some(0));
+    assert_eq!(ok(s, &["consent", "list", "Patient/f001"]).as_array().map(Vec::len), Some(receipts));
+}
