@@ -289,6 +289,12 @@ pub fn describe(event: &SuiteEvent) -> String {
             e.decision
         ),
         ConsentRevoked(e) => format!("ConsentRevoked #{} by {}", e.receipt, ss58(&e.revoked_by)),
+        ConsentSetGranted(e) => format!(
+            "ConsentSetGranted {} receipts {:?}{}",
+            short(e.patient.as_bytes()),
+            e.receipts,
+            if e.new { "" } else { " (granted before: nothing new)" }
+        ),
         AccessLogged(e) => format!("AccessLogged {}", entry_text(e.index, &e.entry)),
         BreakGlassAccess(e) => format!(
             "BreakGlassAccess patient {} by institution #{} ({:?}; its break-glass count is now {})",

@@ -4,7 +4,7 @@
 use crate::backend::Emitted;
 use custodia_types::{
     access_log::{AccessLogged, BreakGlassAccess, LogExtended},
-    consents::{ConsentGranted, ConsentRevoked},
+    consents::{ConsentGranted, ConsentRevoked, ConsentSetGranted},
     directory::{
         AccountAdded, AccountRemoved, AdminsChanged, ControlChanged, ControlOffered, DependentAttached,
         DependentDetached, InstitutionAdmitted, InstitutionRemoved, PatientRegistered, ProposalApproved,
@@ -48,7 +48,7 @@ suite_events! {
     PatientRegistered, ControlOffered, ControlChanged,
     RecoveryRequested, RecoveryApproved, RecoveryEnded, RecoveryPolicyChanged, RecoveryParamsChanged,
     VersionCommitted, VersionSuperseded, VersionErased,
-    ConsentGranted, ConsentRevoked,
+    ConsentGranted, ConsentSetGranted, ConsentRevoked,
     AccessLogged, BreakGlassAccess, LogExtended,
 }
 
@@ -78,6 +78,11 @@ pub mod value {
     /// The approvals a recovery has after `approve_recovery`.
     pub fn recovery_approvals(events: &[Emitted]) -> Option<u32> {
         events.iter().find_map(Emitted::decode::<RecoveryApproved>).map(|e| e.approvals)
+    }
+
+    /// The receipts of the set `grant_set` granted (now or by an earlier call).
+    pub fn receipt_set(events: &[Emitted]) -> Option<Vec<ReceiptId>> {
+        events.iter().find_map(Emitted::decode::<ConsentSetGranted>).map(|e| e.receipts)
     }
 
     /// The proposal `propose` made.

@@ -41,9 +41,9 @@ pub use self::consents::{Consents, ConsentsRef, Error};
 mod consents {
     use custodia_types::{
         consents::{
-            AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Purpose, Receipt, ReceiptId,
-            Revocation, Scope, Target, Terms, VersionFacts, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT,
-            MAX_RECEIPT_PAGE, MAX_RECEIPT_SCAN,
+            AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, ConsentSet, ConsentSetGranted, Decision,
+            Denial, Purpose, Receipt, ReceiptId, Revocation, Scope, Target, Terms, VersionFacts, MAX_CATEGORIES,
+            MAX_CHECKS, MAX_DENIES_PER_PATIENT, MAX_RECEIPT_PAGE, MAX_RECEIPT_SCAN, MAX_SET,
         },
         directory::{DirectoryQueries, Membership, Role},
         records::{RecordQueries, VersionRef},
@@ -53,6 +53,9 @@ mod consents {
 
     /// How many of a patient's newest receipts a check without a cited receipt searches.
     const SEARCH_DEPTH: u32 = 64;
+
+    /// What identifies one granted set: its patient and its key.
+    type SetId = (PatientId, [u8; 32]);
 
     #[ink(storage)]
     pub struct Consents {
@@ -70,6 +73,8 @@ mod consents {
         patient_count: Mapping<PatientId, u32>,
         /// Each patient's unrevoked deny receipts (read by every check of that patient).
         denies: Mapping<PatientId, Vec<ReceiptId>>,
+        /// The receipts each granted set made, by patient and the set's key.
+        sets: Mapping<SetId, Vec<ReceiptId>>,
     }
 
     /// Why a consents call was refused.
@@ -100,13 +105,19 @@ mod consents {
         UnknownReceipt,
         /// Returned if the receipt was already revoked.
         AlreadyRevoked,
-        /// Returned if the caller is neither the granting account, the patient's controller nor
-        /// the patient's custodian.
+        /// Returned if the caller may not revoke the receipt: a deny only the patient's
+        /// controller lifts; a permit also the custodian-role accounts of the patient's custodian.
         NotAuthorizedToRevoke,
         /// Returned if the directory could not be called.
         DirectoryUnavailable,
         /// Returned if a counter would overflow.
         IdsExhausted,
+        /// Returned if a set holds no terms.
+        EmptySet,
+        /// Returned if a set holds more than `MAX_SET` terms.
+        SetTooLarge,
+        /// Returned if a set's terms are for more than one patient.
+        MixedPatients,
     }
 
     /// The registry's result type.
@@ -124,6 +135,7 @@ mod consents {
                 by_patient: Mapping::new(),
                 patient_count: Mapping::new(),
                 denies: Mapping::new(),
+                sets: Mapping::new(),
             }
         }
 
@@ -136,9 +148,61 @@ mod consents {
         #[ink(message)]
         pub fn grant(&mut self, terms: Terms) -> Result<ReceiptId> {
             let caller = self.env().caller();
-            let now = self.env().block_timestamp();
-            Self::check_terms(&terms, now)?;
+            Self::check_terms(&terms, self.env().block_timestamp())?;
             self.ensure_controller(caller, terms.patient)?;
+            self.grant_checked(caller, terms)
+        }
+
+        /// Grants the receipts of one decision (e.g. the provisions of one FHIR Consent) all
+        /// or nothing, in one call, under a key the caller derives from the decision (e.g. the
+        /// digest of the Consent's canonical form). A set whose key was granted for the patient
+        /// before grants nothing new: it returns the receipts granted then. Every receipt is for
+        /// the same patient; denies are granted first. Emits `ConsentGranted` for each new
+        /// receipt and `ConsentSetGranted` in both cases.
+        ///
+        /// # Errors
+        /// `EmptySet`, `SetTooLarge`, `MixedPatients`, and those of `grant` for any receipt
+        /// (then nothing is granted).
+        #[ink(message)]
+        pub fn grant_set(&mut self, set: ConsentSet) -> Result<Vec<ReceiptId>> {
+            let caller = self.env().caller();
+            let Some(patient) = set.terms.first().map(|terms| terms.patient) else {
+                return Err(Error::EmptySet);
+            };
+            if set.terms.len() > MAX_SET as usize {
+                return Err(Error::SetTooLarge);
+            }
+            if set.terms.iter().any(|terms| terms.patient != patient) {
+                return Err(Error::MixedPatients);
+            }
+            if let Some(granted) = self.sets.get((patient, set.key)) {
+                self.env().emit_event(ConsentSetGranted {
+                    patient,
+                    key: set.key,
+                    receipts: granted.clone(),
+                    new: false,
+                });
+                return Ok(granted);
+            }
+            let now = self.env().block_timestamp();
+            for terms in &set.terms {
+                Self::check_terms(terms, now)?;
+            }
+            self.ensure_controller(caller, patient)?;
+            let mut terms = set.terms;
+            terms.sort_by_key(|terms| terms.decision != Decision::Deny);
+            let mut granted = Vec::with_capacity(terms.len());
+            for terms in terms {
+                granted.push(self.grant_checked(caller, terms)?);
+            }
+            self.sets.insert((patient, set.key), &granted);
+            self.env().emit_event(ConsentSetGranted { patient, key: set.key, receipts: granted.clone(), new: true });
+            Ok(granted)
+        }
+
+        /// Grants terms already checked, by a caller that may act for the patient.
+        fn grant_checked(&mut self, caller: AccountId, terms: Terms) -> Result<ReceiptId> {
+            let now = self.env().block_timestamp();
             if self.institution_roles(terms.grantee.institution)?.is_none() {
                 return Err(Error::UnknownGrantee);
             }

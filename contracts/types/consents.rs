@@ -10,6 +10,9 @@ pub type ReceiptId = u64;
 /// Most category codes one receipt may name.
 pub const MAX_CATEGORIES: u32 = 8;
 
+/// Most receipts one `grant_set` grants.
+pub const MAX_SET: u32 = 16;
+
 /// Most receipts one `receipts` page returns.
 pub const MAX_RECEIPT_PAGE: u32 = 32;
 
@@ -234,6 +237,29 @@ pub trait ConsentQueries {
     /// one who sees it announced. `check.receipt` is ignored.
     #[ink(message)]
     fn check_break_glass(&self, checks: Vec<AccessCheck>) -> Vec<Result<(), Denial>>;
+}
+
+/// The receipts of one decision, granted together by `grant_set`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct ConsentSet {
+    /// What identifies the decision for the patient (e.g. the SHA-256 of a FHIR Consent's
+    /// canonical form): a set with a known key grants nothing new.
+    pub key: [u8; 32],
+    /// The receipts' terms, all for one patient (at most `MAX_SET`).
+    pub terms: Vec<Terms>,
+}
+
+/// Emitted by `grant_set`: the receipts of the set, and whether they were granted now (`new`)
+/// or by an earlier call with the same key.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentSetGranted {
+    #[ink(topic)]
+    pub patient: PatientId,
+    pub key: [u8; 32],
+    pub receipts: Vec<ReceiptId>,
+    pub new: bool,
 }
 
 /// Emitted when a controller grants a receipt (permit or deny).

@@ -544,3 +544,52 @@ fn a_batch_over_many_heavily_denied_patients_is_cut_with_a_typed_answer() {
     let rest = w.chain.call(lab, w.log().append_batch(entries[cut..].to_vec())).value.expect("the rest");
     assert_eq!(first.appended + rest.appended, 24);
 }
+
+// ---- security review, finding 3 (contract part): one decision, one call ----
+
+#[test]
+fn a_grant_set_is_all_or_nothing_and_granted_once() {
+    use custodia_types::consents::{ConsentSet, ConsentSetGranted, MAX_SET};
+    let mut w = World::new();
+    let (a, p) = (w.cast.hospital_a, w.custodial_patient);
+    let permit = w.terms(p, Scope::AllRecords);
+    let mut deny = w.terms(p, Scope::Categories(vec![CodeId::new(id32(0x21))]));
+    deny.decision = Decision::Deny;
+    let mut unknown = deny.clone();
+    unknown.grantee.institution = 99;
+    let key = id32(0x5E);
+    let bad = ConsentSet { key, terms: vec![permit.clone(), deny.clone(), unknown] };
+    assert_eq!(w.chain.call_refused(a, w.con().grant_set(bad)), Err(Error::UnknownGrantee));
+    assert_eq!(w.chain.query(a, w.con().receipts(p, 0, 32, false)).0.len(), 0, "nothing granted");
+
+    let good = ConsentSet { key, terms: vec![permit.clone(), deny.clone()] };
+    let outcome = w.chain.call(a, w.con().grant_set(good.clone()));
+    let ids = outcome.value.clone().expect("granted");
+    assert_eq!(ids.len(), 2);
+    let granted = outcome.events_of::<ConsentGranted>();
+    assert_eq!(granted[0].decision, Decision::Deny, "denies first");
+    assert_eq!(
+        outcome.events_of::<ConsentSetGranted>()[0],
+        ConsentSetGranted { patient: p, key, receipts: ids.clone(), new: true }
+    );
+
+    let again = w.chain.call(a, w.con().grant_set(good.clone()));
+    assert_eq!(again.value, Ok(ids.clone()), "the same key grants nothing new");
+    assert!(again.events_of::<ConsentGranted>().is_empty());
+    assert!(!again.events_of::<ConsentSetGranted>()[0].new);
+    assert_eq!(w.chain.query(a, w.con().receipts(p, 0, 32, false)).0.len(), 2);
+
+    let fresh = |terms: Vec<Terms>| ConsentSet { key: id32(0x5F), terms };
+    assert_eq!(
+        w.chain.call_refused(w.cast.lab, w.con().grant_set(fresh(vec![permit.clone()]))),
+        Err(Error::NotController)
+    );
+    assert_eq!(w.chain.call_refused(a, w.con().grant_set(fresh(Vec::new()))), Err(Error::EmptySet));
+    let other = w.terms(w.keyed_patient, Scope::AllRecords);
+    assert_eq!(
+        w.chain.call_refused(a, w.con().grant_set(fresh(vec![permit.clone(), other]))),
+        Err(Error::MixedPatients)
+    );
+    let many = vec![permit; MAX_SET as usize + 1];
+    assert_eq!(w.chain.call_refused(a, w.con().grant_set(fresh(many))), Err(Error::SetTooLarge));
+}

@@ -182,8 +182,7 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
                 institutions: institutions(ctx, map)?,
             };
             let value = read_json(&file)?;
-            let done =
-                custodia_services::consent_import::import(&client, &store, &value, &resolver, &ctx.signer()?).await?;
+            let done = custodia_services::consent_import::import(&client, &value, &resolver, &ctx.signer()?).await?;
             let mut text = match done.already.is_empty() {
                 true => format!("{}: receipts {:?}", file.display(), done.receipts),
                 false => format!(

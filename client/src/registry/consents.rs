@@ -5,7 +5,7 @@ use crate::events::value;
 use crate::{Backend, Result};
 use consents::Error;
 use custodia_types::{
-    consents::{AccessCheck, ConsentQueries, Denial, Receipt, ReceiptId, Terms, MAX_RECEIPT_PAGE},
+    consents::{AccessCheck, ConsentQueries, ConsentSet, Denial, Receipt, ReceiptId, Terms, MAX_RECEIPT_PAGE},
     PatientId,
 };
 
@@ -14,6 +14,7 @@ registry! {
     Consents for consents::Consents, at consents;
     docs "consents::ConsentsRef" {
         tx grant(terms: Terms) -> ReceiptId, Error => value::receipt;
+        tx grant_set(set: ConsentSet) -> Vec<ReceiptId>, Error => value::receipt_set;
         tx revoke(receipt: ReceiptId) -> (), Error;
         query receipt(receipt: ReceiptId) -> Option<Receipt>;
         query receipts(patient: PatientId, from: u32, limit: u32, active_only: bool) -> (Vec<(ReceiptId, Receipt)>, u32);
