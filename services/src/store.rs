@@ -45,6 +45,7 @@ impl Store {
         crate::index::create_tables(&tx)?;
         crate::fhir_import::create_tables(&tx)?;
         crate::consent_import::create_tables(&tx)?;
+        crate::sync::create_tables(&tx)?;
         tx.commit()?;
         Ok(Self { db })
     }
@@ -122,6 +123,7 @@ fn copy_tables(from: &ReadTransaction, to: &WriteTransaction) -> Result<()> {
     crate::outbox::copy_tables(from, to)?;
     crate::index::copy_tables(from, to)?;
     crate::fhir_import::copy_tables(from, to)?;
+    crate::sync::copy_tables(from, to)?;
     crate::consent_import::copy_tables(from, to)
 }
 
