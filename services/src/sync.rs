@@ -226,7 +226,8 @@ pub struct SyncReport {
     pub resumed: bool,
     /// The cursor after the run: the newest instant processed.
     pub cursor: Option<String>,
-    /// Seconds from the newest version the server had to the end of the run (0 if none).
+    /// Seconds from the server's write of the newest version committed to the moment its batch
+    /// was recorded (0 if nothing was committed).
     pub lag_seconds: f64,
     /// Seconds the run took.
     pub seconds: f64,
@@ -331,7 +332,6 @@ impl<'c, B: Backend> Follower<'c, B> {
         report.pages = history.pages;
         report.read = history.entries.len();
         report.repeats = history.repeats;
-        let newest = history.entries.iter().filter_map(|e| instant_nanos(&e.last_modified)).max();
         let mut entries = history.entries;
         entries.reverse(); // oldest first, then stably by instant and version number
         entries.sort_by_key(|e| (instant_nanos(&e.last_modified).unwrap_or_default(), version_order(&e.version)));
@@ -370,11 +370,6 @@ impl<'c, B: Backend> Follower<'c, B> {
         report.cursor = self.cursor()?;
         report.seconds = started.elapsed().as_secs_f64();
         report.chain_seconds = chain.0.as_secs_f64();
-        if let Some(newest) = newest {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            let now = i128::try_from(now.as_nanos()).unwrap_or(i128::MAX);
-            report.lag_seconds = (now.saturating_sub(newest)).max(0) as f64 / 1e9;
-        }
         Ok(report)
     }
 
@@ -649,6 +644,11 @@ impl<'c, B: Backend> Follower<'c, B> {
         hook(SyncStage::Included { versions: batch.versions.len() });
         self.record(&batch, &numbers)?;
         report.committed += batch.versions.len();
+        if let Some(written) = batch.cursor.as_deref().and_then(instant_nanos) {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let now = i128::try_from(now.as_nanos()).unwrap_or(i128::MAX);
+            report.lag_seconds = now.saturating_sub(written).max(0) as f64 / 1e9;
+        }
         hook(SyncStage::Recorded { versions: batch.versions.len(), queue });
         Ok(())
     }
