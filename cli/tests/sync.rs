@@ -109,23 +109,12 @@ impl Hfs {
         assert!(status == 200 || status == 204, "DELETE {path}: {status} {}", String::from_utf8_lossy(&body));
     }
 
-    /// Posts a transaction Bundle; for Synthea's OpenMRS-flavoured ones, first the
-    /// Organizations, Practitioners and Locations they reference conditionally.
+    /// Posts a transaction Bundle, after what it references conditionally (see
+    /// [`custodia_fixtures::server_prerequisites`]).
     fn load(&self, bundle: &Path) {
         let text = std::fs::read(bundle).unwrap();
-        let parsed: Value = serde_json::from_slice(&text).unwrap();
-        let mut conditional = std::collections::BTreeSet::new();
-        collect_conditional(&parsed, &mut conditional);
-        if !conditional.is_empty() {
-            let entries: Vec<Value> = conditional
-                .iter()
-                .map(|(kind, system, value)| {
-                    let resource = json!({"resourceType": kind, "identifier": [{"system": system, "value": value}]});
-                    json!({"resource": resource, "request": {"method": "POST", "url": kind}})
-                })
-                .collect();
-            let prerequisites = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
-            let (status, body) = self.curl("POST", "", Some(&serde_json::to_vec(&prerequisites).unwrap()));
+        if let Some(prerequisites) = custodia_fixtures::server_prerequisites(&text) {
+            let (status, body) = self.curl("POST", "", Some(&prerequisites));
             assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         }
         let (status, body) = self.curl("POST", "", Some(&text));
@@ -183,25 +172,6 @@ impl Hfs {
 impl Drop for Hfs {
     fn drop(&mut self) {
         let _ = Command::new(root().join("scripts/hfs-stop.sh")).arg("--data").arg(self.data.path()).output();
-    }
-}
-
-fn collect_conditional(value: &Value, out: &mut std::collections::BTreeSet<(String, String, String)>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(reference)) = map.get("reference") {
-                if let Some((kind, query)) = reference.split_once("?identifier=") {
-                    if let Some((system, value)) = query.split_once('|') {
-                        if kind != "Patient" {
-                            out.insert((kind.to_string(), system.to_string(), value.to_string()));
-                        }
-                    }
-                }
-            }
-            map.values().for_each(|v| collect_conditional(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_conditional(v, out)),
-        _ => {}
     }
 }
 
