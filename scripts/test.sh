@@ -26,7 +26,9 @@ for example in records_commit_and_verify consents_grant_and_check access_log_and
 done
 
 echo "==> the sync follower and server verification against Helios HFS"
-CUSTODIA_HFS_PROFILE=debug cargo test --quiet -p custodia-cli --features hfs --test sync
+export CUSTODIA_HFS_PROFILE=debug
+cargo test --quiet -p custodia-cli --features hfs --test sync
+cargo test --quiet -p custodia-tests --features hfs --test sync_faults
 
 echo "==> end-to-end suite over JSON-RPC on a local chain"
 started=""
