@@ -107,8 +107,14 @@ fn read_chain<T>(state: &Path, read: impl AsyncFnOnce(&Client<SandboxBackend>) -
     })
 }
 
+/// The state directory's pseudonym secret.
+fn pseudonyms_of(state: &Path) -> Pseudonyms {
+    Pseudonyms::load_or_create(&state.join("pseudonym.key")).unwrap()
+}
+
+/// Pseudonyms within the server (the follower's source system).
 fn pseudonyms(state: &Path, hfs: &Hfs) -> Pseudonyms {
-    Pseudonyms::load_or_create(&state.join("pseudonym.key")).unwrap().for_source(&hfs.url)
+    pseudonyms_of(state).for_source(&hfs.url)
 }
 
 /// The chain holds exactly the server's versions of every resource with a patient, in order,
@@ -489,6 +495,31 @@ fn a_patient_change_a_merge_and_refused_resources_are_followed_as_documented() {
     let resources: HashSet<&str> =
         of_pb["verdicts"].as_array().unwrap().iter().map(|v| v["resource"].as_str().unwrap()).collect();
     assert_eq!(resources, HashSet::from(["Patient/pb", "Observation/o1"]));
+
+    // o2 erased at the patient's request: verified as Erased, its salt destroyed, never
+    // committed again.
+    let o2 = format!("0x{}", hex::encode(pseudonyms.record("Observation/o2").as_bytes()));
+    let erased =
+        ok(s, &["record", "erase", "--record", &o2, "--version", "1", "--reason", "patient-request", "--as", "dave"]);
+    assert_eq!(erased["result"]["salt_destroyed"], true);
+    {
+        let store = custodia_services::Store::open(&s.join("client.redb")).unwrap();
+        let server = custodia_services::fhir_server::FhirServer::new(&hfs.url, Default::default());
+        let secret = pseudonyms_of(s);
+        let salt = read_chain(s, async |client| {
+            let follower = custodia_services::sync::Follower::new(client, &store, &secret, &server, Default::default());
+            follower.committed("Observation/o2", "1").unwrap().unwrap().salt
+        });
+        assert_eq!(salt, [0; 32], "the follower's salt of the erased version is destroyed");
+    }
+    assert_eq!(sync(s, &hfs)["committed"], 0, "an erased version is not committed again");
+    let out = custodia(s, &["fhir", "verify", "--server", &hfs.url, "--history", "--patient", "pa", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "the server still serves what the ledger erased");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let o2_verdict: Vec<&Value> =
+        report["verdicts"].as_array().unwrap().iter().filter(|v| v["resource"] == "Observation/o2").collect();
+    assert_eq!(o2_verdict.len(), 1);
+    assert_eq!(o2_verdict[0]["verification"], "Erased");
 
     // The follower's pseudonyms are the import's: the server's own history Bundle of pb,
     // imported as a file, lands in the same record of the same patient (a new version

@@ -851,6 +851,80 @@ impl<'c, B: Backend> Follower<'c, B> {
     }
 }
 
+/// Destroys the salts the follower kept for version `version` of `record` (it was erased; a
+/// marker it left there counts too): the row stays, so the follower never commits that server
+/// version again, and its salt becomes zeros, so nothing links the commitment the chain's
+/// history keeps to the content. Returns whether a salt was destroyed.
+pub fn forget_salt(store: &Store, record: RecordId, version: u32) -> Result<bool> {
+    forget_salts_where(store, |r, v| r == record && v == version)
+}
+
+/// Zeroes every kept salt (of a version, or of a marker it left) for which `erased` holds, in
+/// one transaction; returns whether any was.
+fn forget_salts_where(store: &Store, mut erased: impl FnMut(RecordId, u32) -> bool) -> Result<bool> {
+    let tx = store.write()?;
+    let forgot = {
+        let mut table = tx.open_table(VERSIONS)?;
+        let mut changed = Vec::new();
+        for row in table.iter()? {
+            let (at, value) = row?;
+            let mut committed = Committed::decode(&mut value.value()).map_err(Error::corrupt("a committed version"))?;
+            let mut touched = false;
+            if committed.salt != [0; 32] && erased(committed.record, committed.chain_version) {
+                committed.salt = [0; 32];
+                touched = true;
+            }
+            if let Some((record, version, salt)) = committed.left.as_mut() {
+                if *salt != [0; 32] && erased(*record, *version) {
+                    *salt = [0; 32];
+                    touched = true;
+                }
+            }
+            if touched {
+                let (key, server_version) = at.value();
+                changed.push((key, server_version.to_string(), committed));
+            }
+        }
+        for (key, server_version, committed) in &changed {
+            table.insert((*key, server_version.as_str()), &committed.encode()[..])?;
+        }
+        !changed.is_empty()
+    };
+    tx.commit()?;
+    Ok(forgot)
+}
+
+/// Destroys the kept salts of every version the chain shows as erased (a store restored from a
+/// backup taken before the erasure). Returns how many versions that was.
+pub(crate) async fn drop_erased<B: Backend>(client: &Client<B>, store: &Store) -> Result<usize> {
+    use custodia_client::types::records::Content;
+    let kept: Vec<(RecordId, u32)> = {
+        let tx = store.read()?;
+        let table = tx.open_table(VERSIONS)?;
+        let mut kept = Vec::new();
+        for row in table.iter()? {
+            let (_, value) = row?;
+            let committed = Committed::decode(&mut value.value()).map_err(Error::corrupt("a committed version"))?;
+            if committed.salt != [0; 32] {
+                kept.push((committed.record, committed.chain_version));
+            }
+            kept.extend(committed.left.filter(|(_, _, salt)| *salt != [0; 32]).map(|(r, v, _)| (r, v)));
+        }
+        kept
+    };
+    let mut erased = HashSet::new();
+    for (record, version) in kept {
+        let found = client.records().version(record, version).query().await?;
+        if matches!(found.map(|v| v.content), Some(Content::Erased(_))) {
+            erased.insert((record, version));
+        }
+    }
+    if !erased.is_empty() {
+        forget_salts_where(store, |r, v| erased.contains(&(r, v)))?;
+    }
+    Ok(erased.len())
+}
+
 /// What a batch being planned knows beyond the store.
 #[derive(Default)]
 struct Plan {
