@@ -538,3 +538,53 @@ fn a_patient_change_a_merge_and_refused_resources_are_followed_as_documented() {
         assert!(!holds(&chain, secret.as_bytes()), "{secret}");
     }
 }
+
+#[test]
+fn a_running_follower_commits_new_writes_and_waits_out_a_server_outage() {
+    let dir = deployed();
+    let s = dir.path();
+    let hfs = Hfs::start();
+    let observation = |id: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final", "code": {"text": "Hb"},
+               "subject": {"reference": "Patient/p1"}})
+    };
+    hfs.put(&json!({"resourceType": "Patient", "id": "p1", "gender": "female"}));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(["sync", "--server", &hfs.url, "--interval", "1", "--retries", "1", "--as", "dave", "--json"])
+        .env("CUSTODIA_STATE", s)
+        .env_remove("CUSTODIA_TEST_CRASH_AT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // One JSON status per pass (or per wait while the server is away).
+    let mut statuses = serde_json::Deserializer::from_reader(child.stdout.take().unwrap()).into_iter::<Value>();
+    let mut committed = 0;
+    // Reads statuses until `done` holds for one (and the versions committed so far).
+    let mut until = |what: &str, done: &dyn Fn(&Value, u64) -> bool| {
+        for status in statuses.by_ref() {
+            let status = status.unwrap();
+            committed += status["committed"].as_u64().unwrap_or(0);
+            if done(&status, committed) {
+                return status;
+            }
+        }
+        panic!("the follower stopped before {what}");
+    };
+    until("the first pass", &|_, all| all == 1);
+    hfs.put(&observation("o1"));
+    until("it commits a new write", &|_, all| all == 2);
+    hfs.stop();
+    let waiting = until("it notices the outage", &|s, _| s.get("waiting_seconds").is_some());
+    assert!(waiting["error"].as_str().unwrap().contains("could not be reached"), "{waiting}");
+    hfs.restart();
+    hfs.put(&observation("o2"));
+    let mut resource = observation("o1");
+    resource["status"] = json!("amended");
+    hfs.put(&resource);
+    until("it catches up", &|_, all| all == 4);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let total = assert_chain_holds_exactly_the_servers_versions(s, &hfs);
+    assert_eq!(total, 4, "p1, o1 twice, o2: each once");
+}
