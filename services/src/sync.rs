@@ -496,7 +496,7 @@ impl<'c, B: Backend> Follower<'c, B> {
     /// patient, and not superseded yet.
     async fn related(
         &self,
-        plan: &Plan,
+        plan: &mut Plan,
         document: &Document,
         patient: PatientId,
         chain: &mut ChainClock,
@@ -547,6 +547,7 @@ impl<'c, B: Backend> Follower<'c, B> {
                 .map(|version| Link { target: VersionRef { record, version }, how: Supersedence::Replaces }),
         };
         plan.heads.insert(record, (patient, number));
+        plan.absent.remove(&record);
         plan.batch.versions.push(Planned {
             key,
             reference: entry.reference.clone(),
@@ -571,12 +572,29 @@ impl<'c, B: Backend> Follower<'c, B> {
         Ok(document)
     }
 
-    /// The patient and newest version of a record: planned in this batch, or on chain.
-    async fn head_of(&self, plan: &Plan, record: RecordId, chain: &mut ChainClock) -> Result<Option<(PatientId, u32)>> {
+    /// The patient and newest version of a record: planned in this batch, or on chain (asked
+    /// once per batch).
+    async fn head_of(
+        &self,
+        plan: &mut Plan,
+        record: RecordId,
+        chain: &mut ChainClock,
+    ) -> Result<Option<(PatientId, u32)>> {
         if let Some(head) = plan.heads.get(&record) {
             return Ok(Some(*head));
         }
+        if plan.absent.contains(&record) {
+            return Ok(None);
+        }
         let info = chain.time(self.client.records().record(record).query()).await?;
+        match info {
+            Some(info) => {
+                plan.heads.insert(record, (info.patient, info.head));
+            }
+            None => {
+                plan.absent.insert(record);
+            }
+        }
         Ok(info.map(|info| (info.patient, info.head)))
     }
 
@@ -929,8 +947,10 @@ pub(crate) async fn drop_erased<B: Backend>(client: &Client<B>, store: &Store) -
 #[derive(Default)]
 struct Plan {
     batch: Batch,
-    /// Patient and newest planned version number per record.
+    /// Patient and newest version number per record (planned, or as the chain said).
     heads: HashMap<RecordId, (PatientId, u32)>,
+    /// Records the chain said it does not hold (and none planned yet).
+    absent: HashSet<RecordId>,
     /// The resources' state after the planned versions.
     followed: HashMap<[u8; 32], Followed>,
     /// Versions already targeted by a link of this batch.
