@@ -205,7 +205,9 @@ impl FhirServer {
 /// Follows a history from page `first`, fetching each page with `fetch`: entries of every
 /// page in order, each version once; a `next` link to a page already read, or a page holding
 /// only versions already read, is a [`ServerError::Loop`]; a `next` link off the server is a
-/// [`ServerError::BadPage`].
+/// [`ServerError::BadPage`]. A server that names itself by another base URL than `server`
+/// (its own configured base, behind a proxy or an alias) writes its links with that base, as
+/// its first page's `self` link shows: they are followed on `server`.
 pub(crate) fn walk(
     server: &str,
     first: &str,
@@ -216,13 +218,18 @@ pub(crate) fn walk(
     let mut visited: HashSet<String> = HashSet::new();
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut next = Some(first.to_string());
+    let mut own_base: Option<String> = None;
     while let Some(url) = next.take() {
         if !visited.insert(url.clone()) {
             return Err(ServerError::Loop { server: server.to_string(), page: history.pages + 1 });
         }
         let body = fetch(&url)?;
         history.pages += 1;
-        let (entries, link) = page(&body).map_err(|problem| bad(format!("page {}: {problem}", history.pages)))?;
+        let (entries, link, self_link) =
+            page(&body).map_err(|problem| bad(format!("page {}: {problem}", history.pages)))?;
+        if history.pages == 1 {
+            own_base = self_link.and_then(|l| l.split_once("/_history").map(|(base, _)| base.to_string()));
+        }
         let served = entries.len();
         let mut fresh = 0;
         for entry in entries {
@@ -236,37 +243,45 @@ pub(crate) fn walk(
         if served > 0 && fresh == 0 && link.is_some() {
             return Err(ServerError::Loop { server: server.to_string(), page: history.pages });
         }
-        if let Some(link) = &link {
-            if !link.starts_with(server) {
-                return Err(bad(format!("page {}: its next link leaves the server", history.pages)));
-            }
-        }
-        next = link;
+        next = match link {
+            Some(link) if link.starts_with(&format!("{server}/")) => Some(link),
+            Some(link) => match own_base.as_deref().and_then(|own| link.strip_prefix(own)) {
+                Some(rest) if rest.starts_with('/') => Some(format!("{server}{rest}")),
+                _ => return Err(bad(format!("page {}: its next link leaves the server", history.pages))),
+            },
+            None => None,
+        };
     }
     Ok(history)
 }
 
-/// The entries and the `next` link of one history page.
-fn page(body: &[u8]) -> Result<(Vec<HistoryEntry>, Option<String>), String> {
+/// The entries, the `next` link and the `self` link of one history page.
+type Page = (Vec<HistoryEntry>, Option<String>, Option<String>);
+
+/// Reads one history page.
+fn page(body: &[u8]) -> Result<Page, String> {
     let bundle = custodia_fhir::json::parse(body).map_err(|p| p.to_string())?;
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return Err("not a Bundle".into());
     }
     let texts = custodia_fhir::json::entry_resources(body).map_err(|p| p.to_string())?;
-    let next = bundle
-        .get("link")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))
-        .and_then(|l| l.get("url").and_then(Value::as_str))
-        .map(str::to_string);
+    let link = |relation: &str| {
+        bundle
+            .get("link")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|l| l.get("relation").and_then(Value::as_str) == Some(relation))
+            .and_then(|l| l.get("url").and_then(Value::as_str))
+            .map(str::to_string)
+    };
+    let (next, self_link) = (link("next"), link("self"));
     let mut entries = Vec::new();
     for (i, entry) in bundle.get("entry").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let text = texts.get(i).cloned().flatten().and_then(|span| body.get(span)).map(<[u8]>::to_vec);
         entries.push(entry_of(entry, text).map_err(|problem| format!("entry {i}: {problem}"))?);
     }
-    Ok((entries, next))
+    Ok((entries, next, self_link))
 }
 
 /// One history entry: which version of what, when, and the resource's text if it has one.
@@ -444,6 +459,32 @@ mod tests {
         let no_version = br#"{"resourceType":"Bundle","type":"history","entry":[{"request":{"method":"DELETE","url":"Observation/a"},"response":{"status":"204","lastModified":"2026-11-30T02:15:53Z"}}]}"#;
         let refused = walk("http://s", "http://s/_history", |_| Ok(no_version.to_vec()));
         assert!(matches!(refused, Err(ServerError::BadPage { problem, .. }) if problem.contains("no version id")));
+    }
+
+    #[test]
+    fn links_written_with_the_servers_own_base_are_followed_on_the_given_one() {
+        let mut first: Value =
+            serde_json::from_slice(&page_json(&[("a", "2")], Some("http://own:8080/_history?c=1"))).unwrap();
+        first["link"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"relation": "self", "url": "http://own:8080/_history?_count=1"}));
+        let first = serde_json::to_vec(&first).unwrap();
+        let second = page_json(&[("a", "1")], None);
+        let mut asked = Vec::new();
+        let history = walk("http://alias", "http://alias/_history", |url| {
+            asked.push(url.to_string());
+            Ok(if asked.len() == 1 { first.clone() } else { second.clone() })
+        })
+        .unwrap();
+        assert_eq!(asked, ["http://alias/_history", "http://alias/_history?c=1"]);
+        assert_eq!(history.entries.len(), 2);
+        // Without a self link naming it, another base is another server.
+        let elsewhere = page_json(&[("a", "2")], Some("http://own:8080/_history?c=1"));
+        assert!(matches!(
+            walk("http://alias", "http://alias/_history", |_| Ok(elsewhere.clone())),
+            Err(ServerError::BadPage { .. })
+        ));
     }
 
     #[test]
