@@ -588,3 +588,73 @@ fn a_running_follower_commits_new_writes_and_waits_out_a_server_outage() {
     let total = assert_chain_holds_exactly_the_servers_versions(s, &hfs);
     assert_eq!(total, 4, "p1, o1 twice, o2: each once");
 }
+
+#[test]
+fn a_version_the_chain_refuses_is_set_aside_and_the_rest_is_committed() {
+    let dir = deployed();
+    let s = dir.path();
+    // A second hospital of the consortium, Ferdie's.
+    let proposal = ok(
+        s,
+        &[
+            "directory",
+            "propose-admit",
+            "--operator",
+            "ferdie",
+            "--kind",
+            "hospital",
+            "--roles",
+            "custodian",
+            "--as",
+            "alice",
+        ],
+    );
+    let id = proposal["result"]["proposal"].as_u64().unwrap().to_string();
+    ok(s, &["directory", "approve", &id, "--as", "charlie"]);
+    ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+    let hfs = Hfs::start();
+    let observation = |id: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final", "code": {"text": "Hb"},
+               "subject": {"reference": "Patient/p1"}})
+    };
+    hfs.put(&json!({"resourceType": "Patient", "id": "p1", "gender": "male"}));
+    hfs.put(&observation("o1"));
+    hfs.put(&observation("o2"));
+    // Ferdie's hospital imports p1 and o1 as the server serves them (the same records and
+    // patient: one pseudonym secret per deployment), so they are Ferdie's records.
+    let entries: Vec<Value> = ["Patient/p1", "Observation/o1"]
+        .iter()
+        .map(|r| json!({"fullUrl": format!("{}/{r}", hfs.url), "resource": hfs.get(r)}))
+        .collect();
+    let file = s.join("ferdie.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&json!({"resourceType": "Bundle", "type": "collection", "entry": entries})).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ok(s, &["fhir", "import", file.to_str().unwrap(), "--as", "ferdie"])[0]["committed"], 2);
+
+    // Dave's follower: the chain refuses the two versions of Ferdie's records; the third goes on.
+    let report = sync(s, &hfs);
+    assert_eq!((report["committed"].as_u64(), report["refused"].as_u64()), (Some(1), Some(2)), "{report}");
+    let failed = ok(s, &["sync", "--server", &hfs.url, "--failed"]);
+    let failed: Vec<(&str, &str)> = failed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["resource"].as_str().unwrap(), f["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(failed.len(), 2);
+    for (resource, reason) in failed {
+        assert!(["Patient/p1", "Observation/o1"].contains(&resource));
+        assert!(reason.starts_with("the chain refuses it") && reason.contains("custodian"), "{reason}");
+    }
+    let pseudonyms = pseudonyms(s, &hfs);
+    read_chain(s, async |client| {
+        let records = client.records();
+        let o2 = records.versions(pseudonyms.record("Observation/o2"), 1, MAX_PAGE).query().await.unwrap();
+        let o1 = records.versions(pseudonyms.record("Observation/o1"), 1, MAX_PAGE).query().await.unwrap();
+        assert_eq!((o2.len(), o1.len()), (1, 1), "o2 committed by the follower; o1 only Ferdie's import");
+    });
+    assert_eq!(sync(s, &hfs)["committed"], 0, "refused versions are recorded, not retried");
+}

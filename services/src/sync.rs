@@ -44,13 +44,14 @@ use crate::{
 use custodia_client::{
     error::InclusionError,
     types::{
-        records::{Link, NewVersion, Supersedence, VersionRef, MAX_BATCH},
+        records::{Link, NewVersion, Supersedence, VersionRef, MAX_BATCH, MAX_LOCATOR_LEN},
         PatientId, RecordId,
     },
     verify::{commitment, new_salt, opaque_locator, Pseudonyms},
-    Backend, Client, Signer,
+    Backend, Client, ContractError, Signer,
 };
 use custodia_fhir::{canonical::Scheme, document::Document, Problem};
+use records::BatchError;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use scale::{Decode, Encode};
 use sha2::{Digest, Sha256};
@@ -350,27 +351,66 @@ impl<'c, B: Backend> Follower<'c, B> {
         report.queued = fresh.len();
         hook(SyncStage::Read { queue: fresh.len() });
         let mut plan = Plan::default();
+        let mut batch_entries: Vec<HistoryEntry> = Vec::new();
+        let mut set_aside: HashMap<([u8; 32], String), String> = HashMap::new();
         let mut left = fresh.len();
         for entry in fresh {
             if plan.batch.versions.len() + 2 > MAX_BATCH as usize {
-                let batch = std::mem::take(&mut plan.batch);
+                let entries = std::mem::take(&mut batch_entries);
+                self.put_on_chain(plan, &entries, &mut set_aside, custodian, &mut report, &mut chain, hook, left)
+                    .await?;
                 plan = Plan::default();
-                self.submit(batch, custodian, &mut report, &mut chain, hook, left).await?;
             }
             left -= 1;
-            self.plan(&mut plan, &entry, &mut report, &mut chain).await?;
-            let later = |a: &str, b: &str| instant_nanos(a) > instant_nanos(b);
-            if plan.batch.cursor.as_deref().is_none_or(|c| later(&entry.last_modified, c)) {
-                plan.batch.cursor = Some(entry.last_modified.clone());
-            }
+            self.plan(&mut plan, &entry, &set_aside, &mut chain).await?;
+            batch_entries.push(entry);
         }
-        if !plan.batch.versions.is_empty() || !plan.batch.refused.is_empty() || plan.batch.cursor.is_some() {
-            self.submit(plan.batch, custodian, &mut report, &mut chain, hook, 0).await?;
+        if !batch_entries.is_empty() {
+            self.put_on_chain(plan, &batch_entries, &mut set_aside, custodian, &mut report, &mut chain, hook, 0)
+                .await?;
         }
         report.cursor = self.cursor()?;
         report.seconds = started.elapsed().as_secs_f64();
         report.chain_seconds = chain.0.as_secs_f64();
         Ok(report)
+    }
+
+    /// Puts a planned batch on chain; if the chain's dry run refuses one of its versions, sets
+    /// that history entry aside (recorded as refused, with the contract's reason), plans the
+    /// batch's entries again without it and tries again: one bad version never holds up the
+    /// rest.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_on_chain(
+        &self,
+        mut plan: Plan,
+        entries: &[HistoryEntry],
+        set_aside: &mut HashMap<([u8; 32], String), String>,
+        custodian: &Signer,
+        report: &mut SyncReport,
+        chain: &mut ChainClock,
+        hook: &mut dyn FnMut(SyncStage),
+        queue: usize,
+    ) -> Result<()> {
+        loop {
+            let counts = plan.counts;
+            match self.submit(plan.batch, custodian, report, chain, hook, queue).await? {
+                Judged::Committed => {
+                    report.deletions += counts.deletions;
+                    report.moved += counts.moved;
+                    report.links += counts.links;
+                    report.skipped += counts.skipped;
+                    report.refused += counts.refused;
+                    return Ok(());
+                }
+                Judged::Refused { key, version, reason } => {
+                    set_aside.insert((key, version), reason);
+                    plan = Plan::default();
+                    for entry in entries {
+                        self.plan(&mut plan, entry, set_aside, chain).await?;
+                    }
+                }
+            }
+        }
     }
 
     /// Plans one history entry into `plan`: one version (two if the patient changed), or a
@@ -379,9 +419,13 @@ impl<'c, B: Backend> Follower<'c, B> {
         &self,
         plan: &mut Plan,
         entry: &HistoryEntry,
-        report: &mut SyncReport,
+        set_aside: &HashMap<([u8; 32], String), String>,
         chain: &mut ChainClock,
     ) -> Result<()> {
+        let later = |a: &str, b: &str| instant_nanos(a) > instant_nanos(b);
+        if plan.batch.cursor.as_deref().is_none_or(|c| later(&entry.last_modified, c)) {
+            plan.batch.cursor = Some(entry.last_modified.clone());
+        }
         let base = self.server.base();
         let key = resource_key(base, &entry.reference);
         let head = match plan.followed.get(&key) {
@@ -395,6 +439,16 @@ impl<'c, B: Backend> Follower<'c, B> {
                 Refused { resource: entry.reference.clone(), version: entry.version.clone(), reason, skipped };
             plan.batch.refused.push((key, refused));
         };
+        if let Some(reason) = set_aside.get(&(key, entry.version.clone())) {
+            plan.counts.refused += 1;
+            refuse(plan, reason.clone(), false);
+            return Ok(());
+        }
+        if opaque_locator(RecordId::new([0; 32]), &entry.version).len() > MAX_LOCATOR_LEN as usize {
+            plan.counts.refused += 1;
+            refuse(plan, format!("a version id of {} bytes does not fit in a locator", entry.version.len()), false);
+            return Ok(());
+        }
         let Some(text) = &entry.resource else {
             // A deletion: a marker superseding the last version committed.
             match head {
@@ -404,15 +458,15 @@ impl<'c, B: Backend> Follower<'c, B> {
                     let number = target.unwrap_or(0) + 1;
                     self.push(plan, entry, key, head.record, head.patient, &marker, kind, number, target, true, false)?;
                     plan.followed.insert(key, Followed { deleted: true, chain_version: number, ..head });
-                    report.deletions += 1;
+                    plan.counts.deletions += 1;
                 }
                 Some(_) => {
                     refuse(plan, "deleted again: its last version committed is a deletion".into(), true);
-                    report.skipped += 1;
+                    plan.counts.skipped += 1;
                 }
                 None => {
                     refuse(plan, "deleted before any version of it was committed".into(), true);
-                    report.skipped += 1;
+                    plan.counts.skipped += 1;
                 }
             }
             return Ok(());
@@ -422,8 +476,8 @@ impl<'c, B: Backend> Follower<'c, B> {
             Err(problem) => {
                 let skipped = matches!(problem, Problem::NoPatient | Problem::NotAPatientsRecord(..));
                 match skipped {
-                    true => report.skipped += 1,
-                    false => report.refused += 1,
+                    true => plan.counts.skipped += 1,
+                    false => plan.counts.refused += 1,
                 }
                 refuse(plan, problem.to_string(), skipped);
                 return Ok(());
@@ -431,14 +485,14 @@ impl<'c, B: Backend> Follower<'c, B> {
         };
         let resource = &document.resources[0];
         if resource.reference() != entry.reference {
-            report.refused += 1;
+            plan.counts.refused += 1;
             refuse(plan, format!("the entry names another resource than it holds ({})", resource.kind), false);
             return Ok(());
         }
         let bytes = match resource.canonical(Scheme::CURRENT) {
             Ok(bytes) => bytes,
             Err(problem) => {
-                report.refused += 1;
+                plan.counts.refused += 1;
                 refuse(plan, problem.to_string(), false);
                 return Ok(());
             }
@@ -450,7 +504,7 @@ impl<'c, B: Backend> Follower<'c, B> {
         }
         // The patient changed: the former patient's file loses the resource.
         if let Some(head) = head.as_ref().filter(|h| h.patient != patient) {
-            report.moved += 1;
+            plan.counts.moved += 1;
             if !head.deleted {
                 let marker = deletion_marker(kind, id, &entry.version);
                 let target = self.head_of(plan, head.record, chain).await?.map(|(_, v)| v);
@@ -472,7 +526,7 @@ impl<'c, B: Backend> Follower<'c, B> {
         let mut link =
             previous.map(|version| Link { target: VersionRef { record, version }, how: Supersedence::Replaces });
         if link.is_none() && resource.kind == "DocumentReference" {
-            link = self.related(plan, &document, patient, chain, report).await?;
+            link = self.related(plan, &document, patient, chain).await?;
         }
         let at = self.push(plan, entry, key, record, patient, &bytes, kind, number, None, false, false)?;
         plan.batch.versions[at].version.supersedes = link;
@@ -500,7 +554,6 @@ impl<'c, B: Backend> Follower<'c, B> {
         document: &Document,
         patient: PatientId,
         chain: &mut ChainClock,
-        report: &mut SyncReport,
     ) -> Result<Option<Link>> {
         let resolver = crate::fhir_import::Resolver { pseudonyms: self.pseudonyms, institutions: Default::default() };
         let mapped = custodia_fhir::mapping::provenance::relates_to(&document.resources[0].value, &resolver);
@@ -513,7 +566,7 @@ impl<'c, B: Backend> Follower<'c, B> {
             }
             let superseded = chain.time(self.client.records().superseded_by(target, version).query()).await?;
             if superseded.is_none() {
-                report.links += 1;
+                plan.counts.links += 1;
                 return Ok(Some(Link { target: VersionRef { record: target, version }, how: link.how }));
             }
         }
@@ -599,7 +652,7 @@ impl<'c, B: Backend> Follower<'c, B> {
     }
 
     /// Registers the batch's new patients, judges the batch, saves it, submits it and
-    /// records it.
+    /// records it; or says which of its versions the chain refuses (nothing saved or sent).
     async fn submit(
         &self,
         batch: Batch,
@@ -608,18 +661,35 @@ impl<'c, B: Backend> Follower<'c, B> {
         chain: &mut ChainClock,
         hook: &mut dyn FnMut(SyncStage),
         queue: usize,
-    ) -> Result<()> {
+    ) -> Result<Judged> {
         if batch.versions.is_empty() {
-            return self.record(&batch, &[]);
+            self.record(&batch, &[])?;
+            return Ok(Judged::Committed);
         }
         report.registered += self.register(&batch.patients, custodian, chain).await?;
         let versions: Vec<NewVersion> = batch.versions.iter().map(|p| p.version.clone()).collect();
-        // Judge it before saving: a batch the chain refuses is reported, not saved to be
-        // resumed in vain.
-        chain.time(self.client.records().commit_batch(versions).dry_run(custodian.account())).await?;
+        // Judge it before saving: a batch the chain refuses is not saved to be resumed in vain.
+        let judged = chain.time(self.client.records().commit_batch(versions).dry_run(custodian.account())).await;
+        if let Err(error) = judged {
+            let refused = match error.contract() {
+                Some(ContractError::RecordsBatch(BatchError { item: Some(item), .. })) => {
+                    batch.versions.get(*item as usize)
+                }
+                _ => None,
+            };
+            return match refused {
+                Some(planned) => Ok(Judged::Refused {
+                    key: planned.key,
+                    version: planned.server_version.clone(),
+                    reason: format!("the chain refuses it: {error}"),
+                }),
+                None => Err(error.into()),
+            };
+        }
         self.save_batch(&batch)?;
         hook(SyncStage::Saved { versions: batch.versions.len() });
-        self.finish(batch, custodian, report, chain, hook, queue).await
+        self.finish(batch, custodian, report, chain, hook, queue).await?;
+        Ok(Judged::Committed)
     }
 
     /// Puts a saved batch on chain unless it is there already, and records it.
@@ -943,6 +1013,31 @@ pub(crate) async fn drop_erased<B: Backend>(client: &Client<B>, store: &Store) -
     Ok(erased.len())
 }
 
+/// What the chain's dry run made of a batch.
+enum Judged {
+    /// It was fine, and is now committed and recorded.
+    Committed,
+    /// The chain refuses this version of it (the resource key and the server's version id).
+    Refused {
+        /// The resource's key.
+        key: [u8; 32],
+        /// The server's version id.
+        version: String,
+        /// The contract's reason, in words.
+        reason: String,
+    },
+}
+
+/// What a batch's plan did, added to the report once the batch is on chain.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    deletions: usize,
+    moved: usize,
+    links: usize,
+    skipped: usize,
+    refused: usize,
+}
+
 /// What a batch being planned knows beyond the store.
 #[derive(Default)]
 struct Plan {
@@ -956,6 +1051,7 @@ struct Plan {
     /// Versions already targeted by a link of this batch.
     targets: HashSet<(RecordId, u32)>,
     patients: HashSet<PatientId>,
+    counts: Counts,
 }
 
 /// The content committed for a deletion on the server (or for a resource leaving a patient's
