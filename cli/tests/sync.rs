@@ -78,7 +78,14 @@ fn deployed() -> tempfile::TempDir {
 }
 
 fn sync(state: &Path, hfs: &Hfs) -> Value {
-    ok(state, &["sync", "--server", &hfs.url, "--once", "--as", "dave"])
+    sync_with(state, hfs, &[])
+}
+
+/// One pass of the follower with `extra` options.
+fn sync_with(state: &Path, hfs: &Hfs, extra: &[&str]) -> Value {
+    let mut args = vec!["sync", "--server", hfs.url.as_str(), "--once", "--as", "dave"];
+    args.extend(extra);
+    ok(state, &args)
 }
 
 fn bundle(name: &str) -> PathBuf {
@@ -408,6 +415,16 @@ fn a_server_down_is_a_typed_error_and_nothing_advances() {
 
 #[test]
 fn a_patient_change_a_merge_and_refused_resources_are_followed_as_documented() {
+    patient_change_merge_and_refusals(&[]);
+}
+
+#[test]
+fn with_heads_from_the_store_a_patient_change_a_merge_and_refusals_are_followed_the_same() {
+    patient_change_merge_and_refusals(&["--heads-from-store"]);
+}
+
+fn patient_change_merge_and_refusals(mode: &[&str]) {
+    let sync = |s: &Path, hfs: &Hfs| sync_with(s, hfs, mode);
     let dir = deployed();
     let s = dir.path();
     let hfs = Hfs::start();
@@ -591,6 +608,16 @@ fn a_running_follower_commits_new_writes_and_waits_out_a_server_outage() {
 
 #[test]
 fn a_version_the_chain_refuses_is_set_aside_and_the_rest_is_committed() {
+    refused_versions_set_aside(&[]);
+}
+
+#[test]
+fn with_heads_from_the_store_a_version_the_chain_refuses_is_set_aside_too() {
+    refused_versions_set_aside(&["--heads-from-store"]);
+}
+
+fn refused_versions_set_aside(mode: &[&str]) {
+    let sync = |s: &Path, hfs: &Hfs| sync_with(s, hfs, mode);
     let dir = deployed();
     let s = dir.path();
     // A second hospital of the consortium, Ferdie's.

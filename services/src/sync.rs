@@ -70,6 +70,8 @@ const VERSIONS: TableDefinition<([u8; 32], &str), &[u8]> = TableDefinition::new(
 const REFUSED: TableDefinition<([u8; 32], &str), &[u8]> = TableDefinition::new("sync_refused");
 /// Per server: the batch saved before it was submitted, until it is recorded.
 const PENDING: TableDefinition<&str, &[u8]> = TableDefinition::new("sync_pending");
+/// Per record the follower committed to: its patient and the newest version it committed.
+const RECORDS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("sync_records");
 
 pub(crate) fn copy_tables(from: &redb::ReadTransaction, to: &WriteTransaction) -> Result<()> {
     crate::store::copy_table(from, to, CURSORS)?;
@@ -77,6 +79,7 @@ pub(crate) fn copy_tables(from: &redb::ReadTransaction, to: &WriteTransaction) -
     crate::store::copy_table(from, to, VERSIONS)?;
     crate::store::copy_table(from, to, REFUSED)?;
     crate::store::copy_table(from, to, PENDING)?;
+    crate::store::copy_table(from, to, RECORDS)?;
     Ok(())
 }
 
@@ -86,6 +89,7 @@ pub(crate) fn create_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(VERSIONS)?;
     tx.open_table(REFUSED)?;
     tx.open_table(PENDING)?;
+    tx.open_table(RECORDS)?;
     Ok(())
 }
 
@@ -158,12 +162,28 @@ pub struct FollowOptions {
     /// How far before the cursor to read again, for writes that became visible after later
     /// ones (a long transaction on the server).
     pub overlap: Duration,
+    /// Where a record's patient and newest version are read from when a version is planned.
+    pub heads: Heads,
 }
 
 impl Default for FollowOptions {
     fn default() -> Self {
-        Self { page_size: 500, overlap: Duration::from_secs(5) }
+        Self { page_size: 500, overlap: Duration::from_secs(5), heads: Heads::Chain }
     }
+}
+
+/// Where the follower learns a record's patient and newest version.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Heads {
+    /// From the chain, once per record and batch: right whoever else commits to the record.
+    #[default]
+    Chain,
+    /// From this store (what the follower committed; records the store's FHIR import knows
+    /// are still asked of the chain): no chain query per version, for a follower that is the
+    /// only engine of its institution committing its server's records. A record another
+    /// institution holds is still refused by the dry run and set aside; a record this
+    /// institution committed through another store would get a version without its link.
+    Store,
 }
 
 /// Where a run is, for status lines and fault injection.
@@ -279,6 +299,8 @@ pub struct Follower<'c, B> {
     pseudonyms: &'c Pseudonyms,
     server: &'c FhirServer,
     options: FollowOptions,
+    /// Patients known to be registered (registration is never undone).
+    registered: std::sync::Mutex<HashSet<PatientId>>,
 }
 
 /// How long chain calls took, summed.
@@ -304,7 +326,7 @@ impl<'c, B: Backend> Follower<'c, B> {
         server: &'c FhirServer,
         options: FollowOptions,
     ) -> Self {
-        Self { client, store, pseudonyms, server, options }
+        Self { client, store, pseudonyms, server, options, registered: Default::default() }
     }
 
     fn import(&self) -> FhirImport<'c, B> {
@@ -324,7 +346,8 @@ impl<'c, B: Backend> Follower<'c, B> {
         let mut report = SyncReport { server: self.server.base().to_string(), ..SyncReport::default() };
         if let Some(batch) = self.saved_batch()? {
             report.resumed = true;
-            self.finish(batch, custodian, &mut report, &mut chain, hook, 0).await?;
+            // Refused: the refusal is recorded, the rest is read and planned again below.
+            self.finish(batch, true, custodian, &mut report, &mut chain, hook, 0).await?;
         }
         let cursor = self.cursor()?;
         let overlap = i128::try_from(self.options.overlap.as_nanos()).unwrap_or(i128::MAX);
@@ -639,6 +662,24 @@ impl<'c, B: Backend> Follower<'c, B> {
         if plan.absent.contains(&record) {
             return Ok(None);
         }
+        if self.options.heads == Heads::Store {
+            let known = {
+                let tx = self.store.read()?;
+                let table = tx.open_table(RECORDS)?;
+                let value = table.get(record.0)?;
+                value
+                    .map(|v| <(PatientId, u32)>::decode(&mut v.value()).map_err(Error::corrupt("a followed record")))
+                    .transpose()?
+            };
+            if let Some(head) = known {
+                plan.heads.insert(record, head);
+                return Ok(Some(head));
+            }
+            if self.import().imported(record)?.is_none() {
+                plan.absent.insert(record);
+                return Ok(None);
+            }
+        }
         let info = chain.time(self.client.records().record(record).query()).await?;
         match info {
             Some(info) => {
@@ -651,8 +692,8 @@ impl<'c, B: Backend> Follower<'c, B> {
         Ok(info.map(|info| (info.patient, info.head)))
     }
 
-    /// Registers the batch's new patients, judges the batch, saves it, submits it and
-    /// records it; or says which of its versions the chain refuses (nothing saved or sent).
+    /// Registers the batch's new patients, saves the batch, submits it and records it; or says
+    /// which of its versions the chain refuses (recorded as refused; nothing on chain).
     async fn submit(
         &self,
         batch: Batch,
@@ -667,66 +708,79 @@ impl<'c, B: Backend> Follower<'c, B> {
             return Ok(Judged::Committed);
         }
         report.registered += self.register(&batch.patients, custodian, chain).await?;
-        let versions: Vec<NewVersion> = batch.versions.iter().map(|p| p.version.clone()).collect();
-        // Judge it before saving: a batch the chain refuses is not saved to be resumed in vain.
-        let judged = chain.time(self.client.records().commit_batch(versions).dry_run(custodian.account())).await;
-        if let Err(error) = judged {
-            let refused = match error.contract() {
-                Some(ContractError::RecordsBatch(BatchError { item: Some(item), .. })) => {
-                    batch.versions.get(*item as usize)
-                }
-                _ => None,
-            };
-            return match refused {
-                Some(planned) => Ok(Judged::Refused {
-                    key: planned.key,
-                    version: planned.server_version.clone(),
-                    reason: format!("the chain refuses it: {error}"),
-                }),
-                None => Err(error.into()),
-            };
-        }
         self.save_batch(&batch)?;
         hook(SyncStage::Saved { versions: batch.versions.len() });
-        self.finish(batch, custodian, report, chain, hook, queue).await?;
-        Ok(Judged::Committed)
+        self.finish(batch, false, custodian, report, chain, hook, queue).await
     }
 
-    /// Puts a saved batch on chain unless it is there already, and records it.
+    /// Puts a saved batch on chain unless it is there already (`resumed`: saved by an earlier
+    /// run, whose fate is unknown), and records it. A batch the contract refuses (its dry run,
+    /// or its execution reverted) left nothing on chain: the saved batch is dropped, and the
+    /// version the refusal names is recorded as refused.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         batch: Batch,
+        resumed: bool,
         custodian: &Signer,
         report: &mut SyncReport,
         chain: &mut ChainClock,
         hook: &mut dyn FnMut(SyncStage),
         queue: usize,
-    ) -> Result<()> {
+    ) -> Result<Judged> {
         if batch.versions.is_empty() {
-            return self.record(&batch, &[]);
+            self.record(&batch, &[])?;
+            return Ok(Judged::Committed);
         }
         let records = self.client.records();
         let first = batch.versions[0].version.commitment;
-        let numbers = match chain.time(records.find(first).query()).await? {
+        let on_chain = resumed && chain.time(records.find(first).query()).await?.is_some();
+        let numbers = if on_chain {
             // All or nothing: the chain holds the whole batch; ask it for each number.
-            Some(_) => {
-                let mut numbers = Vec::with_capacity(batch.versions.len());
-                for planned in &batch.versions {
-                    let found = chain.time(records.find(planned.version.commitment).query()).await?;
-                    let missing = || {
-                        custodia_client::Error::Inclusion(InclusionError::Unexpected(
-                            "a committed batch is not wholly on chain".into(),
-                        ))
-                    };
-                    numbers.push(found.ok_or_else(missing)?.version);
-                }
-                numbers
+            let mut numbers = Vec::with_capacity(batch.versions.len());
+            for planned in &batch.versions {
+                let found = chain.time(records.find(planned.version.commitment).query()).await?;
+                let missing = || {
+                    custodia_client::Error::Inclusion(InclusionError::Unexpected(
+                        "a committed batch is not wholly on chain".into(),
+                    ))
+                };
+                numbers.push(found.ok_or_else(missing)?.version);
             }
-            None => {
+            numbers
+        } else {
+            if resumed {
                 self.register(&batch.patients, custodian, chain).await?;
-                let versions = batch.versions.iter().map(|p| p.version.clone()).collect();
-                report.transactions += 1;
-                chain.time(records.commit_batch(versions).submit(custodian)).await?.value
+            }
+            let versions = batch.versions.iter().map(|p| p.version.clone()).collect();
+            match chain.time(records.commit_batch(versions).submit(custodian)).await {
+                Ok(done) => {
+                    report.transactions += 1;
+                    done.value
+                }
+                Err(error) => {
+                    let named = match error.contract() {
+                        Some(ContractError::RecordsBatch(BatchError { item: Some(item), .. })) => {
+                            batch.versions.get(*item as usize)
+                        }
+                        _ => None,
+                    };
+                    if let Some(planned) = named {
+                        let refused = Refused {
+                            resource: planned.reference.clone(),
+                            version: planned.server_version.clone(),
+                            reason: format!("the chain refuses it: {error}"),
+                            skipped: false,
+                        };
+                        self.drop_batch(Some((planned.key, &refused)))?;
+                        let (key, version, reason) = (planned.key, refused.version, refused.reason);
+                        return Ok(Judged::Refused { key, version, reason });
+                    }
+                    if error.contract().is_some() {
+                        self.drop_batch(None)?;
+                    }
+                    return Err(error.into());
+                }
             }
         };
         hook(SyncStage::Included { versions: batch.versions.len() });
@@ -738,18 +792,34 @@ impl<'c, B: Backend> Follower<'c, B> {
             report.lag_seconds = now.saturating_sub(written).max(0) as f64 / 1e9;
         }
         hook(SyncStage::Recorded { versions: batch.versions.len(), queue });
-        Ok(())
+        Ok(Judged::Committed)
+    }
+
+    /// Drops the saved batch (the chain refused it: nothing of it is on chain), recording the
+    /// refused version if the refusal named one: one store transaction.
+    fn drop_batch(&self, refused: Option<([u8; 32], &Refused)>) -> Result<()> {
+        let tx = self.store.write()?;
+        if let Some((key, why)) = refused {
+            tx.open_table(REFUSED)?.insert((key, why.version.as_str()), &why.encode()[..])?;
+        }
+        tx.open_table(PENDING)?.remove(self.server.base())?;
+        Ok(tx.commit()?)
     }
 
     /// Registers the patients the directory does not know yet; returns how many.
+    /// Registration is never undone: a patient found registered is not asked about again.
     async fn register(&self, patients: &[PatientId], custodian: &Signer, chain: &mut ChainClock) -> Result<usize> {
         let directory = self.client.directory();
         let mut registered = 0;
         for patient in patients {
+            if self.registered.lock().unwrap_or_else(|p| p.into_inner()).contains(patient) {
+                continue;
+            }
             if chain.time(directory.patient(*patient).query()).await?.is_none() {
                 chain.time(directory.register_patient(*patient).submit(custodian)).await?;
                 registered += 1;
             }
+            self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(*patient);
         }
         Ok(registered)
     }
@@ -769,6 +839,11 @@ impl<'c, B: Backend> Follower<'c, B> {
         {
             let mut versions = tx.open_table(VERSIONS)?;
             let mut resources = tx.open_table(RESOURCES)?;
+            let mut records = tx.open_table(RECORDS)?;
+            for (planned, &number) in batch.versions.iter().zip(numbers) {
+                let head = (planned.version.patient, number);
+                records.insert(planned.version.record.0, &head.encode()[..])?;
+            }
             let mut left: HashMap<([u8; 32], &str), LeftMarker> = HashMap::new();
             for (planned, &number) in batch.versions.iter().zip(numbers) {
                 let at = (planned.key, planned.server_version.as_str());
