@@ -176,7 +176,10 @@ async fn check<B: Backend>(
             None => verdict("Unknown", None),
         });
     };
-    let scheme = Scheme::from_code(committed.scheme).unwrap_or(Scheme::CURRENT);
+    let scheme = Scheme::from_code(committed.scheme).ok_or(crate::Error::Corrupt {
+        what: "a committed version's canonical scheme",
+        source: scale::Error::from("unknown scheme code"),
+    })?;
     let Some(bytes) = follower.canonical(reference, version, served, scheme) else {
         // Not even JSON any more: not what was committed.
         return Ok(verdict("Mismatch", Some(committed.chain_version)));
