@@ -104,6 +104,9 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<ExitCode> {
             Ok(report) => {
                 out.show(status(&report), json!(report));
                 wait = Duration::from_secs(args.interval);
+                if report.committed > 0 {
+                    continue; // the server may have more already: read again at once
+                }
             }
             Err(error) if error.is_server_unavailable() || error.is_disconnected() => {
                 let line = format!("sync: waiting {} s: {error}", wait.as_secs());
