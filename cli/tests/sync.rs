@@ -324,7 +324,17 @@ fn the_ledger_follows_the_server_and_verify_catches_what_changed_behind_it() {
 
 #[test]
 fn a_follower_killed_at_any_point_resumes_with_no_duplicate_and_no_gap() {
+    killed_at_any_point(&[]);
+}
+
+#[test]
+fn with_heads_from_the_store_a_killed_follower_resumes_the_same() {
+    killed_at_any_point(&["--heads-from-store"]);
+}
+
+fn killed_at_any_point(mode: &[&str]) {
     use std::io::{BufRead, BufReader};
+    let sync = |s: &Path, hfs: &Hfs| sync_with(s, hfs, mode);
     let dir = deployed();
     let s = dir.path();
     let hfs = Hfs::start();
@@ -333,6 +343,7 @@ fn a_follower_killed_at_any_point_resumes_with_no_duplicate_and_no_gap() {
     let run = |crash_at: &str| {
         Command::new(env!("CARGO_BIN_EXE_custodia"))
             .args(["sync", "--server", &hfs.url, "--once", "--as", "dave"])
+            .args(mode)
             .env("CUSTODIA_STATE", s)
             .env("CUSTODIA_TEST_CRASH_AT", crash_at)
             .output()
@@ -364,6 +375,7 @@ fn a_follower_killed_at_any_point_resumes_with_no_duplicate_and_no_gap() {
     for delay_ms in [0u64, 120] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
             .args(["sync", "--server", &hfs.url, "--once", "--as", "dave"])
+            .args(mode)
             .env("CUSTODIA_STATE", s)
             .env_remove("CUSTODIA_TEST_CRASH_AT")
             .stdout(Stdio::null())
@@ -388,6 +400,25 @@ fn a_follower_killed_at_any_point_resumes_with_no_duplicate_and_no_gap() {
     assert_eq!(sync(s, &hfs)["committed"], 0);
     let verified = ok(s, &["fhir", "verify", "--server", &hfs.url, "--history"]);
     assert_eq!(verified["counts"]["Match"].as_u64().unwrap() as usize, total);
+
+    // Updates and a deletion, killed after inclusion and resumed: each links to the version
+    // before it, once.
+    let observations: Vec<String> =
+        hfs.history().into_iter().map(|(r, _, _)| r).filter(|r| r.starts_with("Observation/")).take(4).collect();
+    for reference in &observations[..3] {
+        let mut resource = hfs.get(reference);
+        resource["status"] = json!("amended");
+        hfs.put(&resource);
+    }
+    hfs.delete(&observations[3]);
+    assert!(!run("sync-included").status.success());
+    let resumed = sync(s, &hfs);
+    assert_eq!(
+        (resumed["resumed"].as_bool(), resumed["committed"].as_u64(), resumed["transactions"].as_u64()),
+        (Some(true), Some(4), Some(0)),
+        "the included batch is recorded, not sent again: {resumed}"
+    );
+    assert_eq!(assert_chain_holds_exactly_the_servers_versions(s, &hfs), total + 4);
 }
 
 #[test]

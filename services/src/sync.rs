@@ -226,8 +226,8 @@ pub struct SyncReport {
     pub repeats: usize,
     /// Versions not committed before this run (the queue at its start).
     pub queued: usize,
-    /// Versions committed on chain (deletion markers included, and the markers a patient
-    /// change leaves).
+    /// Versions recorded as committed by this run (deletion markers included, and the markers
+    /// a patient change leaves; a resumed batch found on chain counts, without a transaction).
     pub committed: usize,
     /// Of those, deletion markers of deletions on the server.
     pub deletions: usize,
