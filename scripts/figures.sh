@@ -16,3 +16,11 @@ echo
 echo "## FHIR: import rate on the embedded chain"
 echo
 cargo run --quiet -p custodia-services --example fhir_import_rate
+echo
+echo "## FHIR server -> embedded chain: the sync follower (Helios HFS debug build, a fresh server)"
+echo
+"$here/hfs-install.sh" --debug >/dev/null
+hfs_data="$(mktemp -d)"
+hfs_url="$(CUSTODIA_HFS_PROFILE=debug "$here/hfs-start.sh" --data "$hfs_data" 2>/dev/null | tail -1)"
+trap '"$here/hfs-stop.sh" --data "$hfs_data" >/dev/null; rm -rf "$hfs_data"' EXIT
+cargo run --quiet -p custodia-services --example sync_rate -- "$hfs_url"

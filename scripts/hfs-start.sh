@@ -7,11 +7,14 @@
 #
 # Usage: scripts/hfs-start.sh [--port N] [--data DIR]
 #   --port N     default: a free port
-#   --data DIR   where HFS keeps its database (DIR/hfs.db) and any export; default target/hfs
+#   --data DIR   where HFS keeps its database (DIR/hfs.db), its log and pid files, and any export;
+#                default target/hfs. One server per data directory: several run side by side
+#                with different directories (each test its own); stop each with --data DIR.
 #   CUSTODIA_HFS_PROFILE=debug runs the debug build; CUSTODIA_HFS_READY_TIMEOUT (s, default 120)
 #   Progress goes to stderr; the last line on stdout is the URL:  url=$(scripts/hfs-start.sh | tail -1)
-#   Already running: prints its URL and exits 0.  Stop it with scripts/hfs-stop.sh.
-#   Files: target/hfs/hfs.log (its log), hfs.pid, hfs.port, hfs.data (its data directory)
+#   Already running (for this data directory): prints its URL and exits 0.  Stop it with
+#   scripts/hfs-stop.sh [--data DIR].
+#   Files: in the data directory: hfs.log (its log), hfs.pid, hfs.port
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/env.sh
@@ -39,13 +42,11 @@ fi
 timeout="${CUSTODIA_HFS_READY_TIMEOUT:-120}"
 [[ "$timeout" =~ ^[0-9]+$ ]] || fail "CUSTODIA_HFS_READY_TIMEOUT wants seconds, got '$timeout'"
 
-out="$CUSTODIA_ROOT/target/hfs"
-pid_file="$out/hfs.pid"; port_file="$out/hfs.port"; data_file="$out/hfs.data"; log="$out/hfs.log"
 search_params="$CUSTODIA_ROOT/tests/fixtures/fhir-server"
-mkdir -p "$out"
-data="${data:-$out}"
+data="${data:-$CUSTODIA_ROOT/target/hfs}"
 mkdir -p "$data" || fail "cannot create the data directory $data"
 data="$(cd "$data" && pwd)"
+pid_file="$data/hfs.pid"; port_file="$data/hfs.port"; log="$data/hfs.log"
 
 case "${CUSTODIA_HFS_PROFILE:-release}" in
   release) hfs="$CUSTODIA_TOOLS/hfs/bin/hfs" ;;
@@ -62,11 +63,9 @@ running_pid() {
 }
 
 if pid="$(running_pid)" && [ -s "$port_file" ]; then
-  running_port="$(cat "$port_file")"; running_data="$(cat "$data_file" 2>/dev/null || true)"
+  running_port="$(cat "$port_file")"
   if [ -n "$port" ] && [ "$port" != "$running_port" ]; then
-    say "already running on port $running_port (not $port); scripts/hfs-stop.sh stops it"
-  elif [ "$running_data" != "$data" ]; then
-    say "already running with data in $running_data (not $data); scripts/hfs-stop.sh stops it"
+    say "already running on port $running_port (not $port); scripts/hfs-stop.sh --data $data stops it"
   else
     say "already running (pid $pid)"
   fi
@@ -100,7 +99,7 @@ if [ -n "$port" ] && listening | grep -qx "$port"; then
   fail "port $port on 127.0.0.1 is in use"
 fi
 
-rm -f "$pid_file" "$port_file" "$data_file"
+rm -f "$pid_file" "$port_file"
 for attempt in 1 2 3 4 5; do
   try_port="${port:-$(free_port)}" || fail "no free port found"
   say "starting HFS on 127.0.0.1:$try_port (data: $data; log: $log)"
@@ -141,6 +140,5 @@ done
 grep -q 'SearchParameter registry initialized: [0-9]* total ([1-9]' "$log" \
   || say "warning: HFS did not report loading the spec search parameters (log: $log)"
 echo "$try_port" > "$port_file"
-echo "$data" > "$data_file"
 say "HFS ready in $((SECONDS - start)) s (pid $pid)"
 echo "http://127.0.0.1:$try_port"

@@ -7,7 +7,9 @@
 #   - LLVM 19's lld, exposed as `rust-lld` (the wasm linker the target asks for; its LLVM must
 #     match rustc 1.85's for -Clinker-plugin-lto);
 #   - cargo-contract 5.0.3, built by the host's stable toolchain;
-#   - Debian's shellcheck, for scripts/lint.sh.
+#   - Debian's shellcheck, for scripts/lint.sh;
+#   - Helios HFS's debug build (scripts/hfs-install.sh --debug), the FHIR server the sync tests
+#     run against, and Debian's sqlite3 command, with which they tamper with its database.
 #
 # Usage: scripts/setup.sh            (prints what it does; exits non-zero with a reason on failure)
 set -euo pipefail
@@ -34,6 +36,7 @@ packages=(
   "libstd-rust-web-dev=$RUST_WEB_VERSION" "rust-web-src=$RUST_WEB_VERSION"
   "rust-web-clippy=$RUST_WEB_VERSION" lld-19 shellcheck
   pkg-config libssl-dev  # for helios-hfs, the FHIR server (scripts/hfs-install.sh)
+  sqlite3  # the sync tests change a record in the FHIR server's database behind its back
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -84,4 +87,7 @@ else
   cargo install cargo-contract --version "$CARGO_CONTRACT_VERSION" --locked --quiet \
     || fail "cargo install cargo-contract $CARGO_CONTRACT_VERSION failed"
 fi
+# 5. The FHIR server the sync tests run against: Helios HFS's debug build (a quarter of the
+#    release build's time; fast enough for the tests), skipped when present.
+"$here/hfs-install.sh" --debug >/dev/null
 say "setup complete"

@@ -13,7 +13,7 @@ mod demo;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{access, consent, deploy, directory, fhir, patient, record, store};
+use commands::{access, consent, deploy, directory, fhir, patient, record, store, sync};
 use context::{Context, Global};
 use custodia_services::Error;
 use std::process::ExitCode;
@@ -58,6 +58,8 @@ enum Command {
     /// FHIR R4: import files as record versions, verify local copies.
     #[command(subcommand)]
     Fhir(fhir::FhirCommand),
+    /// Follow a FHIR server: commit every version it stores, once (`--once` for one pass).
+    Sync(sync::SyncArgs),
     /// The local store: backup and restore.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -98,6 +100,10 @@ fn hint(error: &Error) -> Option<String> {
             "another engine logs under this key (give each engine its own account); `custodia access flush` logs the requeued entries"
                 .into(),
         ),
+        Error::Server(_) => Some(
+            "is the FHIR server running and is --server its base URL? nothing was skipped: the next run resumes where the last recorded batch left off"
+                .into(),
+        ),
         Error::WrongStore => Some("use another state directory (--state) for another chain or deployment".into()),
         _ => None,
     }
@@ -114,6 +120,7 @@ async fn run(ctx: &Context, command: Command) -> custodia_services::Result<ExitC
         Command::Access(command) => access::run(ctx, command).await,
         Command::Fhir(command) => fhir::run(ctx, command).await,
         Command::Store(command) => store::run(ctx, command).await,
+        Command::Sync(args) => sync::run(ctx, args).await,
     }
 }
 

@@ -61,6 +61,10 @@ pub enum Error {
     /// An argument was out of range.
     #[error("invalid input: {0}")]
     Input(String),
+    /// A FHIR server could not be read (after retries), or served a history that cannot be
+    /// followed; nothing was skipped.
+    #[error(transparent)]
+    Server(#[from] crate::fhir_server::ServerError),
     /// A FHIR file or resource was refused.
     #[error(transparent)]
     Fhir(Box<custodia_fhir::FhirError>),
@@ -83,6 +87,13 @@ impl Error {
             Error::QueuedOffline { .. } => true,
             _ => false,
         }
+    }
+
+    /// True if a FHIR server could not be reached or answered with an error status (a retry
+    /// later may succeed; nothing was skipped).
+    pub fn is_server_unavailable(&self) -> bool {
+        use crate::fhir_server::ServerError;
+        matches!(self, Error::Server(ServerError::Unreachable { .. } | ServerError::Status { .. }))
     }
 
     pub(crate) fn corrupt(what: &'static str) -> impl FnOnce(scale::Error) -> Self {

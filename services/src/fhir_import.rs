@@ -255,7 +255,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
 
     /// The record a reference of `document` names (`local`: its `Type/id`, Bundle-internal
     /// references resolved): within the reference's own system if absolute, else the file's.
-    fn reference_in(&self, document: &Document, reference: &str, local: &str) -> RecordId {
+    pub(crate) fn reference_in(&self, document: &Document, reference: &str, local: &str) -> RecordId {
         match source_of_reference(reference) {
             Some(source) => self.pseudonyms.for_source(source).record(local),
             None => self.of_file(document).record(local),

@@ -10,6 +10,10 @@
 //! - [`salts`]: the salts of committed versions (without them nobody can check a copy);
 //! - [`fhir_import`]: FHIR R4 files as record versions of their patient, planned, resumable,
 //!   all-or-nothing per batch; and verification of local copies;
+//! - [`fhir_server`]: a FHIR R4 server read over REST (its `_history`, its resources), with
+//!   retries;
+//! - [`sync`]: the follower of a FHIR server: every version it stores committed once, in
+//!   order, resumable; and what it serves checked against the chain ([`server_verify`]);
 //! - [`consent_import`]: FHIR Consents granted as receipts, denies first, once;
 //! - [`audit_import`]: AuditEvents recorded elsewhere mapped to access-log entries;
 //! - [`restore`]: a store restored from a backup brought in line with the chain
@@ -25,11 +29,14 @@ pub mod audit_import;
 pub mod consent_import;
 pub mod error;
 pub mod fhir_import;
+pub mod fhir_server;
 pub mod index;
 pub mod outbox;
 pub mod restore;
 pub mod salts;
+pub mod server_verify;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};
 pub use store::Store;

@@ -2,7 +2,7 @@
 //! backup was taken, and rebuild what can be read from the chain.
 //!
 //! - the salts of versions erased since (a backup must not bring back what erasure destroyed);
-//!   the FHIR import's records of such versions likewise;
+//!   the FHIR import's records of such versions likewise, and the sync follower's salts of them;
 //! - the index of logged entries, read again from the chain's events;
 //! - the outbox needs nothing: entries the chain logged since are skipped and cleared on the
 //!   next flush, and an entry whose number another submission used is queued again
@@ -18,6 +18,8 @@ pub struct Reconciled {
     pub salts_dropped: usize,
     /// FHIR import records of erased versions, dropped.
     pub imports_dropped: usize,
+    /// Salts the sync follower kept of erased versions, destroyed.
+    pub followed_salts_dropped: usize,
     /// Entries in the rebuilt index.
     pub entries_indexed: u64,
 }
@@ -36,6 +38,7 @@ pub async fn reconcile<B: Backend>(client: &Client<B>, store: &Store) -> Result<
         }
     }
     let imports_dropped = fhir_import::drop_erased(client, store).await?;
+    let followed_salts_dropped = crate::sync::drop_erased(client, store).await?;
     let entries_indexed = Index::new(client, store).rebuild().await?;
-    Ok(Reconciled { salts_dropped, imports_dropped, entries_indexed })
+    Ok(Reconciled { salts_dropped, imports_dropped, followed_salts_dropped, entries_indexed })
 }

@@ -44,6 +44,7 @@ impl Store {
         crate::outbox::create_tables(&tx)?;
         crate::index::create_tables(&tx)?;
         crate::fhir_import::create_tables(&tx)?;
+        crate::sync::create_tables(&tx)?;
         tx.commit()?;
         Ok(Self { db })
     }
@@ -120,7 +121,8 @@ fn copy_tables(from: &ReadTransaction, to: &WriteTransaction) -> Result<()> {
     crate::salts::copy_tables(from, to)?;
     crate::outbox::copy_tables(from, to)?;
     crate::index::copy_tables(from, to)?;
-    crate::fhir_import::copy_tables(from, to)
+    crate::fhir_import::copy_tables(from, to)?;
+    crate::sync::copy_tables(from, to)
 }
 
 /// Copies one table, row by row.

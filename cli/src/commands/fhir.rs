@@ -22,10 +22,22 @@ pub enum FhirCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Re-hash local copies and compare them with the chain: Match, Mismatch, Erased, Unknown.
+    /// Re-hash local copies, or what a FHIR server serves (--server), and compare them with
+    /// the chain: Match, Mismatch, Erased, Unknown; for a server also Gap (a version the chain
+    /// holds that the server no longer has), Skipped and Refused (see `custodia sync`).
     Verify {
-        #[arg(required = true)]
+        /// Files or directories.
+        #[arg(required_unless_present = "server", conflicts_with = "server")]
         paths: Vec<PathBuf>,
+        /// A FHIR server followed by `custodia sync` (its base URL, spelt as for sync).
+        #[arg(long)]
+        server: Option<String>,
+        /// With --server: every version in its history, not only the current ones.
+        #[arg(long, requires = "server")]
+        history: bool,
+        /// With --server: only this patient's resources (the server's Patient id).
+        #[arg(long, requires = "server")]
+        patient: Option<String>,
     },
     /// Grant the receipts a FHIR R4 Consent describes (the patient's controller); reports
     /// what the chain cannot hold.
@@ -105,6 +117,33 @@ fn documents(paths: &[PathBuf]) -> Result<Vec<custodia_fhir::document::Document>
     }
 }
 
+/// `custodia fhir verify --server`: what the server serves against the chain.
+async fn verify_server(
+    out: &Out,
+    client: &custodia_client::Client<crate::backend::AnyBackend>,
+    store: &custodia_services::Store,
+    pseudonyms: &custodia_client::verify::Pseudonyms,
+    server: &str,
+    history: bool,
+    patient: Option<String>,
+) -> Result<ExitCode> {
+    use custodia_services::{
+        fhir_server::{FhirServer, Retry},
+        server_verify::{verify, Scope},
+        sync::{FollowOptions, Follower},
+    };
+    let server = FhirServer::new(server, Retry::default());
+    let follower = Follower::new(client, store, pseudonyms, &server, FollowOptions::default());
+    let report = verify(&follower, &Scope { history, patient }).await?;
+    let counts = report.counts.iter().map(|(kind, n)| format!("{n} {kind}")).collect::<Vec<_>>().join(", ");
+    let mut lines = vec![format!("{}: {} version(s) checked: {counts}", server.base(), report.verdicts.len())];
+    for v in report.verdicts.iter().filter(|v| v.verification != "Match" && v.verification != "Skipped") {
+        lines.push(format!("  {} v{}: {}", v.resource, v.version, v.verification));
+    }
+    out.show(lines.join("\n"), json!(report));
+    Ok(if report.clean() { ExitCode::SUCCESS } else { ExitCode::from(crate::MISMATCH) })
+}
+
 pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
     use custodia_services::fhir_import::{FhirImport, ImportStage};
     let out = Out { json: ctx.global.json };
@@ -149,7 +188,10 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
                 .join("\n");
             out.show(text, json!(reports));
         }
-        FhirCommand::Verify { paths } => {
+        FhirCommand::Verify { server: Some(server), history, patient, .. } => {
+            return verify_server(&out, &client, &store, &pseudonyms, &server, history, patient).await;
+        }
+        FhirCommand::Verify { paths, .. } => {
             let documents = documents(&paths)?;
             let mut all = Vec::new();
             let mut lines = Vec::new();

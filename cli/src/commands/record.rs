@@ -142,7 +142,7 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             let forgot = match erased {
                 Some(commitment) => salts.forget(commitment)?,
                 None => false,
-            };
+            } | custodia_services::sync::forget_salt(&store, id, version)?;
             let text = format!(
                 "erased v{version}; the tombstone stays{}",
                 if forgot { "; its salt is destroyed" } else { "" }

@@ -17,8 +17,8 @@ use custodia_client::{
 use custodia_sandbox::{SandboxBackend, SandboxClock};
 use custodia_services::{Result, Store};
 
-pub struct Network {
-    pub client: Client<SandboxBackend>,
+pub struct Network<B = SandboxBackend> {
+    pub client: Client<B>,
     pub store: Store,
     pub hospital: Signer,
     pub lab: Signer,
@@ -28,12 +28,16 @@ pub struct Network {
 }
 
 pub async fn network() -> Result<Network> {
-    let backend = SandboxBackend::new(SandboxClock::wall());
+    network_on(SandboxBackend::new(SandboxClock::wall()), 1_000_000_000_000_000_000).await
+}
+
+/// The same on any chain (a node: `NodeBackend::connect(…)`), each account given `funds`.
+pub async fn network_on<B: Backend>(backend: B, funds: u128) -> Result<Network<B>> {
     let consortium = Signer::dev("alice")?;
     let hospital = Signer::from_uri("//Example//Hospital")?;
     let lab = Signer::from_uri("//Example//Lab")?;
     for signer in [&consortium, &hospital, &lab] {
-        backend.fund(&consortium, signer.account(), 1_000_000_000_000_000_000).await?;
+        backend.fund(&consortium, signer.account(), funds).await?;
     }
     // Once per consortium: the suite, governed by one admin here (threshold 1).
     let governance = Governance { admins: vec![consortium.account()], threshold: 1 };
