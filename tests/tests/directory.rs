@@ -429,3 +429,19 @@ fn a_custodian_cannot_seize_a_patient_held_identity_at_once() {
     );
     assert!(w.chain.query(w.cast.stranger, w.dir().may_act_for(w.cast.patient_key, p)), "the key still acts");
 }
+
+// ---- security review, low: joining an institution needs the account's acceptance ----
+
+#[test]
+fn joining_an_institution_needs_the_accounts_acceptance() {
+    // Hospital A offers control of its patient to the patient's new key; hospital B's operator
+    // must not be able to block the patient's acceptance by making that key one of its own.
+    let mut w = World::new();
+    let key = newcomer();
+    w.chain.fund(key);
+    let p = w.custodial_patient;
+    w.chain.call(w.cast.hospital_a, w.dir().offer_control(p, key)).value.expect("offer");
+    let _ = w.chain.call(w.cast.hospital_b, w.dir().add_account(key));
+    assert_eq!(w.chain.call(key, w.dir().accept_control(p)).value, Ok(()), "the patient accepts");
+    assert_eq!(w.chain.query(key, w.dir().controller_of(p)), Some(Controller::PatientHeld(key)));
+}
