@@ -229,6 +229,9 @@ pub fn describe(event: &SuiteEvent) -> String {
         AdminsChanged(e) => format!("AdminsChanged threshold {} -> {}", e.old_threshold, e.new_threshold),
         DependentAttached(e) => format!("DependentAttached {}", ss58(&e.contract)),
         DependentDetached(e) => format!("DependentDetached {}", ss58(&e.contract)),
+        AccountInvited(e) => {
+            format!("AccountInvited {} to #{} (it joins with its own key)", ss58(&e.account), e.institution)
+        }
         AccountAdded(e) => format!("AccountAdded {} to #{}", ss58(&e.account), e.institution),
         AccountRemoved(e) => format!("AccountRemoved {} from #{}", ss58(&e.account), e.institution),
         PatientRegistered(e) => format!("PatientRegistered {} custodian #{}", short(e.patient.as_bytes()), e.custodian),

@@ -6,7 +6,7 @@ use custodia_types::{
     access_log::{AccessLogged, BreakGlassAccess, LogExtended},
     consents::{ConsentGranted, ConsentRevoked, ConsentSetGranted},
     directory::{
-        AccountAdded, AccountRemoved, AdminsChanged, ControlChanged, ControlOffered, DependentAttached,
+        AccountAdded, AccountInvited, AccountRemoved, AdminsChanged, ControlChanged, ControlOffered, DependentAttached,
         DependentDetached, InstitutionAdmitted, InstitutionRemoved, PatientRegistered, ProposalApproved,
         ProposalCancelled, ProposalCreated, ProposalExecuted, RecoveryApproved, RecoveryEnded, RecoveryParamsChanged,
         RecoveryPolicyChanged, RecoveryRequested, RolesChanged,
@@ -44,7 +44,8 @@ macro_rules! suite_events {
 
 suite_events! {
     ProposalCreated, ProposalApproved, ProposalExecuted, ProposalCancelled, InstitutionAdmitted,
-    RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, DependentDetached, AccountAdded, AccountRemoved,
+    RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, DependentDetached, AccountInvited, AccountAdded,
+    AccountRemoved,
     PatientRegistered, ControlOffered, ControlChanged,
     RecoveryRequested, RecoveryApproved, RecoveryEnded, RecoveryPolicyChanged, RecoveryParamsChanged,
     VersionCommitted, VersionSuperseded, VersionErased,

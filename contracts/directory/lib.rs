@@ -30,7 +30,8 @@
 //! |---|---|
 //! | admin | propose, approve, execute |
 //! | proposer | cancel their pending proposal |
-//! | institution operator | add and remove the institution's accounts |
+//! | institution operator | invite and remove the institution's accounts |
+//! | invited account | join the institution |
 //! | custodian account | register patients; recover control of its patients |
 //! | controller (custodial account or patient key) | offer control to a patient key |
 //! | offered account | accept control |
@@ -51,8 +52,8 @@ pub use self::directory::{Admins, Directory, DirectoryRef, Error};
 mod directory {
     use custodia_types::{
         directory::{
-            AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered, Controller,
-            DependentAttached, DependentDetached, DirectoryQueries, Institution, InstitutionAdmitted,
+            AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered,
+            Controller, DependentAttached, DependentDetached, DirectoryQueries, Institution, InstitutionAdmitted,
             InstitutionRemoved, Lookup, Membership, MembershipCache, PatientInfo, PatientRegistered, Proposal,
             ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Recovery,
             RecoveryApproved, RecoveryEnded, RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy,
@@ -116,6 +117,8 @@ mod directory {
         policy_epochs: Mapping<PatientId, u32>,
         /// The pending recovery of each patient, if any.
         recoveries: Mapping<PatientId, Recovery>,
+        /// Pending invitations to act for an institution, by account and institution.
+        invitations: Mapping<(AccountId, InstitutionId), ()>,
     }
 
     /// Why a directory call was refused.
@@ -217,6 +220,8 @@ mod directory {
         SameKey,
         /// Returned if a recovery delay is outside `MIN_RECOVERY_DELAY_MS..=MAX_RECOVERY_DELAY_MS`.
         InvalidDelay,
+        /// Returned if the caller was not invited to act for the institution.
+        NotInvited,
     }
 
     /// The directory's result type.
@@ -246,6 +251,7 @@ mod directory {
                 recovery_policies: Mapping::new(),
                 policy_epochs: Mapping::new(),
                 recoveries: Mapping::new(),
+                invitations: Mapping::new(),
             };
             directory.admins.set(&admins);
             Ok(directory)
@@ -353,20 +359,43 @@ mod directory {
 
         // ---- institution accounts ----
 
-        /// Adds `account` to the caller's institution (the caller is its operator).
+        /// Invites `account` to act for the caller's institution (the caller is its operator).
+        /// Nothing changes for the account until it accepts with `join_institution`: nobody
+        /// becomes an institution's account without its own signature (an account that acts
+        /// for an institution can no longer accept control of a patient).
         ///
         /// # Errors
         /// `NotOperator`, `AccountAlreadyMember`.
         #[ink(message)]
-        pub fn add_account(&mut self, account: AccountId) -> Result<()> {
-            let (id, mut institution) = self.operated_by(self.env().caller())?;
+        pub fn invite_account(&mut self, account: AccountId) -> Result<()> {
+            let (id, _) = self.operated_by(self.env().caller())?;
             if self.membership_of(account).is_some() {
                 return Err(Error::AccountAlreadyMember);
             }
-            institution.accounts = institution.accounts.checked_add(1).ok_or(Error::IdsExhausted)?;
-            self.institutions.insert(id, &institution);
-            self.members.insert(account, &id);
-            self.env().emit_event(AccountAdded { institution: id, account });
+            self.invitations.insert((account, id), &());
+            self.env().emit_event(AccountInvited { institution: id, account });
+            Ok(())
+        }
+
+        /// The caller accepts an invitation and acts for `institution` from now on.
+        ///
+        /// # Errors
+        /// `NotInvited`, `UnknownInstitution` (removed since), `AccountAlreadyMember`.
+        #[ink(message)]
+        pub fn join_institution(&mut self, institution: InstitutionId) -> Result<()> {
+            let account = self.env().caller();
+            if !self.invitations.contains((account, institution)) {
+                return Err(Error::NotInvited);
+            }
+            let mut found = self.institutions.get(institution).ok_or(Error::UnknownInstitution)?;
+            if self.membership_of(account).is_some() {
+                return Err(Error::AccountAlreadyMember);
+            }
+            found.accounts = found.accounts.checked_add(1).ok_or(Error::IdsExhausted)?;
+            self.institutions.insert(institution, &found);
+            self.members.insert(account, &institution);
+            self.invitations.remove((account, institution));
+            self.env().emit_event(AccountAdded { institution, account });
             Ok(())
         }
 
@@ -1218,10 +1247,17 @@ mod directory {
             let mut directory = setup();
             let hospital = admit(&mut directory, a.django, Roles::of(&[Role::Accessor]));
             as_caller(a.eve);
-            assert_eq!(directory.add_account(a.frank), Err(Error::NotOperator));
+            assert_eq!(directory.invite_account(a.frank), Err(Error::NotOperator));
             as_caller(a.django);
-            directory.add_account(a.frank).expect("add");
-            assert_eq!(directory.add_account(a.frank), Err(Error::AccountAlreadyMember));
+            directory.invite_account(a.frank).expect("invite");
+            assert!(!directory.is_member(a.frank, Role::Accessor), "not before it joins");
+            as_caller(a.eve);
+            assert_eq!(directory.join_institution(hospital), Err(Error::NotInvited));
+            as_caller(a.frank);
+            directory.join_institution(hospital).expect("join");
+            assert_eq!(directory.join_institution(hospital), Err(Error::NotInvited), "an invitation is used once");
+            as_caller(a.django);
+            assert_eq!(directory.invite_account(a.frank), Err(Error::AccountAlreadyMember));
             assert!(directory.is_member(a.frank, Role::Accessor));
             assert_eq!(directory.institution(hospital).map(|i| i.accounts), Some(2));
             assert_eq!(directory.remove_account(a.django), Err(Error::CannotRemoveOperator));

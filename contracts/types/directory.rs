@@ -471,7 +471,18 @@ pub struct DependentDetached {
     pub contract: AccountId,
 }
 
-/// Emitted when an institution's operator adds an account that acts for it.
+/// Emitted when an institution's operator invites an account to act for it (nothing changes
+/// for the account until it joins).
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInvited {
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    #[ink(topic)]
+    pub account: AccountId,
+}
+
+/// Emitted when an invited account joins an institution: it acts for it from now on.
 #[ink::event]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountAdded {

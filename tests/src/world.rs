@@ -173,8 +173,10 @@ impl World {
             lab: world.admit(cast.lab, InstitutionKind::Laboratory, Roles::of(&[Role::Accessor])),
             audit_body: world.admit(cast.auditor, InstitutionKind::AuditBody, Roles::of(&[Role::Auditor])),
         };
-        let add_clerk = world.dir().add_account(cast.hospital_a_clerk);
-        world.chain.call(cast.hospital_a, add_clerk).value.expect("add clerk");
+        let invite = world.dir().invite_account(cast.hospital_a_clerk);
+        world.chain.call(cast.hospital_a, invite).value.expect("invite the clerk");
+        let join = world.dir().join_institution(world.institutions.hospital_a);
+        world.chain.call(cast.hospital_a_clerk, join).value.expect("the clerk joins");
         for patient in [world.custodial_patient, world.keyed_patient] {
             let register = world.dir().register_patient(patient);
             world.chain.call(cast.hospital_a, register).value.expect("register patient");

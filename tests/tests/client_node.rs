@@ -231,7 +231,8 @@ async fn racing_commits_to_one_record_each_learn_the_version_they_got() {
     let f = deployed(&node_url()).await;
     let clerk = custodia_client::Signer::from_uri(&format!("//Test//Clerk//{}", hex::encode(new_salt()))).unwrap();
     f.client.backend().fund(&f.cast.admins[0], clerk.account(), custodia_tests::fixture::FUNDS).await.unwrap();
-    f.client.directory().add_account(clerk.account()).submit(&f.cast.hospital_a).await.unwrap();
+    f.client.directory().invite_account(clerk.account()).submit(&f.cast.hospital_a).await.unwrap();
+    f.client.directory().join_institution(f.hospital_a).submit(&clerk).await.unwrap();
     let (records, kind) = (f.client.records(), f.pseudonyms.code("k"));
     let record = f.pseudonyms.record(&format!("Observation/race-{}", hex::encode(new_salt())));
     records

@@ -53,7 +53,9 @@ async fn directory_governance_accounts_and_patients() {
 
     // Accounts of an institution.
     let clerk = f.cast.stranger.account();
-    let added = dir.add_account(clerk).submit(&f.cast.hospital_a).await.unwrap();
+    dir.invite_account(clerk).submit(&f.cast.hospital_a).await.unwrap();
+    assert!(!dir.is_member(clerk, Role::Custodian).query().await.unwrap(), "not before it joins");
+    let added = dir.join_institution(f.hospital_a).submit(&f.cast.stranger).await.unwrap();
     assert_eq!(added.events_of::<AccountAdded>()[0].account, clerk);
     assert!(dir.is_member(clerk, Role::Custodian).query().await.unwrap());
     let records_address = f.client.deployment().records.address;

@@ -3,8 +3,8 @@
 use custodia_tests::world::{id32, World};
 use custodia_types::{
     directory::{
-        AccountAdded, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered, Controller,
-        InstitutionAdmitted, InstitutionKind, InstitutionRemoved, PatientRegistered, ProposalApproved,
+        AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered,
+        Controller, InstitutionAdmitted, InstitutionKind, InstitutionRemoved, PatientRegistered, ProposalApproved,
         ProposalCancelled, ProposalCreated, ProposalExecuted, RecoveryRequested, RecoveryRoute, Role, Roles,
         RolesChanged, DEFAULT_RECOVERY_DELAY_MS,
     },
@@ -178,25 +178,34 @@ fn governance_refuses_bad_actions_with_typed_errors() {
 }
 
 #[test]
-fn only_operators_add_accounts() {
+fn only_operators_invite_and_only_the_invited_join() {
     let mut w = World::new();
+    w.chain.fund(newcomer());
     let operators = [w.cast.hospital_a, w.cast.hospital_b, w.cast.lab, w.cast.auditor];
     let start = w.chain.snapshot();
     for who in w.cast.all() {
         w.chain.restore(&start);
-        let add = w.dir().add_account(newcomer());
+        let invite = w.dir().invite_account(newcomer());
         if operators.contains(&who) {
-            let outcome = w.chain.call(who, add);
+            let outcome = w.chain.call(who, invite);
             assert_eq!(outcome.value, Ok(()));
-            let added = outcome.events_of::<AccountAdded>();
-            assert_eq!(added[0].account, newcomer());
+            let invited = &outcome.events_of::<AccountInvited>()[0];
             let of = w.chain.query(who, w.dir().membership(who)).unwrap().institution;
+            assert_eq!((invited.account, invited.institution), (newcomer(), of));
+            assert_eq!(w.chain.query(who, w.dir().membership(newcomer())), None, "nothing before it joins");
+            for other in w.cast.all() {
+                let join = w.dir().join_institution(of);
+                assert_eq!(w.chain.call_refused(other, join), Err(Error::NotInvited), "{other:?}");
+            }
+            let joined = w.chain.call(newcomer(), w.dir().join_institution(of));
+            assert_eq!(joined.value, Ok(()));
+            assert_eq!(joined.events_of::<AccountAdded>()[0].account, newcomer());
             assert_eq!(w.chain.query(who, w.dir().membership(newcomer())).unwrap().institution, of);
         } else {
-            assert_eq!(w.chain.call_refused(who, add), Err(Error::NotOperator), "{who:?}");
+            assert_eq!(w.chain.call_refused(who, invite), Err(Error::NotOperator), "{who:?}");
         }
     }
-    let taken = w.dir().add_account(w.cast.hospital_b);
+    let taken = w.dir().invite_account(w.cast.hospital_b);
     assert_eq!(w.chain.call_refused(w.cast.hospital_a, taken), Err(Error::AccountAlreadyMember));
 }
 
@@ -441,7 +450,8 @@ fn joining_an_institution_needs_the_accounts_acceptance() {
     w.chain.fund(key);
     let p = w.custodial_patient;
     w.chain.call(w.cast.hospital_a, w.dir().offer_control(p, key)).value.expect("offer");
-    let _ = w.chain.call(w.cast.hospital_b, w.dir().add_account(key));
+    // The most B's operator can do is invite it; nothing changes until the key joins.
+    assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().invite_account(key)).value, Ok(()));
     assert_eq!(w.chain.call(key, w.dir().accept_control(p)).value, Ok(()), "the patient accepts");
     assert_eq!(w.chain.query(key, w.dir().controller_of(p)), Some(Controller::PatientHeld(key)));
 }

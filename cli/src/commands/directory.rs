@@ -37,8 +37,10 @@ pub enum DirectoryCommand {
     Execute { proposal: u32 },
     /// Show a proposal.
     Proposal { proposal: u32 },
-    /// Add an account to your institution (its operator).
-    AddAccount { account: String },
+    /// Invite an account to act for your institution (its operator); it joins with `join`.
+    Invite { account: String },
+    /// Accept an invitation: the signing account acts for the institution from now on.
+    Join { institution: u32 },
     /// Register a patient (custodians); a local id becomes a keyed pseudonym.
     RegisterPatient { patient: String },
     /// Show a patient's controller and custodian.
@@ -79,9 +81,13 @@ pub async fn run(ctx: &Context, command: DirectoryCommand) -> Result<ExitCode> {
             let value = p.as_ref().map(|p| json!({"action": format!("{:?}", p.action), "proposer": ss58(&p.proposer), "approvals": p.approvals, "status": format!("{:?}", p.status)}));
             out.show(format!("{p:?}"), json!(value));
         }
-        AddAccount { account } => {
-            let done = dir.add_account(ctx.account(&account)?).submit(&ctx.signer()?).await?;
-            out.submitted("account added", &done, json!(null));
+        Invite { account } => {
+            let done = dir.invite_account(ctx.account(&account)?).submit(&ctx.signer()?).await?;
+            out.submitted("account invited (it joins with `custodia directory join`)", &done, json!(null));
+        }
+        Join { institution } => {
+            let done = dir.join_institution(institution).submit(&ctx.signer()?).await?;
+            out.submitted(&format!("joined institution #{institution}"), &done, json!(null));
         }
         RegisterPatient { patient } => {
             let id = ctx.patient(&patient)?;

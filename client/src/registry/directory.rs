@@ -20,7 +20,8 @@ registry! {
         tx approve(proposal: u32) -> u32, Error => value::approvals;
         tx execute(proposal: u32) -> (), Error;
         tx cancel(proposal: u32) -> (), Error;
-        tx add_account(account: AccountId) -> (), Error;
+        tx invite_account(account: AccountId) -> (), Error;
+        tx join_institution(institution: InstitutionId) -> (), Error;
         tx remove_account(account: AccountId) -> (), Error;
         tx register_patient(patient: PatientId) -> (), Error;
         tx offer_control(patient: PatientId, to: AccountId) -> (), Error;
