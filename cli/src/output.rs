@@ -229,6 +229,7 @@ pub fn describe(event: &SuiteEvent) -> String {
         AdminsChanged(e) => format!("AdminsChanged threshold {} -> {}", e.old_threshold, e.new_threshold),
         DependentAttached(e) => format!("DependentAttached {}", ss58(&e.contract)),
         DependentDetached(e) => format!("DependentDetached {}", ss58(&e.contract)),
+        CodeChanged(e) => format!("CodeChanged {} to code 0x{}", ss58(&e.contract), hex::encode(e.code_hash)),
         AccountInvited(e) => {
             format!("AccountInvited {} to #{} (it joins with its own key)", ss58(&e.account), e.institution)
         }

@@ -6,10 +6,10 @@ use custodia_types::{
     access_log::{AccessLogged, BreakGlassAccess, LogExtended},
     consents::{ConsentGranted, ConsentRevoked, ConsentSetGranted},
     directory::{
-        AccountAdded, AccountInvited, AccountRemoved, AdminsChanged, ControlChanged, ControlOffered, DependentAttached,
-        DependentDetached, InstitutionAdmitted, InstitutionRemoved, PatientRegistered, ProposalApproved,
-        ProposalCancelled, ProposalCreated, ProposalExecuted, RecoveryApproved, RecoveryEnded, RecoveryParamsChanged,
-        RecoveryPolicyChanged, RecoveryRequested, RolesChanged,
+        AccountAdded, AccountInvited, AccountRemoved, AdminsChanged, CodeChanged, ControlChanged, ControlOffered,
+        DependentAttached, DependentDetached, InstitutionAdmitted, InstitutionRemoved, PatientRegistered,
+        ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, RecoveryApproved, RecoveryEnded,
+        RecoveryParamsChanged, RecoveryPolicyChanged, RecoveryRequested, RolesChanged,
     },
     records::{VersionCommitted, VersionErased, VersionSuperseded},
 };
@@ -44,7 +44,7 @@ macro_rules! suite_events {
 
 suite_events! {
     ProposalCreated, ProposalApproved, ProposalExecuted, ProposalCancelled, InstitutionAdmitted,
-    RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, DependentDetached, AccountInvited, AccountAdded,
+    RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, DependentDetached, CodeChanged, AccountInvited, AccountAdded,
     AccountRemoved,
     PatientRegistered, ControlOffered, ControlChanged,
     RecoveryRequested, RecoveryApproved, RecoveryEnded, RecoveryPolicyChanged, RecoveryParamsChanged,

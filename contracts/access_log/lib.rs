@@ -42,7 +42,7 @@ mod access_log {
             AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, NewEntry, MAX_ENTRIES,
         },
         consents::{AccessCheck, ConsentQueries, Denial, Target},
-        directory::{DirectoryQueries, Role},
+        directory::{DirectoryQueries, Governed, GovernedError, Role},
         InstitutionId,
     };
     use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, scale::Encode, storage::Lazy, storage::Mapping};
@@ -399,6 +399,16 @@ mod access_log {
         fn push(&mut self, position: usize, check: AccessCheck) {
             self.checks.push(check);
             self.positions.push(position);
+        }
+    }
+
+    impl Governed for AccessLog {
+        #[ink(message)]
+        fn set_code(&mut self, code_hash: Hash) -> core::result::Result<(), GovernedError> {
+            if self.env().caller() != self.directory {
+                return Err(GovernedError::NotDirectory);
+            }
+            self.env().set_code_hash(&code_hash).map_err(|_| GovernedError::CodeNotFound)
         }
     }
 

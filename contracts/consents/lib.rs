@@ -45,7 +45,7 @@ mod consents {
             Denial, Purpose, Receipt, ReceiptId, Revocation, Scope, Target, Terms, VersionFacts, MAX_CATEGORIES,
             MAX_CHECKS, MAX_DENIES_PER_PATIENT, MAX_RECEIPT_PAGE, MAX_RECEIPT_SCAN, MAX_SET,
         },
-        directory::{DirectoryQueries, Membership, Role},
+        directory::{DirectoryQueries, Governed, GovernedError, Membership, Role},
         records::{RecordQueries, VersionRef},
         CodeId, PatientId,
     };
@@ -731,6 +731,16 @@ mod consents {
                 }
             };
             Gathered { members, facts, fact_of }
+        }
+    }
+
+    impl Governed for Consents {
+        #[ink(message)]
+        fn set_code(&mut self, code_hash: Hash) -> core::result::Result<(), GovernedError> {
+            if self.env().caller() != self.directory {
+                return Err(GovernedError::NotDirectory);
+            }
+            self.env().set_code_hash(&code_hash).map_err(|_| GovernedError::CodeNotFound)
         }
     }
 

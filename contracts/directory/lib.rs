@@ -52,13 +52,14 @@ pub use self::directory::{Admins, Directory, DirectoryRef, Error};
 mod directory {
     use custodia_types::{
         directory::{
-            AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, ControlChanged, ControlOffered,
-            Controller, DependentAttached, DependentDetached, DirectoryQueries, Institution, InstitutionAdmitted,
-            InstitutionRemoved, Lookup, Membership, MembershipCache, PatientInfo, PatientRegistered, Proposal,
-            ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Recovery,
-            RecoveryApproved, RecoveryEnded, RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy,
-            RecoveryPolicyChanged, RecoveryRequested, RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS,
-            MAX_DEPENDENTS, MAX_GUARDIANS, MAX_RECOVERY_DELAY_MS, MIN_RECOVERY_DELAY_MS,
+            AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, CodeChanged, ControlChanged,
+            ControlOffered, Controller, DependentAttached, DependentDetached, DirectoryQueries, Governed,
+            GovernedError, Institution, InstitutionAdmitted, InstitutionRemoved, Lookup, Membership, MembershipCache,
+            PatientInfo, PatientRegistered, Proposal, ProposalApproved, ProposalCancelled, ProposalCreated,
+            ProposalExecuted, ProposalStatus, Recovery, RecoveryApproved, RecoveryEnded, RecoveryOutcome,
+            RecoveryParams, RecoveryParamsChanged, RecoveryPolicy, RecoveryPolicyChanged, RecoveryRequested,
+            RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS, MAX_DEPENDENTS, MAX_GUARDIANS, MAX_RECOVERY_DELAY_MS,
+            MIN_RECOVERY_DELAY_MS,
         },
         InstitutionId, PatientId,
     };
@@ -222,6 +223,11 @@ mod directory {
         InvalidDelay,
         /// Returned if the caller was not invited to act for the institution.
         NotInvited,
+        /// Returned if no code with that hash was uploaded.
+        CodeNotFound,
+        /// Returned if the contract does not let this directory change its code (it is not a
+        /// registry of this suite).
+        NotGoverned,
     }
 
     /// The directory's result type.
@@ -865,6 +871,11 @@ mod directory {
                         return Err(Error::InvalidDelay);
                     }
                 }
+                Action::SetCode { contract, .. } => {
+                    if !self.env().is_contract(contract) {
+                        return Err(Error::NotAContract);
+                    }
+                }
                 Action::Detach { contract } => {
                     if !self.dependents().contains(contract) {
                         return Err(Error::NotAttached);
@@ -926,6 +937,19 @@ mod directory {
                     dependents.push(contract);
                     self.dependents.set(&dependents);
                     self.env().emit_event(DependentAttached { contract });
+                }
+                Action::SetCode { contract, code_hash } => {
+                    if contract == self.env().account_id() {
+                        self.env().set_code_hash(&code_hash).map_err(|_| Error::CodeNotFound)?;
+                    } else {
+                        let mut governed: ink::contract_ref!(Governed) = contract.into();
+                        match governed.call_mut().set_code(code_hash).try_invoke() {
+                            Ok(Ok(Ok(()))) => {}
+                            Ok(Ok(Err(GovernedError::CodeNotFound))) => return Err(Error::CodeNotFound),
+                            _ => return Err(Error::NotGoverned),
+                        }
+                    }
+                    self.env().emit_event(CodeChanged { contract, code_hash });
                 }
                 Action::SetRecoveryParams { params } => {
                     self.recovery_params.set(&params);

@@ -45,7 +45,10 @@ pub use self::records::{BatchError, Error, Records, RecordsRef};
 #[ink::contract]
 mod records {
     use custodia_types::{
-        directory::{Controller, DirectoryQueries, ForgetError, Membership, MembershipCache, Role, Roles},
+        directory::{
+            Controller, DirectoryQueries, ForgetError, Governed, GovernedError, Membership, MembershipCache, Role,
+            Roles,
+        },
         records::{
             Content, ErasureReason, Link, NewVersion, RecordInfo, RecordQueries, Supersedence, Tombstone, Verification,
             Version, VersionCommitted, VersionErased, VersionFacts, VersionNo, VersionRef, VersionSuperseded,
@@ -537,6 +540,16 @@ mod records {
             self.ensure_directory()?;
             self.cached_roles.remove(institution);
             Ok(())
+        }
+    }
+
+    impl Governed for Records {
+        #[ink(message)]
+        fn set_code(&mut self, code_hash: Hash) -> core::result::Result<(), GovernedError> {
+            if self.env().caller() != self.directory {
+                return Err(GovernedError::NotDirectory);
+            }
+            self.env().set_code_hash(&code_hash).map_err(|_| GovernedError::CodeNotFound)
         }
     }
 

@@ -148,6 +148,10 @@ pub enum Action {
     /// `MIN_RECOVERY_DELAY_MS..=MAX_RECOVERY_DELAY_MS`). A pending recovery keeps the delay
     /// read when its clock started.
     SetRecoveryParams { params: RecoveryParams },
+    /// Switches the code of a contract of the suite (the directory itself, or a registry
+    /// wired to it, through its `Governed::set_code`) to uploaded code, keeping its address
+    /// and state.
+    SetCode { contract: AccountId, code_hash: ink::primitives::Hash },
 }
 
 /// The network's rules for recovering patient-held control.
@@ -324,6 +328,27 @@ pub struct Lookup {
 pub enum ForgetError {
     /// Returned if the caller is not the dependent's directory.
     NotDirectory,
+}
+
+/// Why a registry refused to change its code.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub enum GovernedError {
+    /// Returned if the caller is not the registry's directory (only the directory's M-of-N
+    /// governance changes code).
+    NotDirectory,
+    /// Returned if no code with that hash was uploaded.
+    CodeNotFound,
+}
+
+/// What every registry implements so that the directory's governance can fix a deployed
+/// contract without losing its state: `Action::SetCode` calls it.
+#[ink::trait_definition]
+pub trait Governed {
+    /// Switches this contract's code to `code_hash` (uploaded already), keeping its address
+    /// and storage. The new code must read the same storage layout.
+    #[ink(message)]
+    fn set_code(&mut self, code_hash: ink::primitives::Hash) -> Result<(), GovernedError>;
 }
 
 /// What a registry that caches memberships implements, so the directory can invalidate it.
@@ -585,4 +610,13 @@ pub struct RecoveryPolicyChanged {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryParamsChanged {
     pub params: RecoveryParams,
+}
+
+/// Governance changed a contract's code (`Action::SetCode`).
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeChanged {
+    #[ink(topic)]
+    pub contract: AccountId,
+    pub code_hash: ink::primitives::Hash,
 }

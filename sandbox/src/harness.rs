@@ -148,6 +148,18 @@ impl Chain {
         salt: &[u8],
     ) -> AccountId {
         let code = Bundles::from_env().wasm(name).unwrap_or_else(|e| panic!("{e}"));
+        self.deploy_code(name, code, origin, constructor, salt)
+    }
+
+    /// [`Chain::deploy`] of the given Wasm (another release's bundle, for upgrade tests).
+    pub fn deploy_code<Ref, Args: Encode, R>(
+        &mut self,
+        name: &str,
+        code: Vec<u8>,
+        origin: AccountId,
+        constructor: Constructor<Ref, Args, R>,
+        salt: &[u8],
+    ) -> AccountId {
         let (address, called) = self
             .sandbox
             .instantiate(origin, code, constructor_input(constructor), salt.to_vec(), self.gas_limit)
