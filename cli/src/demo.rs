@@ -109,7 +109,7 @@ fn expect(condition: bool, what: &str) -> Result<()> {
     }
 }
 
-pub async fn run(ctx: &Context) -> Result<ExitCode> {
+pub async fn run(ctx: &Context, fhir_server: Option<&str>) -> Result<ExitCode> {
     let backend = match &ctx.global.node {
         Some(url) => AnyBackend::Node(NodeBackend::connect(url, Finality::Finalized).await?),
         None => AnyBackend::Sandbox(Box::new(SandboxBackend::new(SandboxClock::wall()))),
@@ -123,7 +123,7 @@ pub async fn run(ctx: &Context) -> Result<ExitCode> {
             }
         }
     }
-    story(backend, out, &Bundles::from_env(), &ctx.endpoint()).await?;
+    story(backend, out, &Bundles::from_env(), &ctx.endpoint(), fhir_server).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -135,7 +135,13 @@ struct Cast {
     lab: Signer,
 }
 
-pub async fn story<B: Backend>(backend: B, out: Out, bundles: &Bundles, endpoint: &str) -> Result<()> {
+pub async fn story<B: Backend>(
+    backend: B,
+    out: Out,
+    bundles: &Bundles,
+    endpoint: &str,
+    fhir_server: Option<&str>,
+) -> Result<()> {
     let cast = Cast {
         admins: [Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?],
         hospital_a: Signer::from_uri("//Custodia//HospitalA")?,
@@ -387,6 +393,18 @@ pub async fn story<B: Backend>(backend: B, out: Out, bundles: &Bundles, endpoint
     )
     .await?;
 
+    match fhir_server {
+        Some(url) => fhir_server_chapter(&mut s, &store, url, &cast.hospital_a).await?,
+        None => {
+            s.note(
+                "(FHIR server)",
+                "the chapter where a clinician's system writes to a FHIR server is skipped",
+                "no --fhir-server given (scripts/demo.sh starts Helios HFS when it is installed)".into(),
+            )
+            .await?
+        }
+    }
+
     let (size, root) = log.head().query().await?;
     if s.out.json {
         crate::say!(
@@ -407,4 +425,75 @@ pub async fn story<B: Backend>(backend: B, out: Out, bundles: &Bundles, endpoint
         crate::say!("Directory {}.", ss58(&client.deployment().directory.address));
     }
     Ok(())
+}
+
+/// A clinician's system writes to the hospital's FHIR server; the hospital's sync follower
+/// commits every version the server stores; an administrator rewrites the server's history
+/// behind the ledger, and verification against the chain catches it.
+async fn fhir_server_chapter<B: Backend>(
+    s: &mut Story<'_, B>,
+    store: &Store,
+    url: &str,
+    hospital: &Signer,
+) -> Result<()> {
+    use custodia_services::{
+        fhir_server::{FhirServer, Retry},
+        server_verify::{verify, Scope},
+        sync::{FollowOptions, Follower},
+    };
+    let server = FhirServer::new(url, Retry::default());
+    let pseudonyms = Pseudonyms::generate();
+    let follower = Follower::new(s.client, store, &pseudonyms, &server, FollowOptions::default());
+    let write = |resource: serde_json::Value| -> Result<()> {
+        let status = server.put(&resource)?;
+        expect(status == 200 || status == 201, "the FHIR server to store the write")
+    };
+    let patient = json!({"resourceType": "Patient", "id": "demo-ana", "name": [{"family": "Demo", "given": ["Ana"]}],
+                         "birthDate": "1980-04-02", "identifier": [{"system": "urn:oid:2.16.840.1.113883.2.4.6.3", "value": "DEMO-042"}]});
+    let observation = |value: f64| {
+        json!({"resourceType": "Observation", "id": "demo-hb", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin"}]},
+        "subject": {"reference": "Patient/demo-ana"},
+        "valueQuantity": {"value": value, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}})
+    };
+    write(patient)?;
+    write(observation(13.2))?;
+    let first = follower.run_once(hospital, &mut |_| {}).await?;
+    expect(first.committed == 2 && first.registered == 1, "the follower to commit the two versions the server stored")?;
+    s.note(
+        "Hospital A's clinician system, then its sync follower",
+        &format!("writes a Patient and a haemoglobin result to the FHIR server ({url}); `custodia sync` follows its history"),
+        format!("{} versions committed in {} transaction(s), the patient registered under a pseudonym; no name, identifier or birth date on chain", first.committed, first.transactions),
+    )
+    .await?;
+    write(observation(12.7))?;
+    let second = follower.run_once(hospital, &mut |_| {}).await?;
+    expect(second.committed == 1, "the follower to commit the corrected result")?;
+    let third = follower.run_once(hospital, &mut |_| {}).await?;
+    expect(third.committed == 0, "a further run to commit nothing")?;
+    s.note(
+        "Hospital A's clinician system, then its sync follower",
+        "corrects the result (version 2 on the server); the follower runs again",
+        "1 version committed, linked to the one it replaces; running again commits nothing".into(),
+    )
+    .await?;
+    let history = Scope { history: true, patient: None };
+    let clean = verify(&follower, &history).await?;
+    expect(clean.clean(), "every served version to match the chain")?;
+    let status = server.delete("Observation/demo-hb/_history/1")?;
+    expect(status == 200 || status == 204, "the server to delete a history entry")?;
+    let caught = verify(&follower, &history).await?;
+    let gaps: Vec<_> = caught.verdicts.iter().filter(|v| v.verification == "Gap").collect();
+    expect(gaps.len() == 1 && gaps[0].version == "1", "the removed version to be caught as a gap")?;
+    s.note(
+        "Auditor",
+        "`custodia fhir verify --server --history` before and after an administrator deletes the first result from the server's history",
+        format!(
+            "before: {} versions, all Match; after: the chain holds a version the server no longer has (Gap: {} version {})",
+            clean.verdicts.len(),
+            gaps[0].resource,
+            gaps[0].version
+        ),
+    )
+    .await
 }

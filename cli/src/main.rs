@@ -37,7 +37,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Tell the whole story on a fresh deployment and print a timeline.
-    Demo,
+    Demo {
+        /// A FHIR R4 server (an empty one: the demo writes to it) for the chapter where a
+        /// clinician's system writes and the ledger follows; `scripts/demo.sh` starts one when
+        /// Helios HFS is installed.
+        #[arg(long)]
+        fhir_server: Option<String>,
+    },
     /// Upload and instantiate the four contracts, wired together; write deployment.json.
     Deploy(deploy::DeployArgs),
     /// Governance, institutions, accounts and patients.
@@ -111,7 +117,7 @@ fn hint(error: &Error) -> Option<String> {
 
 async fn run(ctx: &Context, command: Command) -> custodia_services::Result<ExitCode> {
     match command {
-        Command::Demo => demo::run(ctx).await,
+        Command::Demo { fhir_server } => demo::run(ctx, fhir_server.as_deref()).await,
         Command::Deploy(args) => deploy::run(ctx, args).await,
         Command::Directory(command) => directory::run(ctx, command).await,
         Command::Patient(command) => patient::run(ctx, command).await,

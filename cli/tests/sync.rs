@@ -716,3 +716,33 @@ fn refused_versions_set_aside(mode: &[&str]) {
     });
     assert_eq!(sync(s, &hfs)["committed"], 0, "refused versions are recorded, not retried");
 }
+
+/// The demo's chapter on a real server: a clinician's system writes, the follower commits
+/// every stored version (and nothing more when run again), and a version removed from the
+/// server's history behind the ledger is caught as a gap.
+#[test]
+fn the_demo_follows_a_fhir_server_and_catches_a_rewritten_history() {
+    let hfs = Hfs::start();
+    let state = tempfile::tempdir().unwrap();
+    let out = custodia(state.path(), &["demo", "--fhir-server", &hfs.url, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let story: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text: Vec<String> = story["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| format!("{} {}", step["what"], step["outcome"]))
+        .collect();
+    let text = text.join("\n");
+    for expected in [
+        "2 versions committed in 1 transaction(s)",
+        "1 version committed, linked to the one it replaces",
+        "before: 3 versions, all Match",
+        "Gap: Observation/demo-hb version 1",
+    ] {
+        assert!(text.contains(expected), "the timeline lacks {expected:?}:\n{text}");
+    }
+    for private in ["Ana", "DEMO-042", "1980-04-02", "demo-ana"] {
+        assert!(!text.contains(private), "{private} printed:\n{text}");
+    }
+}

@@ -167,6 +167,43 @@ impl FhirServer {
         }
     }
 
+    /// Writes `resource` as its current version (`PUT Type/id`), as a system of record does
+    /// (the demo's clinician system; the gateway forwards writes the same way). Returns the
+    /// server's status.
+    pub fn put(&self, resource: &Value) -> Result<u16, ServerError> {
+        let what = "a write";
+        let (Some(kind), Some(id)) = (resource["resourceType"].as_str(), resource["id"].as_str()) else {
+            return Err(ServerError::Status { server: self.base.clone(), what, status: 400, attempts: 0 });
+        };
+        let url = format!("{}/{kind}/{id}", self.base);
+        let body = serde_json::to_vec(resource).expect("JSON values serialise");
+        self.agent
+            .put(&url)
+            .header("Content-Type", "application/fhir+json")
+            .send(&body[..])
+            .map(|response| response.status().as_u16())
+            .map_err(|error| ServerError::Unreachable {
+                server: self.base.clone(),
+                what,
+                attempts: 1,
+                reason: error.to_string(),
+            })
+    }
+
+    /// `DELETE` of `path` (a resource, or one history entry `Type/id/_history/n`, which HFS
+    /// allows without authentication: what an administrator rewriting history behind the
+    /// ledger would do). Returns the server's status.
+    pub fn delete(&self, path: &str) -> Result<u16, ServerError> {
+        self.agent.delete(&format!("{}/{path}", self.base)).call().map(|response| response.status().as_u16()).map_err(
+            |error| ServerError::Unreachable {
+                server: self.base.clone(),
+                what: "a deletion",
+                attempts: 1,
+                reason: error.to_string(),
+            },
+        )
+    }
+
     /// GET `url`, retrying transport failures, 5xx and 429 with back-off; any other answer
     /// (status and body) is returned.
     fn get(&self, url: &str, what: &'static str) -> Result<(u16, Vec<u8>), ServerError> {
