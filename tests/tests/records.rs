@@ -621,3 +621,21 @@ fn attach_refuses_what_is_not_a_dependent_of_this_directory() {
     }
     assert_eq!(w.chain.query(admin, w.dir().dependents()), vec![w.records]);
 }
+
+// ---- security review, finding 8: commitment squatting ----
+
+#[test]
+fn another_custodian_cannot_block_a_commit_by_committing_it_first() {
+    let mut w = World::new();
+    // Hospital B sees hospital A's pending commitment and commits it first, under a record of
+    // its own: A's commit must still go through, and each finds its own version.
+    let pending = commitment(0x8000);
+    let b_record = record_id(0x8B);
+    let squat = w.rec().commit(b_record, w.keyed_patient, pending, LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(w.cast.hospital_b, squat).value, Ok(1));
+    let a_record = record_id(0x8A);
+    let commit = w.rec().commit(a_record, w.custodial_patient, pending, LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(w.cast.hospital_a, commit.clone()).value, Ok(1), "not blocked");
+    assert_eq!(w.chain.call_refused(w.cast.hospital_a_clerk, commit), Err(Error::CommitmentAlreadyUsed));
+    assert_eq!(w.chain.query(w.cast.stranger, w.rec().verify(a_record, 1, pending)), Verification::Match);
+}
