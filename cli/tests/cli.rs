@@ -757,7 +757,7 @@ fn a_restored_store_keeps_its_salts_except_those_erased_since_and_reindexes_from
         ],
     );
 
-    let restored = ok(s, &["store", "restore", backup.to_str().unwrap()]);
+    let restored = ok(s, &["store", "restore", backup.to_str().unwrap(), "--as", "dave"]);
     assert_eq!(restored["salts_dropped"], 1, "{restored}");
     assert!(restored["entries_indexed"].is_u64());
     let verify = |id: &str, file: &Path| {

@@ -8,7 +8,8 @@
 //!   32-byte id the custodian chooses. Its first commit opens it.
 //! - Each **version** carries a salted commitment of the off-chain content, a bounded locator
 //!   (where the content lives), an opaque kind code, the committing account and the block time.
-//!   Versions are numbered from 1 and never overwritten; a commitment is accepted once, ever.
+//!   Versions are numbered from 1 and never overwritten; a commitment is accepted once per
+//!   custodian, ever (another custodian's use of the same value never blocks it).
 //! - **Supersedence**: a version can state that it replaces, amends, corrects or transforms an
 //!   earlier version of any record of the same patient and custodian. The link is readable from
 //!   both ends (`version(..).supersedes`, `superseded_by`). A version is superseded at most
@@ -68,8 +69,11 @@ mod records {
         versions: Mapping<(RecordId, VersionNo), Version>,
         /// The later version that superseded a version, and how.
         superseded_by: Mapping<(RecordId, VersionNo), Link>,
-        /// Every commitment ever accepted, keyed by its BLAKE2-256 digest (so the key survives
-        /// erasure without keeping the commitment itself), pointing at its version.
+        /// Every commitment ever accepted, pointing at its version, keyed by the BLAKE2-256
+        /// digest of the custodian's id and the commitment (so the key survives erasure without
+        /// keeping the commitment, and one custodian's commitment never blocks another's).
+        /// Revision 1 keyed by the commitment alone; those keys are still read, for their own
+        /// custodian only.
         commitments: Mapping<[u8; 32], VersionRef>,
         /// Cache of the institution an account acts for, filled from the directory and dropped
         /// when the directory says so (`MembershipCache`).
@@ -308,10 +312,12 @@ mod records {
             self.superseded_by.get((record, version))
         }
 
-        /// The version a commitment was committed as (also after its erasure).
+        /// The version `custodian` committed a commitment as (also after its erasure). Each
+        /// custodian has its own: another's commitment of the same value never hides or blocks
+        /// one's own.
         #[ink(message)]
-        pub fn find(&self, commitment: Commitment) -> Option<VersionRef> {
-            self.commitments.get(Self::commitment_key(&commitment))
+        pub fn find(&self, custodian: InstitutionId, commitment: Commitment) -> Option<VersionRef> {
+            self.committed(custodian, &commitment)
         }
 
         /// The directory contract this registry reads.
@@ -337,8 +343,8 @@ mod records {
         ) -> Result<VersionNo> {
             let NewVersion { record, patient, commitment, locator, kind, supersedes } = new;
             Self::check_version_input(record, &commitment, &locator, &kind)?;
-            let key = Self::commitment_key(&commitment);
-            if let Some(earlier) = self.commitments.get(key) {
+            let key = Self::commitment_key(custodian, &commitment);
+            if let Some(earlier) = self.committed(custodian, &commitment) {
                 return Err(self.reuse_error(earlier));
             }
             let mut info = match self.records.get(record) {
@@ -493,10 +499,31 @@ mod records {
             }
         }
 
-        fn commitment_key(commitment: &Commitment) -> [u8; 32] {
+        fn commitment_key(custodian: InstitutionId, commitment: &Commitment) -> [u8; 32] {
+            let mut input = [0u8; 36];
+            input[..4].copy_from_slice(&custodian.to_le_bytes());
+            input[4..].copy_from_slice(commitment.as_bytes());
+            let mut key = [0u8; 32];
+            ink::env::hash_bytes::<ink::env::hash::Blake2x256>(&input, &mut key);
+            key
+        }
+
+        /// Revision 1's key: the commitment alone.
+        fn legacy_commitment_key(commitment: &Commitment) -> [u8; 32] {
             let mut key = [0u8; 32];
             ink::env::hash_bytes::<ink::env::hash::Blake2x256>(commitment.as_bytes(), &mut key);
             key
+        }
+
+        /// The version `custodian` committed `commitment` as: under this revision's key, or under
+        /// revision 1's if that version is of one of `custodian`'s records.
+        fn committed(&self, custodian: InstitutionId, commitment: &Commitment) -> Option<VersionRef> {
+            if let Some(found) = self.commitments.get(Self::commitment_key(custodian, commitment)) {
+                return Some(found);
+            }
+            let legacy = self.commitments.get(Self::legacy_commitment_key(commitment))?;
+            let owner = self.records.get(legacy.record)?.custodian;
+            (owner == custodian).then_some(legacy)
         }
 
         fn ensure_directory(&self) -> core::result::Result<(), ForgetError> {
@@ -589,9 +616,10 @@ mod records {
         #[ink::test]
         fn commitment_keys_are_digests_not_the_commitment() {
             let commitment = Commitment::new(id(5));
-            let key = Records::commitment_key(&commitment);
+            let key = Records::commitment_key(1, &commitment);
             assert_ne!(&key, commitment.as_bytes());
-            assert_eq!(key, Records::commitment_key(&commitment));
+            assert_eq!(key, Records::commitment_key(1, &commitment));
+            assert_ne!(key, Records::commitment_key(2, &commitment), "each custodian its own");
         }
     }
 }

@@ -432,6 +432,8 @@ impl<'c, B: Backend> FhirImport<'c, B> {
         };
         let patient = self.patient(document);
         let directory = self.client.directory();
+        // The institution committing: its own commitments tell a resumed batch it landed.
+        let custodian_id = directory.membership(custodian.account()).query().await?.map(|m| m.institution);
         if directory.patient(patient).query().await?.is_none() {
             directory.register_patient(patient).submit(custodian).await?;
             report.registered_patient = true;
@@ -466,7 +468,11 @@ impl<'c, B: Backend> FhirImport<'c, B> {
             let batch: Vec<Planned> = plan.drain(..plan.len().min(MAX_BATCH as usize)).collect();
             // A batch is all or nothing: if its first version is on chain, all of it is, and
             // the chain says which numbers it got.
-            let numbers: Vec<u32> = match records.find(batch[0].version.commitment).query().await? {
+            let on_chain = match custodian_id {
+                Some(id) => records.find(id, batch[0].version.commitment).query().await?,
+                None => None,
+            };
+            let numbers: Vec<u32> = match on_chain.filter(|at| at.record == batch[0].version.record) {
                 Some(first) => (first.version..).take(batch.len()).collect::<Vec<_>>(),
                 None => {
                     let versions = batch.iter().map(|p| p.version.clone()).collect();
@@ -480,7 +486,10 @@ impl<'c, B: Backend> FhirImport<'c, B> {
                 // Resumed batches of distinct records: ask the chain for each.
                 let mut exact = Vec::with_capacity(batch.len());
                 for p in &batch {
-                    let found = records.find(p.version.commitment).query().await?;
+                    let found = match custodian_id {
+                        Some(id) => records.find(id, p.version.commitment).query().await?,
+                        None => None,
+                    };
                     let unexpected = || {
                         custodia_client::Error::Inclusion(InclusionError::Unexpected(
                             "a committed batch is not on chain".into(),

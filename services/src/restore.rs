@@ -9,7 +9,10 @@
 //!   ([`crate::Error::SequenceConflict`]).
 
 use crate::{fhir_import, index::Index, salts::Salts, Result, Store};
-use custodia_client::{types::records::Content, Backend, Client};
+use custodia_client::{
+    types::{records::Content, InstitutionId},
+    Backend, Client,
+};
 
 /// What a reconciliation did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -24,13 +27,14 @@ pub struct Reconciled {
     pub entries_indexed: u64,
 }
 
-/// Brings a restored store in line with the chain (see the module docs).
-pub async fn reconcile<B: Backend>(client: &Client<B>, store: &Store) -> Result<Reconciled> {
+/// Brings a restored store of `custodian` (the institution whose versions its salts check) in
+/// line with the chain (see the module docs).
+pub async fn reconcile<B: Backend>(client: &Client<B>, store: &Store, custodian: InstitutionId) -> Result<Reconciled> {
     store.bind(client.deployment())?;
     let salts = Salts::new(store);
     let mut salts_dropped = 0;
     for (commitment, _) in salts.all()? {
-        let Some(at) = client.records().find(commitment).query().await? else { continue };
+        let Some(at) = client.records().find(custodian, commitment).query().await? else { continue };
         let version = client.records().version(at.record, at.version).query().await?;
         if matches!(version.map(|v| v.content), Some(Content::Erased(_))) {
             salts.forget(commitment)?;

@@ -734,12 +734,27 @@ impl<'c, B: Backend> Follower<'c, B> {
         }
         let records = self.client.records();
         let first = batch.versions[0].version.commitment;
-        let on_chain = resumed && chain.time(records.find(first).query()).await?.is_some();
+        // The institution committing: only its own commitments tell a resumed batch it landed.
+        let custodian_id = match resumed {
+            true => chain
+                .time(self.client.directory().membership(custodian.account()).query())
+                .await?
+                .map(|m| m.institution),
+            false => None,
+        };
+        let first_record = batch.versions[0].version.record;
+        let on_chain = match custodian_id {
+            Some(id) => chain.time(records.find(id, first).query()).await?.is_some_and(|at| at.record == first_record),
+            None => false,
+        };
         let numbers = if on_chain {
             // All or nothing: the chain holds the whole batch; ask it for each number.
             let mut numbers = Vec::with_capacity(batch.versions.len());
             for planned in &batch.versions {
-                let found = chain.time(records.find(planned.version.commitment).query()).await?;
+                let found = match custodian_id {
+                    Some(id) => chain.time(records.find(id, planned.version.commitment).query()).await?,
+                    None => None,
+                };
                 let missing = || {
                     custodia_client::Error::Inclusion(InclusionError::Unexpected(
                         "a committed batch is not wholly on chain".into(),

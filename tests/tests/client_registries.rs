@@ -140,7 +140,7 @@ async fn records_versions_supersedence_erasure_and_verification() {
         .unwrap();
     assert_eq!(v2.events_of::<VersionSuperseded>()[0].version, 1);
     assert_eq!(records.superseded_by(record, 1).query().await.unwrap().map(|l| l.how), Some(Supersedence::Corrects));
-    assert_eq!(records.find(c2).query().await.unwrap(), Some(VersionRef { record, version: 2 }));
+    assert_eq!(records.find(f.hospital_a, c2).query().await.unwrap(), Some(VersionRef { record, version: 2 }));
     let info = records.record(record).query().await.unwrap().expect("exists");
     assert_eq!((info.patient, info.custodian, info.head), (f.patient, f.hospital_a, 2));
     assert_eq!(records.head(record).query().await.unwrap().map(|(n, _)| n), Some(2));

@@ -154,7 +154,9 @@ fn queries_answer_everyone_alike() {
         assert!(w.chain.query(who, w.rec().version(record, 1)).is_some());
         assert_eq!(w.chain.query(who, w.rec().versions(record, 1, 10)).len(), 1);
         assert_eq!(w.chain.query(who, w.rec().superseded_by(record, 1)), None);
-        assert_eq!(w.chain.query(who, w.rec().find(c)), Some(VersionRef { record, version: 1 }));
+        let a = w.institutions.hospital_a;
+        assert_eq!(w.chain.query(who, w.rec().find(a, c)), Some(VersionRef { record, version: 1 }));
+        assert_eq!(w.chain.query(who, w.rec().find(w.institutions.hospital_b, c)), None, "each custodian its own");
         assert_eq!(w.chain.query(who, w.rec().directory()), w.directory);
     }
 }
@@ -638,4 +640,13 @@ fn another_custodian_cannot_block_a_commit_by_committing_it_first() {
     assert_eq!(w.chain.call(w.cast.hospital_a, commit.clone()).value, Ok(1), "not blocked");
     assert_eq!(w.chain.call_refused(w.cast.hospital_a_clerk, commit), Err(Error::CommitmentAlreadyUsed));
     assert_eq!(w.chain.query(w.cast.stranger, w.rec().verify(a_record, 1, pending)), Verification::Match);
+    let (a, b) = (w.institutions.hospital_a, w.institutions.hospital_b);
+    assert_eq!(
+        w.chain.query(w.cast.stranger, w.rec().find(a, pending)),
+        Some(VersionRef { record: a_record, version: 1 })
+    );
+    assert_eq!(
+        w.chain.query(w.cast.stranger, w.rec().find(b, pending)),
+        Some(VersionRef { record: b_record, version: 1 })
+    );
 }

@@ -11,7 +11,7 @@ use custodia_types::{
         ErasureReason, Link, NewVersion, RecordInfo, Supersedence, Verification, Version, VersionNo, VersionRef,
         MAX_PAGE,
     },
-    CodeId, Commitment, PatientId, RecordId,
+    CodeId, Commitment, InstitutionId, PatientId, RecordId,
 };
 use records::{BatchError, Error};
 
@@ -33,7 +33,7 @@ registry! {
         query version(record: RecordId, version: VersionNo) -> Option<Version>;
         query versions(record: RecordId, from: VersionNo, limit: u32) -> Vec<(VersionNo, Version)>;
         query superseded_by(record: RecordId, version: VersionNo) -> Option<Link>;
-        query find(commitment: Commitment) -> Option<VersionRef>;
+        query find(custodian: InstitutionId, commitment: Commitment) -> Option<VersionRef>;
         query directory() -> ink::primitives::AccountId;
     }
 }
