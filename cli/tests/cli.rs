@@ -3,37 +3,12 @@
 
 mod common;
 
+use common::{custodia, ok};
 use serde_json::Value;
 use std::{
     path::Path,
     process::{Command, Output},
 };
-
-fn custodia(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_custodia"))
-        .args(args)
-        .env("CUSTODIA_STATE", state)
-        .env_remove("CUSTODIA_NODE")
-        .env_remove("CUSTODIA_KEY")
-        .env_remove("CUSTODIA_TEST_CRASH_AT")
-        .output()
-        .expect("custodia runs")
-}
-
-/// Runs a command that must succeed and returns its JSON output.
-fn ok(state: &Path, args: &[&str]) -> Value {
-    let mut args = args.to_vec();
-    args.push("--json");
-    let out = custodia(state, &args);
-    assert!(
-        out.status.success(),
-        "custodia {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("custodia {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 /// A state directory with the suite deployed and attached, Dave's hospital (custodian,
 /// accessor) and Ferdie's laboratory (accessor) admitted, and patient MRN-7 registered.

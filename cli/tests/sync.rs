@@ -7,6 +7,9 @@
 //!
 //! Feature `hfs` (scripts/test.sh turns it on after installing the server's debug build).
 
+mod common;
+
+use common::{custodia, ok};
 use custodia_client::{
     types::{
         records::{Content, Supersedence, MAX_PAGE},
@@ -21,32 +24,8 @@ use serde_json::{json, Value};
 use std::{
     collections::{BTreeMap, HashSet},
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
 };
-
-fn custodia(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_custodia"))
-        .args(args)
-        .env("CUSTODIA_STATE", state)
-        .env_remove("CUSTODIA_NODE")
-        .env_remove("CUSTODIA_KEY")
-        .env_remove("CUSTODIA_TEST_CRASH_AT")
-        .output()
-        .expect("custodia runs")
-}
-
-fn ok(state: &Path, args: &[&str]) -> Value {
-    let mut args = args.to_vec();
-    args.push("--json");
-    let out = custodia(state, &args);
-    assert!(
-        out.status.success(),
-        "custodia {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// A state directory with the suite deployed and Dave's hospital admitted as a custodian.
 fn deployed() -> tempfile::TempDir {
