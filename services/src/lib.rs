@@ -16,6 +16,10 @@
 //!   order, resumable; and what it serves checked against the chain ([`server_verify`]);
 //! - [`consent_import`]: FHIR Consents granted as receipts, denies first, once;
 //! - [`audit_import`]: AuditEvents recorded elsewhere mapped to access-log entries;
+//! - [`gateway`]: the consent-enforcing FHIR gateway in front of the institution's FHIR
+//!   server: SMART Backend Services tokens, consent decided on chain for every version served,
+//!   content verified, every read logged through the outbox before the answer leaves; it hosts
+//!   the sync follower and drains the outbox;
 //! - [`restore`]: a store restored from a backup brought in line with the chain
 //!   ([`Store::backup`], [`Store::restore`]).
 //!
@@ -30,6 +34,7 @@ pub mod consent_import;
 pub mod error;
 pub mod fhir_import;
 pub mod fhir_server;
+pub mod gateway;
 pub mod index;
 pub mod outbox;
 pub mod restore;

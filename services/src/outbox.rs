@@ -312,6 +312,17 @@ impl<'a, B: Backend> Outbox<'a, B> {
         Ok(numbered)
     }
 
+    /// [`Outbox::enqueue`] for several accounts' entries in one durable transaction (a group
+    /// commit: one write to disk for all of them).
+    pub fn enqueue_many(&self, batches: &[(AccountId, Vec<NewEntry>)]) -> Result<()> {
+        let tx = self.store.write()?;
+        for (account, entries) in batches {
+            enqueue_in(&tx, bytes(account), entries, None)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Removes the entries of `account` numbered below `below` (they are on chain), and
     /// remembers that the chain holds numbers up to there.
     fn remove_below(&self, account: AccountId, below: u64) -> Result<()> {

@@ -994,6 +994,33 @@ impl<'c, B: Backend> Follower<'c, B> {
         Ok(all)
     }
 
+    /// The patient of a record the follower committed to.
+    pub fn record_patient(&self, record: RecordId) -> Result<Option<PatientId>> {
+        let tx = self.store.read()?;
+        let table = tx.open_table(RECORDS)?;
+        let value = table.get(record.0)?;
+        value
+            .map(|v| <(PatientId, u32)>::decode(&mut v.value()).map(|(patient, _)| patient))
+            .transpose()
+            .map_err(Error::corrupt("a followed record"))
+    }
+
+    /// The local `Patient/<id>` of this server whose pseudonym is `patient`, if the follower
+    /// committed it (a scan of the resources followed: pseudonyms cannot be inverted).
+    pub fn local_patient(&self, patient: PatientId) -> Result<Option<String>> {
+        Ok(self
+            .all_followed()?
+            .into_iter()
+            .find(|f| f.patient == patient && f.reference.starts_with("Patient/"))
+            .map(|f| f.reference))
+    }
+
+    /// The opaque kind code of a resource type (the one consent category scopes name and
+    /// queries are logged under).
+    pub fn kind(&self, resource_type: &str) -> custodia_client::types::CodeId {
+        self.import().kind(resource_type)
+    }
+
     /// The patient pseudonym of a local patient id (`Patient/<id>`) of this server.
     pub fn patient(&self, local: &str) -> PatientId {
         self.pseudonyms.for_source(self.server.base()).patient(&custodia_fhir::document::local_form(local))
