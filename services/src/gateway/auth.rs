@@ -80,7 +80,8 @@ impl Scope {
     pub fn parse(text: &str) -> Option<Scope> {
         let rest = text.strip_prefix("system/")?;
         let (kind, permission) = rest.split_once('.')?;
-        let kind_ok = kind == "*" || (kind.chars().next()?.is_ascii_uppercase() && kind.chars().all(|c| c.is_ascii_alphabetic()));
+        let kind_ok =
+            kind == "*" || (kind.chars().next()?.is_ascii_uppercase() && kind.chars().all(|c| c.is_ascii_alphabetic()));
         if !kind_ok {
             return None;
         }
@@ -170,9 +171,12 @@ pub struct Issued {
     pub scope: String,
 }
 
+/// A registered public key and its `kid`, if it has one.
+type KeyWithId = (Option<String>, VerifyingKey);
+
 /// The registered clients and the tokens issued to them.
 pub struct Authority {
-    clients: HashMap<String, (RegisteredClient, Vec<(Option<String>, VerifyingKey)>)>,
+    clients: HashMap<String, (RegisteredClient, Vec<KeyWithId>)>,
     token_endpoint: String,
     lifetime: u64,
     tokens: RefCell<HashMap<[u8; 32], Session>>,
@@ -184,7 +188,8 @@ impl Authority {
     pub fn new(clients: &[RegisteredClient], token_endpoint: String, lifetime: u64) -> Result<Self> {
         let mut by_id = HashMap::new();
         for client in clients {
-            let keys = jwks_keys(&client.jwks).map_err(|e| Error::Input(format!("client {}: {e}", client.client_id)))?;
+            let keys =
+                jwks_keys(&client.jwks).map_err(|e| Error::Input(format!("client {}: {e}", client.client_id)))?;
             by_id.insert(client.client_id.clone(), (client.clone(), keys));
         }
         Ok(Self { clients: by_id, token_endpoint, lifetime, tokens: RefCell::default() })
@@ -210,7 +215,11 @@ impl Authority {
         let purpose = match field("purpose_of_use") {
             None => Purpose::Treatment,
             Some(code) => purpose_of_use(code).ok_or_else(|| {
-                TokenError::new(400, "invalid_request", "purpose_of_use must be an HL7 PurposeOfUse code such as TREAT or ETREAT")
+                TokenError::new(
+                    400,
+                    "invalid_request",
+                    "purpose_of_use must be an HL7 PurposeOfUse code such as TREAT or ETREAT",
+                )
             })?,
         };
         if !client.purposes.is_empty() && !client.purposes.contains(&purpose) {
@@ -224,7 +233,11 @@ impl Authority {
             .filter(|scope| allowed.iter().any(|limit| scope.within(limit)))
             .collect();
         if granted.is_empty() {
-            return Err(TokenError::new(400, "invalid_scope", "none of the scopes asked for is granted to this client"));
+            return Err(TokenError::new(
+                400,
+                "invalid_scope",
+                "none of the scopes asked for is granted to this client",
+            ));
         }
         self.remember_jti(store, &client.client_id, jti, exp, now)?;
         let mut secret = [0u8; 32];
@@ -246,9 +259,10 @@ impl Authority {
 
     /// The session of an `Authorization: Bearer` header at Unix time `now`.
     pub fn session(&self, authorization: Option<&str>, now: u64) -> Result<Session, Refusal> {
-        let token = authorization
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .ok_or_else(|| Refusal::unauthenticated("an access token is needed (Authorization: Bearer …, from /auth/token)"))?;
+        let token =
+            authorization.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))).ok_or_else(
+                || Refusal::unauthenticated("an access token is needed (Authorization: Bearer …, from /auth/token)"),
+            )?;
         let tokens = self.tokens.borrow();
         match tokens.get(&digest(token.trim().as_bytes())) {
             Some(session) if session.expires > now => Ok(session.clone()),
@@ -260,13 +274,17 @@ impl Authority {
     fn check_assertion(&self, assertion: &str, now: u64) -> Result<(&RegisteredClient, String, u64), TokenError> {
         let invalid = |why: &str| TokenError::new(401, "invalid_client", why.to_string());
         let mut parts = assertion.split('.');
-        let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(invalid("the client assertion is not a signed JWT"));
         };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid("the client assertion is not base64url"));
-        let header: Value = serde_json::from_slice(&decode(header)?).map_err(|_| invalid("the JWT header is not JSON"))?;
-        let claims: Value = serde_json::from_slice(&decode(payload)?).map_err(|_| invalid("the JWT claims are not JSON"))?;
+        let decode =
+            |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid("the client assertion is not base64url"));
+        let header: Value =
+            serde_json::from_slice(&decode(header)?).map_err(|_| invalid("the JWT header is not JSON"))?;
+        let claims: Value =
+            serde_json::from_slice(&decode(payload)?).map_err(|_| invalid("the JWT claims are not JSON"))?;
         if header["alg"] != "ES384" {
             return Err(invalid("the assertion must be signed with ES384"));
         }
@@ -276,7 +294,8 @@ impl Authority {
         }
         let (client, keys) = self.clients.get(iss).ok_or_else(|| invalid("unknown client"))?;
         let kid = header["kid"].as_str();
-        let signature = Signature::from_slice(&decode(signature)?).map_err(|_| invalid("the signature is not an ES384 signature"))?;
+        let signature = Signature::from_slice(&decode(signature)?)
+            .map_err(|_| invalid("the signature is not an ES384 signature"))?;
         let signed = &assertion[..assertion.rfind('.').unwrap_or(0)];
         let verified = keys
             .iter()
@@ -300,7 +319,10 @@ impl Authority {
         if exp > now + MAX_ASSERTION_SECONDS {
             return Err(invalid("the assertion's exp is more than five minutes ahead"));
         }
-        let jti = claims["jti"].as_str().filter(|j| !j.is_empty() && j.len() <= 256).ok_or_else(|| invalid("the assertion has no jti"))?;
+        let jti = claims["jti"]
+            .as_str()
+            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .ok_or_else(|| invalid("the assertion has no jti"))?;
         Ok((client, jti.to_string(), exp))
     }
 
@@ -345,7 +367,7 @@ fn form(body: &[u8]) -> Result<HashMap<String, String>, TokenError> {
 }
 
 /// The P-384 keys of a JWKS, with their `kid`s.
-fn jwks_keys(jwks: &Value) -> Result<Vec<(Option<String>, VerifyingKey)>, String> {
+fn jwks_keys(jwks: &Value) -> Result<Vec<KeyWithId>, String> {
     let keys = jwks["keys"].as_array().ok_or("its jwks has no keys array")?;
     let mut out = Vec::new();
     for key in keys {
@@ -384,7 +406,14 @@ mod tests {
         let v2 = Scope::parse("system/*.rs").unwrap();
         assert!(v2.covers("Condition", Action::Read) && !v2.covers("Condition", Action::Write));
         assert!(Scope::parse("system/Observation.cu").unwrap().write);
-        for bad in ["patient/Observation.read", "user/*.read", "system/Observation.sr", "system/obs.read", "system/*.x", "openid"] {
+        for bad in [
+            "patient/Observation.read",
+            "user/*.read",
+            "system/Observation.sr",
+            "system/obs.read",
+            "system/*.x",
+            "openid",
+        ] {
             assert_eq!(Scope::parse(bad), None, "{bad}");
         }
         assert!(Scope::parse("system/Observation.rs").unwrap().within(&Scope::parse("system/*.read").unwrap()));
@@ -394,7 +423,10 @@ mod tests {
     #[test]
     fn purposes_of_use_are_hl7_codes() {
         assert_eq!(purpose_of_use("ETREAT"), Some(Purpose::EmergencyTreatment));
-        assert_eq!(purpose_of_use("http://terminology.hl7.org/CodeSystem/v3-ActReason|TREAT"), Some(Purpose::Treatment));
+        assert_eq!(
+            purpose_of_use("http://terminology.hl7.org/CodeSystem/v3-ActReason|TREAT"),
+            Some(Purpose::Treatment)
+        );
         assert_eq!(purpose_of_use("treatment"), None);
     }
 }

@@ -125,14 +125,16 @@ impl Config {
         let name = file.display().to_string();
         let error = |field: &str, problem: String| ConfigError { file: name.clone(), field: field.into(), problem };
         let text = std::fs::read(file).map_err(|e| error("(file)", format!("cannot be read: {e}")))?;
-        let raw: Raw = serde_json::from_slice(&text)
-            .map_err(|e| error("(file)", format!("is not a gateway configuration: {e} (see the README's gateway section)")))?;
+        let raw: Raw = serde_json::from_slice(&text).map_err(|e| {
+            error("(file)", format!("is not a gateway configuration: {e} (see the README's gateway section)"))
+        })?;
         let base = file.parent().unwrap_or(Path::new("."));
         let relative = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };
         let key = |field: &str, spec: &str| -> Result<Signer, ConfigError> {
             let path = relative(spec);
             let spec = if path.is_file() { path.display().to_string() } else { spec.to_string() };
-            Signer::resolve(&spec).map_err(|e| error(field, format!("{e} (a keystore file, chmod 600, or a development name)")))
+            Signer::resolve(&spec)
+                .map_err(|e| error(field, format!("{e} (a keystore file, chmod 600, or a development name)")))
         };
         let listen: SocketAddr = raw
             .listen
@@ -164,17 +166,25 @@ impl Config {
         let mut clients = Vec::new();
         for (i, c) in raw.clients.iter().enumerate() {
             let field = |f: &str| format!("clients[{i}].{f}");
-            if c.client_id.is_empty() || clients.iter().any(|(r, _): &(RegisteredClient, Signer)| r.client_id == c.client_id) {
+            if c.client_id.is_empty()
+                || clients.iter().any(|(r, _): &(RegisteredClient, Signer)| r.client_id == c.client_id)
+            {
                 return Err(error(&field("client_id"), "must be set and unique".into()));
             }
             let signer = key(&field("log_key"), &c.log_key)?;
             if c.scopes.is_empty() || c.scopes.iter().any(|s| super::auth::Scope::parse(s).is_none()) {
-                return Err(error(&field("scopes"), "wants SMART system scopes such as system/*.read or system/Observation.rs".into()));
+                return Err(error(
+                    &field("scopes"),
+                    "wants SMART system scopes such as system/*.read or system/Observation.rs".into(),
+                ));
             }
             let mut purposes = Vec::new();
             for code in &c.purposes {
                 purposes.push(super::auth::purpose_of_use(code).ok_or_else(|| {
-                    error(&field("purposes"), format!("{code} is not an HL7 PurposeOfUse code (TREAT, ETREAT, HPAYMT, …)"))
+                    error(
+                        &field("purposes"),
+                        format!("{code} is not an HL7 PurposeOfUse code (TREAT, ETREAT, HPAYMT, …)"),
+                    )
                 })?);
             }
             let registered = RegisteredClient {

@@ -32,7 +32,11 @@ impl Histogram {
         for (bucket, bound) in self.buckets.iter().zip(BOUNDS) {
             let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {bucket}");
         }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", self.count, self.sum, self.count);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
+            self.count, self.sum, self.count
+        );
     }
 }
 
@@ -95,7 +99,10 @@ impl Metrics {
         out.push_str("# HELP custodia_gateway_requests_total Requests answered, by interaction and status.\n");
         out.push_str("# TYPE custodia_gateway_requests_total counter\n");
         for ((interaction, status), n) in &counts.requests {
-            let _ = writeln!(out, "custodia_gateway_requests_total{{interaction=\"{interaction}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "custodia_gateway_requests_total{{interaction=\"{interaction}\",status=\"{status}\"}} {n}"
+            );
         }
         out.push_str("# HELP custodia_gateway_decisions_total Consent decisions, by outcome.\n");
         out.push_str("# TYPE custodia_gateway_decisions_total counter\n");

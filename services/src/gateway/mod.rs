@@ -20,6 +20,7 @@
 //! called on tokio's blocking pool, so a slow upstream does not stall other requests.
 
 pub mod auth;
+pub mod caller;
 pub mod config;
 pub mod metrics;
 pub mod outcome;
@@ -125,7 +126,12 @@ fn log_line(event: &str, fields: serde_json::Value) {
 impl<'a, B: Backend> Gateway<'a, B> {
     /// A gateway for `config`, on `client`'s deployment, with `follower` committing what the
     /// upstream server stores into `store`.
-    pub fn new(config: &'a Config, client: &'a Client<B>, store: &'a Store, follower: &'a Follower<'a, B>) -> Result<Self> {
+    pub fn new(
+        config: &'a Config,
+        client: &'a Client<B>,
+        store: &'a Store,
+        follower: &'a Follower<'a, B>,
+    ) -> Result<Self> {
         let clients: Vec<_> = config.clients.iter().map(|(c, _)| c.clone()).collect();
         let authority = Authority::new(&clients, config.token_endpoint(), config.token_lifetime)?;
         let tx = store.write()?;
@@ -177,17 +183,21 @@ impl<'a, B: Backend> Gateway<'a, B> {
                             .timer(TokioTimer::new())
                             .header_read_timeout(Duration::from_secs(10))
                             .serve_connection(TokioIo::new(stream), service);
-                        connections.push(connection);
+                        connections.push(Box::pin(connection));
                     }
                     Err(error) => log_line("accept_failed", json!({"error": error.to_string()})),
                 },
                 Some(_) = connections.next(), if !connections.is_empty() => {}
             }
         }
-        for connection in std::pin::Pin::new(&mut connections).iter_pin_mut() {
-            connection.graceful_shutdown();
+        // Idle keep-alive connections close at once, busy ones after their answer; a fresh set
+        // polls each of them again (a connection told to shut down is not woken by itself).
+        for connection in connections.iter_mut() {
+            connection.as_mut().graceful_shutdown();
         }
-        let _ = tokio::time::timeout(Duration::from_secs(10), async { while connections.next().await.is_some() {} }).await;
+        let mut connections: FuturesUnordered<_> = connections.into_iter().collect();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), async { while connections.next().await.is_some() {} }).await;
         self.stopping.set(true);
         self.queued.notify_one();
         self.flush_now.notify_one();
@@ -216,7 +226,10 @@ impl<'a, B: Backend> Gateway<'a, B> {
         let status = response.status().as_u16();
         self.metrics.request(name, status);
         if name != "metrics" && name != "health" {
-            log_line("request", json!({"interaction": name, "status": status, "ms": started.elapsed().as_secs_f64() * 1e3}));
+            log_line(
+                "request",
+                json!({"interaction": name, "status": status, "ms": started.elapsed().as_secs_f64() * 1e3}),
+            );
         }
         Ok(response)
     }
@@ -254,10 +267,9 @@ impl<'a, B: Backend> Gateway<'a, B> {
                     .expect("a valid response"))
             }
             data => {
-                let session = self.authority.session(
-                    parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
-                    unix_now(),
-                )?;
+                let session = self
+                    .authority
+                    .session(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()), unix_now())?;
                 let break_glass = break_glass(parts, &session)?;
                 match data {
                     Interaction::Read { kind, id } => {
@@ -426,7 +438,8 @@ impl<'a, B: Backend> Gateway<'a, B> {
                 self.queued.notified().await;
                 continue;
             }
-            let entries: Vec<(AccountId, Vec<NewEntry>)> = batch.iter().map(|w| (w.account, w.entries.clone())).collect();
+            let entries: Vec<(AccountId, Vec<NewEntry>)> =
+                batch.iter().map(|w| (w.account, w.entries.clone())).collect();
             let ok = match Outbox::new(self.client, self.store).enqueue_many(&entries) {
                 Ok(()) => true,
                 Err(error) => {
@@ -590,17 +603,16 @@ fn break_glass(
     let Some(value) = parts.headers.get("x-break-glass-reason") else {
         return Ok(None);
     };
-    let reason = match value.to_str().unwrap_or_default() {
-        "life-threatening" => BreakGlassReason::LifeThreatening,
-        "patient-incapacitated" => BreakGlassReason::PatientIncapacitated,
-        "urgent-care" => BreakGlassReason::UrgentCare,
-        "legal-obligation" => BreakGlassReason::LegalObligation,
-        _ => {
-            return Err(Refusal::bad_request(
+    let reason =
+        match value.to_str().unwrap_or_default() {
+            "life-threatening" => BreakGlassReason::LifeThreatening,
+            "patient-incapacitated" => BreakGlassReason::PatientIncapacitated,
+            "urgent-care" => BreakGlassReason::UrgentCare,
+            "legal-obligation" => BreakGlassReason::LegalObligation,
+            _ => return Err(Refusal::bad_request(
                 "X-Break-Glass-Reason is one of life-threatening, patient-incapacitated, urgent-care, legal-obligation",
-            ))
-        }
-    };
+            )),
+        };
     if session.purpose != custodia_client::types::consents::Purpose::EmergencyTreatment {
         return Err(Refusal::forbidden("break-glass needs a token asked for with purpose_of_use=ETREAT"));
     }

@@ -3,8 +3,8 @@
 //! checked against its commitment and logged durably before the answer leaves.
 
 use super::{
-    auth::Session, denied, fhir_response, log_line, outcome::Refusal, request::PatientParam, Body, Gateway,
-    PSEUDONYM_QUERY, pseudonym_text,
+    auth::Session, denied, fhir_response, log_line, outcome::Refusal, pseudonym_text, request::PatientParam, Body,
+    Gateway, PSEUDONYM_QUERY,
 };
 use crate::sync::{resource_key, Committed};
 use custodia_client::{
@@ -102,7 +102,8 @@ fn store_failed(error: crate::Error) -> Refusal {
 }
 
 fn head_of(text: &[u8]) -> Result<Head, Refusal> {
-    serde_json::from_slice(text).map_err(|_| Refusal::bad_upstream("invalid", "the FHIR server answered something that is not a FHIR resource"))
+    serde_json::from_slice(text)
+        .map_err(|_| Refusal::bad_upstream("invalid", "the FHIR server answered something that is not a FHIR resource"))
 }
 
 fn authorization_words(authorization: &Authorization) -> String {
@@ -160,10 +161,16 @@ impl<B: Backend> Gateway<'_, B> {
         }
         let head = head_of(&answer.body)?;
         let served_version = head.meta.and_then(|m| m.version).ok_or_else(|| {
-            Refusal::bad_upstream("invalid", "the FHIR server served a resource without meta.versionId; it cannot be verified")
+            Refusal::bad_upstream(
+                "invalid",
+                "the FHIR server served a resource without meta.versionId; it cannot be verified",
+            )
         })?;
         if head.kind != kind || head.id.as_deref() != Some(id) || version.is_some_and(|v| v != served_version) {
-            return Err(Refusal::bad_upstream("invalid", "the FHIR server served another resource than the one asked for"));
+            return Err(Refusal::bad_upstream(
+                "invalid",
+                "the FHIR server served another resource than the one asked for",
+            ));
         }
         if served_version != known {
             // The server stored a newer version since the follower's last pass: it must be
@@ -198,7 +205,11 @@ impl<B: Backend> Gateway<'_, B> {
             total: Some(1),
             link: vec![Link {
                 relation: "self".into(),
-                url: format!("{}/Patient?identifier={PSEUDONYM_QUERY}{}", self.config.public_url, pseudonym_text(patient)),
+                url: format!(
+                    "{}/Patient?identifier={PSEUDONYM_QUERY}{}",
+                    self.config.public_url,
+                    pseudonym_text(patient)
+                ),
             }],
             entry: vec![SearchEntry {
                 full_url: Some(format!("{}/Patient/{local}", self.config.public_url)),
@@ -222,10 +233,14 @@ impl<B: Backend> Gateway<'_, B> {
         cursor: Option<&str>,
     ) -> Result<Response<Body>, Refusal> {
         let (local, pseudonym, asked) = match patient {
-            PatientParam::Local(local) => (local.clone(), self.follower.patient(&format!("Patient/{local}")), format!("patient={local}")),
-            PatientParam::Pseudonym(pseudonym) => {
-                (self.local_patient(*pseudonym)?, *pseudonym, format!("patient:identifier={PSEUDONYM_QUERY}{}", pseudonym_text(*pseudonym)))
+            PatientParam::Local(local) => {
+                (local.clone(), self.follower.patient(&format!("Patient/{local}")), format!("patient={local}"))
             }
+            PatientParam::Pseudonym(pseudonym) => (
+                self.local_patient(*pseudonym)?,
+                *pseudonym,
+                format!("patient:identifier={PSEUDONYM_QUERY}{}", pseudonym_text(*pseudonym)),
+            ),
         };
         let query = Target::Query(self.follower.kind(kind));
         let query_authorization = self.decide_one(session, break_glass, pseudonym, query).await?;
@@ -238,12 +253,19 @@ impl<B: Backend> Gateway<'_, B> {
         let answer = self.upstream.get(&path).await?;
         self.metrics.upstream_latency(answer.took);
         if answer.status != 200 {
-            return Err(Refusal::bad_upstream("exception", format!("the FHIR server answered the search with {}", answer.status)));
+            return Err(Refusal::bad_upstream(
+                "exception",
+                format!("the FHIR server answered the search with {}", answer.status),
+            ));
         }
-        let bundle: UpstreamBundle = serde_json::from_slice(&answer.body)
-            .map_err(|_| Refusal::bad_upstream("invalid", "the FHIR server answered the search with something that is not a Bundle"))?;
+        let bundle: UpstreamBundle = serde_json::from_slice(&answer.body).map_err(|_| {
+            Refusal::bad_upstream("invalid", "the FHIR server answered the search with something that is not a Bundle")
+        })?;
         if bundle.kind != "Bundle" {
-            return Err(Refusal::bad_upstream("invalid", "the FHIR server answered the search with something that is not a Bundle"));
+            return Err(Refusal::bad_upstream(
+                "invalid",
+                "the FHIR server answered the search with something that is not a Bundle",
+            ));
         }
         let (candidates, mut withheld) = self.candidates(&bundle, kind, pseudonym).await?;
         let targets: Vec<(PatientId, Target)> = candidates.iter().map(|c| (pseudonym, target(&c.committed))).collect();
@@ -252,7 +274,10 @@ impl<B: Backend> Gateway<'_, B> {
         let mut entries = vec![entry(session, pseudonym, query, query_authorization)];
         for (candidate, decision) in candidates.into_iter().zip(decisions) {
             let Ok(authorization) = decision else { continue };
-            match self.verify(&candidate.reference, &candidate.version, &candidate.committed, candidate.text.get().as_bytes()).await {
+            match self
+                .verify(&candidate.reference, &candidate.version, &candidate.committed, candidate.text.get().as_bytes())
+                .await
+            {
                 Ok(()) => {
                     entries.push(entry(session, pseudonym, target(&candidate.committed), authorization));
                     served.push(candidate);
@@ -266,7 +291,10 @@ impl<B: Backend> Gateway<'_, B> {
         let next = bundle.link.iter().find(|l| l.relation == "next").and_then(|l| cursor_of(&l.url));
         let mut link = vec![Link { relation: "self".into(), url: format!("{base}/{kind}?{asked}&_count={count}") }];
         if let Some(next) = &next {
-            link.push(Link { relation: "next".into(), url: format!("{base}/{kind}?{asked}&_count={count}&_cursor={next}") });
+            link.push(Link {
+                relation: "next".into(),
+                url: format!("{base}/{kind}?{asked}&_count={count}&_cursor={next}"),
+            });
         }
         let outcome_text;
         let mut entry: Vec<SearchEntry> = served
@@ -323,7 +351,9 @@ impl<B: Backend> Gateway<'_, B> {
                             withheld += 1;
                         }
                     }
-                    None if self.follower.refusal(&reference, &version).map_err(store_failed)?.is_some() => withheld += 1,
+                    None if self.follower.refusal(&reference, &version).map_err(store_failed)?.is_some() => {
+                        withheld += 1
+                    }
                     None if !waited => {
                         waited = true;
                         if self.await_sync_pass(SYNC_WAIT).await {
@@ -362,7 +392,9 @@ impl<B: Backend> Gateway<'_, B> {
             }
             if let Some(v) = version {
                 if self.follower.refusal(reference, v).map_err(store_failed)?.is_some() {
-                    return Err(Refusal::not_found("this version is not on the ledger (the follower refused or skipped it), so it is not served"));
+                    return Err(Refusal::not_found(
+                        "this version is not on the ledger (the follower refused or skipped it), so it is not served",
+                    ));
                 }
             }
             if waited {
@@ -410,7 +442,10 @@ impl<B: Backend> Gateway<'_, B> {
 }
 
 fn not_yet() -> Refusal {
-    Refusal::unavailable("this version is not committed on the ledger yet, so it cannot be verified; try again shortly", 2)
+    Refusal::unavailable(
+        "this version is not committed on the ledger yet, so it cannot be verified; try again shortly",
+        2,
+    )
 }
 
 fn target(committed: &Committed) -> Target {

@@ -185,7 +185,9 @@ pub fn parse(request: &RawRequest<'_>) -> Result<Interaction, Refusal> {
     }
     let history_at = segments.iter().position(|s| *s == "_history");
     if history_at.is_some_and(|at| at != 2 || segments.len() != 4) {
-        return Err(Refusal::not_supported("history of a type or of the server is not served; read one version by its id"));
+        return Err(Refusal::not_supported(
+            "history of a type or of the server is not served; read one version by its id",
+        ));
     }
     match (method, segments.as_slice()) {
         ("GET", [".well-known", "smart-configuration"]) => no_params(Interaction::SmartConfiguration),
@@ -195,17 +197,17 @@ pub fn parse(request: &RawRequest<'_>) -> Result<Interaction, Refusal> {
         ("GET", ["metrics"]) => no_params(Interaction::Metrics),
         ("GET", [kind]) => search(served_type(kind)?, &params),
         ("GET", [kind, id]) => no_params(Interaction::Read { kind: served_type(kind)?, id: fhir_id(id)? }),
-        ("GET", [kind, id, "_history", version]) => no_params(Interaction::VRead {
-            kind: served_type(kind)?,
-            id: fhir_id(id)?,
-            version: fhir_id(version)?,
-        }),
+        ("GET", [kind, id, "_history", version]) => {
+            no_params(Interaction::VRead { kind: served_type(kind)?, id: fhir_id(id)?, version: fhir_id(version)? })
+        }
         ("POST", [""]) => {
             Err(Refusal::method("transaction and batch Bundles are not supported: send each interaction on its own"))
         }
         ("POST", [kind]) => no_params(Interaction::Create { kind: served_type(kind)? }),
         ("PUT", [kind, id]) => no_params(Interaction::Update { kind: served_type(kind)?, id: fhir_id(id)? }),
-        ("DELETE", _) => Err(Refusal::method("DELETE is not supported: deletion stays with the custodian's own systems")),
+        ("DELETE", _) => {
+            Err(Refusal::method("DELETE is not supported: deletion stays with the custodian's own systems"))
+        }
         ("PATCH", _) => Err(Refusal::method("PATCH is not supported: send the whole resource with PUT")),
         ("GET" | "POST" | "PUT", _) => Err(Refusal::not_found("no such endpoint")),
         _ => Err(Refusal::method(format!("{method} is not supported"))),
@@ -244,7 +246,8 @@ fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Refusal> {
     for part in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').unwrap_or((part, ""));
         let key = percent_decode(key).ok_or_else(|| Refusal::bad_request("a query parameter is not valid UTF-8"))?;
-        let value = percent_decode(value).ok_or_else(|| Refusal::bad_request("a query parameter is not valid UTF-8"))?;
+        let value =
+            percent_decode(value).ok_or_else(|| Refusal::bad_request("a query parameter is not valid UTF-8"))?;
         if pairs.iter().any(|(k, _)| *k == key) {
             return Err(Refusal::bad_request(format!("the parameter {key} is given twice")));
         }
@@ -283,7 +286,16 @@ pub fn percent_decode(text: &str) -> Option<String> {
 fn check_format(params: &[(String, String)], accept: Option<&str>) -> Result<(), Refusal> {
     let json = |media: &str| {
         let media = media.split(';').next().unwrap_or_default().trim();
-        matches!(media, "json" | "application/json" | "application/fhir+json" | "application/json+fhir" | "*/*" | "application/*" | "")
+        matches!(
+            media,
+            "json"
+                | "application/json"
+                | "application/fhir+json"
+                | "application/json+fhir"
+                | "*/*"
+                | "application/*"
+                | ""
+        )
     };
     if let Some((_, format)) = params.iter().find(|(k, _)| k == "_format") {
         if !json(format) {
@@ -386,7 +398,10 @@ mod tests {
 
     #[test]
     fn reads_and_compartment_searches_are_understood() {
-        assert_eq!(get("/Observation/o-1").unwrap(), Interaction::Read { kind: "Observation".into(), id: "o-1".into() });
+        assert_eq!(
+            get("/Observation/o-1").unwrap(),
+            Interaction::Read { kind: "Observation".into(), id: "o-1".into() }
+        );
         assert_eq!(
             get("/Observation/o1/_history/3").unwrap(),
             Interaction::VRead { kind: "Observation".into(), id: "o1".into(), version: "3".into() }
@@ -432,8 +447,13 @@ mod tests {
             let refusal = get(path).expect_err(path);
             assert_eq!(refusal.status, status, "{path}: {refusal:?}");
         }
-        let delete =
-            parse(&RawRequest { method: "DELETE", path: "/Observation/o1", query: None, headers: vec![], accept: None });
+        let delete = parse(&RawRequest {
+            method: "DELETE",
+            path: "/Observation/o1",
+            query: None,
+            headers: vec![],
+            accept: None,
+        });
         assert_eq!(delete.unwrap_err().status, 405);
         let tenant = parse(&RawRequest {
             method: "GET",

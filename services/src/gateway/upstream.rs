@@ -59,7 +59,12 @@ impl Upstream {
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
             let response = match (method, body) {
-                ("GET", _) => this.agent.get(&url).header("Accept", "application/fhir+json").header("Prefer", "handling=strict").call(),
+                ("GET", _) => this
+                    .agent
+                    .get(&url)
+                    .header("Accept", "application/fhir+json")
+                    .header("Prefer", "handling=strict")
+                    .call(),
                 ("POST", Some(body)) => this
                     .agent
                     .post(&url)
@@ -94,10 +99,9 @@ impl Upstream {
             Ok(Err(ureq::Error::Timeout(_))) => {
                 Err(Refusal::timeout("the FHIR server did not answer in time; nothing was served or logged"))
             }
-            Ok(Err(_)) | Err(_) => Err(Refusal::unavailable(
-                "the FHIR server cannot be reached; nothing was served or logged",
-                5,
-            )),
+            Ok(Err(_)) | Err(_) => {
+                Err(Refusal::unavailable("the FHIR server cannot be reached; nothing was served or logged", 5))
+            }
         }
     }
 }

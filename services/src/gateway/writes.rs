@@ -32,16 +32,29 @@ impl<B: Backend> Gateway<'_, B> {
         match (id, value["id"].as_str()) {
             (Some(path_id), Some(body_id)) if path_id == body_id => {}
             (Some(_), _) => return Err(Refusal::bad_request("the resource's id must be the id in the URL")),
-            (None, Some(_)) => return Err(Refusal::bad_request("a created resource has no id yet: the server assigns it")),
+            (None, Some(_)) => {
+                return Err(Refusal::bad_request("a created resource has no id yet: the server assigns it"))
+            }
             (None, None) => {}
         }
         // Whose record it is: a Patient created now is a new patient of this institution.
         let patient = match (kind, id) {
             ("Patient", None) => None,
             (_, id) => {
+                // A created resource has no id yet: read its patient as if it had one.
+                let text = match id {
+                    Some(_) => body.clone(),
+                    None => {
+                        let mut named = value.clone();
+                        named["id"] = json!("new");
+                        serde_json::to_vec(&named).expect("JSON values serialise")
+                    }
+                };
                 let reference = format!("{kind}/{}", id.unwrap_or("new"));
-                let patient = self.follower.patient_of(&reference, &body).ok_or_else(|| {
-                    Refusal::unprocessable("the resource names no patient (subject or patient), so the ledger cannot hold it")
+                let patient = self.follower.patient_of(&reference, &text).ok_or_else(|| {
+                    Refusal::unprocessable(
+                        "the resource names no patient (subject or patient), so the ledger cannot hold it",
+                    )
                 })?;
                 Some(patient)
             }
@@ -60,9 +73,13 @@ impl<B: Backend> Gateway<'_, B> {
             return Ok(fhir_response(answer.status, answer.body, &[]));
         }
         let stored: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-        let (Some(stored_id), Some(version)) = (stored["id"].as_str(), stored.pointer("/meta/versionId").and_then(Value::as_str))
+        let (Some(stored_id), Some(version)) =
+            (stored["id"].as_str(), stored.pointer("/meta/versionId").and_then(Value::as_str))
         else {
-            return Err(Refusal::bad_upstream("invalid", "the FHIR server stored the resource but did not say which version"));
+            return Err(Refusal::bad_upstream(
+                "invalid",
+                "the FHIR server stored the resource but did not say which version",
+            ));
         };
         let reference = format!("{kind}/{stored_id}");
         let committed = self.await_commit(&reference, version).await;
