@@ -5,7 +5,8 @@
 #     (the bundles in the real pallet-contracts runtime, in process), the client, services and
 #     CLI tests on the embedded chain, the FHIR tests;
 #  3. the examples (one task each), run as a user would;
-#  4. `custodia sync` and `fhir verify --server` against real Helios HFS servers (its debug build,
+#  4. `custodia sync`, `fhir verify --server` and the gateway (`custodia gateway`, in process and
+#     as a process killed under load) against real Helios HFS servers (its debug build,
 #     installed by scripts/setup.sh; each test starts its own with scripts/hfs-start.sh);
 #  5. the end-to-end suite over JSON-RPC against a local chain (the substrate-contracts-node
 #     runtime under chopsticks, started here and stopped at the end).
@@ -25,10 +26,10 @@ for example in records_commit_and_verify consents_grant_and_check access_log_and
   cargo run --quiet -p custodia-services --example "$example"
 done
 
-echo "==> the sync follower and server verification against Helios HFS"
+echo "==> the sync follower, server verification and the gateway against Helios HFS"
 export CUSTODIA_HFS_PROFILE=debug
-cargo test --quiet -p custodia-cli --features hfs --test sync
-cargo test --quiet -p custodia-tests --features hfs --test sync_faults
+cargo test --quiet -p custodia-cli --features hfs --test sync --test gateway
+cargo test --quiet -p custodia-tests --features hfs --test sync_faults --test gateway
 
 echo "==> end-to-end suite over JSON-RPC on a local chain"
 started=""

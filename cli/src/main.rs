@@ -13,7 +13,7 @@ mod demo;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{access, consent, deploy, directory, fhir, patient, record, store, sync};
+use commands::{access, consent, deploy, directory, fhir, gateway, patient, record, store, sync};
 use context::{Context, Global};
 use custodia_services::Error;
 use std::process::ExitCode;
@@ -66,6 +66,9 @@ enum Command {
     Fhir(fhir::FhirCommand),
     /// Follow a FHIR server: commit every version it stores, once (`--once` for one pass).
     Sync(sync::SyncArgs),
+    /// The consent-enforcing FHIR gateway in front of a FHIR server (`--config FILE`): reads
+    /// decided on chain and logged, writes by the custodian committed; runs until stopped.
+    Gateway(gateway::GatewayArgs),
     /// The local store: backup and restore.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -127,6 +130,7 @@ async fn run(ctx: &Context, command: Command) -> custodia_services::Result<ExitC
         Command::Fhir(command) => fhir::run(ctx, command).await,
         Command::Store(command) => store::run(ctx, command).await,
         Command::Sync(args) => sync::run(ctx, args).await,
+        Command::Gateway(args) => gateway::run(&ctx.global, args).await,
     }
 }
 

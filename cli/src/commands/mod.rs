@@ -5,6 +5,7 @@ pub mod consent;
 pub mod deploy;
 pub mod directory;
 pub mod fhir;
+pub mod gateway;
 pub mod parse;
 pub mod patient;
 pub mod record;

@@ -367,8 +367,8 @@ fn form(body: &[u8]) -> Result<HashMap<String, String>, TokenError> {
 }
 
 /// The P-384 keys of a JWKS, with their `kid`s.
-fn jwks_keys(jwks: &Value) -> Result<Vec<KeyWithId>, String> {
-    let keys = jwks["keys"].as_array().ok_or("its jwks has no keys array")?;
+pub(crate) fn jwks_keys(jwks: &Value) -> Result<Vec<KeyWithId>, String> {
+    let keys = jwks["keys"].as_array().ok_or("has no keys array")?;
     let mut out = Vec::new();
     for key in keys {
         if key["kty"] != "EC" || key["crv"] != "P-384" {
@@ -389,7 +389,7 @@ fn jwks_keys(jwks: &Value) -> Result<Vec<KeyWithId>, String> {
         out.push((key["kid"].as_str().map(str::to_string), verifying));
     }
     if out.is_empty() {
-        return Err("its jwks holds no P-384 (ES384) key".into());
+        return Err("holds no P-384 (ES384) key".into());
     }
     Ok(out)
 }

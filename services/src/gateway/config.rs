@@ -171,6 +171,7 @@ impl Config {
             {
                 return Err(error(&field("client_id"), "must be set and unique".into()));
             }
+            super::auth::jwks_keys(&c.jwks).map_err(|problem| error(&field("jwks"), problem))?;
             let signer = key(&field("log_key"), &c.log_key)?;
             if c.scopes.is_empty() || c.scopes.iter().any(|s| super::auth::Scope::parse(s).is_none()) {
                 return Err(error(

@@ -1,0 +1,248 @@
+//! `custodia gateway` as a process in front of a real Helios HFS server, on the embedded chain
+//! saved in a state directory: killed with SIGKILL under load and restarted, every read it
+//! served is on chain exactly once; its logs hold no identifier, name or birth date; a
+//! configuration it cannot start with is reported with what to fix.
+//!
+//! Feature `hfs` (scripts/test.sh turns it on after installing the server's debug build).
+
+mod common;
+
+use common::{custodia, ok};
+use custodia_client::{verify::Pseudonyms, Client, Deployment};
+use custodia_fixtures::hfs::Hfs;
+use custodia_sandbox::SandboxBackend;
+use custodia_services::gateway::caller::{Caller, ClientKey};
+use serde_json::{json, Value};
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+/// Resources in the server: two patients, 40 observations each.
+const OBSERVATIONS: usize = 40;
+/// Identifiers and personal data that must never reach a log line.
+const NAME: &str = "Quokkabelle";
+const BIRTH_DATE: &str = "1961-07-23";
+
+/// A state directory with the suite deployed, Dave's hospital (custodian) and Eve's laboratory
+/// (accessor) admitted.
+fn deployed() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    let deployment = ok(s, &["deploy", "--as", "alice"]);
+    let attach = deployment["attach_proposal"].as_u64().unwrap().to_string();
+    ok(s, &["directory", "approve", &attach, "--as", "bob"]);
+    ok(s, &["directory", "execute", &attach, "--as", "bob"]);
+    for (operator, kind, roles) in [("dave", "hospital", "custodian"), ("eve", "laboratory", "accessor")] {
+        let args =
+            ["directory", "propose-admit", "--operator", operator, "--kind", kind, "--roles", roles, "--as", "alice"];
+        let id = ok(s, &args)["result"]["proposal"].as_u64().unwrap().to_string();
+        ok(s, &["directory", "approve", &id, "--as", "charlie"]);
+        ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+    }
+    dir
+}
+
+fn patient_id(n: usize) -> String {
+    format!("zq-{n}-7f3a")
+}
+
+fn observation_id(patient: usize, n: usize) -> String {
+    format!("obs-{patient}-{n}-c9d1")
+}
+
+/// The server's records: two patients with names and birth dates, and their observations.
+fn fill(hfs: &Hfs) {
+    for p in 0..2 {
+        hfs.put(&json!({
+            "resourceType": "Patient", "id": patient_id(p), "birthDate": BIRTH_DATE,
+            "name": [{"family": NAME, "given": ["Ada"]}],
+            "identifier": [{"system": "urn:oid:1.2.3.4", "value": format!("MRN-{p}-55871")}],
+        }));
+        for n in 0..OBSERVATIONS {
+            hfs.put(&json!({
+                "resourceType": "Observation", "id": observation_id(p, n), "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+                "subject": {"reference": format!("Patient/{}", patient_id(p))},
+                "valueQuantity": {"value": 10.0 + n as f64 / 10.0, "unit": "g/dL"},
+            }));
+        }
+    }
+}
+
+/// The gateway's configuration in the state directory; returns its path and base URL.
+fn configure(state: &Path, hfs: &Hfs, lab: &ClientKey) -> (std::path::PathBuf, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = json!({
+        "listen": format!("127.0.0.1:{port}"),
+        "upstream": hfs.url,
+        "state": ".",
+        "custodian_key": "dave",
+        "flush_interval_ms": 50,
+        "clients": [{"client_id": "lab", "jwks": lab.jwks(), "log_key": "eve", "scopes": ["system/*.read"]}],
+    });
+    let path = state.join("gateway.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    (path, base)
+}
+
+/// Starts the gateway, its log appended to `log`; waits until it answers.
+fn start(config: &Path, log: &Path, base: &str) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(["gateway", "--config"])
+        .arg(config)
+        .env_remove("CUSTODIA_STATE")
+        .env_remove("CUSTODIA_NODE")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let probe = Caller::new(base, "probe", ClientKey::generate("p"));
+    let started = Instant::now();
+    while probe.request("GET", "health", &[], None).status == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+fn health(base: &str) -> Value {
+    Caller::new(base, "probe", ClientKey::generate("p")).request("GET", "health", &[], None).json()
+}
+
+#[test]
+fn a_gateway_killed_under_load_logs_every_served_read_exactly_once() {
+    // Given a server with two patients' records, followed, and a consent for the laboratory.
+    let hfs = Hfs::start();
+    fill(&hfs);
+    let dir = deployed();
+    let s = dir.path();
+    ok(s, &["sync", "--server", &hfs.url, "--once", "--as", "dave"]);
+    let pseudonyms = Pseudonyms::load_or_create(&s.join("pseudonym.key")).unwrap().for_source(&hfs.url);
+    let patient = pseudonyms.patient(&format!("Patient/{}", patient_id(0)));
+    let patient_hex = format!("0x{}", hex::encode(patient.0));
+    let lab = ok(s, &["directory", "membership", "eve"]);
+    let institution = lab["institution"].as_u64().expect("eve's institution").to_string();
+    ok(s, &["consent", "grant", "--patient", &patient_hex, "--institution", &institution, "--as", "dave"]);
+    let key = ClientKey::generate("lab-1");
+    let (config, base) = configure(s, &hfs, &key);
+    let log = s.join("gateway.log");
+    let mut gateway = start(&config, &log, &base);
+
+    // When clients read through it, 8 at a time, and it is killed with SIGKILL mid-load.
+    let caller = Caller::new(&base, "lab", key);
+    let token = caller.token("system/*.read", "TREAT").unwrap();
+    let served = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let (caller, token, served, stop) = (caller.clone(), token.clone(), served.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = w;
+                while !stop.load(Ordering::Relaxed) {
+                    let reply =
+                        caller.get(&token, &format!("Observation/{}", observation_id(0, n % OBSERVATIONS)), &[]);
+                    match reply.status {
+                        200 => {
+                            assert_eq!(reply.json()["resourceType"], "Observation");
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                        0 => break, // the gateway is gone
+                        other => panic!("unexpected {other}: {}", String::from_utf8_lossy(&reply.body)),
+                    }
+                    n += 8;
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while served.load(Ordering::SeqCst) < 60 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    gateway.kill().unwrap(); // SIGKILL
+    gateway.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let served = served.load(Ordering::SeqCst);
+    assert!(served >= 60, "the load ran ({served} served)");
+
+    // Then, restarted, it drains what it had queued; stopped gracefully, nothing is left.
+    let mut gateway = start(&config, &log, &base);
+    let started = Instant::now();
+    while health(&base)["outbox_depth"] != 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the outbox did not drain: {}", health(&base));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Command::new("kill").args(["-TERM", &gateway.id().to_string()]).status().unwrap();
+    assert!(gateway.wait().unwrap().success(), "a graceful stop exits 0");
+
+    // Every served read is on chain once: none lost, none twice (an entry made durable just
+    // before the kill, whose answer never left, may be logged too: at most one per client).
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let logged = runtime.block_on(async {
+        let backend = SandboxBackend::open(&s.join("chain.scale")).unwrap();
+        let client = Client::open(backend, Deployment::load(&s.join("deployment.json")).unwrap()).await.unwrap();
+        let eve = custodia_client::Signer::dev("eve").unwrap().account();
+        client.access_log().next_seq(eve).query().await.unwrap()
+    });
+    eprintln!("served {served} reads before the kill; {logged} logged");
+    assert!(served <= logged && logged <= served + 8, "served {served}, logged {logged}");
+
+    // And its log holds counts and codes, never an identifier, a name or a birth date.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.lines().count() > 60 && text.contains("\"event\":\"request\""), "it logs each request");
+    let local = [patient_id(0), patient_id(1), observation_id(0, 1), "MRN-0".into(), "55871".into()];
+    for secret in local.iter().map(String::as_str).chain([NAME, BIRTH_DATE, &patient_hex[2..], "Patient/"]) {
+        assert!(!text.contains(secret), "the gateway's log holds {secret:?}");
+    }
+}
+
+#[test]
+fn a_configuration_the_gateway_cannot_start_with_says_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            json!({"upstream": "127.0.0.1:8080", "custodian_key": "dave", "clients": []}),
+            "upstream: wants an http:// or https:// URL",
+        ),
+        (json!({"upstream": "http://127.0.0.1:1", "custodian_key": "dave", "clients": []}), "clients: is empty"),
+        (
+            json!({"upstream": "http://127.0.0.1:1", "custodian_key": "dave", "listen": "0.0.0.0:8443",
+                   "clients": [{"client_id": "a", "jwks": {"keys": []}, "log_key": "eve", "scopes": ["system/*.read"]}]}),
+            "listen: is not a loopback address",
+        ),
+        (
+            json!({"upstream": "http://127.0.0.1:1", "custodian_key": "dave",
+                   "clients": [{"client_id": "a", "jwks": ClientKey::generate("k").jwks(), "log_key": "eve", "scopes": ["user/*.read"]}]}),
+            "clients[0].scopes: wants SMART system scopes",
+        ),
+        (
+            json!({"upstream": "http://127.0.0.1:1", "custodian_key": "dave", "clients": [], "colour": "red"}),
+            "unknown field `colour`",
+        ),
+    ];
+    for (config, expected) in cases {
+        let path = dir.path().join("gateway.json");
+        std::fs::write(&path, config.to_string()).unwrap();
+        let out = custodia(dir.path(), &["gateway", "--config", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains(expected), "{stderr} should say {expected:?}");
+    }
+    let bad_jwks = json!({"upstream": "http://127.0.0.1:1", "custodian_key": "dave",
+        "clients": [{"client_id": "a", "jwks": {"keys": [{"kty": "RSA"}]}, "log_key": "eve", "scopes": ["system/*.read"]}]});
+    let path = dir.path().join("gateway.json");
+    std::fs::write(&path, bad_jwks.to_string()).unwrap();
+    let out = custodia(dir.path(), &["gateway", "--config", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("clients[0].jwks: holds no P-384 (ES384) key"), "{stderr}");
+}
