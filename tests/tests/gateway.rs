@@ -8,7 +8,7 @@
 use custodia_client::{
     types::{
         access_log::{Authorization, BreakGlassReason, Entry},
-        consents::{Decision, Grantee, Purpose, Purposes, Scope, Target, Terms},
+        consents::{Decision, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
         PatientId,
     },
     Backend,
@@ -25,7 +25,7 @@ use custodia_services::{
     outbox::Outbox,
     sync::{FollowOptions, Follower},
 };
-use custodia_tests::fixture::fixture;
+use custodia_tests::fixture::{fixture, Fixture};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -49,6 +49,60 @@ fn assert_outcome(reply: &Reply, status: u16, words: &str) {
     assert!(reply.diagnostics().contains(words), "{:?} should say {words:?}", reply.diagnostics());
 }
 
+/// The gateway's configuration for the fixture: the laboratory reads (and may ask to write
+/// Observations), Hospital A's EHR reads and writes; entries drained every `flush_ms`.
+fn configure(
+    f: &Fixture,
+    hfs: &Hfs,
+    address: std::net::SocketAddr,
+    lab_key: &ClientKey,
+    ehr_key: &ClientKey,
+    flush_ms: u64,
+) -> Config {
+    let registered = |id: &str, key: &ClientKey, signer: &custodia_client::Signer, scopes: &[&str]| {
+        let client = RegisteredClient {
+            client_id: id.into(),
+            jwks: key.jwks(),
+            account: signer.account(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            purposes: vec![],
+        };
+        (client, signer.clone())
+    };
+    Config {
+        listen: address,
+        public_url: format!("http://{address}"),
+        upstream: hfs.url.clone(),
+        state: Default::default(),
+        node: None,
+        custodian: f.cast.hospital_a.clone(),
+        clients: vec![
+            registered("lab", lab_key, &f.cast.lab, &["system/*.read", "system/Observation.write"]),
+            registered("ehr", ehr_key, &f.cast.hospital_a, &["system/*.*"]),
+        ],
+        token_lifetime: 300,
+        max_body: 64 << 10,
+        upstream_timeout_ms: 10_000,
+        flush_interval_ms: flush_ms,
+        sync_interval_ms: 200,
+    }
+}
+
+/// Treatment access to all of `patient`'s records for the laboratory, for a day.
+async fn grant_lab(f: &Fixture, patient: PatientId) -> ReceiptId {
+    let at = f.client.backend().now().await.unwrap();
+    let terms = Terms {
+        patient,
+        grantee: Grantee { institution: f.lab, account: None },
+        scope: Scope::AllRecords,
+        purposes: Purposes::of(&[Purpose::Treatment]),
+        decision: Decision::Permit,
+        valid_from: at,
+        valid_until: at + 86_400_000,
+    };
+    f.client.consents().grant(terms).submit(&f.cast.hospital_a).await.unwrap().value
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
     // Given a FHIR server holding two patients' records, followed into a deployment where
@@ -68,33 +122,7 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
     let base = format!("http://{address}");
     let (lab_key, ehr_key, stranger_key) =
         (ClientKey::generate("lab-1"), ClientKey::generate("ehr-1"), ClientKey::generate("x"));
-    let registered = |id: &str, key: &ClientKey, signer: &custodia_client::Signer, scopes: &[&str]| {
-        let client = RegisteredClient {
-            client_id: id.into(),
-            jwks: key.jwks(),
-            account: signer.account(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            purposes: vec![],
-        };
-        (client, signer.clone())
-    };
-    let config = Config {
-        listen: address,
-        public_url: base.clone(),
-        upstream: hfs.url.clone(),
-        state: Default::default(),
-        node: None,
-        custodian: f.cast.hospital_a.clone(),
-        clients: vec![
-            registered("lab", &lab_key, &f.cast.lab, &["system/*.read", "system/Observation.write"]),
-            registered("ehr", &ehr_key, &f.cast.hospital_a, &["system/*.*"]),
-        ],
-        token_lifetime: 300,
-        max_body: 64 << 10,
-        upstream_timeout_ms: 10_000,
-        flush_interval_ms: 100,
-        sync_interval_ms: 200,
-    };
+    let config = configure(&f, &hfs, address, &lab_key, &ehr_key, 100);
     let gateway = Gateway::new(&config, &f.client, &f.store, &follower).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let lab = Caller::new(&base, "lab", lab_key.clone());
@@ -178,17 +206,7 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
         assert_outcome(&read("Observation?patient=p1", token.clone()).await, 403, "no consent");
 
         // The patient's custodian grants the laboratory treatment access to all p1's records.
-        let at = f.client.backend().now().await.unwrap();
-        let terms = Terms {
-            patient: p1,
-            grantee: Grantee { institution: f.lab, account: None },
-            scope: Scope::AllRecords,
-            purposes: Purposes::of(&[Purpose::Treatment]),
-            decision: Decision::Permit,
-            valid_from: at,
-            valid_until: at + 86_400_000,
-        };
-        let receipt = f.client.consents().grant(terms).submit(&f.cast.hospital_a).await.unwrap().value;
+        let receipt = grant_lab(&f, p1).await;
 
         // A read is served as the server holds it, verified, and says what authorised it.
         let served = read("Observation/o1", token.clone()).await;
@@ -364,5 +382,52 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
     let (served, ()) = tokio::join!(gateway.serve(listener, async { stopped.await.unwrap_or(()) }), story);
     served.unwrap();
     assert!(outbox.pending(f.cast.lab.account()).unwrap().is_empty(), "a graceful stop drains the outbox");
-    let _: PatientId = p1;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_read_served_before_its_consent_is_revoked_is_still_logged() {
+    // Given a gateway that drains its outbox every 1.5 s, and a laboratory with consent.
+    let hfs = Hfs::start();
+    hfs.put(&json!({"resourceType": "Patient", "id": "p1"}));
+    hfs.put(&observation("o1", "p1", 13.2));
+    let f = fixture().await;
+    let server = FhirServer::new(&hfs.url, Retry::default());
+    let follower = Follower::new(&f.client, &f.store, &f.pseudonyms, &server, FollowOptions::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let lab_key = ClientKey::generate("lab-1");
+    let config = configure(&f, &hfs, address, &lab_key, &ClientKey::generate("ehr-1"), 1_500);
+    let gateway = Gateway::new(&config, &f.client, &f.store, &follower).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let lab = Caller::new(&format!("http://{address}"), "lab", lab_key);
+    let story = async {
+        while follower.committed("Observation/o1", "1").unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let receipt = grant_lab(&f, follower.patient("Patient/p1")).await;
+
+        // When a read is served under the receipt, and the patient's custodian revokes it
+        // before the entry reaches the chain.
+        let c = lab.clone();
+        let served = call(move || c.get(&c.token("system/*.read", "TREAT").unwrap(), "Observation/o1", &[])).await;
+        assert_eq!(served.status, 200, "{}", String::from_utf8_lossy(&served.body));
+        f.client.consents().revoke(receipt).submit(&f.cast.hospital_a).await.unwrap();
+        let outbox = Outbox::new(&f.client, &f.store);
+        assert_eq!(outbox.pending(f.cast.lab.account()).unwrap().len(), 1, "queued, not yet on chain");
+
+        // Then the served read is logged all the same (it was authorised when it happened),
+        // at the time it happened, and nothing is left stuck in the outbox.
+        for _ in 0..100 {
+            if outbox.pending(f.cast.lab.account()).unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(f.client.access_log().next_seq(f.cast.lab.account()).query().await.unwrap(), 1, "logged once");
+        let c = lab.clone();
+        assert_eq!(call(move || c.request("GET", "health", &[], None)).await.json()["status"], "pass");
+        stop.send(()).unwrap();
+    };
+    let (served, ()) = tokio::join!(gateway.serve(listener, async { stopped.await.unwrap_or(()) }), story);
+    served.unwrap();
 }

@@ -420,7 +420,6 @@ impl<'a, B: Backend> Gateway<'a, B> {
         match wait.await {
             Ok(true) => {
                 self.metrics.logged(count);
-                self.flush_now.notify_one();
                 Ok(())
             }
             _ => Err(Refusal::internal("the access could not be logged durably, so nothing is served; try again")),
@@ -454,13 +453,12 @@ impl<'a, B: Backend> Gateway<'a, B> {
         }
     }
 
-    /// Drains the outbox every flush interval, and soon after entries were queued.
+    /// Drains the outbox every flush interval: the entries queued meanwhile go to the chain
+    /// together (chunks of `outbox::CHUNK` per transaction).
     async fn flush_loop(&self) {
         let every = Duration::from_millis(self.config.flush_interval_ms);
         while !self.stopping.get() {
             let _ = tokio::time::timeout(every, self.flush_now.notified()).await;
-            // Let the requests of this moment queue theirs too: one transaction for all.
-            tokio::time::sleep(Duration::from_millis(20)).await;
             self.flush_all().await;
         }
     }
