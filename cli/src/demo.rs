@@ -310,8 +310,20 @@ pub async fn story<B: Backend>(
     let log = client.access_log();
     let outbox = Outbox::new(&client, &store);
     let index = Index::new(&client, &store);
-    let access = |purpose, authorization| Access { patient, target: Target::Version(v2), purpose, authorization };
-    let drained = outbox.record(&cast.lab, &[access(Purpose::Treatment, Authorization::Consent(receipt))]).await?;
+    // Each access happens at the chain's time of the moment it is logged.
+    let access = |purpose, authorization, accessed_at| Access {
+        patient,
+        target: Target::Version(v2),
+        purpose,
+        accessed_at,
+        authorization,
+    };
+    let drained = outbox
+        .record(
+            &cast.lab,
+            &[access(Purpose::Treatment, Authorization::Consent(receipt), client.backend().now().await?)],
+        )
+        .await?;
     let leaf = drained.first_index.map(|i| i.to_string()).unwrap_or_default();
     s.drained(
         "Laboratory",
@@ -320,7 +332,9 @@ pub async fn story<B: Backend>(
         format!("logged as leaf {leaf}; the consent was checked on chain"),
     )
     .await?;
-    let attempt = outbox.record(&cast.lab, &[access(Purpose::Research, Authorization::Consent(receipt))]).await;
+    let attempt = outbox
+        .record(&cast.lab, &[access(Purpose::Research, Authorization::Consent(receipt), client.backend().now().await?)])
+        .await;
     let error = attempt.err().ok_or_else(|| Error::Input("demo: research access should be refused".into()))?;
     expect(outbox.pending(cast.lab.account())?.is_empty(), "nothing queued for a refused access")?;
     s.note(
@@ -338,7 +352,12 @@ pub async fn story<B: Backend>(
         "in force no longer, from this block on".into(),
     )
     .await?;
-    let attempt = outbox.record(&cast.lab, &[access(Purpose::Treatment, Authorization::Consent(receipt))]).await;
+    let attempt = outbox
+        .record(
+            &cast.lab,
+            &[access(Purpose::Treatment, Authorization::Consent(receipt), client.backend().now().await?)],
+        )
+        .await;
     let error =
         attempt.err().ok_or_else(|| Error::Input("demo: access under a revoked receipt should be refused".into()))?;
     expect(
@@ -351,7 +370,11 @@ pub async fn story<B: Backend>(
     let drained = outbox
         .record(
             &cast.hospital_b,
-            &[access(Purpose::EmergencyTreatment, Authorization::BreakGlass(BreakGlassReason::LifeThreatening))],
+            &[access(
+                Purpose::EmergencyTreatment,
+                Authorization::BreakGlass(BreakGlassReason::LifeThreatening),
+                client.backend().now().await?,
+            )],
         )
         .await?;
     let glass_index = drained.first_index.ok_or_else(|| Error::Input("demo: expected a leaf".into()))?;
@@ -394,7 +417,7 @@ pub async fn story<B: Backend>(
     .await?;
 
     match fhir_server {
-        Some(url) => fhir_server_chapter(&mut s, &store, url, &cast.hospital_a).await?,
+        Some(url) => fhir_server_chapter(&mut s, &store, url, &cast.hospital_a, &cast.lab).await?,
         None => {
             s.note(
                 "(FHIR server)",
@@ -435,6 +458,7 @@ async fn fhir_server_chapter<B: Backend>(
     store: &Store,
     url: &str,
     hospital: &Signer,
+    lab: &Signer,
 ) -> Result<()> {
     use custodia_services::{
         fhir_server::{FhirServer, Retry},
@@ -477,6 +501,7 @@ async fn fhir_server_chapter<B: Backend>(
         "1 version committed, linked to the one it replaces; running again commits nothing".into(),
     )
     .await?;
+    gateway_chapter(s, store, &follower, hospital, lab).await?;
     let history = Scope { history: true, patient: None };
     let clean = verify(&follower, &history).await?;
     expect(clean.clean(), "every served version to match the chain")?;
@@ -496,4 +521,179 @@ async fn fhir_server_chapter<B: Backend>(
         ),
     )
     .await
+}
+
+/// The laboratory's system reads the result through Hospital A's gateway: served under
+/// consent, refused after the revocation, served again by breaking the glass; the patient's
+/// timeline (the access log's entries about them, and the revocation between) shows all three.
+async fn gateway_chapter<B: Backend>(
+    s: &mut Story<'_, B>,
+    store: &Store,
+    follower: &custodia_services::sync::Follower<'_, B>,
+    hospital: &Signer,
+    lab: &Signer,
+) -> Result<()> {
+    use custodia_services::{
+        gateway::{
+            caller::{Caller, ClientKey},
+            config::{Config, RegisteredClient},
+            Gateway,
+        },
+        index::Index,
+    };
+    let client = s.client;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::Input(format!("demo: no local port for the gateway: {e}")))?;
+    let address = listener.local_addr().map_err(|e| Error::Input(format!("demo: {e}")))?;
+    let key = ClientKey::generate("lab-system-1");
+    let registered = RegisteredClient {
+        client_id: "lab-system".into(),
+        jwks: key.jwks(),
+        account: lab.account(),
+        scopes: vec!["system/*.read".into()],
+        purposes: Vec::new(),
+    };
+    let config = Config {
+        listen: address,
+        public_url: format!("http://{address}"),
+        upstream: follower.server().base().to_string(),
+        state: Default::default(),
+        node: None,
+        custodian: hospital.clone(),
+        clients: vec![(registered, lab.clone())],
+        token_lifetime: 300,
+        max_body: 1 << 20,
+        upstream_timeout_ms: 10_000,
+        flush_interval_ms: 100,
+        sync_interval_ms: 200,
+        quiet: true,
+    };
+    let gateway = Gateway::new(&config, client, store, follower)?;
+    let patient = follower.patient("Patient/demo-ana");
+    let institution = client
+        .directory()
+        .membership(lab.account())
+        .query()
+        .await?
+        .ok_or_else(|| Error::Input("demo: the laboratory is a member".into()))?
+        .institution;
+    let caller = Caller::new(&config.public_url, "lab-system", key);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let blocking = |f: Box<dyn FnOnce() -> custodia_services::gateway::caller::Reply + Send>| async move {
+        tokio::task::spawn_blocking(f).await.map_err(|e| Error::Input(format!("demo: {e}")))
+    };
+    let chapter = async {
+        let at = client.backend().now().await?;
+        let terms = Terms {
+            patient,
+            grantee: Grantee { institution, account: None },
+            scope: Scope::AllRecords,
+            purposes: Purposes::of(&[Purpose::Treatment]),
+            decision: Decision::Permit,
+            valid_from: at,
+            valid_until: at + 30 * 86_400_000,
+        };
+        let granted = client.consents().grant(terms).submit(hospital).await?;
+        let receipt = granted.value;
+        s.done(
+            "Hospital A (for the patient)",
+            "grants the laboratory treatment access to the patient's records",
+            &granted,
+            format!("receipt #{receipt}"),
+        )
+        .await?;
+
+        let c = caller.clone();
+        let read = blocking(Box::new(move || match c.token("system/*.read", "TREAT") {
+            Ok(token) => c.get(&token, "Observation/demo-hb", &[]),
+            Err(refused) => refused,
+        }))
+        .await?;
+        expect(read.status == 200, "the gateway to serve the read under consent")?;
+        s.note(
+            "Laboratory system, through Hospital A's gateway",
+            "asks for a SMART token (ES384 assertion, purpose TREAT) and reads the patient's haemoglobin result",
+            format!(
+                "200: served, verified against its commitment, logged under {} before the answer left",
+                read.header("x-custodia-authorization").unwrap_or_default()
+            ),
+        )
+        .await?;
+
+        let revoked = client.consents().revoke(receipt).submit(hospital).await?;
+        s.done("Hospital A (for the patient)", &format!("revokes receipt #{receipt}"), &revoked, "revoked".into())
+            .await?;
+        let c = caller.clone();
+        let refused = blocking(Box::new(move || match c.token("system/*.read", "TREAT") {
+            Ok(token) => c.get(&token, "Observation/demo-hb", &[]),
+            Err(refused) => refused,
+        }))
+        .await?;
+        expect(refused.status == 403, "the gateway to refuse the read after the revocation")?;
+        s.note(
+            "Laboratory system, through the gateway",
+            "reads the result again",
+            format!("403, nothing forwarded: {}", refused.diagnostics()),
+        )
+        .await?;
+
+        let c = caller.clone();
+        let glass = blocking(Box::new(move || match c.token("system/*.read", "ETREAT") {
+            Ok(token) => c.get(&token, "Observation/demo-hb", &[("X-Break-Glass-Reason", "life-threatening")]),
+            Err(refused) => refused,
+        }))
+        .await?;
+        expect(glass.status == 200, "the gateway to serve a break-glass read")?;
+        s.note(
+            "Laboratory system, through the gateway",
+            "in an emergency, asks for an ETREAT token and breaks the glass (life-threatening)",
+            "200: served without a receipt, logged as break-glass and announced to the patient".into(),
+        )
+        .await?;
+
+        // The patient's timeline: the log's entries about them, with the revocation between.
+        let outbox = Outbox::new(client, store);
+        for _ in 0..100 {
+            if outbox.pending(lab.account())?.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let index = Index::new(client, store);
+        let size = index.sync().await?;
+        let about: Vec<_> = index.entries(0, size)?.into_iter().filter(|(_, e)| e.patient == patient).collect();
+        let revocation =
+            client.consents().receipt(receipt).query().await?.and_then(|r| r.revoked).map(|r| r.revoked_at);
+        // By time; at the same time, the revocation first (an access stated at a block's time
+        // was decided on the state that block left).
+        let mut lines: Vec<(u64, u8, String)> = about
+            .iter()
+            .map(|(_, e)| {
+                let why = match e.authorization {
+                    Authorization::Consent(r) => format!("read by the laboratory for treatment under receipt #{r}"),
+                    Authorization::BreakGlass(_) => {
+                        "BREAK-GLASS read by the laboratory: life-threatening emergency".into()
+                    }
+                };
+                (e.accessed_at, 1, format!("{} {why}", clock(e.accessed_at)))
+            })
+            .collect();
+        if let Some(at) = revocation {
+            lines.push((at, 0, format!("{} consent #{receipt} revoked", clock(at))));
+        }
+        lines.sort();
+        expect(lines.len() == 3, "the patient's timeline to show the read, the revocation and the break-glass read")?;
+        s.note(
+            "Patient (through a viewer)",
+            "looks at who read their records and why",
+            lines.into_iter().map(|(_, _, l)| l).collect::<Vec<_>>().join(" | "),
+        )
+        .await?;
+        let _ = stop.send(());
+        Ok::<(), Error>(())
+    };
+    let (served, told) = tokio::join!(gateway.serve(listener, async { stopped.await.unwrap_or(()) }), chapter);
+    served?;
+    told
 }

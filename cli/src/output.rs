@@ -208,7 +208,7 @@ pub fn proof(p: &InclusionProof) -> Value {
     json!({
         "index": p.index,
         "size": p.size,
-        "entry": hex32(&scale::Encode::encode(&p.entry)),
+        "entry": hex32(&p.leaf),
         "path": p.path.iter().map(|h| hex32(h)).collect::<Vec<_>>(),
     })
 }

@@ -697,8 +697,9 @@ fn refused_versions_set_aside(mode: &[&str]) {
 }
 
 /// The demo's chapter on a real server: a clinician's system writes, the follower commits
-/// every stored version (and nothing more when run again), and a version removed from the
-/// server's history behind the ledger is caught as a gap.
+/// every stored version (and nothing more when run again), a laboratory reads through the
+/// gateway (under consent, refused after revocation, break-glass), and a version removed from
+/// the server's history behind the ledger is caught as a gap.
 #[test]
 fn the_demo_follows_a_fhir_server_and_catches_a_rewritten_history() {
     let hfs = Hfs::start();
@@ -718,9 +719,22 @@ fn the_demo_follows_a_fhir_server_and_catches_a_rewritten_history() {
         "1 version committed, linked to the one it replaces",
         "before: 3 versions, all Match",
         "Gap: Observation/demo-hb version 1",
+        // The gateway chapter: served under consent, refused after the revocation, break-glass,
+        // and the patient's timeline with all three.
+        "200: served, verified against its commitment, logged under receipt",
+        "403, nothing forwarded: not authorised: the consent that covered this access",
+        "200: served without a receipt, logged as break-glass",
     ] {
         assert!(text.contains(expected), "the timeline lacks {expected:?}:\n{text}");
     }
+    let patient_view =
+        text.lines().find(|l| l.contains("looks at who read their records")).expect("the patient's view");
+    let at = |what: &str| patient_view.find(what).unwrap_or_else(|| panic!("{what:?} not in {patient_view}"));
+    assert!(
+        at("for treatment under receipt #2") < at("consent #2 revoked")
+            && at("consent #2 revoked") < at("BREAK-GLASS read by the laboratory: life-threatening emergency"),
+        "the read, the revocation and the break-glass read, in order: {patient_view}"
+    );
     for private in ["Ana", "DEMO-042", "1980-04-02", "demo-ana"] {
         assert!(!text.contains(private), "{private} printed:\n{text}");
     }

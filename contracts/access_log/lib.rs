@@ -39,7 +39,8 @@ mod access_log {
     use custodia_merkle::{leaf_hash_into, Frontier, Hash as Digest, Hasher};
     use custodia_types::{
         access_log::{
-            AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, NewEntry, MAX_ENTRIES,
+            AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, NewEntry, MAX_ACCESS_AGE_MS,
+            MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
         },
         consents::{AccessCheck, ConsentQueries, Denial, Target},
         directory::{DirectoryQueries, Governed, GovernedError, Role},
@@ -112,6 +113,12 @@ mod access_log {
         RegistryUnavailable,
         /// Returned if a counter would overflow.
         IdsExhausted,
+        /// Returned if an entry's access time is more than `MAX_CLOCK_SKEW_MS` after the
+        /// block's time.
+        AccessedInFuture,
+        /// Returned if an entry's access time is more than `MAX_ACCESS_AGE_MS` before the
+        /// block's time.
+        AccessedTooLongAgo,
     }
 
     /// Why a batch was refused: the error, and the position of the entry that caused it
@@ -191,6 +198,7 @@ mod access_log {
                     patient: new.patient,
                     target: new.target,
                     purpose: new.purpose,
+                    accessed_at: new.accessed_at,
                     at: now,
                     authorization: new.authorization,
                 };
@@ -326,12 +334,20 @@ mod access_log {
             let now = self.env().block_timestamp();
             let (mut consented, mut break_glass) = (Judged::default(), Judged::default());
             for (i, entry) in entries.iter().enumerate().skip(fresh) {
+                let at = |error| BatchError { item: u32::try_from(i).ok(), error };
+                if entry.accessed_at > now.saturating_add(MAX_CLOCK_SKEW_MS) {
+                    return Err(at(Error::AccessedInFuture));
+                }
+                if now.saturating_sub(entry.accessed_at) > MAX_ACCESS_AGE_MS {
+                    return Err(at(Error::AccessedTooLongAgo));
+                }
+                // Judged when the access happened: a receipt revoked since still covers it.
                 let check = AccessCheck {
                     accessor: caller,
                     patient: entry.patient,
                     target: entry.target,
                     purpose: entry.purpose,
-                    at: now,
+                    at: entry.accessed_at,
                     receipt: None,
                 };
                 match entry.authorization {
@@ -425,6 +441,7 @@ mod access_log {
                 patient: PatientId::new([1; 32]),
                 target: Target::Version(VersionRef { record: RecordId::new([2; 32]), version: 1 }),
                 purpose: Purpose::Treatment,
+                accessed_at: 0,
                 authorization: Authorization::BreakGlass(BreakGlassReason::LifeThreatening),
             }
         }

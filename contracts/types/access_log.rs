@@ -8,6 +8,14 @@ use crate::{
 /// Most entries one `append_batch` call takes.
 pub const MAX_ENTRIES: u32 = 1000;
 
+/// How long before the block an access may have happened and still be logged (7 days, in
+/// milliseconds): an engine holding entries while the chain is unreachable has that long.
+pub const MAX_ACCESS_AGE_MS: Timestamp = 7 * 86_400_000;
+
+/// How far after the block's time an access may claim to have happened (clocks differ: the
+/// block time lags the wall clock by up to a block), in milliseconds.
+pub const MAX_CLOCK_SKEW_MS: Timestamp = 60_000;
+
 /// Why an accessor broke the glass (accessed without a consent receipt).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]
@@ -45,6 +53,11 @@ pub struct NewEntry {
     pub patient: PatientId,
     pub target: Target,
     pub purpose: Purpose,
+    /// When the access happened (milliseconds since the Unix epoch): its consent is judged at
+    /// that time, so a read served under a receipt revoked before the entry reached the chain
+    /// is still logged. At most `MAX_ACCESS_AGE_MS` before the block and `MAX_CLOCK_SKEW_MS`
+    /// after it.
+    pub accessed_at: Timestamp,
     pub authorization: Authorization,
 }
 
@@ -61,9 +74,52 @@ pub struct Entry {
     pub patient: PatientId,
     pub target: Target,
     pub purpose: Purpose,
-    /// Block time of the append.
+    /// When the access happened, as the accessor stated it (its consent was judged then).
+    pub accessed_at: Timestamp,
+    /// Block time of the append (how late an entry was logged is `at - accessed_at`).
     pub at: Timestamp,
     pub authorization: Authorization,
+}
+
+/// An entry as revision 1 logged it, before entries stated when the access happened: the
+/// leaves of the entries logged before the upgrade are encodings of these.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode)]
+pub struct EntryRevision1 {
+    pub institution: InstitutionId,
+    pub account: AccountId,
+    pub seq: u64,
+    pub patient: PatientId,
+    pub target: Target,
+    pub purpose: Purpose,
+    pub at: Timestamp,
+    pub authorization: Authorization,
+}
+
+impl Entry {
+    /// A logged entry from its leaf's bytes (the entry part of its `AccessLogged` event):
+    /// this revision's layout, or revision 1's, whose access time is its block time. The two
+    /// never have the same length (an entry's length is a base plus 0, 4, 7 or 11 bytes for
+    /// its target and authorization; revision 1's base is 8 bytes shorter), so the bytes,
+    /// read whole, tell which.
+    pub fn from_leaf(bytes: &[u8]) -> Option<Entry> {
+        use ink::scale::DecodeAll;
+        if let Ok(entry) = Entry::decode_all(&mut &bytes[..]) {
+            return Some(entry);
+        }
+        let old = EntryRevision1::decode_all(&mut &bytes[..]).ok()?;
+        Some(Entry {
+            institution: old.institution,
+            account: old.account,
+            seq: old.seq,
+            patient: old.patient,
+            target: old.target,
+            purpose: old.purpose,
+            accessed_at: old.at,
+            at: old.at,
+            authorization: old.authorization,
+        })
+    }
 }
 
 /// What an append did.

@@ -188,7 +188,12 @@ impl Backend for SandboxBackend {
     }
 
     async fn now(&self) -> Result<u64> {
-        Ok(self.with(Sandbox::now))
+        // The newest sealed block's time, as `block_number` counts: the open block (where the
+        // next call lands) is a block interval later, as on a node, where a query sees the
+        // best block's time and the next transaction lands in a later block.
+        let mut state = self.lock();
+        let block_ms = state.clock.block_ms;
+        Ok(state.sandbox.now().saturating_sub(block_ms))
     }
 
     async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {

@@ -13,6 +13,7 @@ use custodia_client::{
         records::VersionRef,
     },
     verify::{commitment, new_salt},
+    Backend,
 };
 use custodia_services::{
     index::Index,
@@ -32,10 +33,12 @@ async fn main() -> Result<()> {
         .await?;
 
     // An emergency: no consent on file, the lab breaks the glass (flagged and announced).
+    let now = net.client.backend().now().await?;
     let access = Access {
         patient: net.patient,
         target: Target::Version(VersionRef { record, version: 1 }),
         purpose: Purpose::EmergencyTreatment,
+        accessed_at: now,
         authorization: Authorization::BreakGlass(BreakGlassReason::LifeThreatening),
     };
     let logged = Outbox::new(&net.client, &net.store).record(&net.lab, &[access]).await?;

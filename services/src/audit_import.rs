@@ -59,11 +59,12 @@ pub fn accesses_from(value: &Value, resolver: &Resolver<'_>) -> AuditImport {
                         patient: access.patient,
                         target: access.target,
                         purpose: access.purpose,
+                        accessed_at: access.at,
                         authorization,
                     });
                     mapped.unmapped.push(Unmapped::new(
-                        "AuditEvent.recorded/agent",
-                        "the log records its own time and the submitting account and institution",
+                        "AuditEvent.agent",
+                        "the log records the submitting account and institution",
                     ));
                     import.events.push(outcome(true, None, mapped.unmapped));
                 }

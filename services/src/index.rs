@@ -13,7 +13,7 @@ use custodia_client::{
 };
 use custodia_merkle::{leaf_hash, verify_inclusion, Sha256, Tree};
 use redb::{ReadableTableMetadata, TableDefinition, WriteTransaction};
-use scale::{Decode, Encode};
+use scale::Decode;
 
 /// Logged entries by leaf index.
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
@@ -44,18 +44,35 @@ pub struct InclusionProof {
     pub index: u64,
     /// The tree size the proof is for.
     pub size: u64,
-    /// The entry (its SCALE encoding is the leaf).
+    /// The entry, as read from `leaf`.
     pub entry: Entry,
+    /// The leaf's bytes as logged (the entry's SCALE encoding in the layout of the revision
+    /// that logged it: [`Entry::from_leaf`]).
+    pub leaf: Vec<u8>,
     /// Sibling hashes from the leaf up (RFC 9162).
     pub path: Vec<[u8; 32]>,
 }
 
 impl InclusionProof {
-    /// Checks the proof against `root` (the chain's root for `size`).
+    /// Checks the proof against `root` (the chain's root for `size`): the leaf is in the tree,
+    /// and `entry` is what the leaf says.
     pub fn verify(&self, root: &[u8; 32]) -> bool {
-        let leaf = leaf_hash::<Sha256>(&self.entry.encode());
-        verify_inclusion::<Sha256>(&leaf, self.index, self.size, &self.path, root)
+        let leaf = leaf_hash::<Sha256>(&self.leaf);
+        Entry::from_leaf(&self.leaf) == Some(self.entry)
+            && verify_inclusion::<Sha256>(&leaf, self.index, self.size, &self.path, root)
     }
+}
+
+/// The index and leaf bytes of an `AccessLogged` event (its data: the index, then the entry
+/// as logged), in either revision's layout.
+fn logged_leaf(event: &custodia_client::backend::Emitted) -> Option<(u64, Vec<u8>)> {
+    let signature = <AccessLogged as ink::env::Event>::SIGNATURE_TOPIC?;
+    if event.topics.first() != Some(&signature) {
+        return None;
+    }
+    let mut data = &event.data[..];
+    let index = u64::decode(&mut data).ok()?;
+    Entry::from_leaf(data).map(|_| (index, data.to_vec()))
 }
 
 /// The index of one store, over one deployment's access log.
@@ -78,11 +95,7 @@ impl<'a, B: Backend> Index<'a, B> {
         let to = self.client.backend().block_number().await?;
         if from <= to {
             let events = self.client.backend().events(log, from, to).await?;
-            let logged: Vec<(u64, Entry)> = events
-                .iter()
-                .filter_map(|e| e.event.decode::<AccessLogged>())
-                .map(|logged| (logged.index, logged.entry))
-                .collect();
+            let logged: Vec<(u64, Vec<u8>)> = events.iter().filter_map(|e| logged_leaf(&e.event)).collect();
             self.add(&logged, to)?;
         }
         self.len()
@@ -107,10 +120,16 @@ impl<'a, B: Backend> Index<'a, B> {
             .range(from..to)?
             .map(|item| {
                 let (index, value) = item?;
-                let entry = Entry::decode(&mut value.value()).map_err(Error::corrupt("an indexed entry"))?;
-                Ok((index.value(), entry))
+                Ok((index.value(), read_leaf(value.value())?))
             })
             .collect()
+    }
+
+    /// The leaves `from..to` as logged (as far as indexed).
+    fn leaves(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
+        let tx = self.store.read()?;
+        let leaves = tx.open_table(LEAVES)?;
+        leaves.range(from..to)?.map(|item| Ok(item?.1.value().to_vec())).collect()
     }
 
     /// The entry `account` logged under number `seq`, if indexed.
@@ -121,7 +140,7 @@ impl<'a, B: Backend> Index<'a, B> {
         };
         let leaves = tx.open_table(LEAVES)?;
         let value = leaves.get(leaf)?;
-        value.map(|v| Entry::decode(&mut v.value()).map_err(Error::corrupt("an indexed entry"))).transpose()
+        value.map(|v| read_leaf(v.value())).transpose()
     }
 
     /// How many entries are indexed.
@@ -145,13 +164,14 @@ impl<'a, B: Backend> Index<'a, B> {
         if indexed < size {
             return Err(Error::Index(format!("holds {indexed} of {size} entries; events are missing")));
         }
-        let entries = self.entries(0, size)?;
-        let tree = Tree::from_leaves::<Sha256>(entries.iter().map(|(_, e)| leaf_hash::<Sha256>(&e.encode())));
+        let leaves = self.leaves(0, size)?;
+        let tree = Tree::from_leaves::<Sha256>(leaves.iter().map(|leaf| leaf_hash::<Sha256>(leaf)));
         let path = tree
             .inclusion_proof::<Sha256>(index, size)
             .ok_or_else(|| Error::Input(format!("no proof of entry {index} in a tree of {size}")))?;
-        let entry = entries[index as usize].1;
-        Ok(InclusionProof { index, size, entry, path })
+        let leaf = leaves[index as usize].clone();
+        let entry = read_leaf(&leaf)?;
+        Ok(InclusionProof { index, size, entry, leaf, path })
     }
 
     /// Checks a proof against the root the chain recorded for the proof's tree size.
@@ -172,20 +192,21 @@ impl<'a, B: Backend> Index<'a, B> {
 
     /// Adds logged entries read from events through `block`; they must continue the index
     /// without a gap.
-    fn add(&self, entries: &[(u64, Entry)], block: u32) -> Result<()> {
+    fn add(&self, entries: &[(u64, Vec<u8>)], block: u32) -> Result<()> {
         let tx = self.store.write()?;
         {
             let mut leaves = tx.open_table(LEAVES)?;
             let mut by_number = tx.open_table(BY_NUMBER)?;
             let mut next = leaves.len()?;
-            for (index, entry) in entries {
+            for (index, leaf) in entries {
                 if *index < next {
                     continue;
                 }
                 if *index != next {
                     return Err(Error::Index(format!("expected entry {next}, the chain gave {index}")));
                 }
-                leaves.insert(index, &entry.encode()[..])?;
+                let entry = read_leaf(leaf)?;
+                leaves.insert(index, &leaf[..])?;
                 by_number.insert((*entry.account.as_ref(), entry.seq), index)?;
                 next += 1;
             }
@@ -193,4 +214,12 @@ impl<'a, B: Backend> Index<'a, B> {
         }
         Ok(tx.commit()?)
     }
+}
+
+/// An indexed leaf as an entry (either revision's layout).
+fn read_leaf(leaf: &[u8]) -> Result<Entry> {
+    Entry::from_leaf(leaf).ok_or(Error::Corrupt {
+        what: "an indexed entry",
+        source: scale::Error::from("neither revision's entry layout"),
+    })
 }

@@ -17,7 +17,7 @@ use custodia_client::{
         access_log::Authorization,
         access_log::{NewEntry, MAX_ENTRIES},
         consents::{Purpose, Target},
-        PatientId,
+        PatientId, Timestamp,
     },
     Backend, Client, ContractError, Signer,
 };
@@ -54,6 +54,9 @@ pub struct Access {
     pub target: Target,
     /// Why.
     pub purpose: Purpose,
+    /// When it happened (milliseconds since the Unix epoch, the chain's clock): its consent is
+    /// judged at that time.
+    pub accessed_at: Timestamp,
     /// The consent receipt that allowed it, or the break-glass reason.
     pub authorization: Authorization,
 }
@@ -134,6 +137,7 @@ impl<'a, B: Backend> Outbox<'a, B> {
                 patient: a.patient,
                 target: a.target,
                 purpose: a.purpose,
+                accessed_at: a.accessed_at,
                 authorization: a.authorization,
             })
             .collect();

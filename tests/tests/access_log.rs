@@ -8,7 +8,8 @@ use custodia_sandbox::harness::Outcome;
 use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
     access_log::{
-        AccessLogged, Appended, Authorization, BreakGlassAccess, BreakGlassReason, LogExtended, NewEntry, MAX_ENTRIES,
+        AccessLogged, Appended, Authorization, BreakGlassAccess, BreakGlassReason, LogExtended, NewEntry,
+        MAX_ACCESS_AGE_MS, MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
     },
     consents::{Decision, Denial, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
     records::VersionRef,
@@ -50,6 +51,7 @@ fn consented(s: &Setup, seq: u64) -> NewEntry {
         patient: s.w.custodial_patient,
         target: Target::Version(s.version),
         purpose: Purpose::Treatment,
+        accessed_at: NOW,
         authorization: Authorization::Consent(s.receipt),
     }
 }
@@ -99,6 +101,41 @@ fn a_cited_receipt_is_checked_on_chain() {
     assert_eq!(s.w.chain.call(s.w.cast.hospital_a, s.w.con().revoke(s.receipt)).value, Ok(()));
     let refused = s.w.chain.call_refused(lab, s.w.log().append(consented(&s, 1)));
     assert_eq!(refused, Err(Error::NotAuthorized(Denial::Revoked(s.receipt))));
+}
+
+#[test]
+fn an_entry_is_judged_when_its_access_happened() {
+    // A receipt revoked a minute after a read: the read is still logged (a gateway served it
+    // under the receipt and its entry reached the chain later), with both times; a read after
+    // the revocation is refused.
+    let mut s = setup();
+    let lab = s.w.cast.lab;
+    s.w.chain.set_time(NOW + 60_000);
+    assert_eq!(s.w.chain.call(s.w.cast.hospital_a, s.w.con().revoke(s.receipt)).value, Ok(()));
+    let before = s.w.chain.call(lab, s.w.log().append(consented(&s, 0)));
+    assert_eq!(before.value.map(|a| a.appended), Ok(1));
+    let logged = before.events_of::<AccessLogged>()[0].entry;
+    assert_eq!((logged.accessed_at, logged.at), (NOW, NOW + 60_000));
+    let after = NewEntry { accessed_at: NOW + 60_000, ..consented(&s, 1) };
+    assert_eq!(
+        s.w.chain.call_refused(lab, s.w.log().append(after)),
+        Err(Error::NotAuthorized(Denial::Revoked(s.receipt)))
+    );
+
+    // The stated time is bounded: not after the block's time (beyond the clock skew allowed),
+    // not more than MAX_ACCESS_AGE_MS before it; the batch is refused at that entry.
+    let ahead = NewEntry { accessed_at: NOW + 60_000 + MAX_CLOCK_SKEW_MS + 1, ..break_glass(&s, 2) };
+    let refused = s.w.chain.call_refused(lab, s.w.log().append_batch(vec![break_glass(&s, 1), ahead]));
+    assert_eq!(refused, Err(BatchError { item: Some(1), error: Error::AccessedInFuture }));
+    let skewed = NewEntry { accessed_at: NOW + 60_000 + MAX_CLOCK_SKEW_MS, ..break_glass(&s, 1) };
+    assert_eq!(s.w.chain.call(lab, s.w.log().append(skewed)).value.map(|a| a.appended), Ok(1));
+    let later = NOW + 60_000 + MAX_ACCESS_AGE_MS;
+    s.w.chain.set_time(later);
+    let oldest = NewEntry { accessed_at: later - MAX_ACCESS_AGE_MS, ..break_glass(&s, 2) };
+    assert_eq!(s.w.chain.call(lab, s.w.log().append(oldest)).value.map(|a| a.appended), Ok(1));
+    let too_old = NewEntry { accessed_at: later - MAX_ACCESS_AGE_MS - 1, ..break_glass(&s, 3) };
+    let refused = s.w.chain.call_refused(lab, s.w.log().append_batch(vec![too_old]));
+    assert_eq!(refused, Err(BatchError { item: Some(0), error: Error::AccessedTooLongAgo }));
 }
 
 #[test]

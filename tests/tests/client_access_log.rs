@@ -45,11 +45,13 @@ async fn with_consent_in(store: Store) -> (custodia_tests::fixture::Fixture, Tar
 #[tokio::test(flavor = "current_thread")]
 async fn record_numbers_queues_submits_and_clears() {
     let (f, target, receipt) = with_consent().await;
+    let now = f.client.backend().now().await.unwrap();
     let log = f.client.access_log();
     let access = Access {
         patient: f.patient,
         target,
         purpose: Purpose::Treatment,
+        accessed_at: now,
         authorization: Authorization::Consent(receipt),
     };
     let count = CHUNK * 2 + 7;
@@ -91,11 +93,13 @@ async fn record_numbers_queues_submits_and_clears() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_refused_access_is_not_queued() {
     let (f, target, receipt) = with_consent().await;
+    let now = f.client.backend().now().await.unwrap();
     let _log = f.client.access_log();
     let research = Access {
         patient: f.patient,
         target,
         purpose: Purpose::Research,
+        accessed_at: now,
         authorization: Authorization::Consent(receipt),
     };
     let error = f.outbox().record(&f.cast.lab, &[research]).await.unwrap_err();
@@ -117,9 +121,16 @@ async fn a_refused_access_is_not_queued() {
 #[tokio::test(flavor = "current_thread")]
 async fn direct_appends_break_glass_and_idempotent_resubmission() {
     let (f, target, receipt) = with_consent().await;
+    let now = f.client.backend().now().await.unwrap();
     let log = f.client.access_log();
-    let entry =
-        |seq, authorization| NewEntry { seq, patient: f.patient, target, purpose: Purpose::Treatment, authorization };
+    let entry = |seq, authorization| NewEntry {
+        seq,
+        patient: f.patient,
+        target,
+        purpose: Purpose::Treatment,
+        accessed_at: now,
+        authorization,
+    };
     let first = log.append(entry(0, Authorization::Consent(receipt))).submit(&f.cast.lab).await.unwrap();
     assert_eq!((first.value.appended, first.value.first_index), (1, Some(0)));
     let again = log.append(entry(0, Authorization::Consent(receipt))).submit(&f.cast.lab).await.unwrap();
@@ -146,11 +157,13 @@ async fn direct_appends_break_glass_and_idempotent_resubmission() {
 #[tokio::test(flavor = "current_thread")]
 async fn inclusion_proofs_verify_against_the_chain_and_catch_alterations() {
     let (f, target, receipt) = with_consent().await;
+    let now = f.client.backend().now().await.unwrap();
     let _log = f.client.access_log();
     let access = Access {
         patient: f.patient,
         target,
         purpose: Purpose::Treatment,
+        accessed_at: now,
         authorization: Authorization::Consent(receipt),
     };
     f.outbox().record(&f.cast.lab, &vec![access; 13]).await.unwrap();
@@ -175,19 +188,23 @@ async fn flush_after_a_lost_connection_and_discard_of_an_entry_the_chain_refuses
     let (f, target, receipt) = with_consent_in(Store::open(&store_path).unwrap()).await;
     let log = f.client.access_log();
     let lab = f.cast.lab.account();
-    // Entries queued as if the process died right after queueing them (the first chunk's
-    // transaction was never sent): simulate by queueing them in the store directly.
+    // The receipt is revoked; an engine that does not check (it should) then reads three
+    // times, and queues the accesses as if the process died right after queueing them (the
+    // first chunk's transaction was never sent): simulate by queueing them in the store
+    // directly. Judged when they happened, after the revocation, the chain refuses them for
+    // good. (A read that happened before the revocation is logged: tests/tests/gateway.rs.)
+    f.client.consents().revoke(receipt).submit(&f.cast.hospital_a).await.unwrap();
+    let now = f.client.backend().now().await.unwrap();
     let entry = |seq| NewEntry {
         seq,
         patient: f.patient,
         target,
         purpose: Purpose::Treatment,
+        accessed_at: now,
         authorization: Authorization::Consent(receipt),
     };
     f.outbox().enqueue(lab, &[entry(7), entry(7), entry(7)], Some(0)).unwrap();
     assert_eq!(f.outbox().pending(lab).unwrap().len(), 3);
-    // The receipt is revoked before the outbox is drained: the chain refuses entry 0 for good.
-    f.client.consents().revoke(receipt).submit(&f.cast.hospital_a).await.unwrap();
     assert_eq!(
         f.outbox().pending(lab).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![0, 1, 2],
@@ -207,6 +224,7 @@ async fn flush_after_a_lost_connection_and_discard_of_an_entry_the_chain_refuses
         patient: f.patient,
         target,
         purpose: Purpose::EmergencyTreatment,
+        accessed_at: now,
         authorization: Authorization::BreakGlass(BreakGlassReason::LifeThreatening),
     };
     let drained = f.outbox().record(&f.cast.lab, &[glass]).await.unwrap();
@@ -217,11 +235,13 @@ async fn flush_after_a_lost_connection_and_discard_of_an_entry_the_chain_refuses
 #[tokio::test(flavor = "current_thread")]
 async fn concurrent_records_of_one_account_never_share_a_number() {
     let (f, target, receipt) = with_consent().await;
+    let now = f.client.backend().now().await.unwrap();
     let log = f.client.access_log();
     let access = Access {
         patient: f.patient,
         target,
         purpose: Purpose::Treatment,
+        accessed_at: now,
         authorization: Authorization::Consent(receipt),
     };
     let (three_hundred, two_hundred) = (vec![access; 300], vec![access; 200]);
@@ -240,11 +260,13 @@ async fn a_number_another_engine_used_comes_back_as_a_conflict_never_cleared_sil
     // content, and the outbox then cleared its own, different entry as logged: a second engine
     // with the same key (or a store restored from a backup and used offline) lost its entries.
     let (f, target, receipt) = with_consent().await;
+    let now = f.client.backend().now().await.unwrap();
     let lab = f.cast.lab.account();
     let treatment = Access {
         patient: f.patient,
         target,
         purpose: Purpose::Treatment,
+        accessed_at: now,
         authorization: Authorization::Consent(receipt),
     };
     let search = Access { target: Target::Query(f.pseudonyms.code("kind")), ..treatment };
@@ -259,6 +281,7 @@ async fn a_number_another_engine_used_comes_back_as_a_conflict_never_cleared_sil
         patient: a.patient,
         target: a.target,
         purpose: a.purpose,
+        accessed_at: a.accessed_at,
         authorization: a.authorization,
     };
     outbox.enqueue(lab, &[entry(search)], None).unwrap();
@@ -321,6 +344,7 @@ async fn the_outbox_splits_a_chunk_the_chain_cannot_judge_in_one_call() {
             patient,
             target: Target::Version(VersionRef { record, version: 1 }),
             purpose: Purpose::Treatment,
+            accessed_at: now,
             authorization: Authorization::Consent(receipt),
         });
     }

@@ -91,6 +91,7 @@ async fn records_consents_and_the_access_log_over_json_rpc() {
         patient: f.patient,
         target: Target::Version(target),
         purpose: Purpose::Treatment,
+        accessed_at: now,
         authorization: Authorization::Consent(receipt),
     };
     let drained = f.outbox().record(&f.cast.lab, &vec![access; 300]).await.unwrap();
@@ -187,6 +188,7 @@ impl Proxy {
 async fn a_connection_cut_between_submission_and_inclusion_loses_and_doubles_nothing() {
     let proxy = Proxy::start(&node_url()).await;
     let f = deployed(&proxy.url).await;
+    let now = f.client.backend().now().await.unwrap();
     let record = f.pseudonyms.record("Observation/cut");
     f.client
         .records()
@@ -200,6 +202,7 @@ async fn a_connection_cut_between_submission_and_inclusion_loses_and_doubles_not
         patient: f.patient,
         target: Target::Version(VersionRef { record, version: 1 }),
         purpose: Purpose::EmergencyTreatment,
+        accessed_at: now,
         authorization: Authorization::BreakGlass(BreakGlassReason::UrgentCare),
     };
 

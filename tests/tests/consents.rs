@@ -527,6 +527,7 @@ fn a_batch_over_many_heavily_denied_patients_is_cut_with_a_typed_answer() {
             patient: p,
             target: Target::Version(at),
             purpose: Purpose::Treatment,
+            accessed_at: NOW,
             authorization: Authorization::Consent(permit),
         });
     }

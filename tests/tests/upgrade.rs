@@ -6,7 +6,7 @@
 
 use custodia_sandbox::harness::{call_builder, Chain};
 use custodia_types::{
-    access_log::{Authorization, BreakGlassReason, NewEntry},
+    access_log::{AccessLogged, Authorization, BreakGlassReason, Entry, NewEntry},
     consents::{AccessCheck, ConsentQueries, Decision, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
     directory::{
         Action, CodeChanged, Controller, Governed, GovernedError, InstitutionKind, RecoveryRequested, Role, Roles,
@@ -135,6 +135,8 @@ struct Filled {
     patients: [PatientId; 2],
     record: RecordId,
     permit: ReceiptId,
+    /// The entries logged, as revision 1 logged them (their leaves' bytes).
+    leaves: Vec<Vec<u8>>,
 }
 
 /// Fills every registry through messages both releases share: patients (custodial, and one
@@ -173,16 +175,32 @@ fn fill(s: &mut Suite) -> Filled {
     s.chain.call(h, s.con().grant(terms(Decision::Deny, Scope::Categories(vec![other])))).value.expect("deny");
     let revoked = s.chain.call(h, s.con().grant(terms(Decision::Permit, Scope::Record(record)))).value.expect("permit");
     assert_eq!(s.chain.call(h, s.con().revoke(revoked)).value, Ok(()));
+    // Revision 1's entries state no access time: its `append_batch` takes these.
+    #[derive(scale::Encode)]
+    struct NewEntryRevision1 {
+        seq: u64,
+        patient: PatientId,
+        target: Target,
+        purpose: Purpose,
+        authorization: Authorization,
+    }
     let target = Target::Version(VersionRef { record, version: 2 });
-    let entry = |seq, authorization, purpose| NewEntry { seq, patient: p, target, purpose, authorization };
+    let entry = |seq, authorization, purpose| NewEntryRevision1 { seq, patient: p, target, purpose, authorization };
+    let mut leaves = Vec::new();
     for call in 0..3u64 {
         let batch = vec![
             entry(call * 2, Authorization::Consent(permit), Purpose::Treatment),
             entry(call * 2 + 1, Authorization::BreakGlass(BreakGlassReason::UrgentCare), Purpose::EmergencyTreatment),
         ];
-        assert!(s.chain.call(lab, s.log().append_batch(batch)).value.is_ok());
+        let input = [ink::selector_bytes!("append_batch").to_vec(), scale::Encode::encode(&batch)].concat();
+        let (output, outcome) = s.chain.call_raw(lab, s.access_log, input).expect("dispatched");
+        assert!(!outcome.reverted, "revision 1 appends: {output:?}");
+        let signature = <AccessLogged as ink::env::Event>::SIGNATURE_TOPIC.expect("a signature");
+        leaves.extend(
+            outcome.events.iter().filter(|e| e.topics.first() == Some(&signature)).map(|e| e.data[8..].to_vec()),
+        );
     }
-    Filled { patients, record, permit }
+    Filled { patients, record, permit, leaves }
 }
 
 fn answers(s: &mut Suite, f: &Filled) -> Answers {
@@ -267,11 +285,27 @@ fn a_revision_1_suite_upgrades_in_place_and_keeps_everything() {
         patient: filled.patients[0],
         target: Target::Version(VersionRef { record: filled.record, version: 2 }),
         purpose: Purpose::Treatment,
+        accessed_at: NOW,
         authorization: Authorization::Consent(filled.permit),
     };
-    let appended = s.chain.call(s.lab, s.log().append(next)).value.expect("the log goes on");
+    let outcome = s.chain.call(s.lab, s.log().append(next));
+    let appended = outcome.value.expect("the log goes on");
     assert_eq!(appended.size, 7);
     assert_eq!(s.chain.query(s.lab, s.log().root_at(6)), Some(before.head.1), "the old root stays recorded");
+    // Entries of both revisions are read from their leaves (revision 1's access time is its
+    // block time), and the tree over both is the chain's.
+    let logged = outcome.events_of::<AccessLogged>()[0].entry;
+    assert_eq!((logged.accessed_at, logged.seq), (NOW, 6));
+    let mut leaves = filled.leaves.clone();
+    leaves.push(scale::Encode::encode(&logged));
+    for leaf in &filled.leaves {
+        let old = Entry::from_leaf(leaf).expect("a revision-1 entry reads");
+        assert_eq!((old.patient, old.accessed_at), (filled.patients[0], old.at));
+    }
+    let tree = custodia_merkle::Tree::from_leaves::<custodia_merkle::Sha256>(
+        leaves.iter().map(|leaf| custodia_merkle::leaf_hash::<custodia_merkle::Sha256>(leaf)),
+    );
+    assert_eq!(tree.root::<custodia_merkle::Sha256>(7), s.chain.query(s.lab, s.log().root_at(7)));
     let revision_1_records = {
         let copy = s.chain.deploy_code(
             "records",

@@ -13,6 +13,7 @@ use custodia_client::{
         records::VersionRef,
     },
     verify::parse_hash,
+    Backend,
 };
 use custodia_services::{
     index::{InclusionProof, Index},
@@ -113,7 +114,9 @@ pub async fn run(ctx: &Context, command: AccessCommand) -> Result<ExitCode> {
                     return Err(Error::Input("name the authorisation: --receipt ID or --break-glass REASON".into()))
                 }
             };
-            let access = Access { patient: ctx.patient(&patient)?, target, purpose, authorization };
+            // The access happens now, as the chain tells time.
+            let now = client.backend().now().await?;
+            let access = Access { patient: ctx.patient(&patient)?, target, purpose, accessed_at: now, authorization };
             let bar = output::progress(&out, count as u64);
             let mut crash = crash_hook();
             let mut hook = |stage: Stage| {
@@ -195,12 +198,13 @@ pub fn parse_proof(text: &str) -> Result<InclusionProof> {
     };
     let entry_hex = field("entry")?.as_str().unwrap_or_default().trim_start_matches("0x").to_string();
     let entry_bytes = hex::decode(entry_hex).map_err(|e| Error::Input(format!("entry: {e}")))?;
-    let entry = scale::Decode::decode(&mut &entry_bytes[..]).map_err(|e| Error::Input(format!("entry: {e}")))?;
+    let entry = custodia_client::types::access_log::Entry::from_leaf(&entry_bytes)
+        .ok_or_else(|| Error::Input("entry: not an access-log entry".into()))?;
     let path = field("path")?
         .as_array()
         .ok_or_else(|| Error::Input("path is not a list".into()))?
         .iter()
         .map(|h| parse_hash(h.as_str().unwrap_or_default()))
         .collect::<custodia_client::Result<_>>()?;
-    Ok(InclusionProof { index: number("index")?, size: number("size")?, entry, path })
+    Ok(InclusionProof { index: number("index")?, size: number("size")?, entry, leaf: entry_bytes, path })
 }

@@ -132,6 +132,7 @@ fn access_entries_become_balp_audit_events_and_back() {
             patient: Ids.patient("Patient/p"),
             target,
             purpose: Purpose::EmergencyTreatment,
+            accessed_at: NOW - 5_000,
             at: NOW,
             authorization,
         };
@@ -142,7 +143,7 @@ fn access_entries_become_balp_audit_events_and_back() {
         let back = audit::to_access(&event, &Ids).unwrap().value;
         assert_eq!(
             (back.patient, back.purpose, back.at, back.authorization, back.institution, back.account),
-            (entry.patient, entry.purpose, entry.at, Some(authorization), Some(3), Some(entry.account))
+            (entry.patient, entry.purpose, entry.accessed_at, Some(authorization), Some(3), Some(entry.account))
         );
         assert_eq!(back.target, target, "reads and queries come back as they went");
     }

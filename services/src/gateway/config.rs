@@ -88,6 +88,9 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// Milliseconds between sync passes.
     pub sync_interval_ms: u64,
+    /// No structured log on stderr (a gateway embedded in another program's output, such as
+    /// the demo); not settable from the file.
+    pub quiet: bool,
 }
 
 #[derive(Deserialize)]
@@ -221,6 +224,7 @@ impl Config {
             upstream_timeout_ms: positive("upstream_timeout_ms", raw.upstream_timeout_ms, 10_000)?,
             flush_interval_ms: positive("flush_interval_ms", raw.flush_interval_ms, 250)?,
             sync_interval_ms: positive("sync_interval_ms", raw.sync_interval_ms, 500)?,
+            quiet: false,
         })
     }
 

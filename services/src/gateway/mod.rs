@@ -37,7 +37,7 @@ use custodia_client::{
         access_log::{Authorization, BreakGlassReason, NewEntry},
         consents::{AccessCheck, Denial, Target, MAX_CHECKS},
         records::Verification,
-        PatientId,
+        PatientId, Timestamp,
     },
     verify::commitment,
     Backend, Client,
@@ -114,15 +114,6 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// A structured log line (JSON on stderr). Callers pass counts and codes only: never an id.
-fn log_line(event: &str, fields: serde_json::Value) {
-    let mut line = json!({"ts": unix_now(), "event": event});
-    if let (Some(line), Some(fields)) = (line.as_object_mut(), fields.as_object()) {
-        line.extend(fields.clone());
-    }
-    eprintln!("{line}");
-}
-
 impl<'a, B: Backend> Gateway<'a, B> {
     /// A gateway for `config`, on `client`'s deployment, with `follower` committing what the
     /// upstream server stores into `store`.
@@ -157,15 +148,43 @@ impl<'a, B: Backend> Gateway<'a, B> {
         })
     }
 
+    /// A structured log line (JSON on stderr, unless the configuration is `quiet`). Callers
+    /// pass counts and codes only: never an id.
+    fn log_line(&self, event: &str, fields: serde_json::Value) {
+        if self.config.quiet {
+            return;
+        }
+        let mut line = json!({"ts": unix_now(), "event": event});
+        if let (Some(line), Some(fields)) = (line.as_object_mut(), fields.as_object()) {
+            line.extend(fields.clone());
+        }
+        eprintln!("{line}");
+    }
+
+    /// A 403 for a denial (logged with its reason).
+    fn denied(&self, denial: &Denial) -> Refusal {
+        self.log_line("denied", json!({"reason": denial_name(denial)}));
+        Refusal::forbidden(format!("not authorised: {}", denial_words(denial)))
+    }
+
+    /// A 500 for a store that failed (logged).
+    fn store_failed(&self, error: crate::Error) -> Refusal {
+        self.log_line("store_failed", json!({"error": error.to_string()}));
+        Refusal::internal("the gateway's store failed; nothing was served")
+    }
+
     /// Serves on `listener` until `shutdown` completes; then stops accepting, lets the
     /// requests in flight finish (up to 10 s), and drains the outbox (what the chain does not
     /// take stays queued for the next start).
     pub async fn serve(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
-        log_line("started", json!({"listen": self.config.listen.to_string(), "clients": self.config.clients.len()}));
+        self.log_line(
+            "started",
+            json!({"listen": self.config.listen.to_string(), "clients": self.config.clients.len()}),
+        );
         tokio::join!(self.accept(listener, shutdown), self.commit_loop(), self.flush_loop(), self.sync_loop());
         self.flush_all().await;
         let depth = self.outbox_depth();
-        log_line("stopped", json!({"outbox_depth": depth}));
+        self.log_line("stopped", json!({"outbox_depth": depth}));
         Ok(())
     }
 
@@ -185,7 +204,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
                             .serve_connection(TokioIo::new(stream), service);
                         connections.push(Box::pin(connection));
                     }
-                    Err(error) => log_line("accept_failed", json!({"error": error.to_string()})),
+                    Err(error) => self.log_line("accept_failed", json!({"error": error.to_string()})),
                 },
                 Some(_) = connections.next(), if !connections.is_empty() => {}
             }
@@ -226,7 +245,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
         let status = response.status().as_u16();
         self.metrics.request(name, status);
         if name != "metrics" && name != "health" {
-            log_line(
+            self.log_line(
                 "request",
                 json!({"interaction": name, "status": status, "ms": started.elapsed().as_secs_f64() * 1e3}),
             );
@@ -250,7 +269,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
                         &json!({"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in, "scope": issued.scope}),
                     ),
                     Err(error) => {
-                        log_line("token_refused", json!({"error": error.error}));
+                        self.log_line("token_refused", json!({"error": error.error}));
                         json_response(error.status, &error.body())
                     }
                 })
@@ -329,14 +348,16 @@ impl<'a, B: Backend> Gateway<'a, B> {
 
     /// Decides accesses of `session` on chain: with a receipt (`check_batch`), or as
     /// break-glass (`check_break_glass`). The chain unreachable: 503, nothing served.
+    /// `at` is the chain's time of the request ([`Gateway::chain_now`]); the entries logged
+    /// state it as the access time, so the chain judges them as the gateway did.
     async fn decide(
         &self,
         session: &Session,
         break_glass: Option<BreakGlassReason>,
+        at: Timestamp,
         items: &[(PatientId, Target)],
     ) -> std::result::Result<Vec<std::result::Result<Authorization, Denial>>, Refusal> {
         let started = Instant::now();
-        let at = self.client.backend().now().await.map_err(|_| chain_down())?;
         let consents = self.client.consents();
         let mut answers = Vec::with_capacity(items.len());
         for chunk in items.chunks(MAX_CHECKS as usize) {
@@ -376,6 +397,11 @@ impl<'a, B: Backend> Gateway<'a, B> {
         Ok(answers)
     }
 
+    /// The chain's time now (the latest block's).
+    async fn chain_now(&self) -> std::result::Result<Timestamp, Refusal> {
+        self.client.backend().now().await.map_err(|_| chain_down())
+    }
+
     /// Checks served content against its commitment on chain.
     async fn verify(
         &self,
@@ -386,7 +412,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
     ) -> std::result::Result<(), Refusal> {
         let withheld = || {
             self.metrics.mismatch();
-            log_line("mismatch", json!({"what": "a served version does not match its commitment"}));
+            self.log_line("mismatch", json!({"what": "a served version does not match its commitment"}));
             Refusal::bad_upstream(
                 "conflict",
                 "the FHIR server's copy does not match the version committed on the ledger; it is withheld and the mismatch recorded",
@@ -442,7 +468,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
             let ok = match Outbox::new(self.client, self.store).enqueue_many(&entries) {
                 Ok(()) => true,
                 Err(error) => {
-                    log_line("log_failed", json!({"error": error.to_string()}));
+                    self.log_line("log_failed", json!({"error": error.to_string()}));
                     false
                 }
             };
@@ -467,7 +493,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
         let outbox = Outbox::new(self.client, self.store);
         let accounts = match outbox.pending_accounts() {
             Ok(accounts) => accounts,
-            Err(error) => return log_line("flush_failed", json!({"error": error.to_string()})),
+            Err(error) => return self.log_line("flush_failed", json!({"error": error.to_string()})),
         };
         for account in accounts {
             let Some(signer) = self.loggers.get(&account) else { continue };
@@ -477,9 +503,9 @@ impl<'a, B: Backend> Gateway<'a, B> {
                     if !self.refused_entry.replace(true) {
                         self.metrics.log_refused();
                     }
-                    log_line("log_refused", json!({"error": error.to_string()}));
+                    self.log_line("log_refused", json!({"error": error.to_string()}));
                 }
-                Err(error) => log_line("flush_failed", json!({"error": error.to_string(), "retry": true})),
+                Err(error) => self.log_line("flush_failed", json!({"error": error.to_string(), "retry": true})),
             }
         }
     }
@@ -499,10 +525,10 @@ impl<'a, B: Backend> Gateway<'a, B> {
                     if report.committed == 0 {
                         passes.caught_up = Some(Instant::now());
                     } else {
-                        log_line("sync", json!({"committed": report.committed}));
+                        self.log_line("sync", json!({"committed": report.committed}));
                     }
                 }
-                Err(error) => log_line("sync_failed", json!({"error": error.to_string()})),
+                Err(error) => self.log_line("sync_failed", json!({"error": error.to_string()})),
             }
             self.passes.set(passes);
             self.passed.notify_waiters();
@@ -652,12 +678,6 @@ fn denial_name(denial: &Denial) -> &'static str {
         Denial::UnknownPatient => "unknown-patient",
         Denial::BatchTooLarge => "batch-too-large",
     }
-}
-
-/// A 403 for a denial.
-fn denied(denial: &Denial) -> Refusal {
-    log_line("denied", json!({"reason": denial_name(denial)}));
-    Refusal::forbidden(format!("not authorised: {}", denial_words(denial)))
 }
 
 /// A body read whole, at most `limit` bytes, within 10 s.

@@ -3,8 +3,8 @@
 //! checked against its commitment and logged durably before the answer leaves.
 
 use super::{
-    auth::Session, denied, fhir_response, log_line, outcome::Refusal, pseudonym_text, request::PatientParam, Body,
-    Gateway, PSEUDONYM_QUERY,
+    auth::Session, fhir_response, outcome::Refusal, pseudonym_text, request::PatientParam, Body, Gateway,
+    PSEUDONYM_QUERY,
 };
 use crate::sync::{resource_key, Committed};
 use custodia_client::{
@@ -12,7 +12,7 @@ use custodia_client::{
         access_log::{Authorization, BreakGlassReason, NewEntry},
         consents::Target,
         records::VersionRef,
-        PatientId,
+        PatientId, Timestamp,
     },
     Backend,
 };
@@ -96,11 +96,6 @@ struct Candidate<'r> {
     text: &'r RawValue,
 }
 
-fn store_failed(error: crate::Error) -> Refusal {
-    log_line("store_failed", json!({"error": error.to_string()}));
-    Refusal::internal("the gateway's store failed; nothing was served")
-}
-
 fn head_of(text: &[u8]) -> Result<Head, Refusal> {
     serde_json::from_slice(text)
         .map_err(|_| Refusal::bad_upstream("invalid", "the FHIR server answered something that is not a FHIR resource"))
@@ -143,7 +138,8 @@ impl<B: Backend> Gateway<'_, B> {
         let reference = format!("{kind}/{id}");
         let (mut known, mut committed) = self.known(&reference, version).await?;
         let mut patient = self.patient_of(&committed).await?;
-        let mut authorization = self.decide_one(session, break_glass, patient, target(&committed)).await?;
+        let at = self.chain_now().await?;
+        let mut authorization = self.decide_one(session, break_glass, at, patient, target(&committed)).await?;
         if committed.deleted {
             return Err(Refusal::gone("this resource was deleted at the source"));
         }
@@ -178,12 +174,12 @@ impl<B: Backend> Gateway<'_, B> {
             let (now_known, now_committed) = self.known(&reference, Some(&served_version)).await?;
             if (now_committed.record, now_committed.chain_version) != (committed.record, committed.chain_version) {
                 patient = self.patient_of(&now_committed).await?;
-                authorization = self.decide_one(session, break_glass, patient, target(&now_committed)).await?;
+                authorization = self.decide_one(session, break_glass, at, patient, target(&now_committed)).await?;
             }
             (known, committed) = (now_known, now_committed);
         }
         self.verify(&reference, &known, &committed, &answer.body).await?;
-        self.log(session.account, vec![entry(session, patient, target(&committed), authorization)]).await?;
+        self.log(session.account, vec![entry(session, at, patient, target(&committed), authorization)]).await?;
         Ok(Served { body: answer.body, version: known, authorization })
     }
 
@@ -243,7 +239,8 @@ impl<B: Backend> Gateway<'_, B> {
             ),
         };
         let query = Target::Query(self.follower.kind(kind));
-        let query_authorization = self.decide_one(session, break_glass, pseudonym, query).await?;
+        let at = self.chain_now().await?;
+        let query_authorization = self.decide_one(session, break_glass, at, pseudonym, query).await?;
         let count = count.unwrap_or(20);
         let selector = if kind == "Patient" { "_id" } else { "patient" };
         let mut path = format!("{kind}?{selector}={local}&_count={count}");
@@ -269,9 +266,9 @@ impl<B: Backend> Gateway<'_, B> {
         }
         let (candidates, mut withheld) = self.candidates(&bundle, kind, pseudonym).await?;
         let targets: Vec<(PatientId, Target)> = candidates.iter().map(|c| (pseudonym, target(&c.committed))).collect();
-        let decisions = self.decide(session, break_glass, &targets).await?;
+        let decisions = self.decide(session, break_glass, at, &targets).await?;
         let mut served = Vec::new();
-        let mut entries = vec![entry(session, pseudonym, query, query_authorization)];
+        let mut entries = vec![entry(session, at, pseudonym, query, query_authorization)];
         for (candidate, decision) in candidates.into_iter().zip(decisions) {
             let Ok(authorization) = decision else { continue };
             match self
@@ -279,7 +276,7 @@ impl<B: Backend> Gateway<'_, B> {
                 .await
             {
                 Ok(()) => {
-                    entries.push(entry(session, pseudonym, target(&candidate.committed), authorization));
+                    entries.push(entry(session, at, pseudonym, target(&candidate.committed), authorization));
                     served.push(candidate);
                 }
                 Err(refusal) if refusal.status == 502 || refusal.status == 410 => withheld += 1,
@@ -342,7 +339,7 @@ impl<B: Backend> Gateway<'_, B> {
                     continue;
                 };
                 let reference = format!("{kind}/{id}");
-                match self.follower.committed(&reference, &version).map_err(store_failed)? {
+                match self.follower.committed(&reference, &version).map_err(|e| self.store_failed(e))? {
                     Some(committed) if committed.deleted => {}
                     Some(committed) => {
                         if self.patient_of(&committed).await? == patient {
@@ -351,7 +348,12 @@ impl<B: Backend> Gateway<'_, B> {
                             withheld += 1;
                         }
                     }
-                    None if self.follower.refusal(&reference, &version).map_err(store_failed)?.is_some() => {
+                    None if self
+                        .follower
+                        .refusal(&reference, &version)
+                        .map_err(|e| self.store_failed(e))?
+                        .is_some() =>
+                    {
                         withheld += 1
                     }
                     None if !waited => {
@@ -374,14 +376,16 @@ impl<B: Backend> Gateway<'_, B> {
         let mut waited = false;
         loop {
             let found = match version {
-                Some(v) => self.follower.committed(reference, v).map_err(store_failed)?.map(|c| (v.to_string(), c)),
+                Some(v) => {
+                    self.follower.committed(reference, v).map_err(|e| self.store_failed(e))?.map(|c| (v.to_string(), c))
+                }
                 None => {
                     let key = resource_key(self.follower.server().base(), reference);
-                    match self.follower.followed(key).map_err(store_failed)? {
+                    match self.follower.followed(key).map_err(|e| self.store_failed(e))? {
                         Some(followed) => self
                             .follower
                             .committed(reference, &followed.version)
-                            .map_err(store_failed)?
+                            .map_err(|e| self.store_failed(e))?
                             .map(|c| (followed.version, c)),
                         None => None,
                     }
@@ -391,7 +395,7 @@ impl<B: Backend> Gateway<'_, B> {
                 return Ok(found);
             }
             if let Some(v) = version {
-                if self.follower.refusal(reference, v).map_err(store_failed)?.is_some() {
+                if self.follower.refusal(reference, v).map_err(|e| self.store_failed(e))?.is_some() {
                     return Err(Refusal::not_found(
                         "this version is not on the ledger (the follower refused or skipped it), so it is not served",
                     ));
@@ -409,7 +413,7 @@ impl<B: Backend> Gateway<'_, B> {
 
     /// The patient of a committed version's record.
     async fn patient_of(&self, committed: &Committed) -> Result<PatientId, Refusal> {
-        if let Some(patient) = self.follower.record_patient(committed.record).map_err(store_failed)? {
+        if let Some(patient) = self.follower.record_patient(committed.record).map_err(|e| self.store_failed(e))? {
             return Ok(patient);
         }
         let info = self.client.records().record(committed.record).query().await.map_err(|_| super::chain_down())?;
@@ -418,7 +422,7 @@ impl<B: Backend> Gateway<'_, B> {
 
     /// The local id of the Patient whose pseudonym is `patient`.
     fn local_patient(&self, patient: PatientId) -> Result<String, Refusal> {
-        let reference = self.follower.local_patient(patient).map_err(store_failed)?;
+        let reference = self.follower.local_patient(patient).map_err(|e| self.store_failed(e))?;
         reference
             .and_then(|r| r.strip_prefix("Patient/").map(str::to_string))
             .ok_or_else(|| Refusal::not_found("no patient with this pseudonym is held by this institution"))
@@ -429,13 +433,14 @@ impl<B: Backend> Gateway<'_, B> {
         &self,
         session: &Session,
         break_glass: Option<BreakGlassReason>,
+        at: Timestamp,
         patient: PatientId,
         target: Target,
     ) -> Result<Authorization, Refusal> {
-        let answer = self.decide(session, break_glass, &[(patient, target)]).await?;
+        let answer = self.decide(session, break_glass, at, &[(patient, target)]).await?;
         match answer.into_iter().next() {
             Some(Ok(authorization)) => Ok(authorization),
-            Some(Err(denial)) => Err(denied(&denial)),
+            Some(Err(denial)) => Err(self.denied(&denial)),
             None => Err(super::chain_down()),
         }
     }
@@ -452,8 +457,15 @@ fn target(committed: &Committed) -> Target {
     Target::Version(VersionRef { record: committed.record, version: committed.chain_version })
 }
 
-fn entry(session: &Session, patient: PatientId, target: Target, authorization: Authorization) -> NewEntry {
-    NewEntry { seq: 0, patient, target, purpose: session.purpose, authorization }
+/// The entry of an access decided at `at` (the outbox numbers it).
+fn entry(
+    session: &Session,
+    at: Timestamp,
+    patient: PatientId,
+    target: Target,
+    authorization: Authorization,
+) -> NewEntry {
+    NewEntry { seq: 0, patient, target, purpose: session.purpose, accessed_at: at, authorization }
 }
 
 /// The `_cursor` of an upstream `next` link.

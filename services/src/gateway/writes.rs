@@ -4,7 +4,7 @@
 //! (`X-Custodia-Commitment: committed`, else `pending`: the follower commits it on its next
 //! pass, so a stored version is never left without its commitment).
 
-use super::{auth::Session, fhir_response, log_line, outcome::Refusal, Body, Gateway};
+use super::{auth::Session, fhir_response, outcome::Refusal, Body, Gateway};
 use custodia_client::{
     types::{directory::Role, PatientId},
     Backend,
@@ -83,7 +83,7 @@ impl<B: Backend> Gateway<'_, B> {
         };
         let reference = format!("{kind}/{stored_id}");
         let committed = self.await_commit(&reference, version).await;
-        log_line("write", json!({"status": answer.status, "committed": committed}));
+        self.log_line("write", json!({"status": answer.status, "committed": committed}));
         let location = format!("{}/{reference}/_history/{version}", self.config.public_url);
         let headers = [
             ("Location", location),

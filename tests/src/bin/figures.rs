@@ -191,8 +191,9 @@ fn consents_and_log(w: &mut World, record: RecordId) {
         ("break-glass", Authorization::BreakGlass(BreakGlassReason::LifeThreatening), Purpose::EmergencyTreatment),
     ] {
         for size in [1u64, 10, 100, 1000] {
-            let batch: Vec<NewEntry> =
-                (0..size).map(|i| NewEntry { seq: seq + i, patient: p, target, purpose, authorization }).collect();
+            let batch: Vec<NewEntry> = (0..size)
+                .map(|i| NewEntry { seq: seq + i, patient: p, target, purpose, accessed_at: now, authorization })
+                .collect();
             seq += size;
             let outcome = w.chain.call(lab, w.log().append_batch(batch));
             assert_eq!(outcome.value.map(|a| a.appended), Ok(size as u32), "batch of {size}");

@@ -44,7 +44,7 @@ pub struct AuditedAccess {
     pub target: Target,
     /// Why.
     pub purpose: Purpose,
-    /// When (ms).
+    /// When it happened (ms): `period.start`, else `recorded`.
     pub at: u64,
     /// Under which consent, or break-glass.
     pub authorization: Option<Authorization>,
@@ -94,6 +94,7 @@ pub fn from_entry(index: u64, entry: &Entry, resolve: &dyn Resolve) -> Value {
         "type": {"system": EVENT_TYPE, "code": "rest"},
         "subtype": [{"system": INTERACTION, "code": subtype}],
         "action": action,
+        "period": {"start": time::format(entry.accessed_at), "end": time::format(entry.accessed_at)},
         "recorded": time::format(entry.at),
         "outcome": "0",
         "purposeOfEvent": purpose,
@@ -151,8 +152,10 @@ pub fn to_access(event: &Value, resolve: &dyn Resolve) -> Result<Mapped<AuditedA
     if matches!(action, "C" | "U" | "D") || matches!(subtype, "create" | "update" | "delete") {
         return Err(format!("a {subtype}{action} event changes records; the access log holds reads and queries"));
     }
+    // When the access happened: the period's start, else when it was recorded.
     let at = event
-        .get("recorded")
+        .pointer("/period/start")
+        .or_else(|| event.get("recorded"))
         .and_then(Value::as_str)
         .and_then(time::parse)
         .ok_or("AuditEvent.recorded is missing or not an instant")?;
