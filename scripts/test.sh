@@ -40,3 +40,4 @@ if [ -n "$started" ]; then trap '"$here/chain-stop.sh"' EXIT; fi
 export CUSTODIA_NODE_URL="$url"
 cargo test --quiet -p custodia-tests --features e2e --test client_node -- --test-threads=1
 cargo test --quiet -p custodia-cli --features e2e --test node
+cargo test --quiet -p custodia-cli --features e2e,hfs --test gateway_node

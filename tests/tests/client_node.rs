@@ -99,14 +99,16 @@ async fn records_consents_and_the_access_log_over_json_rpc() {
     assert_eq!(drained.events.iter().filter_map(|e| e.decode::<AccessLogged>()).count(), 300);
 
     consents.revoke(receipt).submit(&f.cast.hospital_a).await.unwrap();
-    let error = f.outbox().record(&f.cast.lab, &[access]).await.unwrap_err();
+    // An access made after the revocation is refused (one made before it is still logged).
+    let after = Access { accessed_at: f.client.backend().now().await.unwrap(), ..access };
+    let error = f.outbox().record(&f.cast.lab, &[after]).await.unwrap_err();
     assert!(
         matches!(error.contract(), Some(ContractError::AccessLogBatch(b)) if b.error == access_log::Error::NotAuthorized(Denial::Revoked(receipt)))
     );
     let glass = Access {
         purpose: Purpose::EmergencyTreatment,
         authorization: Authorization::BreakGlass(BreakGlassReason::LifeThreatening),
-        ..access
+        ..after
     };
     let drained = f.outbox().record(&f.cast.hospital_a, &[glass]).await.unwrap();
     assert_eq!(log.break_glass_count(f.hospital_a).query().await.unwrap(), 1);
