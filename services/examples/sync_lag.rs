@@ -7,7 +7,7 @@
 //!
 //! `cargo run -p custodia-services --example sync_lag -- http://127.0.0.1:PORT ws://127.0.0.1:PORT
 //! [writes/s] [seconds] [store|chain]` against a fresh server (scripts/hfs-start.sh) and a fresh
-//! local chain (scripts/chain-start.sh; the deployment's salt is fixed); the last argument says
+//! local chain (scripts/chain-start.sh); the last argument says
 //! where the follower reads records' heads from (`Heads`, default `store`).
 
 mod common;

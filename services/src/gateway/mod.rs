@@ -36,8 +36,8 @@ use custodia_client::{
     types::{
         access_log::{Authorization, BreakGlassReason, NewEntry},
         consents::{AccessCheck, Denial, Target, MAX_CHECKS},
-        records::Verification,
-        PatientId, Timestamp,
+        records::{Verification, VersionErased},
+        PatientId, RecordId, Timestamp,
     },
     verify::commitment,
     Backend, Client,
@@ -80,6 +80,14 @@ struct Waiting {
     done: tokio::sync::oneshot::Sender<bool>,
 }
 
+/// Checks waiting for the next decision call, with who waits for their answers (`None`: the
+/// chain could not be asked).
+struct Asked {
+    checks: Vec<AccessCheck>,
+    break_glass: Option<BreakGlassReason>,
+    done: tokio::sync::oneshot::Sender<Option<Vec<std::result::Result<Authorization, Denial>>>>,
+}
+
 /// Sync passes: how many started, how many finished without error, and when the last one
 /// that found nothing new finished.
 #[derive(Clone, Copy, Default)]
@@ -101,6 +109,13 @@ pub struct Gateway<'a, B> {
     loggers: HashMap<AccountId, &'a custodia_client::Signer>,
     waiting: RefCell<Vec<Waiting>>,
     queued: Notify,
+    asked: RefCell<Vec<Asked>>,
+    asking: Notify,
+    /// Commitments the chain answered `Match` for, by (record, version): they never change;
+    /// a version erased since is dropped when the sync loop reads the erasure.
+    matched: RefCell<HashMap<(RecordId, u32), [u8; 32]>>,
+    /// The block through which erasures have been read.
+    erasures_read_through: Cell<u32>,
     flush_now: Notify,
     sync_now: Notify,
     passes: Cell<Passes>,
@@ -139,6 +154,10 @@ impl<'a, B: Backend> Gateway<'a, B> {
             loggers: config.clients.iter().map(|(c, signer)| (c.account, signer)).collect(),
             waiting: RefCell::default(),
             queued: Notify::new(),
+            asked: RefCell::default(),
+            asking: Notify::new(),
+            matched: RefCell::default(),
+            erasures_read_through: Cell::new(client.deployment().block),
             flush_now: Notify::new(),
             sync_now: Notify::new(),
             passes: Cell::default(),
@@ -181,7 +200,13 @@ impl<'a, B: Backend> Gateway<'a, B> {
             "started",
             json!({"listen": self.config.listen.to_string(), "clients": self.config.clients.len()}),
         );
-        tokio::join!(self.accept(listener, shutdown), self.commit_loop(), self.flush_loop(), self.sync_loop());
+        tokio::join!(
+            self.accept(listener, shutdown),
+            self.decide_loop(),
+            self.commit_loop(),
+            self.flush_loop(),
+            self.sync_loop()
+        );
         self.flush_all().await;
         let depth = self.outbox_depth();
         self.log_line("stopped", json!({"outbox_depth": depth}));
@@ -218,6 +243,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
         let _ =
             tokio::time::timeout(Duration::from_secs(10), async { while connections.next().await.is_some() {} }).await;
         self.stopping.set(true);
+        self.asking.notify_one();
         self.queued.notify_one();
         self.flush_now.notify_one();
         self.sync_now.notify_one();
@@ -358,31 +384,21 @@ impl<'a, B: Backend> Gateway<'a, B> {
         items: &[(PatientId, Target)],
     ) -> std::result::Result<Vec<std::result::Result<Authorization, Denial>>, Refusal> {
         let started = Instant::now();
-        let consents = self.client.consents();
-        let mut answers = Vec::with_capacity(items.len());
-        for chunk in items.chunks(MAX_CHECKS as usize) {
-            let checks: Vec<AccessCheck> = chunk
-                .iter()
-                .map(|(patient, target)| AccessCheck {
-                    accessor: session.account,
-                    patient: *patient,
-                    target: *target,
-                    purpose: session.purpose,
-                    at,
-                    receipt: None,
-                })
-                .collect();
-            match break_glass {
-                Some(reason) => {
-                    let judged = consents.check_break_glass(checks).query().await.map_err(|_| chain_down())?;
-                    answers.extend(judged.into_iter().map(|a| a.map(|()| Authorization::BreakGlass(reason))));
-                }
-                None => {
-                    let judged = consents.check_batch(checks).query().await.map_err(|_| chain_down())?;
-                    answers.extend(judged.into_iter().map(|a| a.map(Authorization::Consent)));
-                }
-            }
-        }
+        let checks = items
+            .iter()
+            .map(|(patient, target)| AccessCheck {
+                accessor: session.account,
+                patient: *patient,
+                target: *target,
+                purpose: session.purpose,
+                at,
+                receipt: None,
+            })
+            .collect();
+        let (done, answered) = tokio::sync::oneshot::channel();
+        self.asked.borrow_mut().push(Asked { checks, break_glass, done });
+        self.asking.notify_one();
+        let answers = answered.await.ok().flatten().ok_or_else(chain_down)?;
         self.metrics.decision_latency(started.elapsed());
         for answer in &answers {
             self.metrics.decision(match answer {
@@ -395,6 +411,62 @@ impl<'a, B: Backend> Gateway<'a, B> {
             return Err(chain_down());
         }
         Ok(answers)
+    }
+
+    /// Decides what the requests of this moment asked, in as few calls as the chain takes:
+    /// one `check_batch` for all their consent checks (up to `MAX_CHECKS` a call), one
+    /// `check_break_glass` for the break-glass ones. Nothing is cached: every request's
+    /// checks are answered by the chain's state at that call.
+    async fn decide_loop(&self) {
+        loop {
+            let batch: Vec<Asked> = std::mem::take(&mut *self.asked.borrow_mut());
+            if batch.is_empty() {
+                if self.stopping.get() {
+                    return;
+                }
+                self.asking.notified().await;
+                continue;
+            }
+            let (glass, consent): (Vec<Asked>, Vec<Asked>) = batch.into_iter().partition(|a| a.break_glass.is_some());
+            for group in [consent, glass] {
+                let checks: Vec<AccessCheck> = group.iter().flat_map(|a| a.checks.iter().copied()).collect();
+                let reasons: Vec<Option<BreakGlassReason>> =
+                    group.iter().flat_map(|a| std::iter::repeat_n(a.break_glass, a.checks.len())).collect();
+                let mut answers = Some(Vec::with_capacity(checks.len()));
+                for (chunk, reasons) in checks.chunks(MAX_CHECKS as usize).zip(reasons.chunks(MAX_CHECKS as usize)) {
+                    let consents = self.client.consents();
+                    let judged: custodia_client::Result<Vec<std::result::Result<Authorization, Denial>>> =
+                        match reasons[0] {
+                            Some(_) => consents.check_break_glass(chunk.to_vec()).query().await.map(|judged| {
+                                judged
+                                    .into_iter()
+                                    .zip(reasons)
+                                    .map(|(answer, reason)| {
+                                        answer.map(|()| {
+                                            Authorization::BreakGlass(reason.unwrap_or(BreakGlassReason::LifeThreatening))
+                                        })
+                                    })
+                                    .collect()
+                            }),
+                            None => consents
+                                .check_batch(chunk.to_vec())
+                                .query()
+                                .await
+                                .map(|judged| judged.into_iter().map(|a| a.map(Authorization::Consent)).collect()),
+                        };
+                    match (judged, answers.as_mut()) {
+                        (Ok(judged), Some(all)) => all.extend(judged),
+                        _ => answers = None,
+                    }
+                }
+                let mut answers = answers.map(Vec::into_iter);
+                for asked in group {
+                    let mine = answers.as_mut().map(|all| all.by_ref().take(asked.checks.len()).collect());
+                    let _ = asked.done.send(mine);
+                }
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     /// The chain's time now (the latest block's).
@@ -422,15 +494,23 @@ impl<'a, B: Backend> Gateway<'a, B> {
         let Some(bytes) = self.follower.canonical(reference, version, Some(served), scheme) else {
             return Err(withheld());
         };
+        let key = (committed.record, committed.chain_version);
+        let computed = commitment(&committed.salt, &bytes);
+        if self.matched.borrow().get(&key) == Some(&computed.0) {
+            return Ok(());
+        }
         let held = self
             .client
             .records()
-            .verify(committed.record, committed.chain_version, commitment(&committed.salt, &bytes))
+            .verify(committed.record, committed.chain_version, computed)
             .query()
             .await
             .map_err(|_| chain_down())?;
         match held {
-            Verification::Match => Ok(()),
+            Verification::Match => {
+                self.matched.borrow_mut().insert(key, computed.0);
+                Ok(())
+            }
             Verification::Erased => Err(Refusal::gone("this version was erased on the ledger; it is not served")),
             _ => Err(withheld()),
         }
@@ -531,11 +611,29 @@ impl<'a, B: Backend> Gateway<'a, B> {
                 Err(error) => self.log_line("sync_failed", json!({"error": error.to_string()})),
             }
             self.passes.set(passes);
+            self.forget_erased().await;
             self.passed.notify_waiters();
             if passes.finished == passes.started && passes.caught_up.is_some_and(|at| at.elapsed() < every) {
                 let _ = tokio::time::timeout(every, self.sync_now.notified()).await;
             }
         }
+    }
+
+    /// Reads the erasures of the blocks since the last time, and forgets the matches of the
+    /// versions erased: from then on their content is checked on chain again (and refused).
+    async fn forget_erased(&self) {
+        let from = self.erasures_read_through.get() + 1;
+        let Ok(to) = self.client.backend().block_number().await else { return };
+        if to < from {
+            return;
+        }
+        let records = self.client.deployment().records.address;
+        let Ok(events) = self.client.backend().events(records, from, to).await else { return };
+        let mut matched = self.matched.borrow_mut();
+        for erased in events.iter().filter_map(|e| e.event.decode::<VersionErased>()) {
+            matched.remove(&(erased.record, erased.version));
+        }
+        self.erasures_read_through.set(to);
     }
 
     /// Waits (at most `limit`) for a sync pass that starts after now to finish; true if one
