@@ -39,6 +39,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Reads a path as client thread `n`; the answer's status (0: no answer).
+type Read = Arc<dyn Fn(usize, &str) -> u16 + Send + Sync>;
+
 /// Latencies, sorted.
 struct Latencies(Vec<Duration>);
 
@@ -56,12 +59,7 @@ impl Latencies {
 
 /// `clients` threads reading random Observations for `seconds` with `read`; the latencies of
 /// the reads answered 200 and how many were not.
-fn load(
-    clients: usize,
-    seconds: u64,
-    observations: usize,
-    read: Arc<dyn Fn(usize, &str) -> u16 + Send + Sync>,
-) -> (Latencies, usize, f64) {
+fn load(clients: usize, seconds: u64, observations: usize, read: Read) -> (Latencies, usize, f64) {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let threads: Vec<_> = (0..clients)
@@ -103,7 +101,9 @@ async fn main() -> Result<()> {
     let mut number = |default: usize| args.next().map(|n| n.parse().expect("a number")).unwrap_or(default);
     let (resources, patients, seconds, clients) = (number(1000), number(100), number(10) as u64, number(8));
     match chain.as_str() {
-        "embedded" => run(common::network().await?, &url, "embedded chain", resources, patients, seconds, clients).await,
+        "embedded" => {
+            run(common::network().await?, &url, "embedded chain", resources, patients, seconds, clients).await
+        }
         node => {
             let backend = NodeBackend::connect(node, Finality::Finalized).await?;
             let network = common::network_on(backend, 1_000_000_000_000_000).await?;
@@ -237,10 +237,15 @@ async fn run<B: Backend>(
             let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
             let base = url.to_string();
             let read = Arc::new(move |_: usize, path: &str| {
-                agent.get(&format!("{base}/{path}")).header("Accept", "application/fhir+json").call().map(|mut r| {
-                    let _ = r.body_mut().read_to_vec();
-                    r.status().as_u16()
-                }).unwrap_or(0)
+                agent
+                    .get(&format!("{base}/{path}"))
+                    .header("Accept", "application/fhir+json")
+                    .call()
+                    .map(|mut r| {
+                        let _ = r.body_mut().read_to_vec();
+                        r.status().as_u16()
+                    })
+                    .unwrap_or(0)
             });
             tokio::task::spawn_blocking(move || load(clients, seconds, resources, read)).await.expect("the load")
         };
@@ -296,8 +301,12 @@ async fn run<B: Backend>(
         let logged = network.client.access_log().next_seq(network.lab.account()).query().await? - logged_before;
         if std::env::var("GATEWAY_RATE_METRICS").is_ok() {
             let caller = Caller::new(&config.public_url, "bench", key.clone());
-            let metrics = tokio::task::spawn_blocking(move || caller.request("GET", "metrics", &[], None)).await.expect("metrics");
-            for line in String::from_utf8_lossy(&metrics.body).lines().filter(|l| l.contains("_sum") || l.contains("_count")) {
+            let metrics = tokio::task::spawn_blocking(move || caller.request("GET", "metrics", &[], None))
+                .await
+                .expect("metrics");
+            for line in
+                String::from_utf8_lossy(&metrics.body).lines().filter(|l| l.contains("_sum") || l.contains("_count"))
+            {
                 eprintln!("{line}");
             }
         }
@@ -307,7 +316,13 @@ async fn run<B: Backend>(
         let rate = |r: &(Latencies, usize, f64)| r.0 .0.len() as f64 / r.2;
         println!("| {chain}, {clients} clients, {seconds} s a phase | reads/s | p50 ms | p99 ms | not 200 |");
         println!("|---|---|---|---|---|");
-        println!("| directly against the FHIR server | {:.0} | {:.2} | {:.2} | {} |", rate(d), d.0.at(0.5), d.0.at(0.99), d.1);
+        println!(
+            "| directly against the FHIR server | {:.0} | {:.2} | {:.2} | {} |",
+            rate(d),
+            d.0.at(0.5),
+            d.0.at(0.99),
+            d.1
+        );
         println!(
             "| through the gateway (decided, verified, logged) | {:.0} | {:.2} | {:.2} | {} |",
             rate(g),

@@ -119,6 +119,7 @@ pub enum Served {
 }
 
 /// A FHIR R4 server, read over REST.
+#[derive(Clone)]
 pub struct FhirServer {
     base: String,
     agent: ureq::Agent,

@@ -352,7 +352,12 @@ impl<'c, B: Backend> Follower<'c, B> {
         let cursor = self.cursor()?;
         let overlap = i128::try_from(self.options.overlap.as_nanos()).unwrap_or(i128::MAX);
         let since = cursor.as_deref().and_then(instant_nanos).map(|at| format_instant(at.saturating_sub(overlap)));
-        let history = self.server.history(since.as_deref(), self.options.page_size)?;
+        // Blocking HTTP with back-off: on tokio's blocking pool, so that a slow or unreachable
+        // server does not stall other work on this thread (a gateway's requests).
+        let (server, page_size) = (self.server.clone(), self.options.page_size);
+        let history = tokio::task::spawn_blocking(move || server.history(since.as_deref(), page_size))
+            .await
+            .map_err(|e| Error::Input(format!("the history reader stopped: {e}")))??;
         report.pages = history.pages;
         report.read = history.entries.len();
         report.repeats = history.repeats;

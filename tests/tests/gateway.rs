@@ -251,6 +251,21 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
             && e.purpose == Purpose::Treatment));
         assert_eq!(entries.iter().filter(|e| matches!(e.target, Target::Query(_))).count(), 1);
 
+        // Paging: the server's cursor handed out in a link to the gateway, each page decided and
+        // logged on its own; no total on a page with more to come.
+        let page = read("Observation?patient=p1&_count=1", token.clone()).await.json();
+        assert_eq!((page["entry"].as_array().unwrap().len(), page.get("total")), (1, None));
+        let next = page["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").expect("a next link");
+        let next = next["url"].as_str().unwrap().strip_prefix(&format!("{base}/")).expect("at the gateway").to_string();
+        let c = lab.clone();
+        let t = token.clone();
+        let second = call(move || c.get(&t, &next, &[])).await;
+        assert_eq!(second.status, 200, "{}", String::from_utf8_lossy(&second.body));
+        let (first_id, second_id) = (&page["entry"][0]["resource"]["id"], &second.json()["entry"][0]["resource"]["id"]);
+        assert!(first_id != second_id && second_id.is_string(), "{first_id} then {second_id}");
+        drained().await;
+        assert_eq!(lab_logged().await, 10, "a query and a read per page");
+
         // A version stored a moment ago: the gateway waits for the follower, then serves it.
         hfs.put(&observation("o1", "p1", 13.5));
         let newer = read("Observation/o1", token.clone()).await;

@@ -432,33 +432,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
                 let checks: Vec<AccessCheck> = group.iter().flat_map(|a| a.checks.iter().copied()).collect();
                 let reasons: Vec<Option<BreakGlassReason>> =
                     group.iter().flat_map(|a| std::iter::repeat_n(a.break_glass, a.checks.len())).collect();
-                let mut answers = Some(Vec::with_capacity(checks.len()));
-                for (chunk, reasons) in checks.chunks(MAX_CHECKS as usize).zip(reasons.chunks(MAX_CHECKS as usize)) {
-                    let consents = self.client.consents();
-                    let judged: custodia_client::Result<Vec<std::result::Result<Authorization, Denial>>> =
-                        match reasons[0] {
-                            Some(_) => consents.check_break_glass(chunk.to_vec()).query().await.map(|judged| {
-                                judged
-                                    .into_iter()
-                                    .zip(reasons)
-                                    .map(|(answer, reason)| {
-                                        answer.map(|()| {
-                                            Authorization::BreakGlass(reason.unwrap_or(BreakGlassReason::LifeThreatening))
-                                        })
-                                    })
-                                    .collect()
-                            }),
-                            None => consents
-                                .check_batch(chunk.to_vec())
-                                .query()
-                                .await
-                                .map(|judged| judged.into_iter().map(|a| a.map(Authorization::Consent)).collect()),
-                        };
-                    match (judged, answers.as_mut()) {
-                        (Ok(judged), Some(all)) => all.extend(judged),
-                        _ => answers = None,
-                    }
-                }
+                let answers = self.judge(&checks, &reasons).await;
                 let mut answers = answers.map(Vec::into_iter);
                 for asked in group {
                     let mine = answers.as_mut().map(|all| all.by_ref().take(asked.checks.len()).collect());
@@ -467,6 +441,48 @@ impl<'a, B: Backend> Gateway<'a, B> {
             }
             tokio::task::yield_now().await;
         }
+    }
+
+    /// Asks the chain to judge `checks` (`reasons`: each one's break-glass reason, all `None`
+    /// or all `Some`), `MAX_CHECKS` a call; the checks the chain could not judge in one call
+    /// (`BatchTooLarge` from some check on) are asked again in the next. `None`: the chain
+    /// could not be asked.
+    async fn judge(
+        &self,
+        checks: &[AccessCheck],
+        reasons: &[Option<BreakGlassReason>],
+    ) -> Option<Vec<std::result::Result<Authorization, Denial>>> {
+        let mut answers = Vec::with_capacity(checks.len());
+        let mut at = 0;
+        while at < checks.len() {
+            let end = checks.len().min(at + MAX_CHECKS as usize);
+            let (chunk, why) = (&checks[at..end], &reasons[at..end]);
+            let consents = self.client.consents();
+            let judged: Vec<std::result::Result<Authorization, Denial>> = match why[0] {
+                Some(_) => {
+                    let judged = consents.check_break_glass(chunk.to_vec()).query().await.ok()?;
+                    let reasons = why.iter().map(|reason| reason.map(Authorization::BreakGlass));
+                    judged
+                        .into_iter()
+                        .zip(reasons)
+                        .map(|(answer, glass)| answer.and(glass.ok_or(Denial::NotAnEmergency)))
+                        .collect()
+                }
+                None => {
+                    let judged = consents.check_batch(chunk.to_vec()).query().await.ok()?;
+                    judged.into_iter().map(|answer| answer.map(Authorization::Consent)).collect()
+                }
+            };
+            // Judged up to the first check that did not fit; the rest go in the next call.
+            let fits = judged.iter().position(|a| *a == Err(Denial::BatchTooLarge)).filter(|&cut| cut > 0);
+            let taken = fits.unwrap_or(judged.len());
+            if taken == 0 {
+                return None; // no answer for a check: not a chain that can be trusted to decide
+            }
+            answers.extend(judged.into_iter().take(taken));
+            at += taken;
+        }
+        Some(answers)
     }
 
     /// The chain's time now (the latest block's).
@@ -636,6 +652,16 @@ impl<'a, B: Backend> Gateway<'a, B> {
         self.erasures_read_through.set(to);
     }
 
+    /// True if the follower caught up with the server a moment ago (a quarter of the sync
+    /// interval): an id it does not know then does not exist, without another pass, so no
+    /// caller can make the gateway read the server's history back to back by asking for ids
+    /// that do not exist. (One stored in that moment is answered 404 once.)
+    fn caught_up_just_now(&self) -> bool {
+        let passes = self.passes.get();
+        let moment = Duration::from_millis(self.config.sync_interval_ms) / 4;
+        passes.finished == passes.started && passes.caught_up.is_some_and(|at| at.elapsed() < moment)
+    }
+
     /// Waits (at most `limit`) for a sync pass that starts after now to finish; true if one
     /// did.
     async fn await_sync_pass(&self, limit: Duration) -> bool {
@@ -745,23 +771,25 @@ fn chain_down() -> Refusal {
     Refusal::unavailable("the chain cannot be reached, so no consent can be checked: nothing is served", 5)
 }
 
-/// A denial in words (for a 403) and as a metric label.
-fn denial_words(denial: &Denial) -> String {
+/// A denial in words, for a 403. No receipt number: it would tie the id asked for to a
+/// receipt of the patient (the reason code goes to the structured log).
+fn denial_words(denial: &Denial) -> &'static str {
     match denial {
-        Denial::NoConsent => "no consent on the ledger permits this access".into(),
-        Denial::Denied(r) => format!("the patient refused this access (receipt #{r})"),
-        Denial::Expired(r) => format!("the consent that covered this access (receipt #{r}) is not in force"),
-        Denial::Revoked(r) => format!("the consent that covered this access (receipt #{r}) was revoked"),
-        Denial::OutOfScope(r) => format!("the consent (receipt #{r}) does not cover this record, purpose or accessor"),
-        Denial::NotAccessor => "the client's account does not act for an accessor institution".into(),
-        Denial::UnknownRecord => "the ledger holds no such version of this patient's records".into(),
-        Denial::Unavailable => "the chain could not decide".into(),
-        Denial::NotAnEmergency => "break-glass is only for emergency treatment".into(),
-        Denial::UnknownPatient => "the patient is not registered on the ledger".into(),
-        Denial::BatchTooLarge => "too many checks at once".into(),
+        Denial::NoConsent => "no consent on the ledger permits this access",
+        Denial::Denied(_) => "the patient refused this access",
+        Denial::Expired(_) => "the consent that covered this access is not in force",
+        Denial::Revoked(_) => "the consent that covered this access was revoked",
+        Denial::OutOfScope(_) => "the consent does not cover this record, purpose or accessor",
+        Denial::NotAccessor => "the client's account does not act for an accessor institution",
+        Denial::UnknownRecord => "the ledger holds no such version of this patient's records",
+        Denial::Unavailable => "the chain could not decide",
+        Denial::NotAnEmergency => "break-glass is only for emergency treatment",
+        Denial::UnknownPatient => "the patient is not registered on the ledger",
+        Denial::BatchTooLarge => "too many checks at once",
     }
 }
 
+/// A denial as a metric label and log code.
 fn denial_name(denial: &Denial) -> &'static str {
     match denial {
         Denial::NoConsent => "no-consent",
@@ -807,7 +835,11 @@ fn fhir_response(status: u16, body: Vec<u8>, extra: &[(&str, String)]) -> Respon
         .header(header::CONTENT_TYPE, "application/fhir+json")
         .header(header::CACHE_CONTROL, "no-store");
     for (name, value) in extra {
-        builder = builder.header(*name, value);
+        // Values come from checked ids; one that is not a valid header value is left out
+        // rather than failing the answer.
+        if let Ok(value) = header::HeaderValue::from_str(value) {
+            builder = builder.header(*name, value);
+        }
     }
     builder.body(Full::new(Bytes::from(body))).expect("a valid response")
 }

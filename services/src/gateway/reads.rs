@@ -3,8 +3,13 @@
 //! checked against its commitment and logged durably before the answer leaves.
 
 use super::{
-    auth::Session, fhir_response, outcome::Refusal, pseudonym_text, request::PatientParam, Body, Gateway,
-    PSEUDONYM_QUERY,
+    auth::Session,
+    fhir_response,
+    outcome::Refusal,
+    pseudonym_text,
+    request::PatientParam,
+    request::{percent_decode, percent_encode},
+    Body, Gateway, PSEUDONYM_QUERY,
 };
 use crate::sync::{resource_key, Committed};
 use custodia_client::{
@@ -162,6 +167,9 @@ impl<B: Backend> Gateway<'_, B> {
                 "the FHIR server served a resource without meta.versionId; it cannot be verified",
             )
         })?;
+        if !super::request::is_fhir_id(&served_version) {
+            return Err(Refusal::bad_upstream("invalid", "the FHIR server served a version id that is not a FHIR id"));
+        }
         if head.kind != kind || head.id.as_deref() != Some(id) || version.is_some_and(|v| v != served_version) {
             return Err(Refusal::bad_upstream(
                 "invalid",
@@ -245,7 +253,7 @@ impl<B: Backend> Gateway<'_, B> {
         let selector = if kind == "Patient" { "_id" } else { "patient" };
         let mut path = format!("{kind}?{selector}={local}&_count={count}");
         if let Some(cursor) = cursor {
-            path.push_str(&format!("&_cursor={cursor}"));
+            path.push_str(&format!("&_cursor={}", percent_encode(cursor)));
         }
         let answer = self.upstream.get(&path).await?;
         self.metrics.upstream_latency(answer.took);
@@ -285,12 +293,22 @@ impl<B: Backend> Gateway<'_, B> {
         }
         self.log(session.account, entries).await?;
         let base = &self.config.public_url;
-        let next = bundle.link.iter().find(|l| l.relation == "next").and_then(|l| cursor_of(&l.url));
+        // The next page: the server's cursor, handed out in a link to the gateway (a server
+        // that pages any other way is not passed on: a truncated search would look complete).
+        let next = match bundle.link.iter().find(|l| l.relation == "next") {
+            None => None,
+            Some(link) => Some(cursor_of(&link.url).ok_or_else(|| {
+                Refusal::bad_upstream(
+                    "not-supported",
+                    "the FHIR server pages this search in a way the gateway cannot pass on",
+                )
+            })?),
+        };
         let mut link = vec![Link { relation: "self".into(), url: format!("{base}/{kind}?{asked}&_count={count}") }];
         if let Some(next) = &next {
             link.push(Link {
                 relation: "next".into(),
-                url: format!("{base}/{kind}?{asked}&_count={count}&_cursor={next}"),
+                url: format!("{base}/{kind}?{asked}&_count={count}&_cursor={}", percent_encode(next)),
             });
         }
         let outcome_text;
@@ -401,7 +419,7 @@ impl<B: Backend> Gateway<'_, B> {
                     ));
                 }
             }
-            if waited {
+            if waited || (version.is_none() && self.caught_up_just_now()) {
                 return Err(Refusal::not_found("the ledger holds no such resource or version"));
             }
             waited = true;
@@ -468,8 +486,10 @@ fn entry(
     NewEntry { seq: 0, patient, target, purpose: session.purpose, accessed_at: at, authorization }
 }
 
-/// The `_cursor` of an upstream `next` link.
+/// The `_cursor` of an upstream `next` link, decoded.
 fn cursor_of(url: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
-    query.split('&').find_map(|pair| pair.strip_prefix("_cursor=")).map(str::to_string)
+    // A `+` in a URL's query is itself (the form encoding's space is not the server's).
+    let cursor = query.split('&').find_map(|pair| pair.strip_prefix("_cursor="))?;
+    percent_decode(&cursor.replace('+', "%2B"))
 }

@@ -227,13 +227,17 @@ fn served_type(kind: &str) -> Result<String, Refusal> {
     Err(Refusal::not_supported(format!("resources of type {kind} are not served by this gateway")))
 }
 
-/// A FHIR id: `[A-Za-z0-9\-\.]{1,64}`, and not made of dots only or holding `..`.
-fn fhir_id(id: &str) -> Result<String, Refusal> {
-    let valid = (1..=64).contains(&id.len())
+/// True for a FHIR id: `[A-Za-z0-9\-\.]{1,64}`, not made of dots only and without `..`
+/// (also what the gateway accepts from the upstream server as an id or version id).
+pub fn is_fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         && !id.contains("..")
-        && id != ".";
-    match valid {
+        && id != "."
+}
+
+fn fhir_id(id: &str) -> Result<String, Refusal> {
+    match is_fhir_id(id) {
         true => Ok(id.to_string()),
         false => Err(Refusal::bad_request("not a valid FHIR id")),
     }
@@ -254,6 +258,18 @@ fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Refusal> {
         pairs.push((key, value));
     }
     Ok(pairs)
+}
+
+/// A query value percent-encoded (everything but unreserved characters).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
 }
 
 /// `application/x-www-form-urlencoded` decoding (`+` is a space).
@@ -325,7 +341,7 @@ fn search(kind: String, params: &[(String, String)]) -> Result<Interaction, Refu
             "_cursor" => {
                 let valid = !value.is_empty()
                     && value.len() <= 512
-                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b));
+                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=+/".contains(&b));
                 if !valid {
                     return Err(Refusal::bad_request("_cursor is not a cursor this gateway handed out"));
                 }

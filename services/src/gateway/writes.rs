@@ -59,7 +59,16 @@ impl<B: Backend> Gateway<'_, B> {
                 Some(patient)
             }
         };
-        self.check_custodian(session, patient).await?;
+        // An update may move a resource to another patient: the patient it belongs to now must
+        // be one this institution keeps too.
+        let current = match id {
+            Some(id) => {
+                let key = crate::sync::resource_key(self.follower.server().base(), &format!("{kind}/{id}"));
+                self.follower.followed(key).map_err(|e| self.store_failed(e))?.map(|f| f.patient)
+            }
+            None => None,
+        };
+        self.check_custodian(session, patient.into_iter().chain(current)).await?;
         let answer = match id {
             Some(id) => self.upstream.send("PUT", &format!("{kind}/{id}"), body).await?,
             None => self.upstream.send("POST", kind, body).await?,
@@ -81,6 +90,12 @@ impl<B: Backend> Gateway<'_, B> {
                 "the FHIR server stored the resource but did not say which version",
             ));
         };
+        if !super::request::is_fhir_id(stored_id) || !super::request::is_fhir_id(version) {
+            return Err(Refusal::bad_upstream(
+                "invalid",
+                "the FHIR server stored the resource under an id that is not a FHIR id",
+            ));
+        }
         let reference = format!("{kind}/{stored_id}");
         let committed = self.await_commit(&reference, version).await;
         self.log_line("write", json!({"status": answer.status, "committed": committed}));
@@ -94,8 +109,13 @@ impl<B: Backend> Gateway<'_, B> {
     }
 
     /// Only a custodian-role account of the institution this gateway commits for may write,
-    /// and only records of patients that institution is the custodian of (or new ones).
-    async fn check_custodian(&self, session: &Session, patient: Option<PatientId>) -> Result<(), Refusal> {
+    /// and only records of patients that institution is the custodian of (or new ones): the
+    /// patient the resource names and, for an update, the one it belongs to now.
+    async fn check_custodian(
+        &self,
+        session: &Session,
+        patients: impl Iterator<Item = PatientId>,
+    ) -> Result<(), Refusal> {
         let directory = self.client.directory();
         let unreachable = |_| super::chain_down();
         let caller = directory.membership(session.account).query().await.map_err(unreachable)?;
@@ -106,7 +126,7 @@ impl<B: Backend> Gateway<'_, B> {
         if ours.map(|m| m.institution) != Some(caller.institution) {
             return Err(Refusal::forbidden("only the institution that keeps these records may write them here"));
         }
-        if let Some(patient) = patient {
+        for patient in patients {
             if let Some(info) = directory.patient(patient).query().await.map_err(unreachable)? {
                 if info.custodian != caller.institution {
                     return Err(Refusal::forbidden("only the patient's custodian may write their records"));
