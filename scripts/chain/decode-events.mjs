@@ -1,0 +1,140 @@
+// Decodes every Custodia contract event on a running chain with the ecosystem's own decoder,
+// @polkadot/api-contract's `Abi`, fed the ink! 5 metadata of the release bundles: a check that
+// what the contracts emit is what their metadata declares, as any polkadot-js based indexer or
+// wallet reads it.
+//
+// Walks blocks 1..head (the head when it starts), takes every `contracts.ContractEmitted` event,
+// and looks its first topic up among the bundles' event signature topics. A known one must
+// decode (`abi.decodeEvent`), with a value for every field the metadata declares, the values
+// re-encoding to exactly the event's data (nothing left over or missing), and the other topics
+// equal to the `#[ink(topic)]` fields' values (ink! 5: the SCALE encoding, zero-padded to 32
+// bytes, or its blake2-256 when longer). Events with an unknown first topic (other contracts)
+// are counted and ignored.
+//
+// Usage: node scripts/chain/decode-events.mjs <ws-url> <bundles-dir> [--require-all]
+//   Prints a table: event type, how many were seen, a sample of decoded fields.
+//   Exit 1 if a Custodia event fails to decode or to check; with --require-all, also if an
+//   event type of the bundles was never seen (naming them). Exit 2 on bad usage.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ApiPromise, WsProvider } from '@polkadot/api'
+import { Abi } from '@polkadot/api-contract'
+import { u8aConcat, u8aEq, u8aToHex } from '@polkadot/util'
+import { blake2AsU8a } from '@polkadot/util-crypto'
+
+const BUNDLES = ['directory', 'records', 'consents', 'access_log']
+const PARALLEL = 16 // blocks fetched at a time
+
+const args = process.argv.slice(2)
+const requireAll = args.includes('--require-all')
+const [url, dir, ...rest] = args.filter((a) => a !== '--require-all')
+if (!url || !dir || rest.length) {
+  console.error('usage: decode-events.mjs <ws-url> <bundles-dir> [--require-all]')
+  process.exit(2)
+}
+
+// Signature topic -> { name, abi, event }. ink! 5 metadata lists every `#[ink::event]` linked
+// into the contract, so the four bundles share most event types (custodia_types defines them
+// all); an event type is named after its defining module: custodia_types::records::X -> records.X.
+const known = new Map()
+for (const bundle of BUNDLES) {
+  const abi = new Abi(readFileSync(join(dir, `${bundle}.contract`), 'utf8'))
+  for (const event of abi.events) {
+    if (!event.signatureTopic || known.has(event.signatureTopic)) continue
+    const [module, label] = event.identifier.split('::').slice(-2)
+    known.set(event.signatureTopic, { name: `${module}.${label}`, abi, event })
+  }
+}
+
+// ink! 5's topic of an `#[ink(topic)]` field: its encoding if it fits 32 bytes, else its hash.
+const topicOf = (encoded) => {
+  if (encoded.length > 32) return blake2AsU8a(encoded, 256)
+  const topic = new Uint8Array(32)
+  topic.set(encoded)
+  return topic
+}
+
+// Checks one ContractEmitted record whose first topic is `kind`'s; returns the decoded args.
+const check = (record, { abi, event }) => {
+  const data = record.event.data[1] // Bytes: the event's SCALE encoding, no length prefix
+  const decoded = abi.decodeEvent(record) // picks the event by record.topics[0] for ink! 5
+  if (decoded.event.signatureTopic !== event.signatureTopic) throw new Error('decoded as another event')
+  const declared = event.args.map((a) => a.name)
+  if (decoded.args.length !== declared.length || decoded.args.some((v) => v == null)) {
+    throw new Error(`${decoded.args.length} values for ${declared.length} fields (${declared.join(', ')})`)
+  }
+  const reencoded = u8aConcat(...decoded.args.map((v) => v.toU8a()))
+  if (!u8aEq(reencoded, data)) {
+    throw new Error(`fields re-encode differently (${reencoded.length} bytes, the event's ${data.length})`)
+  }
+  const indexed = event.args.flatMap((a, i) => (a.indexed ? [[a.name, topicOf(decoded.args[i].toU8a())]] : []))
+  if (record.topics.length !== 1 + indexed.length) {
+    throw new Error(`${record.topics.length} topics for ${indexed.length} indexed fields`)
+  }
+  indexed.forEach(([name, topic], i) => {
+    if (!u8aEq(record.topics[i + 1], topic)) throw new Error(`topic ${i + 1} does not match field ${name}`)
+  })
+  return Object.fromEntries(declared.map((name, i) => [name, decoded.args[i].toJSON()]))
+}
+
+// A short rendering of decoded fields: long hex cut to 0x1234…cdef, the whole to ~110 chars.
+const short = (fields) => {
+  const text = JSON.stringify(fields, (_, v) =>
+    typeof v === 'string' && /^0x[0-9a-f]{16,}$/i.test(v) ? `${v.slice(0, 6)}…${v.slice(-4)}` : v)
+  return text.length > 110 ? `${text.slice(0, 109)}…` : text
+}
+
+const api = await ApiPromise.create({ provider: new WsProvider(url), noInitWarn: true, throwOnConnect: true })
+const seen = new Map() // name -> { count, sample }
+const failures = []
+let emitted = 0
+let foreign = 0
+let head
+try {
+  head = (await api.rpc.chain.getHeader()).number.toNumber()
+  for (let from = 1; from <= head; from += PARALLEL) {
+    const numbers = Array.from({ length: Math.min(PARALLEL, head - from + 1) }, (_, i) => from + i)
+    const blocks = await Promise.all(numbers.map(async (n) => {
+      const hash = await api.rpc.chain.getBlockHash(n)
+      return [n, await api.query.system.events.at(hash)]
+    }))
+    for (const [n, records] of blocks) {
+      records.forEach((record, i) => {
+        if (!api.events.contracts.ContractEmitted.is(record.event)) return
+        emitted++
+        const kind = record.topics.length ? known.get(record.topics[0].toHex()) : undefined
+        if (!kind) {
+          foreign++
+          return
+        }
+        const entry = seen.get(kind.name) ?? { count: 0, sample: '' }
+        entry.count++
+        seen.set(kind.name, entry)
+        try {
+          const fields = check(record, kind)
+          if (!entry.sample) entry.sample = short(fields)
+        } catch (error) {
+          failures.push(`#${n} event ${i} ${kind.name} from ${record.event.data[0]}: ${error.message}` +
+            ` (data ${u8aToHex(record.event.data[1])})`)
+        }
+      })
+    }
+  }
+} finally {
+  await api.disconnect()
+}
+
+const names = [...new Set([...known.values()].map((k) => k.name))].sort()
+const width = Math.max(...names.map((n) => n.length))
+console.log(`blocks 1..${head}: ${emitted} ContractEmitted, ${emitted - foreign} Custodia, ${foreign} other (ignored)`)
+console.log(`${'event type'.padEnd(width)}  ${'count'.padStart(5)}  sample`)
+for (const name of names) {
+  const { count, sample } = seen.get(name) ?? { count: 0, sample: '-' }
+  console.log(`${name.padEnd(width)}  ${String(count).padStart(5)}  ${sample}`)
+}
+const unseen = names.filter((n) => !seen.has(n))
+console.log(`${names.length - unseen.length} of ${names.length} event types seen`)
+for (const failure of failures.slice(0, 20)) console.error(`FAILED: ${failure}`)
+if (failures.length) console.error(`${failures.length} Custodia event(s) failed to decode or check (first 20 shown)`)
+if (requireAll && unseen.length) console.error(`never seen (--require-all): ${unseen.join(', ')}`)
+process.exitCode = failures.length || (requireAll && unseen.length) ? 1 : 0 // not exit(): let stderr drain
