@@ -10,7 +10,7 @@
 #     installed by scripts/setup.sh; each test starts its own with scripts/hfs-start.sh);
 #  5. the end-to-end suite over JSON-RPC against a local chain (the substrate-contracts-node
 #     runtime under chopsticks, started here and stopped at the end), then every contract event
-#     those suites emitted decoded with @polkadot/api-contract 16.5.6.
+#     those suites emitted decoded with @polkadot/api-contract 16.5.6 (every type at least once).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$here/prepare.sh"
@@ -45,4 +45,4 @@ cargo test --quiet -p custodia-cli --features e2e,hfs --test gateway_node
 # Every contract event the suites emitted decodes, field by field, with @polkadot/api-contract
 # (what polkadot.js Apps, Contracts UI and indexers read): issue 14 §1.
 echo "==> every contract event on the chain, decoded with @polkadot/api-contract"
-node "$here/chain/decode-events.mjs" "$url" "$CUSTODIA_ROOT/target/bundles"
+node "$here/chain/decode-events.mjs" "$url" "$CUSTODIA_ROOT/target/bundles" --require-all

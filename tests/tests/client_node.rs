@@ -285,3 +285,81 @@ async fn a_patient_vetoes_a_custodians_recovery_with_no_institutions_help() {
     assert_eq!(vetoed.events_of::<RecoveryEnded>()[0].outcome, RecoveryOutcome::Vetoed);
     assert_eq!(dir.controller_of(f.patient).query().await.unwrap(), Some(Controller::PatientHeld(key)));
 }
+
+/// Every event type the suite declares, emitted on the node at least once, so that
+/// `scripts/chain/decode-events.mjs --require-all` (run after the e2e suites) proves each one
+/// decodes with `@polkadot/api-contract`: the governance and control events the other
+/// scenarios do not reach (a batch grant, an account removed, a proposal cancelled, roles and
+/// admins changed, an institution removed, recovery parameters, a patient's guardians and
+/// their approval, a contract's code changed and a dependent that stopped answering detached).
+#[tokio::test(flavor = "current_thread")]
+async fn every_event_type_reaches_the_chain() {
+    use custodia_client::types::{
+        consents::ConsentSet,
+        directory::{Action, RecoveryParams, RecoveryPolicy, Role, Roles},
+    };
+    use custodia_tests::fixture::{govern, FUNDS};
+    let f = deployed(&node_url()).await;
+    let (dir, cast) = (f.client.directory(), &f.cast);
+    let key = |uri: &str| custodia_client::Signer::from_uri(uri).unwrap();
+    let (clerk, guardian_1, guardian_2, new_key) =
+        (key("//Events//Clerk"), key("//Events//Guardian1"), key("//Events//Guardian2"), key("//Events//NewKey"));
+    for signer in [&clerk, &guardian_1, &guardian_2, &new_key] {
+        f.client.backend().fund(&cast.admins[0], signer.account(), FUNDS).await.unwrap();
+    }
+
+    // ConsentSetGranted.
+    let now = f.client.backend().now().await.unwrap();
+    let terms = Terms {
+        patient: f.patient,
+        grantee: Grantee { institution: f.lab, account: None },
+        scope: Scope::AllRecords,
+        purposes: Purposes::of(&[Purpose::Research]),
+        decision: Decision::Permit,
+        valid_from: now,
+        valid_until: now + 86_400_000,
+    };
+    f.client
+        .consents()
+        .grant_set(ConsentSet { key: [0xE7; 32], terms: vec![terms] })
+        .submit(&cast.hospital_a)
+        .await
+        .unwrap();
+    // AccountRemoved (after AccountInvited and AccountAdded).
+    dir.invite_account(clerk.account()).submit(&cast.hospital_a).await.unwrap();
+    dir.join_institution(f.hospital_a).submit(&clerk).await.unwrap();
+    dir.remove_account(clerk.account()).submit(&cast.hospital_a).await.unwrap();
+    // ProposalCancelled.
+    let proposal =
+        dir.propose(Action::Remove { institution: f.hospital_b }).submit(&cast.admins[0]).await.unwrap().value;
+    dir.cancel(proposal).submit(&cast.admins[0]).await.unwrap();
+    // RolesChanged, InstitutionRemoved, AdminsChanged, RecoveryParamsChanged.
+    let both = Roles::of(&[Role::Custodian, Role::Accessor]);
+    govern(&f.client, cast, Action::SetRoles { institution: f.hospital_b, roles: both }).await.unwrap();
+    govern(&f.client, cast, Action::Remove { institution: f.hospital_b }).await.unwrap();
+    let admins = cast.admins.iter().map(|a| a.account()).collect();
+    govern(&f.client, cast, Action::SetAdmins { admins, threshold: 2 }).await.unwrap();
+    let params = RecoveryParams { delay_ms: 7 * 86_400_000, custodial_fallback_required: false };
+    govern(&f.client, cast, Action::SetRecoveryParams { params }).await.unwrap();
+    // RecoveryPolicyChanged and RecoveryApproved: the patient takes their own key, names two
+    // guardians (2 of 2); one requests a recovery to a new key, the other approves.
+    dir.offer_control(f.patient, cast.patient_key.account()).submit(&cast.hospital_a).await.unwrap();
+    dir.accept_control(f.patient).submit(&cast.patient_key).await.unwrap();
+    let policy =
+        RecoveryPolicy { custodial: true, guardians: vec![guardian_1.account(), guardian_2.account()], threshold: 2 };
+    dir.set_recovery_policy(f.patient, policy).submit(&cast.patient_key).await.unwrap();
+    dir.request_recovery(f.patient, Some(new_key.account())).submit(&guardian_1).await.unwrap();
+    assert_eq!(dir.approve_recovery(f.patient).submit(&guardian_2).await.unwrap().value, 2);
+    // CodeChanged and DependentDetached: records is switched (by governance) to code that does
+    // not answer the directory's probe, and then detached, as a dependent that stopped
+    // answering is. (This deployment is of no further use.)
+    let other = custodia_client::Bundles::from_env().wasm("access_log").unwrap();
+    let input = custodia_sandbox::harness::constructor_input(access_log::AccessLogRef::new(
+        f.client.deployment().directory.address,
+        f.client.deployment().consents.address,
+    ));
+    let copy = f.client.backend().instantiate(&cast.admins[0], &other, input, new_salt().to_vec()).await.unwrap();
+    let records = f.client.deployment().records.address;
+    govern(&f.client, cast, Action::SetCode { contract: records, code_hash: copy.code_hash.into() }).await.unwrap();
+    govern(&f.client, cast, Action::Detach { contract: records }).await.unwrap();
+}
