@@ -217,6 +217,11 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
         assert_eq!(served.header("etag"), Some("W/\"1\""));
         let vread = read("Observation/o1/_history/1", token.clone()).await;
         assert_eq!(vread.status, 200);
+        // A subset: verified whole, then cut, tagged SUBSETTED; a served read like any other.
+        let subset = read("Observation/o1?_elements=valueQuantity", token.clone()).await.json();
+        assert_eq!((subset["valueQuantity"]["value"].as_f64(), subset.get("subject")), (Some(13.2), None));
+        assert_eq!(subset["meta"]["tag"][0]["code"], "SUBSETTED");
+        assert_outcome(&read("Observation/o1?_summary=true", token.clone()).await, 400, "_summary=data");
 
         // A compartment search: only p1's, all authorised; a query entry and one per version.
         let search = read("Observation?patient=p1", token.clone()).await;
@@ -239,9 +244,9 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
         assert_eq!(by_pseudonym.status, 200, "{}", String::from_utf8_lossy(&by_pseudonym.body));
         assert_eq!(by_pseudonym.json()["entry"][0]["resource"]["id"], "p1");
 
-        // Every served read is on chain once: read, vread, query + 2 reads, Patient read.
+        // Every served read is on chain once: read, vread, subset, query + 2 reads, Patient read.
         drained().await;
-        assert_eq!(lab_logged().await, 6);
+        assert_eq!(lab_logged().await, 7);
         let index = Index::new(&f.client, &f.store);
         index.sync().await.unwrap();
         let entries: Vec<Entry> = index.entries(0, index.len().unwrap()).unwrap().into_iter().map(|(_, e)| e).collect();
@@ -264,7 +269,7 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
         let (first_id, second_id) = (&page["entry"][0]["resource"]["id"], &second.json()["entry"][0]["resource"]["id"]);
         assert!(first_id != second_id && second_id.is_string(), "{first_id} then {second_id}");
         drained().await;
-        assert_eq!(lab_logged().await, 10, "a query and a read per page");
+        assert_eq!(lab_logged().await, 11, "a query and a read per page");
 
         // A version stored a moment ago: the gateway waits for the follower, then serves it.
         hfs.put(&observation("o1", "p1", 13.5));

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod outcome;
 mod reads;
 pub mod request;
+pub mod subset;
 pub mod upstream;
 mod writes;
 
@@ -316,22 +317,25 @@ impl<'a, B: Backend> Gateway<'a, B> {
                     .authority
                     .session(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()), unix_now())?;
                 let break_glass = break_glass(parts, &session)?;
+                let subset = subset::Subset::of_query(parts.uri.query())?;
                 match data {
                     Interaction::Read { kind, id } => {
                         self.allow(&session, &kind, Action::Read)?;
-                        self.read(&session, break_glass, &kind, &id, None).await
+                        self.read(&session, break_glass, &kind, &id, None, &subset).await
                     }
                     Interaction::VRead { kind, id, version } => {
                         self.allow(&session, &kind, Action::Read)?;
-                        self.read(&session, break_glass, &kind, &id, Some(&version)).await
+                        self.read(&session, break_glass, &kind, &id, Some(&version), &subset).await
                     }
                     Interaction::Search { kind, patient, count, cursor } => {
                         self.allow(&session, &kind, Action::Read)?;
-                        self.search(&session, break_glass, &kind, &patient, count, cursor.as_deref()).await
+                        let query =
+                            reads::SearchQuery { kind: &kind, patient: &patient, count, cursor: cursor.as_deref() };
+                        self.search(&session, break_glass, query, &subset).await
                     }
                     Interaction::PatientByPseudonym(patient) => {
                         self.allow(&session, "Patient", Action::Read)?;
-                        self.patient_by_pseudonym(&session, break_glass, patient).await
+                        self.patient_by_pseudonym(&session, break_glass, patient, &subset).await
                     }
                     Interaction::Create { kind } => {
                         self.allow(&session, &kind, Action::Write)?;

@@ -9,6 +9,7 @@ use super::{
     pseudonym_text,
     request::PatientParam,
     request::{percent_decode, percent_encode},
+    subset::Subset,
     Body, Gateway, PSEUDONYM_QUERY,
 };
 use crate::sync::{resource_key, Committed};
@@ -28,6 +29,14 @@ use std::time::Duration;
 
 /// How long a read waits for the sync follower to commit a version it does not know yet.
 const SYNC_WAIT: Duration = Duration::from_secs(3);
+
+/// A search within one patient's compartment, as asked.
+pub(super) struct SearchQuery<'a> {
+    pub kind: &'a str,
+    pub patient: &'a PatientParam,
+    pub count: Option<u32>,
+    pub cursor: Option<&'a str>,
+}
 
 /// A version served, with what authorised it.
 pub(super) struct Served {
@@ -122,13 +131,15 @@ impl<B: Backend> Gateway<'_, B> {
         kind: &str,
         id: &str,
         version: Option<&str>,
+        subset: &Subset,
     ) -> Result<Response<Body>, Refusal> {
         let served = self.read_resource(session, break_glass, kind, id, version).await?;
+        let body = subset.apply(&served.body)?;
         let headers = [
             ("ETag", format!("W/\"{}\"", served.version)),
             ("X-Custodia-Authorization", authorization_words(&served.authorization)),
         ];
-        Ok(fhir_response(200, served.body, &headers))
+        Ok(fhir_response(200, body, &headers))
     }
 
     /// A read: resolve, decide, forward, verify, log.
@@ -198,10 +209,12 @@ impl<B: Backend> Gateway<'_, B> {
         session: &Session,
         break_glass: Option<BreakGlassReason>,
         patient: PatientId,
+        subset: &Subset,
     ) -> Result<Response<Body>, Refusal> {
         let local = self.local_patient(patient)?;
         let served = self.read_resource(session, break_glass, "Patient", &local, None).await?;
-        let text = String::from_utf8(served.body).map_err(|_| Refusal::bad_upstream("invalid", "not UTF-8"))?;
+        let text = String::from_utf8(subset.apply(&served.body)?)
+            .map_err(|_| Refusal::bad_upstream("invalid", "not UTF-8"))?;
         let raw = RawValue::from_string(text).map_err(|_| Refusal::bad_upstream("invalid", "not JSON"))?;
         let bundle = SearchSet {
             kind: "Bundle",
@@ -210,9 +223,10 @@ impl<B: Backend> Gateway<'_, B> {
             link: vec![Link {
                 relation: "self".into(),
                 url: format!(
-                    "{}/Patient?identifier={PSEUDONYM_QUERY}{}",
+                    "{}/Patient?identifier={PSEUDONYM_QUERY}{}{}",
                     self.config.public_url,
-                    pseudonym_text(patient)
+                    pseudonym_text(patient),
+                    subset.query()
                 ),
             }],
             entry: vec![SearchEntry {
@@ -231,11 +245,10 @@ impl<B: Backend> Gateway<'_, B> {
         &self,
         session: &Session,
         break_glass: Option<BreakGlassReason>,
-        kind: &str,
-        patient: &PatientParam,
-        count: Option<u32>,
-        cursor: Option<&str>,
+        query: SearchQuery<'_>,
+        subset: &Subset,
     ) -> Result<Response<Body>, Refusal> {
+        let SearchQuery { kind, patient, count, cursor } = query;
         let (local, pseudonym, asked) = match patient {
             PatientParam::Local(local) => {
                 (local.clone(), self.follower.patient(&format!("Patient/{local}")), format!("patient={local}"))
@@ -304,6 +317,7 @@ impl<B: Backend> Gateway<'_, B> {
                 )
             })?),
         };
+        let asked = format!("{asked}{}", subset.query());
         let mut link = vec![Link { relation: "self".into(), url: format!("{base}/{kind}?{asked}&_count={count}") }];
         if let Some(next) = &next {
             link.push(Link {
@@ -311,12 +325,24 @@ impl<B: Backend> Gateway<'_, B> {
                 url: format!("{base}/{kind}?{asked}&_count={count}&_cursor={}", percent_encode(next)),
             });
         }
+        // Subsets of the verified versions (kept raw, as served, when nothing is left out).
+        let subsets: Vec<Option<Box<RawValue>>> = match subset.is_full() {
+            true => Vec::new(),
+            false => served
+                .iter()
+                .map(|c| {
+                    let text = String::from_utf8(subset.apply(c.text.get().as_bytes())?).expect("JSON text is UTF-8");
+                    RawValue::from_string(text).map(Some).map_err(|_| Refusal::internal("a subset is not JSON"))
+                })
+                .collect::<Result<_, Refusal>>()?,
+        };
         let outcome_text;
         let mut entry: Vec<SearchEntry> = served
             .iter()
-            .map(|c| SearchEntry {
+            .enumerate()
+            .map(|(i, c)| SearchEntry {
                 full_url: Some(format!("{base}/{}", c.reference)),
-                resource: c.text,
+                resource: subsets.get(i).and_then(Option::as_deref).unwrap_or(c.text),
                 search: json!({"mode": "match"}),
             })
             .collect();

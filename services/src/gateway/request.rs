@@ -35,6 +35,9 @@ pub const SERVED_TYPES: &[&str] = &[
     "Consent",
 ];
 
+/// Parameters that ask for a subset of what is read ([`super::subset::Subset`]).
+const SUBSET_PARAMS: &[&str] = &["_elements", "_summary"];
+
 /// Headers a caller may not send: they would select another tenant or partition upstream, or
 /// claim an identity the token does not carry.
 const REFUSED_HEADERS: &[&str] = &[
@@ -175,7 +178,8 @@ pub fn parse(request: &RawRequest<'_>) -> Result<Interaction, Refusal> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method;
     let no_params = |interaction: Interaction| -> Result<Interaction, Refusal> {
-        match params.iter().find(|(k, _)| k != "_format") {
+        let subsets = interaction.reads_data();
+        match params.iter().find(|(k, _)| k != "_format" && !(subsets && SUBSET_PARAMS.contains(&k.as_str()))) {
             Some((key, _)) => Err(Refusal::bad_request(format!("the parameter {key} is not supported here"))),
             None => Ok(interaction),
         }
@@ -333,7 +337,7 @@ fn search(kind: String, params: &[(String, String)]) -> Result<Interaction, Refu
     let mut cursor = None;
     for (key, value) in params {
         match key.as_str() {
-            "_format" => {}
+            "_format" | "_elements" | "_summary" => {}
             "_count" => {
                 let n: u32 = value.parse().map_err(|_| Refusal::bad_request("_count wants a number"))?;
                 count = Some(n.clamp(1, 100));
@@ -457,7 +461,7 @@ mod tests {
             ("/Observation/_history", 501),
             ("/_history", 501),
             ("/Organization/o1", 501),
-            ("/Observation/o1?_elements=code", 400),
+            ("/Observation/o1?_count=3", 400),
         ];
         for (path, status) in refused {
             let refusal = get(path).expect_err(path);
