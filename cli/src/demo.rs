@@ -15,7 +15,7 @@ use custodia_client::{
     events::SuiteEvent,
     keys::ss58,
     types::{
-        access_log::{Authorization, BreakGlassReason},
+        access_log::{Authorization, BreakGlassReason, LogHead},
         consents::{Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
         directory::{Action, InstitutionKind, Role, Roles},
         records::{ErasureReason, Supersedence, Verification, VersionRef},
@@ -428,7 +428,7 @@ pub async fn story<B: Backend>(
         }
     }
 
-    let (size, root) = log.head().query().await?;
+    let LogHead { size, root } = log.head().query().await?;
     if s.out.json {
         crate::say!(
             "{}",

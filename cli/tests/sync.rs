@@ -128,14 +128,15 @@ fn assert_chain_holds_exactly_the_servers_versions(state: &Path, hfs: &Hfs) -> u
             let expected: Vec<&str> = versions.iter().map(|(v, _)| v.as_str()).collect();
             let locators: Vec<Vec<u8>> = history
                 .iter()
-                .map(|(_, v)| match &v.content {
+                .map(|v| match &v.version.content {
                     Content::Committed { locator, .. } => locator.clone(),
                     Content::Erased(_) => panic!("nothing was erased"),
                 })
                 .collect();
             let wanted: Vec<Vec<u8>> = expected.iter().map(|v| opaque_locator(record, v)).collect();
             assert_eq!(locators, wanted, "{reference}: the chain's versions are the server's {expected:?}, once each");
-            for (i, (number, version)) in history.iter().enumerate() {
+            for (i, custodia_client::types::records::NumberedVersion { number, version }) in history.iter().enumerate()
+            {
                 assert_eq!(*number as usize, i + 1);
                 match i {
                     0 => assert!(version.supersedes.is_none_or(|l| l.target.record != record)),

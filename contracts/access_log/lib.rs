@@ -39,8 +39,8 @@ mod access_log {
     use custodia_merkle::{leaf_hash_into, Frontier, Hash as Digest, Hasher};
     use custodia_types::{
         access_log::{
-            AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, NewEntry, MAX_ACCESS_AGE_MS,
-            MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
+            AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, LogHead, NewEntry,
+            MAX_ACCESS_AGE_MS, MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
         },
         consents::{AccessCheck, ConsentQueries, Denial, Target},
         directory::{DirectoryQueries, Governed, GovernedError, Role},
@@ -241,9 +241,9 @@ mod access_log {
 
         /// The number of entries logged and the current root.
         #[ink(message)]
-        pub fn head(&self) -> (u64, Digest) {
+        pub fn head(&self) -> LogHead {
             let frontier = Frontier { size: self.size, peaks: self.peaks.get().unwrap_or_default() };
-            (self.size, frontier.root::<ChainSha256>())
+            LogHead { size: self.size, root: frontier.root::<ChainSha256>() }
         }
 
         /// The root the chain recorded when the log reached `size` entries (at the end of an
@@ -467,7 +467,7 @@ mod access_log {
         #[ink::test]
         fn an_empty_log_has_the_empty_root() {
             let log = log();
-            let (size, root) = log.head();
+            let LogHead { size, root } = log.head();
             assert_eq!(size, 0);
             assert_eq!(root, ChainSha256::digest(&[]));
         }

@@ -42,8 +42,9 @@ mod consents {
     use custodia_types::{
         consents::{
             AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, ConsentSet, ConsentSetGranted, Decision,
-            Denial, Purpose, Receipt, ReceiptId, Revocation, Scope, Target, Terms, VersionFacts, MAX_CATEGORIES,
-            MAX_CHECKS, MAX_DENIES_PER_PATIENT, MAX_RECEIPT_PAGE, MAX_RECEIPT_SCAN, MAX_SET,
+            Denial, NumberedReceipt, Purpose, Receipt, ReceiptId, ReceiptPage, Revocation, Scope, Target, Terms,
+            VersionFacts, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT, MAX_RECEIPT_PAGE, MAX_RECEIPT_SCAN,
+            MAX_SET,
         },
         directory::{DirectoryQueries, Governed, GovernedError, Membership, Role},
         records::{RecordQueries, VersionRef},
@@ -309,13 +310,7 @@ mod consents {
         /// position to read (the patient's receipt count when there are no more);
         /// `active_only` leaves out revoked and expired ones.
         #[ink(message)]
-        pub fn receipts(
-            &self,
-            patient: PatientId,
-            from: u32,
-            limit: u32,
-            active_only: bool,
-        ) -> (Vec<(ReceiptId, Receipt)>, u32) {
+        pub fn receipts(&self, patient: PatientId, from: u32, limit: u32, active_only: bool) -> ReceiptPage {
             let count = self.patient_count.get(patient).unwrap_or(0);
             let now = self.env().block_timestamp();
             let mut page = Vec::new();
@@ -324,12 +319,12 @@ mod consents {
             while position < end && page.len() < limit.min(MAX_RECEIPT_PAGE) as usize {
                 if let Some((id, receipt)) = self.receipt_at(patient, position) {
                     if !active_only || Self::in_force(&receipt, now) {
-                        page.push((id, receipt));
+                        page.push(NumberedReceipt { id, receipt });
                     }
                 }
                 position = position.saturating_add(1);
             }
-            (page, position)
+            ReceiptPage { items: page, next: position }
         }
 
         // ---- helpers ----

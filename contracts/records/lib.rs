@@ -51,9 +51,9 @@ mod records {
             Roles,
         },
         records::{
-            Content, ErasureReason, Link, NewVersion, RecordInfo, RecordQueries, Supersedence, Tombstone, Verification,
-            Version, VersionCommitted, VersionErased, VersionFacts, VersionNo, VersionRef, VersionSuperseded,
-            MAX_BATCH, MAX_DESCRIBE, MAX_LOCATOR_LEN, MAX_PAGE,
+            Content, ErasureReason, Link, NewVersion, NumberedVersion, RecordInfo, RecordQueries, Supersedence,
+            Tombstone, Verification, Version, VersionCommitted, VersionErased, VersionFacts, VersionNo, VersionRef,
+            VersionSuperseded, MAX_BATCH, MAX_DESCRIBE, MAX_LOCATOR_LEN, MAX_PAGE,
         },
         CodeId, Commitment, InstitutionId, PatientId, RecordId,
     };
@@ -283,9 +283,9 @@ mod records {
 
         /// The newest version of `record` and its number.
         #[ink(message)]
-        pub fn head(&self, record: RecordId) -> Option<(VersionNo, Version)> {
-            let head = self.records.get(record)?.head;
-            self.versions.get((record, head)).map(|version| (head, version))
+        pub fn head(&self, record: RecordId) -> Option<NumberedVersion> {
+            let number = self.records.get(record)?.head;
+            self.versions.get((record, number)).map(|version| NumberedVersion { number, version })
         }
 
         /// One version.
@@ -297,13 +297,17 @@ mod records {
         /// Up to `limit` (at most `MAX_PAGE`) versions of `record` from number `from` on,
         /// erased ones included as tombstones.
         #[ink(message)]
-        pub fn versions(&self, record: RecordId, from: VersionNo, limit: u32) -> Vec<(VersionNo, Version)> {
+        pub fn versions(&self, record: RecordId, from: VersionNo, limit: u32) -> Vec<NumberedVersion> {
             let Some(info) = self.records.get(record) else {
                 return Vec::new();
             };
             let first = from.max(1);
             let last = first.saturating_add(limit.min(MAX_PAGE)).saturating_sub(1).min(info.head);
-            (first..=last).filter_map(|number| self.versions.get((record, number)).map(|v| (number, v))).collect()
+            (first..=last)
+                .filter_map(|number| {
+                    self.versions.get((record, number)).map(|version| NumberedVersion { number, version })
+                })
+                .collect()
         }
 
         /// The later version that superseded `record` version `version`, and how.

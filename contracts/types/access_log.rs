@@ -122,6 +122,14 @@ impl Entry {
     }
 }
 
+/// The log's size (entries logged) and its root now: what `head` answers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct LogHead {
+    pub size: u64,
+    pub root: [u8; 32],
+}
+
 /// What an append did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]

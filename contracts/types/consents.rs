@@ -171,6 +171,25 @@ pub enum Target {
     Query(CodeId),
 }
 
+/// A receipt with its id.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct NumberedReceipt {
+    pub id: ReceiptId,
+    pub receipt: Receipt,
+}
+
+/// A page of a patient's receipts: what `receipts` answers. `next` is the position to read
+/// from next (a position among the patient's receipts, not a count); a page may be empty with
+/// more to come (each call reads a bounded number of positions), and the end is a page whose
+/// `next` does not move.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct ReceiptPage {
+    pub items: Vec<NumberedReceipt>,
+    pub next: u32,
+}
+
 /// One access to check: who, whose record, which version, why, when.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]

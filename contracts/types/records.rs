@@ -94,6 +94,14 @@ pub enum Content {
     Erased(Tombstone),
 }
 
+/// A version with its number: what `head` and `versions` answer.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct NumberedVersion {
+    pub number: VersionNo,
+    pub version: Version,
+}
+
 /// One version of a record as the chain keeps it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]

@@ -156,7 +156,7 @@ impl<'a, B: Backend> Index<'a, B> {
 
     /// An inclusion proof of entry `index` in the tree as it is now on chain.
     pub async fn prove(&self, index: u64) -> Result<InclusionProof> {
-        let (size, _root) = self.client.access_log().head().query().await?;
+        let size = self.client.access_log().head().query().await?.size;
         let indexed = self.sync().await?;
         if index >= size {
             return Err(Error::Input(format!("the log holds {size} entries; there is no entry {index}")));

@@ -8,7 +8,7 @@ use custodia_sandbox::harness::Outcome;
 use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
     access_log::{
-        AccessLogged, Appended, Authorization, BreakGlassAccess, BreakGlassReason, LogExtended, NewEntry,
+        AccessLogged, Appended, Authorization, BreakGlassAccess, BreakGlassReason, LogExtended, LogHead, NewEntry,
         MAX_ACCESS_AGE_MS, MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
     },
     consents::{Decision, Denial, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
@@ -205,7 +205,7 @@ fn bad_input_gets_typed_errors() {
     missing.target = Target::Version(VersionRef { record: record_id(0x41), version: 1 });
     let refused = refuse(&mut s, vec![missing]);
     assert_eq!(refused, Err(BatchError { item: Some(0), error: Error::NotAuthorized(Denial::UnknownRecord) }));
-    assert_eq!(s.w.chain.query(lab, s.w.log().head()).0, 0, "nothing was logged");
+    assert_eq!(s.w.chain.query(lab, s.w.log().head()).size, 0, "nothing was logged");
 }
 
 fn appended(outcome: &Outcome<Result<Appended, BatchError>>) -> Appended {
@@ -243,7 +243,7 @@ fn every_entry_is_provable_against_the_roots_the_chain_recorded() {
         assert_eq!(s.w.chain.query(lab, s.w.log().root_at(result.size)), Some(result.root));
         recorded.push((result.size, result.root));
     }
-    let (size, root) = s.w.chain.query(lab, s.w.log().head());
+    let LogHead { size, root } = s.w.chain.query(lab, s.w.log().head());
     assert_eq!((size, Some(root)), (tree.len(), tree.root::<Sha256>(tree.len())));
     for &(size, root) in &recorded {
         for index in 0..size {
@@ -271,7 +271,7 @@ fn break_glass_must_name_the_patients_own_version() {
     entry.patient = s.w.keyed_patient;
     let refused = s.w.chain.call_refused(s.w.cast.lab, s.w.log().append_batch(vec![entry]));
     assert_eq!(refused, Err(BatchError { item: Some(0), error: Error::NotAuthorized(Denial::UnknownRecord) }));
-    assert_eq!(s.w.chain.query(s.w.cast.lab, s.w.log().head()).0, 0, "nothing logged");
+    assert_eq!(s.w.chain.query(s.w.cast.lab, s.w.log().head()).size, 0, "nothing logged");
 }
 
 #[test]

@@ -149,7 +149,7 @@ async fn direct_appends_break_glass_and_idempotent_resubmission() {
     let alarm = &glass.events_of::<BreakGlassAccess>()[0];
     assert_eq!((alarm.patient, alarm.institution, alarm.count), (f.patient, f.lab, 1));
     assert_eq!(log.break_glass_count(f.lab).query().await.unwrap(), 1);
-    let (size, root) = log.head().query().await.unwrap();
+    let custodia_client::types::access_log::LogHead { size, root } = log.head().query().await.unwrap();
     assert_eq!(size, 2);
     assert_eq!(log.root_at(2).query().await.unwrap(), Some(root));
 }
@@ -250,7 +250,7 @@ async fn concurrent_records_of_one_account_never_share_a_number() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.appended + b.appended, 500, "{a:?} {b:?}");
     assert_eq!(log.next_seq(f.cast.lab.account()).query().await.unwrap(), 500);
-    assert_eq!(log.head().query().await.unwrap().0, 500, "no entry lost, none logged twice");
+    assert_eq!(log.head().query().await.unwrap().size, 500, "no entry lost, none logged twice");
     assert!(f.outbox().pending(f.cast.lab.account()).unwrap().is_empty());
 }
 

@@ -146,8 +146,8 @@ async fn locators_carry_neither_resource_ids_nor_types() {
     let document = document::read(&path).unwrap();
     fhir.import(&document, &f.cast.hospital_a, &mut |_| {}).await.unwrap();
     for resource in &document.resources {
-        let (_, head) = f.client.records().head(fhir.record(&document, resource)).query().await.unwrap().unwrap();
-        let Content::Committed { locator, .. } = head.content else { panic!("committed") };
+        let head = f.client.records().head(fhir.record(&document, resource)).query().await.unwrap().unwrap();
+        let Content::Committed { locator, .. } = head.version.content else { panic!("committed") };
         let locator = String::from_utf8(locator).unwrap();
         assert!(locator.starts_with("custodia:"), "{locator}");
         assert!(

@@ -224,7 +224,7 @@ async fn a_connection_cut_between_submission_and_inclusion_loses_and_doubles_not
     assert_eq!(drained.appended + drained.skipped, 40);
     assert!(f.outbox().pending(lab).unwrap().is_empty());
     assert_eq!(log.next_seq(lab).query().await.unwrap(), 40);
-    let (size, _) = log.head().query().await.unwrap();
+    let size = log.head().query().await.unwrap().size;
     assert_eq!(size, 40, "no entry doubled");
 }
 

@@ -143,7 +143,7 @@ async fn records_versions_supersedence_erasure_and_verification() {
     assert_eq!(records.find(f.hospital_a, c2).query().await.unwrap(), Some(VersionRef { record, version: 2 }));
     let info = records.record(record).query().await.unwrap().expect("exists");
     assert_eq!((info.patient, info.custodian, info.head), (f.patient, f.hospital_a, 2));
-    assert_eq!(records.head(record).query().await.unwrap().map(|(n, _)| n), Some(2));
+    assert_eq!(records.head(record).query().await.unwrap().map(|h| h.number), Some(2));
     assert!(records.version(record, 3).query().await.unwrap().is_none());
 
     // Refusals, typed, nothing written.
@@ -317,8 +317,8 @@ async fn consents_granted_checked_listed_and_revoked() {
         "without a cited receipt the registry finds one; it does not cover another accessor"
     );
 
-    let (page, count) = consents.receipts(f.patient, 0, 10, true).query().await.unwrap();
-    assert_eq!((page.len(), count), (1, 1));
+    let page = consents.receipts(f.patient, 0, 10, true).query().await.unwrap();
+    assert_eq!((page.items.len(), page.next), (1, 1));
     refused(
         &f.client,
         ContractError::Consents(consents::Error::NotAuthorizedToRevoke),
@@ -335,7 +335,7 @@ async fn consents_granted_checked_listed_and_revoked() {
         Ok(receipt),
         "it was valid before"
     );
-    let (active, _) = consents.receipts(f.patient, 0, 10, true).query().await.unwrap();
+    let active = consents.receipts(f.patient, 0, 10, true).query().await.unwrap().items;
     assert!(active.is_empty(), "a revoked receipt is not active");
     refused(
         &f.client,

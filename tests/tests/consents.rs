@@ -139,10 +139,10 @@ fn grant_use_revoke_use_again_fails() {
     let receipt = w.chain.query(lab, w.con().receipt(id)).unwrap();
     assert_eq!(receipt.granted_by, w.cast.hospital_a);
     assert_eq!(receipt.revoked.map(|r| r.revoked_at), Some(NOW));
-    let (active, _) = w.chain.query(lab, w.con().receipts(w.custodial_patient, 0, 32, true));
-    assert!(active.is_empty());
-    let (all, next) = w.chain.query(lab, w.con().receipts(w.custodial_patient, 0, 32, false));
-    assert_eq!((all.len(), next), (1, 1));
+    let active = w.chain.query(lab, w.con().receipts(w.custodial_patient, 0, 32, true));
+    assert!(active.items.is_empty());
+    let all = w.chain.query(lab, w.con().receipts(w.custodial_patient, 0, 32, false));
+    assert_eq!((all.items.len(), all.next), (1, 1));
 }
 
 #[test]
@@ -456,14 +456,15 @@ fn a_receipt_page_scans_a_bounded_number_of_positions() {
         assert_eq!(w.chain.call(a, w.con().revoke(id)).value, Ok(()));
     }
     let active = w.grant(a, w.terms(p, Scope::AllRecords));
-    let (page, next) = w.chain.query(a, w.con().receipts(p, 0, 32, true));
-    assert!(page.is_empty() && next <= 128, "one page scanned {next} positions");
-    let mut from = next;
+    let first = w.chain.query(a, w.con().receipts(p, 0, 32, true));
+    assert!(first.items.is_empty() && first.next <= 128, "one page scanned {} positions", first.next);
+    let mut from = first.next;
     let mut found = Vec::new();
     while from < 301 {
-        let (page, next) = w.chain.query(a, w.con().receipts(p, from, 32, true));
+        let page = w.chain.query(a, w.con().receipts(p, from, 32, true));
+        let next = page.next;
         assert!(next > from && next - from <= 128, "progress within the bound: {from} -> {next}");
-        found.extend(page.into_iter().map(|(id, _)| id));
+        found.extend(page.items.into_iter().map(|r| r.id));
         from = next;
     }
     assert_eq!(found, vec![active]);
@@ -561,7 +562,7 @@ fn a_grant_set_is_all_or_nothing_and_granted_once() {
     let key = id32(0x5E);
     let bad = ConsentSet { key, terms: vec![permit.clone(), deny.clone(), unknown] };
     assert_eq!(w.chain.call_refused(a, w.con().grant_set(bad)), Err(Error::UnknownGrantee));
-    assert_eq!(w.chain.query(a, w.con().receipts(p, 0, 32, false)).0.len(), 0, "nothing granted");
+    assert_eq!(w.chain.query(a, w.con().receipts(p, 0, 32, false)).items.len(), 0, "nothing granted");
 
     let good = ConsentSet { key, terms: vec![permit.clone(), deny.clone()] };
     let outcome = w.chain.call(a, w.con().grant_set(good.clone()));
@@ -578,7 +579,7 @@ fn a_grant_set_is_all_or_nothing_and_granted_once() {
     assert_eq!(again.value, Ok(ids.clone()), "the same key grants nothing new");
     assert!(again.events_of::<ConsentGranted>().is_empty());
     assert!(!again.events_of::<ConsentSetGranted>()[0].new);
-    assert_eq!(w.chain.query(a, w.con().receipts(p, 0, 32, false)).0.len(), 2);
+    assert_eq!(w.chain.query(a, w.con().receipts(p, 0, 32, false)).items.len(), 2);
 
     let fresh = |terms: Vec<Terms>| ConsentSet { key: id32(0x5F), terms };
     assert_eq!(

@@ -150,7 +150,7 @@ fn queries_answer_everyone_alike() {
     for who in w.cast.all() {
         assert_eq!(w.chain.query(who, w.rec().verify(record, 1, c)), Verification::Match);
         assert_eq!(w.chain.query(who, w.rec().record(record)).map(|r| r.head), Some(1));
-        assert_eq!(w.chain.query(who, w.rec().head(record)).map(|(n, _)| n), Some(1));
+        assert_eq!(w.chain.query(who, w.rec().head(record)).map(|h| h.number), Some(1));
         assert!(w.chain.query(who, w.rec().version(record, 1)).is_some());
         assert_eq!(w.chain.query(who, w.rec().versions(record, 1, 10)).len(), 1);
         assert_eq!(w.chain.query(who, w.rec().superseded_by(record, 1)), None);
@@ -181,7 +181,7 @@ fn supersedence_is_readable_from_both_ends() {
     assert_eq!(v2.supersedes, Some(Link { target: v1, how: Supersedence::Corrects }));
     let back = w.chain.query(a, w.rec().superseded_by(record, 1));
     assert_eq!(back, Some(Link { target: VersionRef { record, version: 2 }, how: Supersedence::Corrects }));
-    assert_eq!(w.chain.query(a, w.rec().head(record)).map(|(n, _)| n), Some(2));
+    assert_eq!(w.chain.query(a, w.rec().head(record)).map(|h| h.number), Some(2));
 
     // A version is superseded once; the next change supersedes the newer version.
     let again = w.rec().supersede(
@@ -253,8 +253,8 @@ fn erasure_leaves_an_evident_gap() {
     assert_eq!(w.chain.query(a, w.rec().verify(record, 4, commitment(22))), Verification::Unknown);
 
     let page = w.chain.query(a, w.rec().versions(record, 1, 32));
-    assert_eq!(page.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2, 3]);
-    match &page[1].1.content {
+    assert_eq!(page.iter().map(|v| v.number).collect::<Vec<_>>(), vec![1, 2, 3]);
+    match &page[1].version.content {
         Content::Erased(tombstone) => {
             assert_eq!(tombstone.erased_by, a);
             assert_eq!(tombstone.erased_at, 1_800_000_000_000);
@@ -368,7 +368,7 @@ fn versions_are_paged_and_bounded() {
     let first = w.chain.query(a, w.rec().versions(record, 1, 1000));
     assert_eq!(first.len(), 32, "a page holds at most MAX_PAGE versions");
     let rest = w.chain.query(a, w.rec().versions(record, 33, 32));
-    assert_eq!(rest.iter().map(|(n, _)| *n).collect::<Vec<_>>(), (33..=40).collect::<Vec<_>>());
+    assert_eq!(rest.iter().map(|v| v.number).collect::<Vec<_>>(), (33..=40).collect::<Vec<_>>());
     assert!(w.chain.query(a, w.rec().versions(record, 41, 32)).is_empty());
     assert_eq!(w.chain.query(a, w.rec().versions(record, 0, 2)).len(), 2, "from 0 reads as from 1");
 }

@@ -122,11 +122,11 @@ struct Answers {
     patients: Vec<Option<custodia_types::directory::PatientInfo>>,
     institution: Option<custodia_types::directory::Institution>,
     record: Option<custodia_types::records::RecordInfo>,
-    versions: Vec<(u32, custodia_types::records::Version)>,
+    versions: Vec<custodia_types::records::NumberedVersion>,
     verified: Vec<Verification>,
-    receipts: Vec<(ReceiptId, custodia_types::consents::Receipt)>,
+    receipts: Vec<custodia_types::consents::NumberedReceipt>,
     authorized: Result<ReceiptId, custodia_types::consents::Denial>,
-    head: (u64, [u8; 32]),
+    head: custodia_types::access_log::LogHead,
     roots: Vec<Option<[u8; 32]>>,
     break_glass: u32,
 }
@@ -222,9 +222,9 @@ fn answers(s: &mut Suite, f: &Filled) -> Answers {
         verified: (1..=3u8)
             .map(|n| s.chain.query(who, s.rec().verify(f.record, u32::from(n), commitment(n))))
             .collect(),
-        receipts: s.chain.query(who, s.con().receipts(f.patients[0], 0, 32, false)).0,
+        receipts: s.chain.query(who, s.con().receipts(f.patients[0], 0, 32, false)).items,
         authorized: s.chain.query(who, s.con().is_authorized(check)),
-        roots: (1..=head.0).map(|size| s.chain.query(who, s.log().root_at(size))).collect(),
+        roots: (1..=head.size).map(|size| s.chain.query(who, s.log().root_at(size))).collect(),
         head,
         break_glass: s.chain.query(who, s.log().break_glass_count(2)),
     }
@@ -237,7 +237,7 @@ fn a_revision_1_suite_upgrades_in_place_and_keeps_everything() {
     let before = answers(&mut s, &filled);
     assert_eq!(before.verified, vec![Verification::Match, Verification::Match, Verification::Erased]);
     assert_eq!(before.authorized, Ok(filled.permit));
-    assert_eq!((before.head.0, before.break_glass), (6, 3));
+    assert_eq!((before.head.size, before.break_glass), (6, 3));
 
     // Revision 1 has no upgrade entry point: the chain's governance (root) switches the code
     // once. The new code is uploaded by instantiating a copy of each beside the suite.
@@ -291,7 +291,7 @@ fn a_revision_1_suite_upgrades_in_place_and_keeps_everything() {
     let outcome = s.chain.call(s.lab, s.log().append(next));
     let appended = outcome.value.expect("the log goes on");
     assert_eq!(appended.size, 7);
-    assert_eq!(s.chain.query(s.lab, s.log().root_at(6)), Some(before.head.1), "the old root stays recorded");
+    assert_eq!(s.chain.query(s.lab, s.log().root_at(6)), Some(before.head.root), "the old root stays recorded");
     // Entries of both revisions are read from their leaves (revision 1's access time is its
     // block time), and the tree over both is the chain's.
     let logged = outcome.events_of::<AccessLogged>()[0].entry;

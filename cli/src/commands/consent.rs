@@ -134,7 +134,8 @@ pub async fn run(ctx: &Context, command: ConsentCommand) -> Result<ExitCode> {
             let all = consents.all_receipts(patient, active).await?;
             let text = all
                 .iter()
-                .map(|(id, r)| {
+                .map(|numbered| {
+                    let (id, r) = (numbered.id, &numbered.receipt);
                     format!(
                         "#{id} {:?} institution #{} {:?} until {}{}",
                         r.decision,
@@ -146,7 +147,7 @@ pub async fn run(ctx: &Context, command: ConsentCommand) -> Result<ExitCode> {
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
-            out.show(text, json!(all.iter().map(|(id, r)| output::receipt(*id, r)).collect::<Vec<_>>()));
+            out.show(text, json!(all.iter().map(|r| output::receipt(r.id, &r.receipt)).collect::<Vec<_>>()));
         }
     }
     Ok(ExitCode::SUCCESS)

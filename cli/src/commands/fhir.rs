@@ -243,8 +243,10 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
             let resolver =
                 custodia_services::fhir_import::Resolver { pseudonyms: &pseudonyms, institutions: Default::default() };
             let receipts = client.consents().all_receipts(ctx.patient(&patient)?, false).await?;
-            let entries: Vec<serde_json::Value> =
-                receipts.iter().map(|(id, r)| json!({"resource": consent::from_receipt(*id, r, &resolver)})).collect();
+            let entries: Vec<serde_json::Value> = receipts
+                .iter()
+                .map(|r| json!({"resource": consent::from_receipt(r.id, &r.receipt, &resolver)}))
+                .collect();
             let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": entries});
             crate::say!("{}", serde_json::to_string_pretty(&bundle).expect("JSON serialises"));
         }

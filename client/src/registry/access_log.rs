@@ -5,7 +5,7 @@
 use super::registry;
 use access_log::{BatchError, Error};
 use custodia_types::{
-    access_log::{Appended, NewEntry},
+    access_log::{Appended, LogHead, NewEntry},
     InstitutionId,
 };
 use ink::primitives::AccountId;
@@ -16,7 +16,7 @@ registry! {
     docs "access_log::AccessLogRef" {
         tx append(entry: NewEntry) -> Appended, Error;
         tx append_batch(entries: Vec<NewEntry>) -> Appended, BatchError;
-        query head() -> (u64, [u8; 32]);
+        query head() -> LogHead;
         query root_at(size: u64) -> Option<[u8; 32]>;
         query next_seq(account: AccountId) -> u64;
         query break_glass_count(institution: InstitutionId) -> u32;

@@ -5,7 +5,10 @@ use crate::events::value;
 use crate::{Backend, Result};
 use consents::Error;
 use custodia_types::{
-    consents::{AccessCheck, ConsentQueries, ConsentSet, Denial, Receipt, ReceiptId, Terms, MAX_RECEIPT_PAGE},
+    consents::{
+        AccessCheck, ConsentQueries, ConsentSet, Denial, NumberedReceipt, Receipt, ReceiptId, ReceiptPage, Terms,
+        MAX_RECEIPT_PAGE,
+    },
     PatientId,
 };
 
@@ -17,7 +20,7 @@ registry! {
         tx grant_set(set: ConsentSet) -> Vec<ReceiptId>, Error => value::receipt_set;
         tx revoke(receipt: ReceiptId) -> (), Error;
         query receipt(receipt: ReceiptId) -> Option<Receipt>;
-        query receipts(patient: PatientId, from: u32, limit: u32, active_only: bool) -> (Vec<(ReceiptId, Receipt)>, u32);
+        query receipts(patient: PatientId, from: u32, limit: u32, active_only: bool) -> ReceiptPage;
         query directory() -> ink::primitives::AccountId;
         query records() -> ink::primitives::AccountId;
     }
@@ -29,21 +32,20 @@ registry! {
 }
 
 impl<B: Backend> Consents<'_, B> {
-    /// Every receipt of a patient (only those in force now with `active_only`), page by page:
-    /// the second value of `receipts` is the position to read next, not a count, and a page
-    /// may be empty with more to come (each call reads a bounded number of positions); the
-    /// end is the page that makes no progress.
-    pub async fn all_receipts(&self, patient: PatientId, active_only: bool) -> Result<Vec<(ReceiptId, Receipt)>> {
+    /// Every receipt of a patient (only those in force now with `active_only`), page by page
+    /// (`ReceiptPage::next` is a position, not a count; a page may be empty with more to
+    /// come; the end is the page that makes no progress).
+    pub async fn all_receipts(&self, patient: PatientId, active_only: bool) -> Result<Vec<NumberedReceipt>> {
         let mut all = Vec::new();
         let mut from = 0;
         loop {
-            let (page, next) = self.receipts(patient, from, MAX_RECEIPT_PAGE, active_only).query().await?;
-            let done = next <= from;
-            all.extend(page);
+            let page = self.receipts(patient, from, MAX_RECEIPT_PAGE, active_only).query().await?;
+            let done = page.next <= from;
+            all.extend(page.items);
             if done {
                 return Ok(all);
             }
-            from = next;
+            from = page.next;
         }
     }
 }

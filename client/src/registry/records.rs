@@ -8,8 +8,8 @@ use crate::{
 };
 use custodia_types::{
     records::{
-        ErasureReason, Link, NewVersion, RecordInfo, Supersedence, Verification, Version, VersionNo, VersionRef,
-        MAX_PAGE,
+        ErasureReason, Link, NewVersion, NumberedVersion, RecordInfo, Supersedence, Verification, Version, VersionNo,
+        VersionRef, MAX_PAGE,
     },
     CodeId, Commitment, InstitutionId, PatientId, RecordId,
 };
@@ -29,9 +29,9 @@ registry! {
         tx erase(record: RecordId, version: VersionNo, reason: ErasureReason) -> (), Error;
         query verify(record: RecordId, version: VersionNo, commitment: Commitment) -> Verification;
         query record(record: RecordId) -> Option<RecordInfo>;
-        query head(record: RecordId) -> Option<(VersionNo, Version)>;
+        query head(record: RecordId) -> Option<NumberedVersion>;
         query version(record: RecordId, version: VersionNo) -> Option<Version>;
-        query versions(record: RecordId, from: VersionNo, limit: u32) -> Vec<(VersionNo, Version)>;
+        query versions(record: RecordId, from: VersionNo, limit: u32) -> Vec<NumberedVersion>;
         query superseded_by(record: RecordId, version: VersionNo) -> Option<Link>;
         query find(custodian: InstitutionId, commitment: Commitment) -> Option<VersionRef>;
         query directory() -> ink::primitives::AccountId;
@@ -52,7 +52,7 @@ impl<B: Backend> Records<'_, B> {
         loop {
             let page = self.versions(record, from, MAX_PAGE).query().await?;
             let full = page.len() == MAX_PAGE as usize;
-            for (number, version) in page {
+            for NumberedVersion { number, version } in page {
                 let superseded_by = self.superseded_by(record, number).query().await?;
                 out.push((number, version, superseded_by));
                 from = number + 1;
