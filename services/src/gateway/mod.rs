@@ -112,6 +112,9 @@ pub struct Gateway<'a, B> {
     queued: Notify,
     asked: RefCell<Vec<Asked>>,
     asking: Notify,
+    /// Decisions made at the newest block time seen, by the check (and break-glass reason)
+    /// they answer.
+    decided: RefCell<(Timestamp, HashMap<Vec<u8>, std::result::Result<Authorization, Denial>>)>,
     /// Commitments the chain answered `Match` for, by (record, version): they never change;
     /// a version erased since is dropped when the sync loop reads the erasure.
     matched: RefCell<HashMap<(RecordId, u32), [u8; 32]>>,
@@ -157,6 +160,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
             queued: Notify::new(),
             asked: RefCell::default(),
             asking: Notify::new(),
+            decided: RefCell::default(),
             matched: RefCell::default(),
             erasures_read_through: Cell::new(client.deployment().block),
             flush_now: Notify::new(),
@@ -436,7 +440,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
                 let checks: Vec<AccessCheck> = group.iter().flat_map(|a| a.checks.iter().copied()).collect();
                 let reasons: Vec<Option<BreakGlassReason>> =
                     group.iter().flat_map(|a| std::iter::repeat_n(a.break_glass, a.checks.len())).collect();
-                let answers = self.judge(&checks, &reasons).await;
+                let answers = self.judge_within_block(&checks, &reasons).await;
                 let mut answers = answers.map(Vec::into_iter);
                 for asked in group {
                     let mine = answers.as_mut().map(|all| all.by_ref().take(asked.checks.len()).collect());
@@ -445,6 +449,51 @@ impl<'a, B: Backend> Gateway<'a, B> {
             }
             tokio::task::yield_now().await;
         }
+    }
+
+    /// [`Gateway::judge`], answering from the decisions made within the same block: a check
+    /// states the chain's time (`at`, the newest block's), so a decision is reused only for
+    /// the identical check at the identical block time, never across a block (a revocation's
+    /// block has a later time: every check after it is asked of the chain again). The table is
+    /// emptied when a later block time arrives.
+    async fn judge_within_block(
+        &self,
+        checks: &[AccessCheck],
+        reasons: &[Option<BreakGlassReason>],
+    ) -> Option<Vec<std::result::Result<Authorization, Denial>>> {
+        use scale::Encode;
+        let key = |i: usize| (checks[i], reasons[i]).encode();
+        let newest = checks.iter().map(|c| c.at).max().unwrap_or(0);
+        let mut unknown = Vec::new();
+        let mut answers: Vec<Option<std::result::Result<Authorization, Denial>>> = {
+            let mut decided = self.decided.borrow_mut();
+            if newest > decided.0 {
+                *decided = (newest, HashMap::new());
+            }
+            (0..checks.len())
+                .map(|i| {
+                    let known = decided.1.get(&key(i)).copied();
+                    if known.is_none() {
+                        unknown.push(i);
+                    }
+                    known
+                })
+                .collect()
+        };
+        if !unknown.is_empty() {
+            let asked: Vec<AccessCheck> = unknown.iter().map(|&i| checks[i]).collect();
+            let why: Vec<Option<BreakGlassReason>> = unknown.iter().map(|&i| reasons[i]).collect();
+            let judged = self.judge(&asked, &why).await?;
+            let mut decided = self.decided.borrow_mut();
+            for (&i, answer) in unknown.iter().zip(judged) {
+                let lasting = !matches!(answer, Err(Denial::Unavailable | Denial::BatchTooLarge));
+                if lasting && checks[i].at == decided.0 {
+                    decided.1.insert(key(i), answer);
+                }
+                answers[i] = Some(answer);
+            }
+        }
+        answers.into_iter().collect()
     }
 
     /// Asks the chain to judge `checks` (`reasons`: each one's break-glass reason, all `None`
