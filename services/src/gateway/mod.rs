@@ -81,6 +81,9 @@ struct Waiting {
     done: tokio::sync::oneshot::Sender<bool>,
 }
 
+/// What the chain answered for one check: what authorised it, or why nothing does.
+type Decision = std::result::Result<Authorization, Denial>;
+
 /// Checks waiting for the next decision call, with who waits for their answers (`None`: the
 /// chain could not be asked).
 struct Asked {
@@ -114,7 +117,7 @@ pub struct Gateway<'a, B> {
     asking: Notify,
     /// Decisions made at the newest block time seen, by the check (and break-glass reason)
     /// they answer.
-    decided: RefCell<(Timestamp, HashMap<Vec<u8>, std::result::Result<Authorization, Denial>>)>,
+    decided: RefCell<(Timestamp, HashMap<Vec<u8>, Decision>)>,
     /// Commitments the chain answered `Match` for, by (record, version): they never change;
     /// a version erased since is dropped when the sync loop reads the erasure.
     matched: RefCell<HashMap<(RecordId, u32), [u8; 32]>>,
