@@ -37,6 +37,7 @@ packages=(
   "rust-web-clippy=$RUST_WEB_VERSION" lld-19 shellcheck
   pkg-config libssl-dev  # for helios-hfs, the FHIR server (scripts/hfs-install.sh)
   sqlite3  # the sync tests change a record in the FHIR server's database behind its back
+  openssl  # the gateway's TLS test makes a certificate of its own
 )
 missing=()
 for p in "${packages[@]}"; do

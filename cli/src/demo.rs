@@ -567,6 +567,7 @@ async fn gateway_chapter<B: Backend>(
         upstream_timeout_ms: 10_000,
         flush_interval_ms: 100,
         sync_interval_ms: 200,
+        tls: None,
         quiet: true,
     };
     let gateway = Gateway::new(&config, client, store, follower)?;

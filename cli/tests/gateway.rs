@@ -246,3 +246,76 @@ fn a_configuration_the_gateway_cannot_start_with_says_what_to_fix() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("clients[0].jwks: holds no P-384 (ES384) key"), "{stderr}");
 }
+
+#[test]
+fn a_gateway_with_tls_serves_https_only() {
+    // Given a certificate of the gateway's own (for 127.0.0.1) and a configuration naming it.
+    let hfs = Hfs::start();
+    let dir = deployed();
+    let s = dir.path();
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=custodia-gateway", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-keyout", "key.pem", "-out", "cert.pem"])
+        .current_dir(s)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let key = ClientKey::generate("lab-1");
+    let (config, base) = configure(s, &hfs, &key);
+    let mut value: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    value["tls"] = json!({"certificate": "cert.pem", "key": "key.pem"});
+    std::fs::write(&config, value.to_string()).unwrap();
+    let https = base.replace("http://", "https://");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(s.join("gateway.log")).unwrap();
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_custodia"))
+        .args(["gateway", "--config"])
+        .arg(&config)
+        .env_remove("CUSTODIA_STATE")
+        .env_remove("CUSTODIA_NODE")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    // Then a client trusting that certificate gets its answers over TLS …
+    let pem = std::fs::read(s.join("cert.pem")).unwrap();
+    let trusted = Caller::new(&https, "lab", key.clone()).trusting(&pem).unwrap();
+    let started = Instant::now();
+    loop {
+        let reply = trusted.request("GET", "health", &[], None);
+        if reply.status != 0 {
+            break;
+        }
+        let log = std::fs::read_to_string(s.join("gateway.log")).unwrap_or_default();
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the gateway did not start: {}; its log: {log}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(trusted.request("GET", "health", &[], None).json()["status"], "pass");
+    let smart = trusted.request("GET", ".well-known/smart-configuration", &[], None).json();
+    assert_eq!(smart["token_endpoint"], format!("{https}/auth/token"), "the public URL is https");
+    assert!(trusted.token("system/*.read", "TREAT").is_ok(), "tokens over TLS");
+    // … and neither plain HTTP nor a client that does not trust it gets anything.
+    assert_eq!(Caller::new(&base, "lab", key.clone()).request("GET", "health", &[], None).status, 0);
+    assert_eq!(Caller::new(&https, "lab", key).request("GET", "health", &[], None).status, 0);
+    Command::new("kill").args(["-TERM", &gateway.id().to_string()]).status().unwrap();
+    assert!(gateway.wait().unwrap().success());
+
+    // A key that is not the certificate's is refused at start, naming the field.
+    let other = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "other.pem"])
+        .current_dir(s)
+        .output()
+        .unwrap();
+    assert!(other.status.success());
+    value["tls"] = json!({"certificate": "cert.pem", "key": "other.pem"});
+    std::fs::write(&config, value.to_string()).unwrap();
+    let out = custodia(s, &["gateway", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("tls: the key does not go with the certificate"), "{stderr}");
+}

@@ -228,6 +228,7 @@ async fn run<B: Backend>(
         upstream_timeout_ms: 30_000,
         flush_interval_ms: 1_000,
         sync_interval_ms: 1_000,
+        tls: None,
         quiet: true,
     };
     let gateway = Gateway::new(&config, &network.client, &network.store, &follower)?;

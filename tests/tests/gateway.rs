@@ -85,6 +85,7 @@ fn configure(
         upstream_timeout_ms: 10_000,
         flush_interval_ms: flush_ms,
         sync_interval_ms: 200,
+        tls: None,
         quiet: false,
     }
 }

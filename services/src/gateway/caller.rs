@@ -111,6 +111,21 @@ impl Caller {
         }
     }
 
+    /// The same caller trusting the certificate in `pem` (PEM) for a gateway serving TLS with
+    /// a certificate of its own rather than one a public authority signed.
+    pub fn trusting(mut self, pem: &[u8]) -> Result<Self, String> {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        let certificate = Certificate::from_pem(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+        let tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&[certificate])).build();
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .tls_config(tls)
+            .build();
+        self.agent = config.into();
+        Ok(self)
+    }
+
     /// The gateway's base URL.
     pub fn base(&self) -> &str {
         &self.base

@@ -8,6 +8,7 @@
 //!   "state": ".custodia",
 //!   "node": "ws://127.0.0.1:9944",
 //!   "custodian_key": "hospital.key",
+//!   "tls": {"certificate": "cert.pem", "key": "key.pem"},
 //!   "clients": [{
 //!     "client_id": "lab-system",
 //!     "jwks": {"keys": [{"kty": "EC", "crv": "P-384", "kid": "1", "x": "…", "y": "…"}]},
@@ -88,6 +89,9 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// Milliseconds between sync passes.
     pub sync_interval_ms: u64,
+    /// TLS: the server's certificate chain and key (`tls.certificate`, `tls.key`, PEM files);
+    /// `None`: plain HTTP (loopback only, or behind a terminator with `allow_non_loopback`).
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     /// No structured log on stderr (a gateway embedded in another program's output, such as
     /// the demo); not settable from the file.
     pub quiet: bool,
@@ -109,6 +113,14 @@ struct Raw {
     flush_interval_ms: Option<u64>,
     sync_interval_ms: Option<u64>,
     allow_non_loopback: Option<bool>,
+    tls: Option<RawTls>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    certificate: String,
+    key: String,
 }
 
 #[derive(Deserialize)]
@@ -145,10 +157,17 @@ impl Config {
             .unwrap_or("127.0.0.1:8443")
             .parse()
             .map_err(|_| error("listen", "wants an address and port such as 127.0.0.1:8443".into()))?;
-        if !listen.ip().is_loopback() && !raw.allow_non_loopback.unwrap_or(false) {
+        let tls = match &raw.tls {
+            Some(files) => Some(
+                server_tls(&relative(&files.certificate), &relative(&files.key))
+                    .map_err(|(field, problem)| error(field, problem))?,
+            ),
+            None => None,
+        };
+        if !listen.ip().is_loopback() && tls.is_none() && !raw.allow_non_loopback.unwrap_or(false) {
             return Err(error(
                 "listen",
-                "is not a loopback address: put a TLS terminator in front and set allow_non_loopback".into(),
+                "is not a loopback address: give tls (certificate and key), or put a TLS terminator in front and set allow_non_loopback".into(),
             ));
         }
         let url = |field: &str, text: &str| -> Result<String, ConfigError> {
@@ -161,7 +180,7 @@ impl Config {
         let upstream = url("upstream", &raw.upstream)?;
         let public_url = match &raw.public_url {
             Some(text) => url("public_url", text)?,
-            None => format!("http://{listen}"),
+            None => format!("{}://{listen}", if tls.is_some() { "https" } else { "http" }),
         };
         if raw.clients.is_empty() {
             return Err(error("clients", "is empty: register at least one client system".into()));
@@ -224,6 +243,7 @@ impl Config {
             upstream_timeout_ms: positive("upstream_timeout_ms", raw.upstream_timeout_ms, 10_000)?,
             flush_interval_ms: positive("flush_interval_ms", raw.flush_interval_ms, 250)?,
             sync_interval_ms: positive("sync_interval_ms", raw.sync_interval_ms, 500)?,
+            tls,
             quiet: false,
         })
     }
@@ -232,4 +252,29 @@ impl Config {
     pub fn token_endpoint(&self) -> String {
         format!("{}/auth/token", self.public_url)
     }
+}
+
+/// A TLS server configuration from PEM files: the certificate chain (leaf first) and its
+/// private key; the field at fault and what is wrong otherwise.
+fn server_tls(
+    certificate: &Path,
+    key: &Path,
+) -> Result<std::sync::Arc<tokio_rustls::rustls::ServerConfig>, (&'static str, String)> {
+    use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certificate)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| ("tls.certificate", format!("{}: {e}", certificate.display())))?;
+    if chain.is_empty() {
+        return Err(("tls.certificate", format!("{}: holds no certificate (PEM)", certificate.display())));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| ("tls.key", format!("{}: {e}", key.display())))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ("tls", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| ("tls", format!("the key does not go with the certificate: {e}")))?;
+    Ok(std::sync::Arc::new(config))
 }

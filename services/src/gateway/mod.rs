@@ -222,7 +222,15 @@ impl<'a, B: Backend> Gateway<'a, B> {
     }
 
     async fn accept(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-        let mut connections = FuturesUnordered::new();
+        type Served<'c> = std::pin::Pin<Box<dyn Future<Output = ()> + 'c>>;
+        let mut connections: FuturesUnordered<Served<'_>> = FuturesUnordered::new();
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let tls = self.config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        let http = || {
+            let mut builder = http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10));
+            builder
+        };
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -231,25 +239,35 @@ impl<'a, B: Backend> Gateway<'a, B> {
                     Ok((stream, _)) => {
                         let _ = stream.set_nodelay(true);
                         let service = service_fn(move |request| self.handle(request));
-                        let connection = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(Duration::from_secs(10))
-                            .serve_connection(TokioIo::new(stream), service);
-                        connections.push(Box::pin(connection));
+                        let watcher = graceful.watcher();
+                        let http = http();
+                        match tls.clone() {
+                            None => {
+                                let connection = http.serve_connection(TokioIo::new(stream), service);
+                                connections.push(Box::pin(async move {
+                                    let _ = watcher.watch(connection).await;
+                                }));
+                            }
+                            Some(acceptor) => connections.push(Box::pin(async move {
+                                // The handshake within the time a request's headers get.
+                                let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                                let Ok(Ok(stream)) = handshake.await else { return };
+                                let connection = http.serve_connection(TokioIo::new(stream), service);
+                                let _ = watcher.watch(connection).await;
+                            })),
+                        }
                     }
                     Err(error) => self.log_line("accept_failed", json!({"error": error.to_string()})),
                 },
-                Some(_) = connections.next(), if !connections.is_empty() => {}
+                Some(()) = connections.next(), if !connections.is_empty() => {}
             }
         }
-        // Idle keep-alive connections close at once, busy ones after their answer; a fresh set
-        // polls each of them again (a connection told to shut down is not woken by itself).
-        for connection in connections.iter_mut() {
-            connection.as_mut().graceful_shutdown();
-        }
-        let mut connections: FuturesUnordered<_> = connections.into_iter().collect();
-        let _ =
-            tokio::time::timeout(Duration::from_secs(10), async { while connections.next().await.is_some() {} }).await;
+        // Idle keep-alive connections close at once, busy ones after their answer (10 s at
+        // most), while every connection goes on being served.
+        let drained = async {
+            tokio::join!(graceful.shutdown(), async { while connections.next().await.is_some() {} });
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), drained).await;
         self.stopping.set(true);
         self.asking.notify_one();
         self.queued.notify_one();
