@@ -442,20 +442,27 @@ impl<'a, B: Backend> Gateway<'a, B> {
         Ok(answers)
     }
 
+    /// Everything queued in `queue` since the last call, waiting on `wake` while it is empty;
+    /// `None` once the gateway stops and the queue is empty (what was queued is still taken).
+    async fn next_batch<T>(&self, queue: &RefCell<Vec<T>>, wake: &Notify) -> Option<Vec<T>> {
+        loop {
+            let batch = std::mem::take(&mut *queue.borrow_mut());
+            if !batch.is_empty() {
+                return Some(batch);
+            }
+            if self.stopping.get() {
+                return None;
+            }
+            wake.notified().await;
+        }
+    }
+
     /// Decides what the requests of this moment asked, in as few calls as the chain takes:
     /// one `check_batch` for all their consent checks (up to `MAX_CHECKS` a call), one
-    /// `check_break_glass` for the break-glass ones. Nothing is cached: every request's
-    /// checks are answered by the chain's state at that call.
+    /// `check_break_glass` for the break-glass ones; an identical check within the same block
+    /// is answered by the decision already made ([`Gateway::judge_within_block`]).
     async fn decide_loop(&self) {
-        loop {
-            let batch: Vec<Asked> = std::mem::take(&mut *self.asked.borrow_mut());
-            if batch.is_empty() {
-                if self.stopping.get() {
-                    return;
-                }
-                self.asking.notified().await;
-                continue;
-            }
+        while let Some(batch) = self.next_batch(&self.asked, &self.asking).await {
             let (glass, consent): (Vec<Asked>, Vec<Asked>) = batch.into_iter().partition(|a| a.break_glass.is_some());
             for group in [consent, glass] {
                 let checks: Vec<AccessCheck> = group.iter().flat_map(|a| a.checks.iter().copied()).collect();
@@ -624,15 +631,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
 
     /// Group commit: everything waiting goes to disk in one transaction.
     async fn commit_loop(&self) {
-        loop {
-            let batch: Vec<Waiting> = std::mem::take(&mut *self.waiting.borrow_mut());
-            if batch.is_empty() {
-                if self.stopping.get() {
-                    return;
-                }
-                self.queued.notified().await;
-                continue;
-            }
+        while let Some(batch) = self.next_batch(&self.waiting, &self.queued).await {
             let entries: Vec<(AccountId, Vec<NewEntry>)> =
                 batch.iter().map(|w| (w.account, w.entries.clone())).collect();
             let ok = match Outbox::new(self.client, self.store).enqueue_many(&entries) {
