@@ -13,22 +13,9 @@ use std::{
 /// A state directory with the suite deployed and attached, Dave's hospital (custodian,
 /// accessor) and Ferdie's laboratory (accessor) admitted, and patient MRN-7 registered.
 fn deployed() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let s = dir.path();
-    let deployment = ok(s, &["deploy", "--as", "alice"]);
-    let attach = deployment["attach_proposal"].as_u64().expect("an attach proposal").to_string();
-    ok(s, &["directory", "approve", &attach, "--as", "bob"]);
-    ok(s, &["directory", "execute", &attach, "--as", "bob"]);
-    for (operator, kind, roles) in [("dave", "hospital", "custodian,accessor"), ("ferdie", "laboratory", "accessor")] {
-        let proposal = ok(
-            s,
-            &["directory", "propose-admit", "--operator", operator, "--kind", kind, "--roles", roles, "--as", "alice"],
-        );
-        let id = proposal["result"]["proposal"].as_u64().unwrap().to_string();
-        ok(s, &["directory", "approve", &id, "--as", "charlie"]);
-        ok(s, &["directory", "execute", &id, "--as", "charlie"]);
-    }
-    ok(s, &["directory", "register-patient", "MRN-7", "--as", "dave"]);
+    let dir =
+        common::deployed_with(&[("dave", "hospital", "custodian,accessor"), ("ferdie", "laboratory", "accessor")]);
+    ok(dir.path(), &["directory", "register-patient", "MRN-7", "--as", "dave"]);
     dir
 }
 

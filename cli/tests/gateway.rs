@@ -32,20 +32,7 @@ const BIRTH_DATE: &str = "1961-07-23";
 /// A state directory with the suite deployed, Dave's hospital (custodian) and Eve's laboratory
 /// (accessor) admitted.
 fn deployed() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let s = dir.path();
-    let deployment = ok(s, &["deploy", "--as", "alice"]);
-    let attach = deployment["attach_proposal"].as_u64().unwrap().to_string();
-    ok(s, &["directory", "approve", &attach, "--as", "bob"]);
-    ok(s, &["directory", "execute", &attach, "--as", "bob"]);
-    for (operator, kind, roles) in [("dave", "hospital", "custodian"), ("eve", "laboratory", "accessor")] {
-        let args =
-            ["directory", "propose-admit", "--operator", operator, "--kind", kind, "--roles", roles, "--as", "alice"];
-        let id = ok(s, &args)["result"]["proposal"].as_u64().unwrap().to_string();
-        ok(s, &["directory", "approve", &id, "--as", "charlie"]);
-        ok(s, &["directory", "execute", &id, "--as", "charlie"]);
-    }
-    dir
+    common::deployed_with(&[("dave", "hospital", "custodian"), ("eve", "laboratory", "accessor")])
 }
 
 fn patient_id(n: usize) -> String {
@@ -92,29 +79,43 @@ fn configure(state: &Path, hfs: &Hfs, lab: &ClientKey) -> (std::path::PathBuf, S
     (path, base)
 }
 
-/// Starts the gateway, its log appended to `log`; waits until it answers.
-fn start(config: &Path, log: &Path, base: &str) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_custodia"))
+/// Starts the gateway, its log appended to `log`; waits until it answers `probe`.
+fn start(config: &Path, log: &Path, probe: &Caller) -> Child {
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
         .args(["gateway", "--config"])
         .arg(config)
         .env_remove("CUSTODIA_STATE")
         .env_remove("CUSTODIA_NODE")
         .stdout(Stdio::null())
-        .stderr(log)
+        .stderr(log_file)
         .spawn()
         .unwrap();
-    let probe = Caller::new(base, "probe", ClientKey::generate("p"));
     let started = Instant::now();
-    while probe.request("GET", "health", &[], None).status == 0 {
-        assert!(started.elapsed() < Duration::from_secs(60), "the gateway did not start");
+    let mut reply = probe.request("GET", "health", &[], None);
+    while reply.status == 0 {
+        if started.elapsed() >= Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the gateway did not start: {}; its log: {}",
+                String::from_utf8_lossy(&reply.body),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
+        reply = probe.request("GET", "health", &[], None);
     }
     child
 }
 
+/// A caller that only asks for the gateway's health.
+fn probe(base: &str) -> Caller {
+    Caller::new(base, "probe", ClientKey::generate("p"))
+}
+
 fn health(base: &str) -> Value {
-    Caller::new(base, "probe", ClientKey::generate("p")).request("GET", "health", &[], None).json()
+    probe(base).request("GET", "health", &[], None).json()
 }
 
 #[test]
@@ -134,7 +135,7 @@ fn a_gateway_killed_under_load_logs_every_served_read_exactly_once() {
     let key = ClientKey::generate("lab-1");
     let (config, base) = configure(s, &hfs, &key);
     let log = s.join("gateway.log");
-    let mut gateway = start(&config, &log, &base);
+    let mut gateway = start(&config, &log, &probe(&base));
 
     // When clients read through it, 8 at a time, and it is killed with SIGKILL mid-load.
     let caller = Caller::new(&base, "lab", key);
@@ -176,7 +177,7 @@ fn a_gateway_killed_under_load_logs_every_served_read_exactly_once() {
     assert!(served >= 60, "the load ran ({served} served)");
 
     // Then, restarted, it drains what it had queued; stopped gracefully, nothing is left.
-    let mut gateway = start(&config, &log, &base);
+    let mut gateway = start(&config, &log, &probe(&base));
     let started = Instant::now();
     while health(&base)["outbox_depth"] != 0 {
         assert!(started.elapsed() < Duration::from_secs(60), "the outbox did not drain: {}", health(&base));
@@ -268,34 +269,10 @@ fn a_gateway_with_tls_serves_https_only() {
     value["tls"] = json!({"certificate": "cert.pem", "key": "key.pem"});
     std::fs::write(&config, value.to_string()).unwrap();
     let https = base.replace("http://", "https://");
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(s.join("gateway.log")).unwrap();
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_custodia"))
-        .args(["gateway", "--config"])
-        .arg(&config)
-        .env_remove("CUSTODIA_STATE")
-        .env_remove("CUSTODIA_NODE")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-
     // Then a client trusting that certificate gets its answers over TLS …
     let pem = std::fs::read(s.join("cert.pem")).unwrap();
     let trusted = Caller::new(&https, "lab", key.clone()).trusting(&pem).unwrap();
-    let started = Instant::now();
-    loop {
-        let reply = trusted.request("GET", "health", &[], None);
-        if reply.status != 0 {
-            break;
-        }
-        let log = std::fs::read_to_string(s.join("gateway.log")).unwrap_or_default();
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the gateway did not start: {}; its log: {log}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut gateway = start(&config, &s.join("gateway.log"), &trusted);
     assert_eq!(trusted.request("GET", "health", &[], None).json()["status"], "pass");
     let smart = trusted.request("GET", ".well-known/smart-configuration", &[], None).json();
     assert_eq!(smart["token_endpoint"], format!("{https}/auth/token"), "the public URL is https");

@@ -9,8 +9,7 @@ use custodia_fixtures::hfs::Hfs;
 
 #[test]
 fn the_gateway_decides_and_logs_on_the_local_chain() {
-    let node =
-        std::env::var("CUSTODIA_NODE_URL").expect("CUSTODIA_NODE_URL: start a chain with scripts/chain-start.sh");
+    let node = common::node_url();
     let hfs = Hfs::start();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_custodia"))
         .args(["demo", "--json", "--node", &node, "--fhir-server", &hfs.url])

@@ -3,14 +3,10 @@
 
 mod common;
 
-fn node_url() -> String {
-    std::env::var("CUSTODIA_NODE_URL").expect("CUSTODIA_NODE_URL: start a chain with scripts/chain-start.sh")
-}
-
 #[test]
 fn the_demo_story_runs_over_json_rpc() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_custodia"))
-        .args(["demo", "--json", "--node", &node_url()])
+        .args(["demo", "--json", "--node", &common::node_url()])
         .env("CUSTODIA_STATE", tempfile::tempdir().unwrap().path())
         .output()
         .unwrap();

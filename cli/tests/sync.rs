@@ -29,31 +29,7 @@ use std::{
 
 /// A state directory with the suite deployed and Dave's hospital admitted as a custodian.
 fn deployed() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let s = dir.path();
-    let deployment = ok(s, &["deploy", "--as", "alice"]);
-    let attach = deployment["attach_proposal"].as_u64().unwrap().to_string();
-    ok(s, &["directory", "approve", &attach, "--as", "bob"]);
-    ok(s, &["directory", "execute", &attach, "--as", "bob"]);
-    let proposal = ok(
-        s,
-        &[
-            "directory",
-            "propose-admit",
-            "--operator",
-            "dave",
-            "--kind",
-            "hospital",
-            "--roles",
-            "custodian",
-            "--as",
-            "alice",
-        ],
-    );
-    let id = proposal["result"]["proposal"].as_u64().unwrap().to_string();
-    ok(s, &["directory", "approve", &id, "--as", "charlie"]);
-    ok(s, &["directory", "execute", &id, "--as", "charlie"]);
-    dir
+    common::deployed_with(&[("dave", "hospital", "custodian")])
 }
 
 fn sync(state: &Path, hfs: &Hfs) -> Value {

@@ -20,6 +20,33 @@ pub fn custodia(state: &Path, args: &[&str]) -> Output {
         .expect("custodia runs")
 }
 
+/// A state directory with the suite deployed on the embedded chain and attached (Alice
+/// proposes, Bob approves and executes), and the institutions `(operator, kind, roles)`
+/// admitted (Alice proposes, Charlie approves and executes).
+#[allow(dead_code)] // not every suite deploys on a state directory
+pub fn deployed_with(admitted: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path();
+    let deployment = ok(s, &["deploy", "--as", "alice"]);
+    let attach = deployment["attach_proposal"].as_u64().expect("an attach proposal").to_string();
+    ok(s, &["directory", "approve", &attach, "--as", "bob"]);
+    ok(s, &["directory", "execute", &attach, "--as", "bob"]);
+    for (operator, kind, roles) in admitted {
+        let args =
+            ["directory", "propose-admit", "--operator", operator, "--kind", kind, "--roles", roles, "--as", "alice"];
+        let id = ok(s, &args)["result"]["proposal"].as_u64().unwrap().to_string();
+        ok(s, &["directory", "approve", &id, "--as", "charlie"]);
+        ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+    }
+    dir
+}
+
+/// The local chain's URL, from `CUSTODIA_NODE_URL` (scripts/test.sh starts the chain).
+#[allow(dead_code)] // only the suites against a node
+pub fn node_url() -> String {
+    std::env::var("CUSTODIA_NODE_URL").expect("CUSTODIA_NODE_URL: start a chain with scripts/chain-start.sh")
+}
+
 /// Runs a command that must succeed and returns its JSON output.
 #[allow(dead_code)]
 pub fn ok(state: &Path, args: &[&str]) -> Value {
