@@ -581,8 +581,17 @@ async fn gateway_chapter<B: Backend>(
         .institution;
     let caller = Caller::new(&config.public_url, "lab-system", key);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let blocking = |f: Box<dyn FnOnce() -> custodia_services::gateway::caller::Reply + Send>| async move {
-        tokio::task::spawn_blocking(f).await.map_err(|e| Error::Input(format!("demo: {e}")))
+    // The laboratory's system: a token for `purpose`, then the result read with `headers`
+    // (off this thread, where the gateway runs); the token endpoint's refusal if it gives none.
+    let read_result = |purpose: &'static str, headers: &'static [(&'static str, &'static str)]| {
+        let caller = caller.clone();
+        async move {
+            let read = move || match caller.token("system/*.read", purpose) {
+                Ok(token) => caller.get(&token, "Observation/demo-hb", headers),
+                Err(refused) => refused,
+            };
+            tokio::task::spawn_blocking(read).await.map_err(|e| Error::Input(format!("demo: {e}")))
+        }
     };
     let chapter = async {
         let at = client.backend().now().await?;
@@ -605,12 +614,7 @@ async fn gateway_chapter<B: Backend>(
         )
         .await?;
 
-        let c = caller.clone();
-        let read = blocking(Box::new(move || match c.token("system/*.read", "TREAT") {
-            Ok(token) => c.get(&token, "Observation/demo-hb", &[]),
-            Err(refused) => refused,
-        }))
-        .await?;
+        let read = read_result("TREAT", &[]).await?;
         expect(read.status == 200, "the gateway to serve the read under consent")?;
         s.note(
             "Laboratory system, through Hospital A's gateway",
@@ -625,12 +629,7 @@ async fn gateway_chapter<B: Backend>(
         let revoked = client.consents().revoke(receipt).submit(hospital).await?;
         s.done("Hospital A (for the patient)", &format!("revokes receipt #{receipt}"), &revoked, "revoked".into())
             .await?;
-        let c = caller.clone();
-        let refused = blocking(Box::new(move || match c.token("system/*.read", "TREAT") {
-            Ok(token) => c.get(&token, "Observation/demo-hb", &[]),
-            Err(refused) => refused,
-        }))
-        .await?;
+        let refused = read_result("TREAT", &[]).await?;
         expect(refused.status == 403, "the gateway to refuse the read after the revocation")?;
         s.note(
             "Laboratory system, through the gateway",
@@ -639,12 +638,7 @@ async fn gateway_chapter<B: Backend>(
         )
         .await?;
 
-        let c = caller.clone();
-        let glass = blocking(Box::new(move || match c.token("system/*.read", "ETREAT") {
-            Ok(token) => c.get(&token, "Observation/demo-hb", &[("X-Break-Glass-Reason", "life-threatening")]),
-            Err(refused) => refused,
-        }))
-        .await?;
+        let glass = read_result("ETREAT", &[("X-Break-Glass-Reason", "life-threatening")]).await?;
         expect(glass.status == 200, "the gateway to serve a break-glass read")?;
         s.note(
             "Laboratory system, through the gateway",
