@@ -249,7 +249,7 @@ fn fhir_id(id: &str) -> Result<String, Refusal> {
 
 /// The query string as decoded pairs; a key twice (other than none) is refused, since
 /// servers disagree on what repeated parameters mean.
-fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Refusal> {
+pub(crate) fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Refusal> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for part in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').unwrap_or((part, ""));

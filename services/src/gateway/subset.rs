@@ -21,12 +21,9 @@ impl Subset {
     /// The subset a query string asks for.
     pub fn of_query(query: Option<&str>) -> Result<Subset, Refusal> {
         let mut subset = Subset::default();
-        for part in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = part.split_once('=').unwrap_or((part, ""));
-            match key {
+        for (key, value) in super::request::query_pairs(query.unwrap_or_default())? {
+            match key.as_str() {
                 "_elements" => {
-                    let value = super::request::percent_decode(value)
-                        .ok_or_else(|| Refusal::bad_request("_elements is not valid UTF-8"))?;
                     let names: Vec<String> = value.split(',').map(str::trim).map(str::to_string).collect();
                     let valid = |n: &String| {
                         n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -38,7 +35,7 @@ impl Subset {
                     }
                     subset.elements = Some(names);
                 }
-                "_summary" => match value {
+                "_summary" => match value.as_str() {
                     "false" => {}
                     "data" => subset.without_text = true,
                     _ => {
