@@ -58,20 +58,8 @@ if pid="$(running_pid)" && [ -s "$port_file" ]; then
   exit 0
 fi
 
-# 1. Node and the npm packages (exactly package-lock.json; no install scripts: the only one,
-#    sqlite3's, is for chopsticks' --db, which we do not use).
-command -v node >/dev/null || fail "node not found: Node.js 20 or later is needed"
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-[ "$node_major" -ge 20 ] || fail "Node.js $(node --version) is too old: 20 or later is needed"
-lock_digest="$(sha256sum "$chain_dir/package-lock.json" | cut -d' ' -f1)"
-npm_stamp="$chain_dir/node_modules/.custodia-lock.sha256"
-if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$lock_digest" ]; then
-  say "installing npm packages into scripts/chain/node_modules (npm ci)"
-  command -v npm >/dev/null || fail "npm not found"
-  (cd "$chain_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2 \
-    || fail "npm ci in scripts/chain failed (is the npm registry reachable?)"
-  echo "$lock_digest" > "$npm_stamp"
-fi
+# 1. Node and the npm packages (exactly package-lock.json).
+"$here/npm-install.sh" "$chain_dir"
 
 # 2. The runtime Wasm.
 "$here/build-runtime.sh" >&2 || fail "building the runtime Wasm failed"

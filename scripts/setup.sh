@@ -38,6 +38,7 @@ packages=(
   pkg-config libssl-dev  # for helios-hfs, the FHIR server (scripts/hfs-install.sh)
   sqlite3  # the sync tests change a record in the FHIR server's database behind its back
   openssl  # the gateway's TLS test makes a certificate of its own
+  chromium  # the explorer's pages are tested in a real browser, headless (scripts/browser)
 )
 missing=()
 for p in "${packages[@]}"; do

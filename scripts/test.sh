@@ -7,7 +7,9 @@
 #  3. the examples (one task each), run as a user would;
 #  4. `custodia sync`, `fhir verify --server` and the gateway (`custodia gateway`, in process and
 #     as a process killed under load) against real Helios HFS servers (its debug build,
-#     installed by scripts/setup.sh; each test starts its own with scripts/hfs-start.sh);
+#     installed by scripts/setup.sh; each test starts its own with scripts/hfs-start.sh); the
+#     patient explorer's page in Debian's Chromium, headless (puppeteer-core, axe-core), and
+#     its proof checker against custodia-merkle's vectors in Node.js;
 #  5. the end-to-end suite over JSON-RPC against a local chain (the substrate-contracts-node
 #     runtime under chopsticks, started here and stopped at the end), then every contract event
 #     those suites emitted decoded with @polkadot/api-contract 16.5.6 (every type at least once).
@@ -27,9 +29,14 @@ for example in records_commit_and_verify consents_grant_and_check access_log_and
   cargo run --quiet -p custodia-services --example "$example"
 done
 
-echo "==> the sync follower, server verification and the gateway against Helios HFS"
+echo "==> the page's proof checker (merkle.js) against custodia-merkle's vectors, in Node.js"
+node --test services/src/explorer/page/merkle.test.mjs
+
+echo "==> the sync follower, server verification and the gateway against Helios HFS; the"
+echo "    patient explorer in Debian's Chromium, headless"
 export CUSTODIA_HFS_PROFILE=debug
-cargo test --quiet -p custodia-cli --features hfs --test sync --test gateway
+"$here/npm-install.sh" "$here/browser"
+cargo test --quiet -p custodia-cli --features hfs,browser --test sync --test gateway --test explorer
 cargo test --quiet -p custodia-tests --features hfs --test sync_faults --test gateway
 
 echo "==> end-to-end suite over JSON-RPC on a local chain"

@@ -37,6 +37,10 @@ impl Backend for AnyBackend {
         delegate!(self.now())
     }
 
+    async fn block_time(&self, block: u32) -> Result<u64> {
+        delegate!(self.block_time(block))
+    }
+
     async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {
         delegate!(self.dry_run(origin, contract, input))
     }

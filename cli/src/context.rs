@@ -56,13 +56,18 @@ impl Context {
 
     /// The chain: `--node`, else the node the deployment was made on, else the embedded one.
     pub async fn backend(&self) -> Result<AnyBackend> {
-        let endpoint = match &self.global.node {
-            Some(url) => Some(url.clone()),
-            None => Deployment::load(&self.deployment_path()).ok().map(|d| d.endpoint).filter(|e| e.starts_with("ws")),
-        };
-        match endpoint {
+        match self.node_url() {
             Some(url) => Ok(AnyBackend::Node(NodeBackend::connect(&url, Finality::Finalized).await?)),
             None => Ok(AnyBackend::Sandbox(Box::new(SandboxBackend::open(&self.path("chain.scale"))?))),
+        }
+    }
+
+    /// The node's URL: `--node`, else the node the deployment was made on; `None` for the
+    /// embedded chain.
+    pub fn node_url(&self) -> Option<String> {
+        match &self.global.node {
+            Some(url) => Some(url.clone()),
+            None => Deployment::load(&self.deployment_path()).ok().map(|d| d.endpoint).filter(|e| e.starts_with("ws")),
         }
     }
 

@@ -19,19 +19,20 @@ use custodia_client::{
         consents::{Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
         directory::{Action, InstitutionKind, Role, Roles},
         records::{ErasureReason, Supersedence, Verification, VersionRef},
-        InstitutionId,
+        InstitutionId, PatientId,
     },
     verify::{commitment, new_salt, opaque_locator, Pseudonyms},
     Backend, Client, Finality, NodeBackend, Signer,
 };
 use custodia_sandbox::{SandboxBackend, SandboxClock};
 use custodia_services::{
+    explorer::{Explorer, Names, RootSource},
     index::Index,
     outbox::{Access, Drained, Outbox},
     Error, Result, Store,
 };
 use serde_json::{json, Value};
-use std::process::ExitCode;
+use std::{net::SocketAddr, process::ExitCode};
 
 /// Two lab results, as an EHR would hold them off chain.
 const V1: &[u8] = br#"{"resourceType":"Observation","id":"hb-1","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"718-7"}]},"valueQuantity":{"value":6.3,"unit":"mmol/L"}}"#;
@@ -109,7 +110,7 @@ fn expect(condition: bool, what: &str) -> Result<()> {
     }
 }
 
-pub async fn run(ctx: &Context, fhir_server: Option<&str>) -> Result<ExitCode> {
+pub async fn run(ctx: &Context, fhir_server: Option<&str>, explorer: Option<SocketAddr>) -> Result<ExitCode> {
     let backend = match &ctx.global.node {
         Some(url) => AnyBackend::Node(NodeBackend::connect(url, Finality::Finalized).await?),
         None => AnyBackend::Sandbox(Box::new(SandboxBackend::new(SandboxClock::wall()))),
@@ -123,7 +124,16 @@ pub async fn run(ctx: &Context, fhir_server: Option<&str>) -> Result<ExitCode> {
             }
         }
     }
-    story(backend, out, &Bundles::from_env(), &ctx.endpoint(), fhir_server).await?;
+    let told = story(backend, out, &Bundles::from_env(), &ctx.endpoint(), fhir_server).await?;
+    if let Some(listen) = explorer {
+        // The story's chain lives in this process: serve its explorer from here.
+        let store = Store::in_memory()?;
+        store.bind(told.client.deployment())?;
+        let roots = ctx.global.node.clone().map_or(RootSource::Server, RootSource::Node);
+        let explorer = Explorer::new(&told.client, &store, told.names, roots);
+        let links = [("the patient", told.patient), ("another patient", told.other_patient)];
+        crate::commands::explorer::serve(&told.client, &explorer, listen, 2000, &links).await?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -135,13 +145,22 @@ struct Cast {
     lab: Signer,
 }
 
+/// What the story leaves behind: its chain, its two patients, and the words for its
+/// institutions and codes (for the explorer).
+pub struct Told<B> {
+    pub client: Client<B>,
+    pub patient: PatientId,
+    pub other_patient: PatientId,
+    pub names: Names,
+}
+
 pub async fn story<B: Backend>(
     backend: B,
     out: Out,
     bundles: &Bundles,
     endpoint: &str,
     fhir_server: Option<&str>,
-) -> Result<()> {
+) -> Result<Told<B>> {
     let cast = Cast {
         admins: [Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?],
         hospital_a: Signer::from_uri("//Custodia//HospitalA")?,
@@ -216,7 +235,7 @@ pub async fn story<B: Backend>(
             .await?;
             Ok(member.institution)
         };
-    let _hospital_a =
+    let hospital_a =
         admit(&cast.hospital_a, InstitutionKind::Hospital, both, "Hospital A (custodian, accessor)").await?;
     let hospital_b =
         admit(&cast.hospital_b, InstitutionKind::Hospital, both, "Hospital B (custodian, accessor)").await?;
@@ -264,6 +283,21 @@ pub async fn story<B: Backend>(
     )
     .await?;
     let v2 = VersionRef { record, version: 2 };
+    // Another patient, of another hospital: nothing about them may show on the first one's page.
+    let other_patient = pseudonyms.patient("MRN-0077");
+    dir.register_patient(other_patient).submit(&cast.hospital_b).await?;
+    let other_record = pseudonyms.record("Observation/chol-7");
+    let done = records
+        .commit(other_record, other_patient, commitment(&new_salt(), V1), opaque_locator(other_record, "1"), kind)
+        .submit(&cast.hospital_b)
+        .await?;
+    s.done(
+        "Hospital B",
+        "registers its own patient MRN-0077 and commits a result of theirs",
+        &done,
+        format!("patient {}, record {} v1", short(other_patient.as_bytes()), short(other_record.as_bytes())),
+    )
+    .await?;
     let attempt = records
         .commit(record, patient, commitment(&new_salt(), V2), b"x".to_vec(), kind)
         .submit(&cast.hospital_b)
@@ -429,12 +463,22 @@ pub async fn story<B: Backend>(
     }
 
     let LogHead { size, root } = log.head().query().await?;
+    let names = Names {
+        institutions: [(hospital_a, "Hospital A"), (hospital_b, "Hospital B"), (lab, "the laboratory")]
+            .into_iter()
+            .map(|(id, name)| (id, name.to_string()))
+            .collect(),
+        codes: [(format!("0x{}", hex::encode(kind.as_bytes())), "a haemoglobin blood test (LOINC 718-7)".to_string())]
+            .into_iter()
+            .collect(),
+    };
     if s.out.json {
         crate::say!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "deployment": client.deployment(),
                 "log": {"size": size, "root": hex32(&root)},
+                "patient": hex32(patient.as_bytes()),
                 "timeline": s.steps,
             }))
             .expect("JSON values serialise")
@@ -447,7 +491,7 @@ pub async fn story<B: Backend>(
         );
         crate::say!("Directory {}.", ss58(&client.deployment().directory.address));
     }
-    Ok(())
+    Ok(Told { client, patient, other_patient, names })
 }
 
 /// A clinician's system writes to the hospital's FHIR server; the hospital's sync follower

@@ -13,7 +13,7 @@ mod demo;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{access, consent, deploy, directory, fhir, gateway, patient, record, store, sync};
+use commands::{access, consent, deploy, directory, explorer, fhir, gateway, patient, record, store, sync};
 use context::{Context, Global};
 use custodia_services::Error;
 use std::process::ExitCode;
@@ -43,6 +43,10 @@ enum Command {
         /// Helios HFS is installed.
         #[arg(long)]
         fhir_server: Option<String>,
+        /// After the story, serve the patient explorer over its chain here (e.g.
+        /// 127.0.0.1:8480) until stopped, and print the two patients' pages.
+        #[arg(long, value_name = "ADDRESS")]
+        explorer: Option<std::net::SocketAddr>,
     },
     /// Upload and instantiate the four contracts, wired together; write deployment.json.
     Deploy(deploy::DeployArgs),
@@ -69,6 +73,9 @@ enum Command {
     /// The consent-enforcing FHIR gateway in front of a FHIR server (`--config FILE`): reads
     /// decided on chain and logged, writes by the custodian committed; runs until stopped.
     Gateway(gateway::GatewayArgs),
+    /// The patient explorer: a page and a read-only JSON API where a patient sees who stored,
+    /// shared and read their records and checks each access in the browser; runs until stopped.
+    Explorer(explorer::ExplorerArgs),
     /// The local store: backup and restore.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -120,7 +127,7 @@ fn hint(error: &Error) -> Option<String> {
 
 async fn run(ctx: &Context, command: Command) -> custodia_services::Result<ExitCode> {
     match command {
-        Command::Demo { fhir_server } => demo::run(ctx, fhir_server.as_deref()).await,
+        Command::Demo { fhir_server, explorer } => demo::run(ctx, fhir_server.as_deref(), explorer).await,
         Command::Deploy(args) => deploy::run(ctx, args).await,
         Command::Directory(command) => directory::run(ctx, command).await,
         Command::Patient(command) => patient::run(ctx, command).await,
@@ -131,6 +138,7 @@ async fn run(ctx: &Context, command: Command) -> custodia_services::Result<ExitC
         Command::Store(command) => store::run(ctx, command).await,
         Command::Sync(args) => sync::run(ctx, args).await,
         Command::Gateway(args) => gateway::run(&ctx.global, args).await,
+        Command::Explorer(args) => explorer::run(ctx, args).await,
     }
 }
 

@@ -119,6 +119,9 @@ pub trait Backend {
     /// The newest block's timestamp (milliseconds since the Unix epoch).
     async fn now(&self) -> Result<u64>;
 
+    /// The timestamp of block `block` (milliseconds since the Unix epoch).
+    async fn block_time(&self, block: u32) -> Result<u64>;
+
     /// Runs a call against the newest state and throws its effects away.
     async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun>;
 
@@ -158,6 +161,10 @@ impl<T: Backend> Backend for &T {
 
     async fn now(&self) -> Result<u64> {
         (**self).now().await
+    }
+
+    async fn block_time(&self, block: u32) -> Result<u64> {
+        (**self).block_time(block).await
     }
 
     async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {

@@ -227,6 +227,11 @@ where
         self
     }
 
+    /// The call data: the message's selector, then its SCALE-encoded arguments.
+    pub fn input(&self) -> &[u8] {
+        &self.input
+    }
+
     /// Runs the query against the newest state.
     pub async fn query(self) -> Result<R> {
         let dry = self.client.backend().dry_run(self.origin, self.contract, &self.input).await?;

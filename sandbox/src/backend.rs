@@ -92,16 +92,17 @@ impl SandboxBackend {
             backend.save(&mut backend.lock())?;
             return Ok(backend);
         }
-        let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-        let saved =
-            Saved::decode(&mut &bytes[..]).map_err(|e| Error::decoding("the embedded chain's state file", e))?;
-        if saved.format != FORMAT {
-            return Err(Error::decoding("the embedded chain's state file", format!("unknown format {}", saved.format)));
-        }
-        let snapshot = Snapshot { storage: saved.storage, storage_root: H256(saved.root) };
-        let state =
-            State { sandbox: Sandbox::restored(snapshot, saved.journal), genesis: saved.genesis, clock: saved.clock };
-        Ok(Self { state: Mutex::new(state), file: Some(file.to_path_buf()) })
+        Ok(Self { state: Mutex::new(load(file)?), file: Some(file.to_path_buf()) })
+    }
+
+    /// Reads the chain's file again: what other processes sealed since this one opened it (a
+    /// reader following the embedded chain, such as the explorer). Does nothing for a chain
+    /// in memory.
+    pub fn reload(&self) -> Result<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let state = load(file)?;
+        *self.lock() = state;
+        Ok(())
     }
 
     /// Runs `f` on the chain itself (state roots, privacy scans, the clock).
@@ -161,6 +162,17 @@ impl SandboxBackend {
     }
 }
 
+/// The chain saved in `file`.
+fn load(file: &Path) -> Result<State> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let saved = Saved::decode(&mut &bytes[..]).map_err(|e| Error::decoding("the embedded chain's state file", e))?;
+    if saved.format != FORMAT {
+        return Err(Error::decoding("the embedded chain's state file", format!("unknown format {}", saved.format)));
+    }
+    let snapshot = Snapshot { storage: saved.storage, storage_root: H256(saved.root) };
+    Ok(State { sandbox: Sandbox::restored(snapshot, saved.journal), genesis: saved.genesis, clock: saved.clock })
+}
+
 /// Writes `bytes` to `file` so that a crash leaves either the old or the new content.
 fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = file.with_extension("tmp");
@@ -194,6 +206,11 @@ impl Backend for SandboxBackend {
         let mut state = self.lock();
         let block_ms = state.clock.block_ms;
         Ok(state.sandbox.now().saturating_sub(block_ms))
+    }
+
+    async fn block_time(&self, block: u32) -> Result<u64> {
+        // Every block is sealed at its clock time (`seal`).
+        Ok(self.lock().clock.at(block))
     }
 
     async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {

@@ -8,7 +8,7 @@
 
 use crate::{Error, Result, Store};
 use custodia_client::{
-    types::access_log::{AccessLogged, Entry},
+    types::access_log::{AccessLogged, Entry, LogHead},
     Backend, Client,
 };
 use custodia_merkle::{leaf_hash, verify_inclusion, Sha256, Tree};
@@ -156,9 +156,17 @@ impl<'a, B: Backend> Index<'a, B> {
 
     /// An inclusion proof of entry `index` in the tree as it is now on chain.
     pub async fn prove(&self, index: u64) -> Result<InclusionProof> {
-        let size = self.client.access_log().head().query().await?.size;
+        let (_, mut proofs) = self.prove_each(&[index]).await?;
+        Ok(proofs.remove(0))
+    }
+
+    /// Inclusion proofs of entries `indices` in the tree as it is now on chain (the tree built
+    /// once for all of them), with that tree's head as the chain reported it.
+    pub async fn prove_each(&self, indices: &[u64]) -> Result<(LogHead, Vec<InclusionProof>)> {
+        let head = self.client.access_log().head().query().await?;
+        let size = head.size;
         let indexed = self.sync().await?;
-        if index >= size {
+        if let Some(index) = indices.iter().find(|index| **index >= size) {
             return Err(Error::Input(format!("the log holds {size} entries; there is no entry {index}")));
         }
         if indexed < size {
@@ -166,12 +174,18 @@ impl<'a, B: Backend> Index<'a, B> {
         }
         let leaves = self.leaves(0, size)?;
         let tree = Tree::from_leaves::<Sha256>(leaves.iter().map(|leaf| leaf_hash::<Sha256>(leaf)));
-        let path = tree
-            .inclusion_proof::<Sha256>(index, size)
-            .ok_or_else(|| Error::Input(format!("no proof of entry {index} in a tree of {size}")))?;
-        let leaf = leaves[index as usize].clone();
-        let entry = read_leaf(&leaf)?;
-        Ok(InclusionProof { index, size, entry, leaf, path })
+        let proofs = indices
+            .iter()
+            .map(|&index| {
+                let path = tree
+                    .inclusion_proof::<Sha256>(index, size)
+                    .ok_or_else(|| Error::Input(format!("no proof of entry {index} in a tree of {size}")))?;
+                let leaf = leaves[index as usize].clone();
+                let entry = read_leaf(&leaf)?;
+                Ok(InclusionProof { index, size, entry, leaf, path })
+            })
+            .collect::<Result<_>>()?;
+        Ok((head, proofs))
     }
 
     /// Checks a proof against the root the chain recorded for the proof's tree size.

@@ -20,6 +20,9 @@
 //!   server: SMART Backend Services tokens, consent decided on chain for every version served,
 //!   content verified, every read logged through the outbox before the answer leaves; it hosts
 //!   the sync follower and drains the outbox;
+//! - [`explorer`]: the patient explorer: a page and a read-only JSON API from which a patient
+//!   sees every version, consent, access and change of control about them, checking each
+//!   access's inclusion proof in the browser; and auditors an institution's accesses;
 //! - [`restore`]: a store restored from a backup brought in line with the chain
 //!   ([`Store::backup`], [`Store::restore`]).
 //!
@@ -32,6 +35,7 @@
 pub mod audit_import;
 pub mod consent_import;
 pub mod error;
+pub mod explorer;
 pub mod fhir_import;
 pub mod fhir_server;
 pub mod gateway;

@@ -45,6 +45,7 @@ impl Store {
         crate::index::create_tables(&tx)?;
         crate::fhir_import::create_tables(&tx)?;
         crate::sync::create_tables(&tx)?;
+        crate::explorer::index::create_tables(&tx)?;
         tx.commit()?;
         Ok(Self { db })
     }

@@ -77,6 +77,10 @@ impl Backend for Flaky {
         self.chain.now().await
     }
 
+    async fn block_time(&self, block: u32) -> Result<u64> {
+        self.chain.block_time(block).await
+    }
+
     async fn dry_run(&self, origin: AccountId, contract: AccountId, input: &[u8]) -> Result<DryRun> {
         self.chain.dry_run(origin, contract, input).await
     }

@@ -50,7 +50,7 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<ExitCode> {
 }
 
 /// SIGTERM or SIGINT.
-async fn stop_signal() {
+pub async fn stop_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {

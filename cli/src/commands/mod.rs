@@ -4,6 +4,7 @@ pub mod access;
 pub mod consent;
 pub mod deploy;
 pub mod directory;
+pub mod explorer;
 pub mod fhir;
 pub mod gateway;
 pub mod parse;

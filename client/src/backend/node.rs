@@ -261,9 +261,21 @@ impl Connection {
     }
 
     async fn storage_raw(&self, address: &impl subxt::storage::Address) -> Result<Option<Vec<u8>>> {
+        self.storage_raw_at(address, None).await
+    }
+
+    /// A storage value at block `at` (the newest block if `None`).
+    async fn storage_raw_at(
+        &self,
+        address: &impl subxt::storage::Address,
+        at: Option<subxt::utils::H256>,
+    ) -> Result<Option<Vec<u8>>> {
         let key = self.api.storage().address_bytes(address).map_err(|e| Error::decoding("a storage key", e))?;
-        let at = self.api.storage().at_latest().await.map_err(|e| self.lost(e))?;
-        at.fetch_raw(key).await.map_err(|e| self.lost(e))
+        let storage = match at {
+            Some(hash) => self.api.storage().at(hash),
+            None => self.api.storage().at_latest().await.map_err(|e| self.lost(e))?,
+        };
+        storage.fetch_raw(key).await.map_err(|e| self.lost(e))
     }
 
     /// Signs and submits `tx`, then follows new (or finalized) blocks until one holds it, and
@@ -345,12 +357,7 @@ impl Connection {
     /// `None`); zeros for an account the chain does not know.
     async fn account(&self, account: AccountId, at: Option<subxt::utils::H256>) -> Result<(u32, u128)> {
         let key = subxt::dynamic::storage("System", "Account", vec![Value::from_bytes(account)]);
-        let key = self.api.storage().address_bytes(&key).map_err(|e| Error::decoding("a storage key", e))?;
-        let storage = match at {
-            Some(hash) => self.api.storage().at(hash),
-            None => self.api.storage().at_latest().await.map_err(|e| self.lost(e))?,
-        };
-        let raw = storage.fetch_raw(key).await.map_err(|e| self.lost(e))?;
+        let raw = self.storage_raw_at(&key, at).await?;
         // AccountInfo: nonce, consumers, providers, sufficients, then data.free.
         Ok(raw
             .and_then(|r| <(u32, u32, u32, u32, u128)>::decode(&mut &r[..]).ok())
@@ -403,6 +410,19 @@ impl Backend for NodeBackend {
         self.read(async |c| {
             let address = subxt::dynamic::storage("Timestamp", "Now", ());
             let raw = c.storage_raw(&address).await?.unwrap_or_default();
+            u64::decode(&mut &raw[..]).map_err(|e| Error::decoding("Timestamp::Now", e))
+        })
+        .await
+    }
+
+    async fn block_time(&self, block: u32) -> Result<u64> {
+        self.read(async |c| {
+            let number = Some(NumberOrHex::Number(block.into()));
+            let Some(hash) = c.rpc.chain_get_block_hash(number).await.map_err(|e| c.lost(e))? else {
+                return Err(c.lost(format!("the node does not know block {block}")));
+            };
+            let address = subxt::dynamic::storage("Timestamp", "Now", ());
+            let raw = c.storage_raw_at(&address, Some(hash)).await?.unwrap_or_default();
             u64::decode(&mut &raw[..]).map_err(|e| Error::decoding("Timestamp::Now", e))
         })
         .await

@@ -1,0 +1,102 @@
+// Opens an explorer page in Debian's Chromium (headless, driven over the DevTools protocol by
+// puppeteer-core), waits until the page has checked every proof itself, runs axe-core (WCAG
+// 2.1 A and AA) on it, and prints what a person sees as JSON, for the Rust tests to assert on.
+//
+//   node explorer-check.mjs URL [--screenshot FILE] [--tamper path|leaf] [--keyboard]
+//
+// --tamper alters the first access's proof (a sibling hash, or a byte of the entry) in the
+// API's answer on its way to the page: the page, not the server, must catch it.
+import puppeteer from "puppeteer-core";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+const args = process.argv.slice(2);
+const url = args[0];
+const option = (name) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const screenshot = option("--screenshot");
+const tamper = option("--tamper");
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CUSTODIA_CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+  ],
+});
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1100, height: 900 });
+  // The page's Content-Security-Policy allows its own scripts only; axe-core is injected by
+  // this test, so the browser is told to let it in (the page's own policy is unchanged).
+  await page.setBypassCSP(true);
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("console", (message) => { if (message.type() === "error") errors.push(message.text()); });
+  if (tamper) {
+    await page.setRequestInterception(true);
+    page.on("request", async (request) => {
+      if (!request.url().includes("/api/patients/")) return request.continue();
+      const answer = await fetch(request.url());
+      const data = await answer.json();
+      const proof = data.accesses[0].proof;
+      const flip = (hex, at) => hex.slice(0, at) + ((parseInt(hex[at], 16) ^ 1).toString(16)) + hex.slice(at + 1);
+      if (tamper === "path") proof.path[0] = flip(proof.path[0], 10);
+      else proof.leaf = flip(proof.leaf, proof.leaf.length - 1);
+      request.respond({ status: 200, contentType: "application/json", body: JSON.stringify(data) });
+    });
+  }
+  const started = Date.now();
+  await page.goto(url, { waitUntil: "load" });
+  await page.waitForFunction(() => document.body.dataset.ready === "true", { timeout: 60000 });
+  const path = new URL(url).pathname;
+  if (path.startsWith("/patient/")) {
+    await page.waitForFunction(
+      () => document.body.dataset.checked || document.querySelector("[role=alert]") || !document.querySelector(".proof.pending") && document.getElementById("proof-summary")?.className,
+      { timeout: 60000 },
+    );
+  }
+  const loadMs = Date.now() - started;
+  const seen = await page.evaluate(() => {
+    const text = (selector) => [...document.querySelectorAll(selector)].map((n) => n.innerText.trim());
+    return {
+      title: document.title,
+      checked: document.body.dataset.checked ?? null,
+      summary: text("#summary p"),
+      alerts: text("[role=alert]"),
+      accesses: [...document.querySelectorAll("li.access")].map((li) => ({
+        leaf: li.dataset.leaf,
+        text: li.innerText.trim(),
+        breakGlass: li.classList.contains("break-glass"),
+        proof: li.querySelector(".proof")?.className ?? null,
+      })),
+      versions: text("li.version"),
+      consents: text("li.consent"),
+      control: text("#control li"),
+      audit: text("#audit li, #audit-break-glass li, #audit p"),
+      body: document.body.innerText,
+    };
+  });
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+  // Keyboard: every control of the page is reached by Tab, in order.
+  const reached = [];
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press("Tab");
+    const id = await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+    if (reached.includes(id)) break;
+    reached.push(id);
+  }
+  await page.addScriptTag({ content: AXE });
+  const axe = await page.evaluate(async () =>
+    (await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })).violations
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })));
+  console.log(JSON.stringify({ ...seen, loadMs, keyboard: reached, axe, errors }));
+} finally {
+  await browser.close();
+}
