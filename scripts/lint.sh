@@ -16,8 +16,8 @@ shellcheck -x scripts/*.sh .ci/run
 echo "==> cargo fmt --all --check"
 cargo fmt --all --check
 
-echo "==> cargo clippy --workspace --all-targets (with the FHIR-server and browser tests)"
-cargo clippy --workspace --all-targets --features custodia-cli/hfs,custodia-cli/browser,custodia-tests/hfs --quiet -- -D warnings
+echo "==> cargo clippy --workspace --all-targets (with the FHIR-server, browser and node suites)"
+cargo clippy --workspace --all-targets --features custodia-cli/hfs,custodia-cli/browser,custodia-cli/e2e,custodia-tests/hfs,custodia-tests/e2e --quiet -- -D warnings
 
 echo "==> cargo doc --workspace --no-deps (warnings as errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet

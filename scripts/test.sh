@@ -47,8 +47,7 @@ if [ -n "$started" ]; then trap '"$here/chain-stop.sh"' EXIT; fi
 # One test at a time: they share the chain's development accounts and their nonces.
 export CUSTODIA_NODE_URL="$url"
 cargo test --quiet -p custodia-tests --features e2e --test client_node -- --test-threads=1
-cargo test --quiet -p custodia-cli --features e2e --test node
-cargo test --quiet -p custodia-cli --features e2e,hfs --test gateway_node
+cargo test --quiet -p custodia-cli --features e2e,hfs,browser --test node --test gateway_node --test explorer_node
 # Every contract event the suites emitted decodes, field by field, with @polkadot/api-contract
 # (what polkadot.js Apps, Contracts UI and indexers read): issue 14 §1.
 echo "==> every contract event on the chain, decoded with @polkadot/api-contract"

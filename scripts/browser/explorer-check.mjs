@@ -58,7 +58,7 @@ try {
   const path = new URL(url).pathname;
   if (path.startsWith("/patient/")) {
     await page.waitForFunction(
-      () => document.body.dataset.checked || document.querySelector("[role=alert]") || !document.querySelector(".proof.pending") && document.getElementById("proof-summary")?.className,
+      () => document.body.dataset.checked || document.querySelector("[role=alert]"),
       { timeout: 60000 },
     );
   }

@@ -1,5 +1,7 @@
 //! What the CLI test suites share.
 
+pub mod explorer;
+
 use serde_json::Value;
 use std::{
     path::Path,

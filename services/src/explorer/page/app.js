@@ -118,7 +118,8 @@ async function rootFromNode(url, size) {
   };
   skipCompact(); skipCompact(); skipCompact(); skipCompact();
   at += 1 + 16;
-  at += readCompact();
+  const debugMessage = readCompact();
+  at += debugMessage;
   if (answer[at++] !== 0) throw new Error("the node refused the query");
   at += 4;
   const length = readCompact();
@@ -314,6 +315,11 @@ async function showPatient(id) {
   } catch (error) {
     summaryLine.textContent = `The log's root could not be read: ${error.message}. The accesses are not checked.`;
     summaryLine.className = "failed";
+    for (const { status } of rows) {
+      status.classList.replace("pending", "failed");
+      status.textContent = "Not checked: the log's root could not be read.";
+    }
+    document.body.dataset.checked = "unchecked";
     return;
   }
   let failed = 0;
