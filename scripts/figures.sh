@@ -55,6 +55,11 @@ echo "## FHIR: import rate on the embedded chain"
 echo
 cargo run --quiet -p custodia-services --example fhir_import_rate
 echo
+echo "## The patient explorer: one patient with 10,000 accesses on the embedded chain"
+echo
+"$here/npm-install.sh" "$here/browser"
+cargo run --quiet -p custodia-services --example explorer_rate
+echo
 echo "## FHIR server -> embedded chain: the sync follower (Helios HFS debug build, a fresh server)"
 echo
 "$here/hfs-install.sh" --debug >/dev/null
