@@ -7,7 +7,7 @@
 mod common;
 
 use common::{
-    explorer::{browse, get, screenshots, Serving},
+    explorer::{browse, get, request, screenshots, Serving},
     ok,
 };
 use serde_json::Value;
@@ -25,15 +25,16 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
     let page = browse(demo.link("the patient"), &["--screenshot", shot.to_str().unwrap()]);
 
     assert_eq!(page["errors"], serde_json::json!([]), "no script errors");
-    assert_eq!(page["checked"], "verified", "{page:#}");
+    // The embedded chain has no node the browser could ask: checked against the explorer's
+    // root, and said so (not "verified").
+    assert_eq!(page["checked"], "server-root", "{page:#}");
     let accesses = page["accesses"].as_array().unwrap();
     assert_eq!(accesses.len(), 2, "the read under consent and the break-glass read: {page:#}");
     for access in accesses {
-        assert!(access["proof"].as_str().unwrap().contains("verified"), "{access}");
-        assert!(access["text"]
-            .as_str()
-            .unwrap()
-            .contains("Checked in your browser against the root this explorer read"));
+        assert!(access["proof"].as_str().unwrap().contains("server-root"), "{access}");
+        let text = access["text"].as_str().unwrap();
+        assert!(text.contains("In the log: checked in your browser against the root this explorer reported"), "{text}");
+        assert!(text.contains("not an independent check"), "{text}");
     }
     let glass: Vec<&Value> = accesses.iter().filter(|a| a["breakGlass"] == true).collect();
     assert_eq!(glass.len(), 1, "one break-glass access, marked");
@@ -64,9 +65,9 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
     let consents = texts(&page["consents"]);
     assert_eq!(consents.len(), 1, "{consents:?}");
     assert!(
-        consents[0].contains("You allowed the laboratory")
-            && consents[0].contains("all your records")
+        consents[0].contains("the laboratory (institution 3) may see all your records")
             && consents[0].contains("to treat you")
+            && consents[0].contains("given for you by account")
             && consents[0].contains("Withdrawn on"),
         "granted and revoked: {consents:?}"
     );
@@ -75,7 +76,7 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
 
     assert_eq!(page["axe"], serde_json::json!([]), "WCAG 2.1 AA violations: {:#}", page["axe"]);
     let keyboard = page["keyboard"].as_array().unwrap();
-    for control in ["filter-institution", "filter-purpose", "filter-glass", "download-csv", "print"] {
+    for control in ["filter-institution", "filter-purpose", "filter-glass", "download-csv", "print", "download-fhir"] {
         assert!(keyboard.iter().any(|k| k == control), "{control} not reached by Tab: {keyboard:?}");
     }
 
@@ -83,6 +84,7 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
     // first patient's shows nothing of theirs.
     let other = browse(demo.link("another patient"), &[]);
     assert_eq!(other["axe"], serde_json::json!([]));
+    assert_eq!(other["errors"], serde_json::json!([]));
     let other_versions = texts(&other["versions"]);
     assert_eq!(other_versions.len(), 1, "{other_versions:?}");
     assert!(other_versions[0].contains("Hospital B"), "{other_versions:?}");
@@ -94,14 +96,73 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
     assert!(!page["body"].as_str().unwrap().contains(&theirs), "the other patient's record on the first one's page");
     assert!(!other["body"].as_str().unwrap().contains(&mine), "the first patient's record on the other one's page");
 
-    // Nothing lists patients, and a pseudonym nobody was given finds nothing.
+    // The patient's accesses as FHIR AuditEvents (IHE BALP), newest first.
     let base = demo.link("");
+    let patient = demo.link("the patient").rsplit('/').next().unwrap().to_string();
+    let (status, body) = get(&format!("{base}api/patients/{patient}/audit-events"));
+    assert_eq!(status, 200, "{body}");
+    let bundle: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((bundle["resourceType"].as_str(), bundle["total"].as_u64()), (Some("Bundle"), Some(2)), "{bundle:#}");
+    let events: Vec<&Value> = bundle["entry"].as_array().unwrap().iter().map(|e| &e["resource"]).collect();
+    for event in &events {
+        assert_eq!(event["resourceType"], "AuditEvent");
+        assert_eq!(event["entity"][0]["what"]["identifier"]["value"].as_str(), Some(patient.as_str()), "{event:#}");
+    }
+    assert_eq!(events[0]["purposeOfEvent"][1]["coding"][0]["code"], "BTG", "the newest is the break-glass read");
+    assert_eq!(
+        events[1]["entity"][2]["what"]["reference"].as_str().map(|r| r.starts_with("Consent/custodia-receipt-")),
+        Some(true)
+    );
+
+    // Nothing lists patients, and a pseudonym nobody was given finds nothing.
     let (status, _) = get(&format!("{base}api/patients"));
     assert_eq!(status, 404);
     let (status, body) = get(&format!("{base}api/patients/0x{}", "ab".repeat(32)));
     assert_eq!((status, body.contains("nothing on chain concerns this pseudonym")), (404, true), "{body}");
     let (status, _) = get(&format!("{base}api/patients/MRN-0042"));
     assert_eq!(status, 400, "only a pseudonym finds a patient");
+    // Read-only, and only for pages of its own address (no DNS rebinding from other sites).
+    let (status, _) = request("POST", &format!("{base}api/patients/{patient}"), None);
+    assert_eq!(status, 405);
+    let (status, _) = request("GET", &format!("{base}api/patients/{patient}"), Some("evil.example"));
+    assert_eq!(status, 421);
+}
+
+#[test]
+fn an_auditor_sees_an_institutions_accesses_and_checks_that_the_log_only_grew() {
+    let state = tempfile::tempdir().unwrap();
+    let demo = Serving::start(state.path(), &["demo", "--explorer", "127.0.0.1:0"]);
+    let base = demo.link("");
+    // The laboratory (institution 3) read under consent #1, withdrawn afterwards.
+    let lab = browse(&format!("{base}institution/3"), &[]);
+    assert_eq!(lab["errors"], serde_json::json!([]));
+    assert_eq!(lab["axe"], serde_json::json!([]), "WCAG 2.1 AA violations: {:#}", lab["axe"]);
+    let audit = lab["audit"].to_string();
+    assert!(audit.contains("1 accesses logged; 0 in an emergency"), "{audit}");
+    let ended = texts(&lab["consentEnded"]);
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert!(ended[0].contains("under consent #1, since withdrawn on"), "{ended:?}");
+    // Hospital B broke the glass once.
+    let hospital_b = browse(&format!("{base}institution/2"), &[]);
+    let glass = texts(&hospital_b["breakGlass"]);
+    assert_eq!(glass.len(), 1, "{glass:?}");
+    assert!(glass[0].contains("because the patient's life was in danger"), "{glass:?}");
+    assert!(
+        !hospital_b["body"].as_str().unwrap().contains("0x"),
+        "no pseudonym or id of a patient on an auditor's page"
+    );
+    // The log grew from 1 to 2 entries, checked in the browser; an altered proof fails.
+    let consistency = &lab["consistency"];
+    assert_eq!((consistency["old"].as_str(), consistency["new"].as_str()), (Some("1"), Some("2")), "{consistency}");
+    assert_eq!(consistency["state"], "verified", "{consistency}");
+    assert!(consistency["text"].as_str().unwrap().contains("The log only grew from 1 to 2 entries"), "{consistency}");
+    let tampered = browse(&format!("{base}institution/3"), &["--tamper", "consistency"]);
+    assert_eq!(tampered["consistency"]["state"], "failed", "{}", tampered["consistency"]);
+    // Bad sizes are refused with a reason.
+    let (status, body) = get(&format!("{base}api/consistency?old=2&new=1"));
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = get(&format!("{base}api/consistency?old=1"));
+    assert_eq!(status, 400);
 }
 
 #[test]
@@ -114,13 +175,22 @@ fn an_altered_proof_or_entry_shows_as_failed_in_the_browser() {
         let accesses = page["accesses"].as_array().unwrap();
         assert!(accesses[0]["proof"].as_str().unwrap().contains("failed"), "{tamper}: {:#}", accesses[0]);
         assert!(accesses[0]["text"].as_str().unwrap().contains("Check failed"), "{tamper}");
-        assert!(accesses[1]["proof"].as_str().unwrap().contains("verified"), "{tamper}: the other access still holds");
+        assert!(
+            accesses[1]["proof"].as_str().unwrap().contains("server-root"),
+            "{tamper}: the other access still holds"
+        );
         assert!(
             page["summary"].to_string().contains("1 of 2 accesses failed the check"),
             "{tamper}: {}",
             page["summary"]
         );
     }
+    // A server that answers one patient's page with another patient's genuine history.
+    let other = demo.link("another patient").rsplit('/').next().unwrap().to_string();
+    let swapped = browse(demo.link("the patient"), &["--swap-with", &other]);
+    assert_eq!(swapped["checked"], "failed", "{swapped:#}");
+    assert!(swapped["alerts"].to_string().contains("another person's history"), "{}", swapped["alerts"]);
+    assert!(swapped["versions"].as_array().unwrap().is_empty(), "nothing of the other patient is shown");
 }
 
 #[test]

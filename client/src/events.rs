@@ -3,7 +3,7 @@
 
 use crate::backend::Emitted;
 use custodia_types::{
-    access_log::{AccessLogged, BreakGlassAccess, LogExtended},
+    access_log::{AccessLogged, BreakGlassAccess, Entry, LogExtended},
     consents::{ConsentGranted, ConsentRevoked, ConsentSetGranted},
     directory::{
         AccountAdded, AccountInvited, AccountRemoved, AdminsChanged, CodeChanged, ControlChanged, ControlOffered,
@@ -13,6 +13,7 @@ use custodia_types::{
     },
     records::{VersionCommitted, VersionErased, VersionSuperseded},
 };
+use scale::Decode;
 
 macro_rules! suite_events {
     ($($name:ident),* $(,)?) => {
@@ -24,8 +25,12 @@ macro_rules! suite_events {
         }
 
         impl SuiteEvent {
-            /// Decodes an emitted event, or `None` if it is none of the suite's.
+            /// Decodes an emitted event, or `None` if it is none of the suite's. An
+            /// `AccessLogged` reads in either revision's entry layout ([`logged_entry`]).
             pub fn decode(emitted: &Emitted) -> Option<Self> {
+                if let Some((index, entry, _)) = logged_entry(emitted) {
+                    return Some(SuiteEvent::AccessLogged(AccessLogged { index, entry }));
+                }
                 $(if let Some(event) = emitted.decode::<$name>() {
                     return Some(SuiteEvent::$name(event));
                 })*
@@ -40,6 +45,18 @@ macro_rules! suite_events {
             }
         }
     };
+}
+
+/// An `AccessLogged` event's leaf index, entry and leaf bytes (the entry as logged, in the
+/// layout of the revision that logged it: [`Entry::from_leaf`]).
+pub fn logged_entry(emitted: &Emitted) -> Option<(u64, Entry, &[u8])> {
+    let signature = <AccessLogged as ink::env::Event>::SIGNATURE_TOPIC?;
+    if emitted.topics.first() != Some(&signature) {
+        return None;
+    }
+    let mut data = &emitted.data[..];
+    let index = u64::decode(&mut data).ok()?;
+    Entry::from_leaf(data).map(|entry| (index, entry, data))
 }
 
 suite_events! {

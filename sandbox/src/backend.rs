@@ -72,6 +72,8 @@ struct State {
 pub struct SandboxBackend {
     state: Mutex<State>,
     file: Option<PathBuf>,
+    /// The file's modification time when it was last read ([`SandboxBackend::reload`]).
+    read_at: Mutex<Option<std::time::SystemTime>>,
 }
 
 impl SandboxBackend {
@@ -81,7 +83,7 @@ impl SandboxBackend {
         getrandom::getrandom(&mut genesis).expect("the OS random source works");
         let mut sandbox = Sandbox::new();
         sandbox.set_time(clock.at(1));
-        Self { state: Mutex::new(State { sandbox, genesis, clock }), file: None }
+        Self { state: Mutex::new(State { sandbox, genesis, clock }), file: None, read_at: Mutex::new(None) }
     }
 
     /// The chain saved in `file`, or a new one (with a wall clock) that will be saved there.
@@ -92,16 +94,22 @@ impl SandboxBackend {
             backend.save(&mut backend.lock())?;
             return Ok(backend);
         }
-        Ok(Self { state: Mutex::new(load(file)?), file: Some(file.to_path_buf()) })
+        let read_at = modified(file);
+        Ok(Self { state: Mutex::new(load(file)?), file: Some(file.to_path_buf()), read_at: Mutex::new(read_at) })
     }
 
-    /// Reads the chain's file again: what other processes sealed since this one opened it (a
-    /// reader following the embedded chain, such as the explorer). Does nothing for a chain
-    /// in memory.
+    /// Reads the chain's file again if it changed since it was last read: what other
+    /// processes sealed since (a reader following the embedded chain, such as the explorer).
+    /// Does nothing for a chain in memory.
     pub fn reload(&self) -> Result<()> {
         let Some(file) = &self.file else { return Ok(()) };
-        let state = load(file)?;
-        *self.lock() = state;
+        let mut read_at = self.read_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = modified(file);
+        if now.is_some() && now == *read_at {
+            return Ok(());
+        }
+        *self.lock() = load(file)?;
+        *read_at = now;
         Ok(())
     }
 
@@ -160,6 +168,11 @@ impl SandboxBackend {
         };
         write_atomically(file, &saved.encode())
     }
+}
+
+/// When `file` was last written, if the system says.
+fn modified(file: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
 }
 
 /// The chain saved in `file`.

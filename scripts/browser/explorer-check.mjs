@@ -2,10 +2,12 @@
 // puppeteer-core), waits until the page has checked every proof itself, runs axe-core (WCAG
 // 2.1 A and AA) on it, and prints what a person sees as JSON, for the Rust tests to assert on.
 //
-//   node explorer-check.mjs URL [--screenshot FILE] [--tamper path|leaf] [--keyboard]
+//   node explorer-check.mjs URL [--screenshot FILE] [--tamper path|leaf|consistency] [--swap-with 0x…]
 //
-// --tamper alters the first access's proof (a sibling hash, or a byte of the entry) in the
-// API's answer on its way to the page: the page, not the server, must catch it.
+// --tamper alters the first access's proof (a sibling hash, or a byte of the entry), or the
+// consistency proof (`consistency`), in the API's answer on its way to the page: the page, not
+// the server, must catch it. On an institution's page the consistency check is run (Check
+// clicked with the oldest and newest recorded sizes).
 import puppeteer from "puppeteer-core";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -21,6 +23,7 @@ const option = (name) => {
 };
 const screenshot = option("--screenshot");
 const tamper = option("--tamper");
+const swapWith = option("--swap-with");
 
 const browser = await puppeteer.launch({
   executablePath: process.env.CUSTODIA_CHROMIUM ?? "/usr/bin/chromium",
@@ -39,10 +42,26 @@ try {
   const errors = [];
   page.on("pageerror", (error) => errors.push(String(error)));
   page.on("console", (message) => { if (message.type() === "error") errors.push(message.text()); });
-  if (tamper) {
+  if (swapWith) {
+    // A lying server: another patient's whole (genuine) history for this patient's page.
     await page.setRequestInterception(true);
     page.on("request", async (request) => {
       if (!request.url().includes("/api/patients/")) return request.continue();
+      const other = new URL(request.url());
+      other.pathname = `/api/patients/${swapWith}`;
+      const body = await (await fetch(other)).text();
+      request.respond({ status: 200, contentType: "application/json", body });
+    });
+  }
+  if (tamper) {
+    await page.setRequestInterception(true);
+    page.on("request", async (request) => {
+      if (tamper === "consistency" && request.url().includes("/api/consistency")) {
+        const data = await (await fetch(request.url())).json();
+        data.proof[0] = data.proof[0].slice(0, 12) + (data.proof[0][12] === "0" ? "1" : "0") + data.proof[0].slice(13);
+        return request.respond({ status: 200, contentType: "application/json", body: JSON.stringify(data) });
+      }
+      if (!request.url().includes("/api/patients/") || tamper === "consistency") return request.continue();
       const answer = await fetch(request.url());
       const data = await answer.json();
       const proof = data.accesses[0].proof;
@@ -63,6 +82,17 @@ try {
     );
   }
   const loadMs = Date.now() - started;
+  let consistency = null;
+  if (path.startsWith("/institution/")) {
+    await page.click("#consistency-check");
+    await page.waitForFunction(() => document.body.dataset.consistency, { timeout: 60000 });
+    consistency = await page.evaluate(() => ({
+      state: document.body.dataset.consistency,
+      text: document.getElementById("consistency-result").innerText,
+      old: document.getElementById("consistency-old").value,
+      new: document.getElementById("consistency-new").value,
+    }));
+  }
   const seen = await page.evaluate(() => {
     const text = (selector) => [...document.querySelectorAll(selector)].map((n) => n.innerText.trim());
     return {
@@ -79,7 +109,9 @@ try {
       versions: text("li.version"),
       consents: text("li.consent"),
       control: text("#control li"),
-      audit: text("#audit li, #audit-break-glass li, #audit p"),
+      audit: text("#audit li, #audit p"),
+      breakGlass: text("#audit-break-glass li"),
+      consentEnded: text("#audit-consent-ended li"),
       body: document.body.innerText,
     };
   });
@@ -96,7 +128,7 @@ try {
   const axe = await page.evaluate(async () =>
     (await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })).violations
       .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })));
-  console.log(JSON.stringify({ ...seen, loadMs, keyboard: reached, axe, errors }));
+  console.log(JSON.stringify({ ...seen, loadMs, consistency, keyboard: reached, axe, errors }));
 } finally {
   await browser.close();
 }

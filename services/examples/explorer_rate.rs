@@ -107,7 +107,8 @@ async fn main() -> Result<()> {
         return Ok(());
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a local port");
-    let url = format!("http://{}/patient/0x{}", listener.local_addr().expect("an address"), hex(net.patient.as_bytes()));
+    let url =
+        format!("http://{}/patient/0x{}", listener.local_addr().expect("an address"), hex(net.patient.as_bytes()));
     let script = browser.join("explorer-check.mjs");
     let check = tokio::task::spawn_blocking(move || std::process::Command::new("node").arg(script).arg(&url).output());
     let out = tokio::select! {

@@ -8,12 +8,12 @@
 
 use crate::{Error, Result, Store};
 use custodia_client::{
-    types::access_log::{AccessLogged, Entry, LogHead},
+    events::logged_entry,
+    types::access_log::{Entry, LogHead},
     Backend, Client,
 };
 use custodia_merkle::{leaf_hash, verify_inclusion, Sha256, Tree};
 use redb::{ReadableTableMetadata, TableDefinition, WriteTransaction};
-use scale::Decode;
 
 /// Logged entries by leaf index.
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
@@ -63,18 +63,6 @@ impl InclusionProof {
     }
 }
 
-/// The index and leaf bytes of an `AccessLogged` event (its data: the index, then the entry
-/// as logged), in either revision's layout.
-fn logged_leaf(event: &custodia_client::backend::Emitted) -> Option<(u64, Vec<u8>)> {
-    let signature = <AccessLogged as ink::env::Event>::SIGNATURE_TOPIC?;
-    if event.topics.first() != Some(&signature) {
-        return None;
-    }
-    let mut data = &event.data[..];
-    let index = u64::decode(&mut data).ok()?;
-    Entry::from_leaf(data).map(|_| (index, data.to_vec()))
-}
-
 /// The index of one store, over one deployment's access log.
 pub struct Index<'a, B> {
     client: &'a Client<B>,
@@ -95,7 +83,10 @@ impl<'a, B: Backend> Index<'a, B> {
         let to = self.client.backend().block_number().await?;
         if from <= to {
             let events = self.client.backend().events(log, from, to).await?;
-            let logged: Vec<(u64, Vec<u8>)> = events.iter().filter_map(|e| logged_leaf(&e.event)).collect();
+            let logged: Vec<(u64, Vec<u8>)> = events
+                .iter()
+                .filter_map(|e| logged_entry(&e.event).map(|(index, _, leaf)| (index, leaf.to_vec())))
+                .collect();
             self.add(&logged, to)?;
         }
         self.len()
@@ -162,15 +153,24 @@ impl<'a, B: Backend> Index<'a, B> {
 
     /// Inclusion proofs of entries `indices` in the tree as it is now on chain (the tree built
     /// once for all of them), with that tree's head as the chain reported it.
+    ///
+    /// On a node, queries see the best block while the index reads finalized blocks only: when
+    /// the newest entries are not final yet, the proofs are for the log as far as it is final
+    /// (a size the chain recorded a root for, since the index reads whole blocks).
     pub async fn prove_each(&self, indices: &[u64]) -> Result<(LogHead, Vec<InclusionProof>)> {
-        let head = self.client.access_log().head().query().await?;
-        let size = head.size;
+        let newest = self.client.access_log().head().query().await?;
         let indexed = self.sync().await?;
+        let head = if indexed >= newest.size {
+            newest
+        } else {
+            let root = self.client.access_log().root_at(indexed).query().await?.ok_or_else(|| {
+                Error::Index(format!("holds {indexed} entries, a size the chain recorded no root for"))
+            })?;
+            LogHead { size: indexed, root }
+        };
+        let size = head.size;
         if let Some(index) = indices.iter().find(|index| **index >= size) {
             return Err(Error::Input(format!("the log holds {size} entries; there is no entry {index}")));
-        }
-        if indexed < size {
-            return Err(Error::Index(format!("holds {indexed} of {size} entries; events are missing")));
         }
         let leaves = self.leaves(0, size)?;
         let tree = Tree::from_leaves::<Sha256>(leaves.iter().map(|leaf| leaf_hash::<Sha256>(leaf)));
@@ -186,6 +186,19 @@ impl<'a, B: Backend> Index<'a, B> {
             })
             .collect::<Result<_>>()?;
         Ok((head, proofs))
+    }
+
+    /// A consistency proof (RFC 9162) that the log of `old` entries is a prefix of the log of
+    /// `new` entries, built from the index (which must hold `new` entries).
+    pub async fn prove_consistency(&self, old: u64, new: u64) -> Result<Vec<[u8; 32]>> {
+        let indexed = self.sync().await?;
+        if indexed < new {
+            return Err(Error::Index(format!("holds {indexed} entries; a proof up to {new} needs them all")));
+        }
+        let leaves = self.leaves(0, new)?;
+        let tree = Tree::from_leaves::<Sha256>(leaves.iter().map(|leaf| leaf_hash::<Sha256>(leaf)));
+        tree.consistency_proof::<Sha256>(old, new)
+            .ok_or_else(|| Error::Input(format!("no consistency proof from {old} to {new} entries (0 < old ≤ new)")))
     }
 
     /// Checks a proof against the root the chain recorded for the proof's tree size.

@@ -240,13 +240,9 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
         }
         FhirCommand::ConsentExport { patient } => {
             use custodia_fhir::mapping::consent;
-            let resolver =
-                custodia_services::fhir_import::Resolver { pseudonyms: &pseudonyms, institutions: Default::default() };
             let receipts = client.consents().all_receipts(ctx.patient(&patient)?, false).await?;
-            let entries: Vec<serde_json::Value> = receipts
-                .iter()
-                .map(|r| json!({"resource": consent::from_receipt(r.id, &r.receipt, &resolver)}))
-                .collect();
+            let entries: Vec<serde_json::Value> =
+                receipts.iter().map(|r| json!({"resource": consent::from_receipt(r.id, &r.receipt)})).collect();
             let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": entries});
             crate::say!("{}", serde_json::to_string_pretty(&bundle).expect("JSON serialises"));
         }
@@ -273,14 +269,12 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
         }
         FhirCommand::AuditExport { from, limit } => {
             use custodia_fhir::mapping::audit;
-            let resolver =
-                custodia_services::fhir_import::Resolver { pseudonyms: &pseudonyms, institutions: Default::default() };
             let index = Index::new(&client, &store);
             index.sync().await?;
             let entries: Vec<serde_json::Value> = index
                 .entries(from, from.saturating_add(limit))?
                 .iter()
-                .map(|(i, e)| json!({"resource": audit::from_entry(*i, e, &resolver)}))
+                .map(|(i, e)| json!({"resource": audit::from_entry(*i, e)}))
                 .collect();
             let bundle =
                 json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries});

@@ -61,11 +61,19 @@ impl Drop for Serving {
 
 /// GET `url` (plain HTTP on loopback): the status and the body.
 pub fn get(url: &str) -> (u16, String) {
+    request("GET", url, None)
+}
+
+/// `method` on `url`, with the `Host` header `host` (the URL's by default): the status and
+/// the body.
+pub fn request(method: &str, url: &str, host: Option<&str>) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("an http URL");
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
-    let mut stream = TcpStream::connect(host).expect("the explorer answers");
+    let (address, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = TcpStream::connect(address).expect("the explorer answers");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let host = host.unwrap_or(address);
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");

@@ -101,7 +101,7 @@ fn receipts_become_fhir_consents_and_back() {
                 granted_at: NOW - 1000,
                 revoked,
             };
-            let fhir = consent::from_receipt(9, &receipt, &Ids);
+            let fhir = consent::from_receipt(9, &receipt);
             assert_eq!(fhir["status"], if revoked.is_some() { "inactive" } else { "active" });
             custodia_fhir::validate::shape(&fhir, "Consent").unwrap();
             if revoked.is_none() {
@@ -136,7 +136,7 @@ fn access_entries_become_balp_audit_events_and_back() {
             at: NOW,
             authorization,
         };
-        let event = audit::from_entry(11, &entry, &Ids);
+        let event = audit::from_entry(11, &entry);
         custodia_fhir::validate::shape(&event, "AuditEvent").unwrap();
         custodia_fhir::validate::r4_shape("AuditEvent", &event).unwrap();
         assert_eq!(event["subtype"][0]["code"], subtype);
@@ -147,10 +147,10 @@ fn access_entries_become_balp_audit_events_and_back() {
         );
         assert_eq!(back.target, target, "reads and queries come back as they went");
     }
-    let create = audit::from_version_event(record, 1, Ids.patient("Patient/p"), NOW, false, 3, &Ids);
+    let create = audit::from_version_event(record, 1, Ids.patient("Patient/p"), NOW, false, 3);
     assert_eq!(create["action"], "C");
     assert!(audit::to_access(&create, &Ids).is_err(), "a create is not an access");
-    let delete = audit::from_version_event(record, 1, Ids.patient("Patient/p"), NOW, true, 3, &Ids);
+    let delete = audit::from_version_event(record, 1, Ids.patient("Patient/p"), NOW, true, 3);
     assert_eq!(delete["subtype"][0]["code"], "delete");
 }
 

@@ -10,7 +10,7 @@ use custodia_client::{
     types::{InstitutionId, PatientId},
     Backend, Client,
 };
-use redb::{TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use scale::{Decode, Encode};
 use std::collections::BTreeMap;
 
@@ -18,12 +18,16 @@ use std::collections::BTreeMap;
 const BY_PATIENT: TableDefinition<([u8; 32], u64), &[u8]> = TableDefinition::new("explorer_by_patient");
 /// Access events by (institution, position in the index): a [`Filed`] event.
 const BY_INSTITUTION: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("explorer_by_institution");
+/// The log sizes the access log recorded a root for (at the end of each append), with the
+/// block: what an auditor picks two of for a consistency check.
+const LOG_SIZES: TableDefinition<u64, u32> = TableDefinition::new("explorer_log_sizes");
 /// The block read through, and the next position.
 const THROUGH: TableDefinition<(), (u32, u64)> = TableDefinition::new("explorer_through");
 
 pub(crate) fn create_tables(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(BY_PATIENT)?;
     tx.open_table(BY_INSTITUTION)?;
+    tx.open_table(LOG_SIZES)?;
     tx.open_table(THROUGH)?;
     Ok(())
 }
@@ -108,8 +112,12 @@ impl<'a, B: Backend> EventIndex<'a, B> {
         events.sort_by_key(|e| e.block);
         let mut times = BTreeMap::new();
         let mut filed = Vec::new();
+        let mut sizes = Vec::new();
         for BlockEvent { block, event } in events {
             let Some(decoded) = SuiteEvent::decode(&event) else { continue };
+            if let SuiteEvent::LogExtended(e) = &decoded {
+                sizes.push((e.size, block));
+            }
             let Some(patient) = patient_of(&decoded) else { continue };
             let time = match times.get(&block) {
                 Some(time) => *time,
@@ -133,6 +141,10 @@ impl<'a, B: Backend> EventIndex<'a, B> {
                 }
                 next += 1;
             }
+            let mut log_sizes = tx.open_table(LOG_SIZES)?;
+            for (size, block) in &sizes {
+                log_sizes.insert(*size, *block)?;
+            }
             tx.open_table(THROUGH)?.insert((), (to, next))?;
         }
         tx.commit()?;
@@ -153,6 +165,21 @@ impl<'a, B: Backend> EventIndex<'a, B> {
         let tx = self.store.read()?;
         let table = tx.open_table(BY_INSTITUTION)?;
         table.range((institution, 0)..=(institution, u64::MAX))?.map(|item| read_filed(item?.1.value())).collect()
+    }
+
+    /// The log sizes with a recorded root, newest first, at most `limit`: (size, block).
+    pub fn log_sizes(&self, limit: usize) -> Result<Vec<(u64, u32)>> {
+        let tx = self.store.read()?;
+        let table = tx.open_table(LOG_SIZES)?;
+        table
+            .iter()?
+            .rev()
+            .take(limit)
+            .map(|item| {
+                let (size, block) = item?;
+                Ok((size.value(), block.value()))
+            })
+            .collect()
     }
 
     /// The block read through (0: none yet), and the next position.

@@ -22,7 +22,7 @@ pub mod view;
 
 use crate::{index::Index, Error, Result, Store};
 use custodia_client::{types::PatientId, verify::parse_hash, Backend, Client};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{
     body::{Bytes, Incoming},
     header::{CACHE_CONTROL, CONTENT_TYPE},
@@ -76,6 +76,9 @@ pub struct Explorer<'a, B> {
     roots: RootSource,
 }
 
+/// Connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 64;
+
 const INDEX_HTML: &str = include_str!("page/index.html");
 const APP_JS: &str = include_str!("page/app.js");
 const MERKLE_JS: &str = include_str!("page/merkle.js");
@@ -113,10 +116,72 @@ impl<'a, B: Backend> Explorer<'a, B> {
         Ok(Some(view::patient(patient.as_bytes(), &filed, &head, &proofs)))
     }
 
-    /// An institution's accesses, for auditors.
-    pub fn institution(&self, institution: u32) -> Result<Value> {
-        let filed = EventIndex::new(self.client, self.store).of_institution(institution)?;
-        Ok(view::institution(institution, &filed))
+    /// A patient's logged accesses as FHIR R4 AuditEvents (IHE BALP, the mapping of
+    /// `custodia_fhir::mapping::audit`), newest first, in a `searchset` Bundle.
+    pub fn audit_events(&self, patient: PatientId) -> Result<Option<Value>> {
+        let filed = EventIndex::new(self.client, self.store).of_patient(patient)?;
+        if filed.is_empty() {
+            return Ok(None);
+        }
+        let entries: Vec<Value> = filed
+            .iter()
+            .rev()
+            .filter_map(|f| match f.decoded() {
+                Some(custodia_client::events::SuiteEvent::AccessLogged(e)) => {
+                    Some(json!({"resource": custodia_fhir::mapping::audit::from_entry(e.index, &e.entry)}))
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(Some(json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries})))
+    }
+
+    /// An institution's accesses, for auditors: counts, break-glass, and the accesses whose
+    /// consent has since been withdrawn or has expired (read from each patient's consent
+    /// events as of now).
+    pub async fn institution(&self, institution: u32) -> Result<Value> {
+        let index = EventIndex::new(self.client, self.store);
+        let filed = index.of_institution(institution)?;
+        let mut patients = std::collections::BTreeSet::new();
+        for f in &filed {
+            if let Some(custodia_client::events::SuiteEvent::AccessLogged(e)) = f.decoded() {
+                patients.insert(e.entry.patient);
+            }
+        }
+        let mut consent_events = Vec::new();
+        for patient in patients {
+            consent_events.extend(index.of_patient(patient)?);
+        }
+        let now = self.client.backend().now().await?;
+        Ok(view::institution(institution, &filed, &consent_events, now))
+    }
+
+    /// The access log now, and the sizes it recorded a root for (newest first, at most 1,000).
+    pub async fn log(&self) -> Result<Value> {
+        let head = self.client.access_log().head().query().await?;
+        let sizes = EventIndex::new(self.client, self.store).log_sizes(1000)?;
+        Ok(json!({
+            "size": head.size,
+            "root": format!("0x{}", hex::encode(head.root)),
+            "recorded": sizes.iter().map(|(size, block)| json!({"size": size, "block": block})).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// A consistency proof between the log of `old` and of `new` entries, with the roots the
+    /// chain recorded for both (a page on a node reads them from the node itself).
+    pub async fn consistency(&self, old: u64, new: u64) -> Result<Value> {
+        let log = self.client.access_log();
+        let (Some(old_root), Some(new_root)) = (log.root_at(old).query().await?, log.root_at(new).query().await?)
+        else {
+            return Err(Error::Input(format!("the chain recorded no root for a log of {old} or of {new} entries")));
+        };
+        let proof = Index::new(self.client, self.store).prove_consistency(old, new).await?;
+        let hex = |h: &[u8; 32]| format!("0x{}", hex::encode(h));
+        Ok(json!({
+            "old": {"size": old, "root": hex(&old_root)},
+            "new": {"size": new, "root": hex(&new_root)},
+            "proof": proof.iter().map(hex).collect::<Vec<_>>(),
+        }))
     }
 
     /// What the page needs besides a patient's history: the names, and where to read roots.
@@ -138,14 +203,29 @@ impl<'a, B: Backend> Explorer<'a, B> {
     pub async fn serve(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
         use futures::stream::{FuturesUnordered, StreamExt};
         type Served<'c> = std::pin::Pin<Box<dyn Future<Output = ()> + 'c>>;
+        // The names this server answers to: a page of another site that rebinds its own name
+        // to 127.0.0.1 (DNS rebinding) gets nothing.
+        let port = listener.local_addr().map_err(|e| Error::Input(format!("no local address: {e}")))?.port();
+        let hosts: Vec<String> = ["127.0.0.1", "localhost", "[::1]"].iter().map(|h| format!("{h}:{port}")).collect();
+        let hosts = &hosts;
         let mut connections: FuturesUnordered<Served<'_>> = FuturesUnordered::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let service = service_fn(move |request| async move { Ok::<_, std::convert::Infallible>(self.answer(request).await) });
+                accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => {
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(error) => {
+                            // Out of file descriptors, say: wait rather than spin.
+                            eprintln!("explorer: cannot accept a connection: {error}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let service = service_fn(move |request| async move {
+                        Ok::<_, std::convert::Infallible>(self.answer(request, hosts).await)
+                    });
                     let mut http = http1::Builder::new();
                     http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10));
                     connections.push(Box::pin(async move {
@@ -158,13 +238,19 @@ impl<'a, B: Backend> Explorer<'a, B> {
         Ok(())
     }
 
-    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        if request.method() != Method::GET {
-            return problem(StatusCode::METHOD_NOT_ALLOWED, "the explorer is read-only: GET only");
+    async fn answer(&self, request: Request<Incoming>, hosts: &[String]) -> Response<Full<Bytes>> {
+        let host = request.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        if !hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host)) {
+            return problem(StatusCode::MISDIRECTED_REQUEST, "this explorer answers to 127.0.0.1 or localhost only");
         }
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            let mut refused = problem(StatusCode::METHOD_NOT_ALLOWED, "the explorer is read-only: GET only");
+            refused.headers_mut().insert(hyper::header::ALLOW, "GET, HEAD".parse().expect("a valid header"));
+            return refused;
+        }
+        // A request's body is never read (hyper discards it).
         let path = request.uri().path().to_owned();
-        // No body is read: a GET's body is ignored, up to what hyper buffers.
-        drop(request.into_body().collect());
+        let query = request.uri().query().unwrap_or_default().to_owned();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             [""] | ["patient", _] | ["institution", _] => asset("text/html; charset=utf-8", INDEX_HTML),
@@ -182,19 +268,56 @@ impl<'a, B: Backend> Explorer<'a, B> {
                 match self.patient(patient).await {
                     Ok(Some(history)) => data(StatusCode::OK, &history),
                     Ok(None) => problem(StatusCode::NOT_FOUND, "nothing on chain concerns this pseudonym"),
-                    Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &format!("the chain could not be read: {e}")),
+                    Err(e) => unavailable(&e),
+                }
+            }
+            ["api", "patients", id, "audit-events"] => {
+                let Ok(patient) = parse_hash(id).map(PatientId::new) else {
+                    return problem(
+                        StatusCode::BAD_REQUEST,
+                        "a patient is named by their pseudonym: 0x and 64 hex digits",
+                    );
+                };
+                match self.audit_events(patient) {
+                    Ok(Some(bundle)) => {
+                        respond(StatusCode::OK, "application/fhir+json", Bytes::from(bundle.to_string()))
+                    }
+                    Ok(None) => problem(StatusCode::NOT_FOUND, "nothing on chain concerns this pseudonym"),
+                    Err(e) => unavailable(&e),
+                }
+            }
+            ["api", "log"] => match self.log().await {
+                Ok(log) => data(StatusCode::OK, &log),
+                Err(e) => unavailable(&e),
+            },
+            ["api", "consistency"] => {
+                let sizes = parameter(&query, "old").zip(parameter(&query, "new"));
+                let Some((old, new)) = sizes.and_then(|(o, n)| o.parse::<u64>().ok().zip(n.parse::<u64>().ok())) else {
+                    return problem(StatusCode::BAD_REQUEST, "give two log sizes: ?old=M&new=N");
+                };
+                match self.consistency(old, new).await {
+                    Ok(proof) => data(StatusCode::OK, &proof),
+                    Err(Error::Input(message)) => problem(StatusCode::NOT_FOUND, &message),
+                    Err(e) => unavailable(&e),
                 }
             }
             ["api", "institutions", id] => match id.parse::<u32>() {
-                Ok(institution) => match self.institution(institution) {
+                Ok(institution) => match self.institution(institution).await {
                     Ok(view) => data(StatusCode::OK, &view),
-                    Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &format!("the index could not be read: {e}")),
+                    Err(e) => unavailable(&e),
                 },
                 Err(_) => problem(StatusCode::BAD_REQUEST, "an institution is named by its number"),
             },
             _ => problem(StatusCode::NOT_FOUND, "no such page"),
         }
     }
+}
+
+/// The value of `name` in a query string (`a=1&b=2`), if given once.
+fn parameter<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    let mut values = query.split('&').filter_map(|pair| pair.split_once('=')).filter(|(key, _)| *key == name);
+    let first = values.next()?.1;
+    values.next().is_none().then_some(first)
 }
 
 fn respond(status: StatusCode, content_type: &str, body: Bytes) -> Response<Full<Bytes>> {
@@ -225,6 +348,97 @@ fn data(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
     respond(status, "application/json", Bytes::from(value.to_string()))
 }
 
+/// The chain or the index could not be read: the detail goes to the operator's log, not to
+/// the browser.
+fn unavailable(error: &Error) -> Response<Full<Bytes>> {
+    eprintln!("explorer: {error}");
+    problem(StatusCode::SERVICE_UNAVAILABLE, "the explorer cannot read the chain just now; try again shortly")
+}
+
 fn problem(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     data(status, &json!({"error": message}))
+}
+
+#[cfg(test)]
+mod tests {
+    use custodia_client::types::{
+        access_log::{Authorization, BreakGlassReason, Entry, EntryRevision1},
+        consents::{Purpose, Target},
+        records::VersionRef,
+        CodeId, PatientId, RecordId,
+    };
+    use scale::Encode;
+    use serde_json::{json, Value};
+
+    /// Leaves as the contracts encode them, with what they say: the page's reader
+    /// (`page/merkle.js`, `entryFromLeaf`) is tested against this file (`merkle.test.mjs`), so
+    /// a layout the Rust types change is a layout the page must follow. Values near the top of
+    /// their ranges (an institution id and a version ≥ 2³¹, times past 2⁵³ ms would not fit a
+    /// double, so the times stay realistic) catch sign and width mistakes.
+    fn vectors() -> Value {
+        let id = |byte: u8| [byte; 32];
+        let hex = |bytes: &[u8]| format!("0x{}", hex::encode(bytes));
+        let current = Entry {
+            institution: 0x8000_0001,
+            account: id(0xa1).into(),
+            seq: u64::MAX - 1,
+            patient: PatientId::new(id(0xb2)),
+            target: Target::Version(VersionRef { record: RecordId::new(id(0xc3)), version: 0xffff_fffe }),
+            purpose: Purpose::Legal,
+            accessed_at: 1_796_026_082_183,
+            at: 1_796_026_094_183,
+            authorization: Authorization::BreakGlass(BreakGlassReason::LegalObligation),
+        };
+        let query = Entry {
+            target: Target::Query(CodeId::new(id(0xd4))),
+            purpose: Purpose::Treatment,
+            authorization: Authorization::Consent(u64::from(u32::MAX) + 7),
+            ..current
+        };
+        let revision1 = EntryRevision1 {
+            institution: 3,
+            account: id(0x11).into(),
+            seq: 0,
+            patient: PatientId::new(id(0x22)),
+            target: Target::Version(VersionRef { record: RecordId::new(id(0x33)), version: 1 }),
+            purpose: Purpose::PatientRequest,
+            at: 1_700_000_006_000,
+            authorization: Authorization::Consent(12),
+        };
+        json!({
+            "about": "Access-log leaves as custodia-types encodes them (services/src/explorer/mod.rs writes and checks this file); merkle.test.mjs reads each with entryFromLeaf.",
+            "leaves": [
+                {"leaf": hex(&current.encode()), "entry": {
+                    "institution": 0x8000_0001u32, "account": hex(&id(0xa1)), "seq": (u64::MAX - 1).to_string(),
+                    "patient": hex(&id(0xb2)), "target": {"record": hex(&id(0xc3)), "version": 0xffff_fffeu32},
+                    "purpose": "legal", "accessed_at": "1796026082183", "at": "1796026094183",
+                    "authorization": {"break_glass": "legal_obligation"}}},
+                {"leaf": hex(&query.encode()), "entry": {
+                    "institution": 0x8000_0001u32, "account": hex(&id(0xa1)), "seq": (u64::MAX - 1).to_string(),
+                    "patient": hex(&id(0xb2)), "query": hex(&id(0xd4)),
+                    "purpose": "treatment", "accessed_at": "1796026082183", "at": "1796026094183",
+                    "authorization": {"consent": (u64::from(u32::MAX) + 7).to_string()}}},
+                {"leaf": hex(&revision1.encode()), "entry": {
+                    "institution": 3, "account": hex(&id(0x11)), "seq": "0",
+                    "patient": hex(&id(0x22)), "target": {"record": hex(&id(0x33)), "version": 1},
+                    "purpose": "patient_request", "accessed_at": "1700000006000", "at": "1700000006000",
+                    "authorization": {"consent": "12"}}},
+            ],
+        })
+    }
+
+    #[test]
+    fn the_pages_entry_vectors_are_the_contracts_encoding() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/explorer/page/entry-vectors.json");
+        let expected = format!("{}\n", serde_json::to_string_pretty(&vectors()).unwrap());
+        if std::env::var_os("CUSTODIA_WRITE_VECTORS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let file = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(file == expected, "{} differs from the encoding; rerun with CUSTODIA_WRITE_VECTORS=1", path.display());
+        for leaf in vectors()["leaves"].as_array().unwrap() {
+            let bytes = hex::decode(&leaf["leaf"].as_str().unwrap()[2..]).unwrap();
+            assert!(Entry::from_leaf(&bytes).is_some(), "every vector reads as an entry");
+        }
+    }
 }

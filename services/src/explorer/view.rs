@@ -91,6 +91,7 @@ pub fn patient(patient: &[u8; 32], filed: &[Filed], head: &LogHead, proofs: &[In
                 consent.insert("purposes".into(), purposes(e.purposes));
                 consent.insert("valid_from".into(), json!(e.valid_from));
                 consent.insert("valid_until".into(), json!(e.valid_until));
+                consent.insert("granted_by".into(), account(&e.granted_by));
                 consent.insert("granted".into(), when);
                 consents.insert(e.receipt, consent);
             }
@@ -148,9 +149,32 @@ pub fn patient(patient: &[u8; 32], filed: &[Filed], head: &LogHead, proofs: &[In
     })
 }
 
-/// One institution's accesses (for auditors): how many, how many break-glass, per account
-/// and purpose, and the break-glass entries themselves.
-pub fn institution(institution: u32, filed: &[Filed]) -> Value {
+/// One institution's accesses (for auditors; no patient's pseudonym: the page must not help
+/// anyone find patients, and each entry is named by its leaf): how many, how many break-glass, per account
+/// and purpose, the break-glass entries themselves, and the accesses whose consent has since
+/// been withdrawn or expired (`consent_events`: the events of the patients concerned; `now`:
+/// the chain's time).
+pub fn institution(institution: u32, filed: &[Filed], consent_events: &[Filed], now: u64) -> Value {
+    // Each receipt's end, if it has one by now: withdrawn (when) or expired (when).
+    let mut ends: BTreeMap<u64, Value> = BTreeMap::new();
+    let mut until: BTreeMap<u64, u64> = BTreeMap::new();
+    for f in consent_events {
+        match f.decoded() {
+            Some(SuiteEvent::ConsentGranted(e)) => {
+                until.insert(e.receipt, e.valid_until);
+            }
+            Some(SuiteEvent::ConsentRevoked(e)) => {
+                ends.insert(e.receipt, json!({"withdrawn": {"time": f.time, "block": f.block}}));
+            }
+            _ => {}
+        }
+    }
+    for (receipt, valid_until) in until {
+        if valid_until <= now {
+            ends.entry(receipt).or_insert_with(|| json!({"expired": valid_until}));
+        }
+    }
+    let mut lapsed = Vec::new();
     let mut entries = 0u64;
     let mut by_purpose: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut by_account: BTreeMap<String, u64> = BTreeMap::new();
@@ -160,9 +184,17 @@ pub fn institution(institution: u32, filed: &[Filed]) -> Value {
         entries += 1;
         *by_purpose.entry(purpose(e.entry.purpose)).or_default() += 1;
         *by_account.entry(ss58(&e.entry.account)).or_default() += 1;
+        if let Authorization::Consent(receipt) = e.entry.authorization {
+            if let Some(end) = ends.get(&receipt) {
+                lapsed.push(json!({
+                    "leaf": e.index, "account": account(&e.entry.account),
+                    "receipt": receipt, "accessed_at": e.entry.accessed_at, "consent_ended": end,
+                }));
+            }
+        }
         if let Authorization::BreakGlass(reason) = e.entry.authorization {
             break_glass.push(json!({
-                "leaf": e.index, "patient": hex(e.entry.patient.as_bytes()), "account": account(&e.entry.account),
+                "leaf": e.index, "account": account(&e.entry.account),
                 "reason": break_glass_reason(reason), "accessed_at": e.entry.accessed_at,
                 "at": {"block": filed.block, "time": filed.time},
             }));
@@ -170,7 +202,9 @@ pub fn institution(institution: u32, filed: &[Filed]) -> Value {
     }
     let rate = if entries == 0 { 0.0 } else { break_glass.len() as f64 / entries as f64 };
     break_glass.reverse();
+    lapsed.reverse();
     json!({
+        "consent_since_ended": lapsed,
         "institution": institution,
         "entries": entries,
         "break_glass": {"count": break_glass.len(), "rate": rate, "entries": break_glass},

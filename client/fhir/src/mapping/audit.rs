@@ -8,7 +8,7 @@
 
 use super::{
     consent::{code_of, custodia_id, purpose_of},
-    hex, time, Mapped, Resolve, Unmapped,
+    hex, institution_reference, time, Mapped, Resolve, Unmapped,
 };
 use custodia_types::{
     access_log::{Authorization, BreakGlassReason, Entry},
@@ -55,7 +55,7 @@ fn entity(what: Value, type_code: &str, role: &str) -> Value {
 }
 
 /// A logged entry as a BALP AuditEvent.
-pub fn from_entry(index: u64, entry: &Entry, resolve: &dyn Resolve) -> Value {
+pub fn from_entry(index: u64, entry: &Entry) -> Value {
     let (subtype, action, record_entity) = match entry.target {
         Target::Version(v) => (
             "read",
@@ -100,7 +100,7 @@ pub fn from_entry(index: u64, entry: &Entry, resolve: &dyn Resolve) -> Value {
         "purposeOfEvent": purpose,
         "agent": [
             {"who": {"identifier": {"system": "urn:custodia:account", "value": hex(entry.account.as_ref())}}, "requestor": true, "purposeOfUse": purpose.clone()},
-            {"who": {"reference": resolve.institution_reference(entry.institution)}, "requestor": false}
+            {"who": {"reference": institution_reference(entry.institution)}, "requestor": false}
         ],
         "source": {"observer": {"display": "Custodia access log"}, "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4"}]},
         "entity": entities,
@@ -115,7 +115,6 @@ pub fn from_version_event(
     at: u64,
     erased: bool,
     institution: InstitutionId,
-    resolve: &dyn Resolve,
 ) -> Value {
     json!({
         "resourceType": "AuditEvent",
@@ -124,7 +123,7 @@ pub fn from_version_event(
         "action": if erased { "D" } else { "C" },
         "recorded": time::format(at),
         "outcome": "0",
-        "agent": [{"who": {"reference": resolve.institution_reference(institution)}, "requestor": true}],
+        "agent": [{"who": {"reference": institution_reference(institution)}, "requestor": true}],
         "source": {"observer": {"display": "Custodia records registry"}},
         "entity": [
             entity(json!({"identifier": {"system": "urn:custodia:patient", "value": hex(patient.as_bytes())}}), "1", "1"),

@@ -323,7 +323,7 @@ fn walk(
 /// A receipt as a FHIR R4 Consent (status `inactive` once revoked). The patient and records
 /// appear by their on-chain ids (`urn:custodia:patient`, `urn:custodia:record` identifiers):
 /// the chain does not know the local references.
-pub fn from_receipt(id: ReceiptId, receipt: &Receipt, resolve: &dyn Resolve) -> Value {
+pub fn from_receipt(id: ReceiptId, receipt: &Receipt) -> Value {
     let purposes: Vec<Value> = PURPOSES
         .iter()
         .filter(|(_, p)| receipt.purposes.contains(*p))
@@ -333,7 +333,7 @@ pub fn from_receipt(id: ReceiptId, receipt: &Receipt, resolve: &dyn Resolve) -> 
         "type": if receipt.decision == Decision::Deny { "deny" } else { "permit" },
         "actor": [{
             "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
-            "reference": {"reference": resolve.institution_reference(receipt.grantee.institution)}
+            "reference": {"reference": super::institution_reference(receipt.grantee.institution)}
         }],
         "purpose": purposes,
     });

@@ -51,14 +51,16 @@ pub trait Resolve {
     fn code(&self, system_and_code: &str) -> CodeId;
     /// The institution an Organization (or other actor) reference stands for, if known.
     fn institution(&self, reference: &str) -> Option<InstitutionId>;
-    /// The FHIR reference of an institution (`Organization/…`), for the way back.
-    fn institution_reference(&self, institution: InstitutionId) -> String {
-        format!("Organization/custodia-institution-{institution}")
-    }
     /// The account a Practitioner/Device reference acts with, if known.
     fn account(&self, _reference: &str) -> Option<AccountId> {
         None
     }
+}
+
+/// The FHIR reference of an institution (`Organization/custodia-institution-N`): how the
+/// mappings name an institution on the way out (and `Resolve::institution` reads it back).
+pub fn institution_reference(institution: InstitutionId) -> String {
+    format!("Organization/custodia-institution-{institution}")
 }
 
 /// The kind code of a FHIR resource type, as imports commit them.

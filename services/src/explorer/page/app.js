@@ -3,7 +3,7 @@
 // names, or, on the embedded chain, the root the explorer read (labelled so). And an
 // institution's accesses for auditors.
 
-import { fromHex, toHex, leafHash, verifyInclusion, entryFromLeaf } from "./merkle.js";
+import { fromHex, toHex, leafHash, verifyInclusion, verifyConsistency, entryFromLeaf } from "./merkle.js";
 
 const PURPOSE_WORDS = {
   treatment: "to treat you",
@@ -19,6 +19,19 @@ const BREAK_GLASS_WORDS = {
   life_threatening: "your life was in danger",
   patient_incapacitated: "you could not give consent at the time",
   urgent_care: "you needed urgent care",
+  legal_obligation: "the law required it",
+};
+// Purposes, for an auditor's page.
+const PURPOSE_AUDIT_WORDS = {
+  treatment: "for treatment", emergency_treatment: "for emergency treatment", payment: "for payment",
+  operations: "for healthcare operations", research: "for research", public_health: "for public health",
+  patient_request: "at the patient's request", legal: "for legal reasons",
+};
+// The same reasons, for an auditor's page (about a patient, not to them).
+const BREAK_GLASS_AUDIT_WORDS = {
+  life_threatening: "the patient's life was in danger",
+  patient_incapacitated: "the patient could not give consent at the time",
+  urgent_care: "the patient needed urgent care",
   legal_obligation: "the law required it",
 };
 const HOW_WORDS = {
@@ -142,21 +155,17 @@ function compact(n) {
 }
 
 /**
- * Checks one access: its leaf is in the log under the root, and the leaf says what the page
- * shows (the page shows the entry read from the leaf itself, and requires the server's fields
- * to agree). Returns a sentence and whether it held.
+ * Checks one access: the entry the page shows was read from the proof's leaf itself; it must
+ * be about the patient whose page this is, appear once, and its leaf must be in the log of
+ * `size` entries whose root is `root`. Returns whether it held, and why not.
  */
-async function check(access, patient, root) {
-  if (!access.proof) return [false, "No proof was given for this access."];
-  const leaf = fromHex(access.proof.leaf);
-  const entry = entryFromLeaf(leaf);
-  if (!entry) return [false, "The proof's entry could not be read."];
-  const agrees = entry.patient === patient && entry.institution === access.institution
-    && entry.purpose === access.purpose && BigInt(access.accessed_at) === entry.accessed_at
-    && JSON.stringify(entry.target ?? null) === JSON.stringify(access.target)
-    && JSON.stringify(entry.authorization, (_, v) => (typeof v === "bigint" ? Number(v) : v)) === JSON.stringify(access.authorization);
-  if (!agrees) return [false, "The entry in the proof differs from what the explorer says."];
-  const ok = await verifyInclusion(await leafHash(leaf), access.leaf, access.proof.size, access.proof.path.map(fromHex), root);
+async function check(row, patient, size, root) {
+  const { a, entry, duplicate } = row;
+  if (!entry) return [false, "The entry could not be read from its proof."];
+  if (entry.patient !== patient) return [false, "The entry is about someone else."];
+  if (duplicate) return [false, "The same entry is shown twice."];
+  if (BigInt(a.proof.size) !== BigInt(size)) return [false, "The proof is for another size of the log."];
+  const ok = await verifyInclusion(await leafHash(fromHex(a.proof.leaf)), a.leaf, a.proof.size, a.proof.path.map(fromHex), root);
   return ok ? [true, null] : [false, "The proof does not lead to the log's root."];
 }
 
@@ -167,14 +176,24 @@ function consentSentence(c) {
     : c.scope.version ? record(c.scope.version)
     : `your records of these kinds: ${c.scope.categories.map(kind).join(", ")}`;
   const why = c.purposes.map((p) => PURPOSE_WORDS[p] ?? p).join("; ");
-  const verb = c.decision === "permit" ? `You allowed ${who} to see ${what}` : `You refused ${who} access to ${what}`;
-  return `${verb}, ${c.decision === "permit" ? "" : "even "}${why}, from ${when(c.valid_from)} until ${when(c.valid_until)}.`;
+  // Who gave it: the patient's own key, or (for a patient in custodial care) the custodian
+  // acting for them; the account says which.
+  const verb = c.decision === "permit" ? `${who} may see ${what}` : `${who} may not see ${what}`;
+  return `${verb}, ${c.decision === "permit" ? "" : "even "}${why}, from ${when(c.valid_from)} until ${when(c.valid_until)}`
+    + ` (given for you by account ${short(c.granted_by)}).`;
 }
 
-function accessSentence(a) {
-  const what = a.target ? record(a.target) : `a search of ${kind(a.query)}`;
-  const by = `${institution(a.institution)}, account ${short(a.account)}`;
-  return `${by} looked at ${what} ${PURPOSE_WORDS[a.purpose] ?? a.purpose}, on ${when(a.accessed_at)}.`;
+/** An access in words, from the entry read from its leaf. */
+function accessSentence(entry) {
+  const what = entry.target ? record(entry.target) : `a search of ${kind(entry.query)}`;
+  const by = `${institution(entry.institution)}, account ${short(entry.account)}`;
+  return `${by} looked at ${what} ${PURPOSE_WORDS[entry.purpose] ?? entry.purpose}, on ${when(entry.accessed_at)}.`;
+}
+
+/** A CSV field: quoted, and never read as a formula by a spreadsheet. */
+function csvField(value) {
+  const text = String(value ?? "");
+  return `"${(/^[=+\-@\t\r]/.test(text) ? `'${text}` : text).replaceAll('"', '""')}"`;
 }
 
 function controlSentence(c) {
@@ -194,73 +213,102 @@ function controlSentence(c) {
 
 async function showPatient(id) {
   document.title = "Your health records log — Custodia";
+  const wanted = id.toLowerCase();
   const answer = await fetch(`/api/patients/${encodeURIComponent(id)}`);
   const data = await answer.json();
   if (!answer.ok) {
     main.append(el("p", { role: "alert", class: "problem" }, data.error ?? "The explorer could not answer."));
     return;
   }
-  const accesses = data.accesses;
-  const glass = accesses.filter((a) => a.authorization.break_glass);
+  if (String(data.patient).toLowerCase() !== wanted) {
+    main.append(el("p", { role: "alert", class: "problem" }, "The explorer answered with another person's history: nothing is shown."));
+    document.body.dataset.checked = "failed";
+    return;
+  }
+  // Every access as its proof's leaf says, not as the server says.
+  const seen = new Set();
+  const rows = data.accesses.map((a) => {
+    const duplicate = seen.has(a.leaf);
+    seen.add(a.leaf);
+    return { a, entry: a.proof ? entryFromLeaf(fromHex(a.proof.leaf)) : null, duplicate };
+  });
+  const readable = rows.filter((r) => r.entry);
+  const glass = readable.filter((r) => r.entry.authorization.break_glass);
   const summary = el("section", { id: "summary", "aria-labelledby": "summary-title" },
     el("h2", { id: "summary-title" }, "In short"),
-    el("p", {}, `Your records were looked at ${accesses.length} time${accesses.length === 1 ? "" : "s"}`
-      + (glass.length ? `, ${glass.length} of them in an emergency without your consent.` : ", each time with your consent.")),
+    el("p", {}, readable.length === 0 ? "Nobody has looked at your records."
+      : `Your records were looked at ${readable.length} time${readable.length === 1 ? "" : "s"}`
+        + (glass.length ? `, ${glass.length} of them in an emergency without your consent.` : ", each time with your consent.")),
     el("p", { id: "proof-summary", "aria-live": "polite" }, "Checking every access in your browser…"));
   main.append(summary);
 
   // Accesses, with filters.
   const [accessBox, accessList] = section("accesses", "Who looked at your records",
-    "Newest first. Each one is checked in your browser against the log on the chain.");
-  const purposes = [...new Set(accesses.map((a) => a.purpose))];
-  const institutions = [...new Set(accesses.map((a) => a.institution))];
+    "Newest logged first. Each one is read from the log's own entry and checked in your browser.");
+  const purposes = [...new Set(readable.map((r) => r.entry.purpose))];
+  const institutions = [...new Set(readable.map((r) => r.entry.institution))];
   const purposeFilter = el("select", { id: "filter-purpose" }, el("option", { value: "" }, "any reason"),
     ...purposes.map((p) => el("option", { value: p }, PURPOSE_WORDS[p] ?? p)));
   const whoFilter = el("select", { id: "filter-institution" }, el("option", { value: "" }, "anyone"),
     ...institutions.map((i) => el("option", { value: String(i) }, institution(i))));
   const glassOnly = el("input", { type: "checkbox", id: "filter-glass" });
+  const shown = el("p", { id: "filter-status", "aria-live": "polite", class: "intro" }, "");
   const filters = el("form", { class: "filters", "aria-label": "Filter the accesses" },
     el("label", { for: "filter-institution" }, "Who: "), whoFilter,
     el("label", { for: "filter-purpose" }, "Why: "), purposeFilter,
     el("span", {}, glassOnly, el("label", { for: "filter-glass" }, " emergency access only")));
   accessBox.insertBefore(filters, accessList);
-  const rows = [];
-  for (const a of accesses) {
-    const glassReason = a.authorization.break_glass;
+  accessBox.insertBefore(shown, accessList);
+  for (const row of rows) {
+    const { a, entry } = row;
+    const glassReason = entry?.authorization.break_glass;
     const item = el("li", { class: glassReason ? "access break-glass" : "access", "data-leaf": String(a.leaf) });
-    if (glassReason) item.append(el("strong", { class: "flag" }, `Emergency access without your consent: ${BREAK_GLASS_WORDS[glassReason] ?? glassReason}. `));
-    item.append(el("span", { class: "sentence" }, accessSentence(a)));
-    item.append(el("span", { class: "detail" }, a.authorization.consent !== undefined
-      ? ` Allowed by your consent #${a.authorization.consent}.` : " No consent was needed: the emergency rules applied."));
-    item.append(el("span", { class: "detail" }, ` Logged ${when(a.logged.time)}, block ${a.logged.block}, entry ${a.leaf}.`));
-    const status = el("span", { class: "proof pending", role: "status" }, "Checking…");
-    item.append(el("div", {}, status));
-    accessList.append(item);
-    rows.push({ a, item, status });
-  }
-  if (!accesses.length) empty(accessList, "Nobody has looked at your records.");
-  const applyFilters = () => {
-    for (const { a, item } of rows) {
-      const show = (!purposeFilter.value || a.purpose === purposeFilter.value)
-        && (!whoFilter.value || String(a.institution) === whoFilter.value)
-        && (!glassOnly.checked || a.authorization.break_glass);
-      item.hidden = !show;
+    if (!entry) {
+      item.append(el("span", { class: "sentence" }, `Entry ${a.leaf} of the log could not be read from its proof.`));
+    } else {
+      if (glassReason) item.append(el("strong", { class: "flag" }, `Emergency access without your consent: ${BREAK_GLASS_WORDS[glassReason] ?? glassReason}. `));
+      item.append(el("span", { class: "sentence" }, accessSentence(entry)));
+      item.append(el("span", { class: "detail" }, entry.authorization.consent !== undefined
+        ? ` Allowed by your consent #${entry.authorization.consent}.` : " No consent was needed: the emergency rules applied."));
+      item.append(el("span", { class: "detail" }, ` Logged ${when(entry.at)}, block ${a.logged.block}, entry ${a.leaf}.`));
     }
+    row.status = el("span", { class: "proof pending" }, "Checking…");
+    item.append(el("div", {}, row.status));
+    row.item = item;
+    accessList.append(item);
+  }
+  if (!rows.length) empty(accessList, "Nobody has looked at your records.");
+  const applyFilters = () => {
+    let count = 0;
+    for (const { entry, item } of rows) {
+      const show = !entry || ((!purposeFilter.value || entry.purpose === purposeFilter.value)
+        && (!whoFilter.value || String(entry.institution) === whoFilter.value)
+        && (!glassOnly.checked || entry.authorization.break_glass));
+      item.hidden = !show;
+      if (show) count++;
+    }
+    shown.textContent = `Showing ${count} of ${rows.length} accesses.`;
   };
+  applyFilters();
   for (const control of [purposeFilter, whoFilter, glassOnly]) control.addEventListener("change", applyFilters);
   const csv = el("button", { type: "button", id: "download-csv" }, "Download the accesses (CSV)");
   csv.addEventListener("click", () => {
-    const lines = [["entry", "institution", "account", "purpose", "accessed_at", "record", "version", "consent", "emergency_reason", "block"].join(",")];
-    for (const a of accesses) {
-      lines.push([a.leaf, a.institution, a.account, a.purpose, new Date(a.accessed_at).toISOString(), a.target?.record ?? a.query,
-        a.target?.version ?? "", a.authorization.consent ?? "", a.authorization.break_glass ?? "", a.logged.block].join(","));
+    const header = ["entry", "institution", "account", "purpose", "accessed_at", "record", "version", "consent", "emergency_reason", "logged_at"];
+    const lines = [header.map(csvField).join(",")];
+    for (const { a, entry } of readable) {
+      lines.push([a.leaf, entry.institution, entry.account, entry.purpose, new Date(Number(entry.accessed_at)).toISOString(),
+        entry.target?.record ?? entry.query, entry.target?.version ?? "", entry.authorization.consent ?? "",
+        entry.authorization.break_glass ?? "", new Date(Number(entry.at)).toISOString()].map(csvField).join(","));
     }
-    const link = el("a", { href: URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" })), download: "accesses.csv" });
-    link.click();
+    const href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
+    el("a", { href, download: "accesses.csv" }).click();
+    setTimeout(() => URL.revokeObjectURL(href), 10000);
   });
   const print = el("button", { type: "button", id: "print" }, "Print this page");
   print.addEventListener("click", () => window.print());
-  accessBox.append(el("p", { class: "actions" }, csv, " ", print));
+  const fhir = el("a", { id: "download-fhir", href: `/api/patients/${wanted}/audit-events`, download: "accesses.fhir.json" },
+    "Download the accesses as FHIR AuditEvents");
+  accessBox.append(el("p", { class: "actions" }, csv, " ", print, " ", fhir));
   main.append(accessBox);
 
   // Records.
@@ -297,6 +345,7 @@ async function showPatient(id) {
   if (!data.control.length) empty(controlList, "Nothing recorded.");
   main.append(controlBox);
 
+  showSources();
   main.append(el("p", { class: "completeness" }, "This page proves that each access shown is in the log. It cannot yet prove that "
     + "no access is missing: the chain does not yet keep a count of accesses per patient."));
 
@@ -304,13 +353,14 @@ async function showPatient(id) {
   const summaryLine = document.getElementById("proof-summary");
   let root;
   let source;
+  const node = nodeUrl();
   try {
-    if (about.roots.node) {
-      root = await rootFromNode(about.roots.node, data.log.size);
-      source = `the root read by your browser from the node ${about.roots.node}`;
+    if (node) {
+      root = await rootFromNode(node, data.log.size);
+      source = `the root read by your browser from the node ${node}`;
     } else {
       root = fromHex(data.log.root);
-      source = "the root this explorer read (the embedded chain has no node your browser could ask)";
+      source = "the root this explorer reported (the embedded chain has no node your browser could ask, so this is not an independent check)";
     }
   } catch (error) {
     summaryLine.textContent = `The log's root could not be read: ${error.message}. The accesses are not checked.`;
@@ -323,22 +373,46 @@ async function showPatient(id) {
     return;
   }
   let failed = 0;
-  for (const { a, status } of rows) {
-    const [ok, why] = await check(a, data.patient, root);
-    status.classList.remove("pending");
-    status.classList.add(ok ? "verified" : "failed");
-    status.textContent = ok ? `✓ Checked in your browser against ${source}.` : `✗ Check failed: ${why}`;
+  for (const row of rows) {
+    const [ok, why] = await check(row, wanted, data.log.size, root);
+    row.status.classList.remove("pending");
+    row.status.classList.add(ok ? (node ? "verified" : "server-root") : "failed");
+    row.status.textContent = ok ? `✓ In the log: checked in your browser against ${source}.` : `✗ Check failed: ${why}`;
     if (!ok) failed++;
   }
   summaryLine.textContent = failed
     ? `${failed} of ${rows.length} accesses failed the check in your browser.`
     : `All ${rows.length} accesses were checked in your browser against ${source}.`;
-  summaryLine.className = failed ? "failed" : "verified";
-  document.body.dataset.checked = failed ? "failed" : "verified";
+  summaryLine.className = failed ? "failed" : node ? "verified" : "server-root";
+  document.body.dataset.checked = failed ? "failed" : node ? "verified" : "server-root";
+}
+
+/** The node the page reads roots from: the one the patient chose here, else the explorer's. */
+function nodeUrl() {
+  return localStorage.getItem("custodia-node") || about.roots.node || null;
+}
+
+/** Where the checks come from, and a way for the patient to name their own node. */
+function showSources() {
+  const input = el("input", { id: "node-url", type: "text", autocomplete: "off", spellcheck: "false", value: nodeUrl() ?? "",
+    "aria-describedby": "node-help" });
+  const save = el("button", { type: "submit", id: "node-save" }, "Use this node");
+  const form = el("form", { id: "sources" },
+    el("label", { for: "node-url" }, "The node your browser reads the log's root from"), input,
+    el("p", { id: "node-help", class: "intro" }, `A node of the network you trust (ws:// or wss://). The access log is the contract ${about.access_log}.`),
+    save);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const url = input.value.trim();
+    if (url) localStorage.setItem("custodia-node", url); else localStorage.removeItem("custodia-node");
+    location.reload();
+  });
+  main.append(el("details", { class: "sources" }, el("summary", {}, "Where the checks come from"), form));
 }
 
 async function showInstitution(id) {
   document.title = `Accesses by institution ${id} — Custodia`;
+  document.querySelector("h1").textContent = "An institution's accesses, for auditors";
   const answer = await fetch(`/api/institutions/${encodeURIComponent(id)}`);
   const data = await answer.json();
   if (!answer.ok) {
@@ -348,24 +422,89 @@ async function showInstitution(id) {
   const [box, list] = section("audit", `Accesses by ${institution(data.institution)}`,
     `${data.entries} accesses logged; ${data.break_glass.count} in an emergency without consent `
     + `(${(data.break_glass.rate * 100).toFixed(1)} %).`);
-  for (const [purpose, count] of Object.entries(data.by_purpose)) list.append(el("li", {}, `${count} ${PURPOSE_WORDS[purpose] ?? purpose}`));
+  for (const [purpose, count] of Object.entries(data.by_purpose)) list.append(el("li", {}, `${count} access${count === 1 ? "" : "es"} ${PURPOSE_AUDIT_WORDS[purpose] ?? purpose}`));
   main.append(box);
   const [glassBox, glassList] = section("audit-break-glass", "Emergency accesses", "Newest first.");
   for (const g of data.break_glass.entries) {
-    glassList.append(el("li", { class: "access break-glass" }, `Account ${short(g.account)} accessed the records of patient ${short(g.patient)} `
-      + `on ${when(g.accessed_at)} because ${BREAK_GLASS_WORDS[g.reason] ?? g.reason} (entry ${g.leaf}).`));
+    glassList.append(el("li", { class: "access break-glass" }, `Account ${short(g.account)} accessed a patient's records `
+      + `on ${when(g.accessed_at)} because ${BREAK_GLASS_AUDIT_WORDS[g.reason] ?? g.reason} (entry ${g.leaf}).`));
   }
   if (!data.break_glass.entries.length) empty(glassList, "None.");
   main.append(glassBox);
+  const [endedBox, endedList] = section("audit-consent-ended", "Accesses whose consent has since ended",
+    "Allowed when they happened; the consent was withdrawn or expired afterwards. Newest first.");
+  for (const a of data.consent_since_ended) {
+    const end = a.consent_ended.withdrawn ? `withdrawn on ${when(a.consent_ended.withdrawn.time)}` : `expired on ${when(a.consent_ended.expired)}`;
+    endedList.append(el("li", { class: "access" }, `Account ${short(a.account)} accessed a patient's records on ${when(a.accessed_at)} `
+      + `under consent #${a.receipt}, since ${end} (entry ${a.leaf}).`));
+  }
+  if (!data.consent_since_ended.length) empty(endedList, "None.");
+  main.append(endedBox);
+  await showConsistency();
+}
+
+/** The auditor's check that the log only grew between two recorded sizes, in the browser. */
+async function showConsistency() {
+  const log = await (await fetch("/api/log")).json();
+  const [box] = section("consistency", "Check that the log only grew",
+    "Pick two moments the log recorded; your browser checks that nothing logged by the first was changed or removed by the second.");
+  box.querySelector("ol").remove();
+  const sizes = log.recorded.map((r) => r.size);
+  const option = (size) => el("option", { value: String(size) }, `${size} entries`);
+  const older = el("select", { id: "consistency-old" }, ...[...sizes].reverse().map(option));
+  const newer = el("select", { id: "consistency-new" }, ...sizes.map(option));
+  const run = el("button", { type: "submit", id: "consistency-check" }, "Check");
+  const result = el("p", { id: "consistency-result", role: "status" }, "");
+  const form = el("form", { class: "filters", "aria-label": "Check that the log only grew" },
+    el("label", { for: "consistency-old" }, "From: "), older, el("label", { for: "consistency-new" }, "To: "), newer, run);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    result.className = "pending";
+    result.textContent = "Checking…";
+    const [ok, text] = await checkConsistency(older.value, newer.value);
+    result.className = ok ? "verified" : "failed";
+    result.textContent = text;
+    document.body.dataset.consistency = ok ? "verified" : "failed";
+  });
+  box.append(form, result);
+  main.append(box);
+}
+
+async function checkConsistency(oldSize, newSize) {
+  try {
+    const answer = await fetch(`/api/consistency?old=${encodeURIComponent(oldSize)}&new=${encodeURIComponent(newSize)}`);
+    const proof = await answer.json();
+    if (!answer.ok) return [false, `✗ ${proof.error}`];
+    let oldRoot;
+    let newRoot;
+    let source;
+    const node = nodeUrl();
+    if (node) {
+      oldRoot = await rootFromNode(node, oldSize);
+      newRoot = await rootFromNode(node, newSize);
+      source = `roots read by your browser from the node ${node}`;
+    } else {
+      oldRoot = fromHex(proof.old.root);
+      newRoot = fromHex(proof.new.root);
+      source = "the roots this explorer reported (the embedded chain has no node your browser could ask, so this is not an independent check)";
+    }
+    const ok = await verifyConsistency(oldSize, newSize, oldRoot, newRoot, proof.proof.map(fromHex));
+    return ok
+      ? [true, `✓ The log only grew from ${oldSize} to ${newSize} entries: checked in your browser against ${source}.`]
+      : [false, `✗ The log of ${newSize} entries does not extend the log of ${oldSize}: the check failed.`];
+  } catch (error) {
+    return [false, `✗ Not checked: ${error.message}`];
+  }
 }
 
 function showFinder() {
   const input = el("input", { id: "pseudonym", name: "pseudonym", type: "text", autocomplete: "off", spellcheck: "false",
-    pattern: "0x[0-9a-fA-F]{64}", required: "", "aria-describedby": "pseudonym-help" });
+    pattern: "0x[0-9a-fA-F]{64}", required: "", "aria-describedby": "pseudonym-help",
+    title: "0x followed by 64 letters and digits (0 to 9, a to f)" });
   const form = el("form", { id: "find", "aria-labelledby": "find-title" },
     el("h2", { id: "find-title" }, "See your records' log"),
     el("label", { for: "pseudonym" }, "Your patient code"), input,
-    el("p", { id: "pseudonym-help", class: "intro" }, "Your hospital gives you this code (it starts with 0x). It is not your name or number."),
+    el("p", { id: "pseudonym-help", class: "intro" }, "Your hospital gives you this code: 0x followed by 64 letters and digits (0 to 9, a to f). It is not your name or number."),
     el("button", { type: "submit" }, "Show my log"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -66,6 +66,46 @@ export async function verifyInclusion(leaf, index, size, path, root) {
   return s === 0n && equal(r, root);
 }
 
+/** The root of the empty tree: SHA-256 of nothing. */
+export async function emptyRoot() {
+  return sha256();
+}
+
+/**
+ * RFC 9162 §2.1.4.2: is the tree of `oldSize` leaves with `oldRoot` a prefix of the tree of
+ * `newSize` leaves with `newRoot`, by `proof`? (The log only grew: nothing logged was changed
+ * or removed.) Sizes are BigInts or numbers.
+ */
+export async function verifyConsistency(oldSize, newSize, oldRoot, newRoot, proof) {
+  oldSize = BigInt(oldSize);
+  newSize = BigInt(newSize);
+  if (oldSize > newSize) return false;
+  if (oldSize === newSize) return proof.length === 0 && equal(oldRoot, newRoot);
+  if (oldSize === 0n) return proof.length === 0 && equal(oldRoot, await emptyRoot());
+  if (proof.length === 0) return false;
+  const path = (oldSize & (oldSize - 1n)) === 0n ? [oldRoot, ...proof] : [...proof];
+  let f = oldSize - 1n;
+  let s = newSize - 1n;
+  while ((f & 1n) === 1n) { f >>= 1n; s >>= 1n; }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (s === 0n) return false;
+    if ((f & 1n) === 1n || f === s) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if ((f & 1n) === 0n) {
+        while ((f & 1n) === 0n && f !== 0n) { f >>= 1n; s >>= 1n; }
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    f >>= 1n;
+    s >>= 1n;
+  }
+  return equal(fr, oldRoot) && equal(sr, newRoot) && s === 0n;
+}
+
 /** A SCALE reader over bytes. */
 class Reader {
   constructor(bytes) { this.bytes = bytes; this.at = 0; }
@@ -76,7 +116,7 @@ class Reader {
     return out;
   }
   u8() { return this.take(1)[0]; }
-  u32() { const b = this.take(4); return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] * 2 ** 24); }
+  u32() { const b = this.take(4); return (b[0] | (b[1] << 8) | (b[2] << 16)) + b[3] * 2 ** 24; }
   u64() { const b = this.take(8); let v = 0n; for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(b[i]); return v; }
   id() { return toHex(this.take(32)); }
   done() { return this.at === this.bytes.length; }

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { fromHex, leafHash, verifyInclusion, entryFromLeaf, toHex } from "./merkle.js";
+import { fromHex, leafHash, verifyInclusion, verifyConsistency, entryFromLeaf, toHex } from "./merkle.js";
 
 const vectors = JSON.parse(
   readFileSync(fileURLToPath(new URL("../../../../contracts/merkle/vectors.json", import.meta.url)), "utf8"),
@@ -57,4 +57,36 @@ test("an entry reads from its leaf in either layout, and nothing else does", () 
   assert.deepEqual(entryFromLeaf(revision1).authorization, { consent: 12n });
   assert.equal(entryFromLeaf(cat(current, [0])), null);
   assert.equal(entryFromLeaf(current.subarray(0, 40)), null);
+});
+
+test("every consistency vector verifies, and a flipped bit or swapped roots fail", async () => {
+  assert.ok(vectors.consistency.length > 0);
+  for (const v of vectors.consistency) {
+    const oldRoot = fromHex(vectors.roots[v.old]);
+    const newRoot = fromHex(vectors.roots[v.new]);
+    const proof = v.proof.map(fromHex);
+    assert.equal(await verifyConsistency(v.old, v.new, oldRoot, newRoot, proof), true, `${v.old} -> ${v.new}`);
+    for (let i = 0; i < proof.length; i++) {
+      const bad = proof.map((p) => p.slice());
+      bad[i][5] ^= 4;
+      assert.equal(await verifyConsistency(v.old, v.new, oldRoot, newRoot, bad), false, `${v.old} -> ${v.new}, hash ${i}`);
+    }
+    if (v.old !== v.new) {
+      const badRoot = oldRoot.slice();
+      badRoot[0] ^= 1;
+      assert.equal(await verifyConsistency(v.old, v.new, badRoot, newRoot, proof), false, "an altered old root");
+      assert.equal(await verifyConsistency(v.new, v.old, newRoot, oldRoot, proof), false, "shrinking");
+    }
+  }
+});
+
+test("the contracts' own encodings read as the entries they are (entry-vectors.json, written by Rust)", () => {
+  const file = JSON.parse(readFileSync(fileURLToPath(new URL("./entry-vectors.json", import.meta.url)), "utf8"));
+  assert.equal(file.leaves.length, 3);
+  for (const { leaf, entry } of file.leaves) {
+    const read = entryFromLeaf(fromHex(leaf));
+    assert.ok(read, leaf);
+    const asJson = JSON.parse(JSON.stringify(read, (_, v) => (typeof v === "bigint" ? v.toString() : v)));
+    assert.deepEqual(asJson, entry);
+  }
 });
