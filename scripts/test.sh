@@ -35,7 +35,7 @@ node --test services/src/explorer/page/merkle.test.mjs
 echo "==> the sync follower, server verification and the gateway against Helios HFS; the"
 echo "    patient explorer in Debian's Chromium, headless"
 export CUSTODIA_HFS_PROFILE=debug
-"$here/npm-install.sh" "$here/browser"
+"$here/explorer-assets.sh"  # scripts/browser's packages, and the page's polkadot.js bundle
 cargo test --quiet -p custodia-cli --features hfs,browser --test sync --test gateway --test explorer
 cargo test --quiet -p custodia-tests --features hfs --test sync_faults --test gateway
 

@@ -26,7 +26,7 @@ use custodia_client::{
 };
 use custodia_sandbox::{SandboxBackend, SandboxClock};
 use custodia_services::{
-    explorer::{Explorer, Names, RootSource},
+    explorer::{assets_dir, Explorer, Names, RootSource},
     index::Index,
     outbox::{Access, Drained, Outbox},
     Error, Result, Store,
@@ -130,7 +130,7 @@ pub async fn run(ctx: &Context, fhir_server: Option<&str>, explorer: Option<Sock
         let store = Store::in_memory()?;
         store.bind(told.client.deployment())?;
         let roots = ctx.global.node.clone().map_or(RootSource::Server, RootSource::Node);
-        let explorer = Explorer::new(&told.client, &store, told.names, roots);
+        let explorer = Explorer::new(&told.client, &store, told.names, roots).with_assets(&assets_dir());
         let links = [("the patient", told.patient), ("another patient", told.other_patient)];
         crate::commands::explorer::serve(&told.client, &explorer, listen, 2000, &links).await?;
     }

@@ -7,8 +7,12 @@ mod common;
 
 use common::explorer::{browse, screenshots, Serving};
 
+/// The suites share the chain's development accounts (and their nonces): one test at a time.
+static CHAIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_patients_browser_checks_every_access_against_the_nodes_root() {
+    let _chain = CHAIN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let node = common::node_url();
     let state = tempfile::tempdir().unwrap();
     let demo = Serving::start(state.path(), &["demo", "--node", &node, "--explorer", "127.0.0.1:0"]);
@@ -27,4 +31,70 @@ fn the_patients_browser_checks_every_access_against_the_nodes_root() {
 
     let tampered = browse(demo.link("the patient"), &["--tamper", "leaf"]);
     assert_eq!(tampered["checked"], "failed", "{tampered:#}");
+}
+
+/// Runs `custodia ARGS --json` in `state` (whose deployment names the node) and returns its
+/// JSON, or panics with what it printed.
+fn on_chain(state: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    common::ok(state, args)
+}
+
+#[test]
+fn a_patient_withdraws_a_consent_with_their_own_key_in_the_page() {
+    let _chain = CHAIN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let node = common::node_url();
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path();
+    // A deployment on the node (commands after `deploy` reach it through deployment.json).
+    let deployment = on_chain(s, &["deploy", "--as", "alice", "--node", &node]);
+    let attach = deployment["attach_proposal"].as_u64().expect("an attach proposal").to_string();
+    on_chain(s, &["directory", "approve", &attach, "--as", "bob"]);
+    on_chain(s, &["directory", "execute", &attach, "--as", "bob"]);
+    for (operator, kind, roles) in [("dave", "hospital", "custodian,accessor"), ("ferdie", "laboratory", "accessor")] {
+        let args =
+            ["directory", "propose-admit", "--operator", operator, "--kind", kind, "--roles", roles, "--as", "alice"];
+        let id = on_chain(s, &args)["result"]["proposal"].as_u64().unwrap().to_string();
+        on_chain(s, &["directory", "approve", &id, "--as", "charlie"]);
+        on_chain(s, &["directory", "execute", &id, "--as", "charlie"]);
+    }
+    // The patient takes control with their own key (Eve's development key), and shares their
+    // records with the laboratory (institution 2).
+    let patient = on_chain(s, &["directory", "register-patient", "MRN-9", "--as", "dave"])["result"]["patient"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    on_chain(s, &["patient", "offer", &patient, "--to", "eve", "--as", "dave"]);
+    on_chain(s, &["patient", "accept", &patient, "--as", "eve"]);
+    let receipt = on_chain(s, &["consent", "grant", "--patient", &patient, "--institution", "2", "--as", "eve"])
+        ["result"]["receipt"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+
+    let explorer = Serving::start(s, &["explorer", "--listen", "127.0.0.1:0", "--follow-ms", "500"]);
+    let page = format!("{}patient/{patient}", explorer.link(""));
+    // The laboratory's key neither controls the identity nor is the custodian's: the chain
+    // refuses it, from the page, and nothing is sent.
+    let refused = browse(&page, &["--act", &format!("//Ferdie:{receipt}")]);
+    assert_eq!(refused["action"]["state"], format!("failed:{receipt}"), "{:#}", refused["action"]);
+    assert!(refused["action"]["status"].as_str().unwrap().contains("the chain refuses"), "{}", refused["action"]);
+    // The patient's own key withdraws it.
+    let withdrawn = browse(&page, &["--act", &format!("//Eve:{receipt}")]);
+    assert_eq!(withdrawn["errors"], serde_json::json!([]));
+    assert_eq!(withdrawn["action"]["state"], format!("withdrawn:{receipt}"), "{:#}", withdrawn["action"]);
+    assert_eq!(withdrawn["action"]["keyLeftInPage"], "", "the key is cleared from the form once used");
+    assert_eq!(withdrawn["axe"], serde_json::json!([]), "WCAG 2.1 AA violations: {:#}", withdrawn["axe"]);
+    // On chain: revoked, by the patient's key.
+    let receipts = on_chain(s, &["consent", "list", &patient]);
+    let revoked = &receipts.as_array().unwrap()[0];
+    assert!(!revoked["revoked"].is_null(), "revoked on chain: {receipts:#}");
+    // And the page shows it once the explorer has read the block.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let after = browse(&page, &[]);
+        if after["consents"].to_string().contains("Withdrawn on") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the page never showed the withdrawal: {}", after["consents"]);
+    }
 }

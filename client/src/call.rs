@@ -124,6 +124,11 @@ where
         Self { client, contract, input, from_events: None, returns: PhantomData }
     }
 
+    /// The call data: the message's selector, then its SCALE-encoded arguments.
+    pub fn input(&self) -> &[u8] {
+        &self.input
+    }
+
     /// Where a node gives no output, the value is read from the transaction's events with
     /// `from_events` (the dry run's value could be stale: another transaction may have landed
     /// between the dry run and this one). Without it the dry run's value stands, which is

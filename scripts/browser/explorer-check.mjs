@@ -3,6 +3,7 @@
 // 2.1 A and AA) on it, and prints what a person sees as JSON, for the Rust tests to assert on.
 //
 //   node explorer-check.mjs URL [--screenshot FILE] [--tamper path|leaf|consistency] [--swap-with 0x…]
+//                               [--act KEY:RECEIPT]   (withdraw consent RECEIPT, signing with KEY in the page)
 //
 // --tamper alters the first access's proof (a sibling hash, or a byte of the entry), or the
 // consistency proof (`consistency`), in the API's answer on its way to the page: the page, not
@@ -24,6 +25,7 @@ const option = (name) => {
 const screenshot = option("--screenshot");
 const tamper = option("--tamper");
 const swapWith = option("--swap-with");
+const act = option("--act");
 
 const browser = await puppeteer.launch({
   executablePath: process.env.CUSTODIA_CHROMIUM ?? "/usr/bin/chromium",
@@ -82,6 +84,21 @@ try {
     );
   }
   const loadMs = Date.now() - started;
+  let action = null;
+  if (act) {
+    // The patient types their key into the page and withdraws a consent (signed in the page).
+    const [key, receipt] = [act.slice(0, act.lastIndexOf(":")), act.slice(act.lastIndexOf(":") + 1)];
+    await page.type("#patient-key", key);
+    await page.click("#use-key");
+    await page.waitForFunction(() => document.body.dataset.key === "ready", { timeout: 60000 });
+    await page.click(`#withdraw-${receipt}`);
+    await page.waitForFunction(() => document.body.dataset.action, { timeout: 120000 });
+    action = await page.evaluate(() => ({
+      state: document.body.dataset.action,
+      status: document.getElementById("key-status").innerText,
+      keyLeftInPage: document.getElementById("patient-key").value,
+    }));
+  }
   let consistency = null;
   if (path.startsWith("/institution/")) {
     await page.click("#consistency-check");
@@ -128,7 +145,7 @@ try {
   const axe = await page.evaluate(async () =>
     (await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })).violations
       .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })));
-  console.log(JSON.stringify({ ...seen, loadMs, consistency, keyboard: reached, axe, errors }));
+  console.log(JSON.stringify({ ...seen, loadMs, consistency, action, keyboard: reached, axe, errors }));
 } finally {
   await browser.close();
 }

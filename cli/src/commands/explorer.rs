@@ -6,7 +6,7 @@
 use crate::{backend::AnyBackend, context::Context};
 use custodia_client::{types::PatientId, Client};
 use custodia_services::{
-    explorer::{Explorer, Names, RootSource},
+    explorer::{assets_dir, Explorer, Names, RootSource},
     Error, Result, Store,
 };
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
@@ -37,7 +37,7 @@ pub async fn run(ctx: &Context, args: ExplorerArgs) -> Result<ExitCode> {
     let client = ctx.client().await?;
     let roots = args.browser_node.or_else(|| ctx.node_url()).map_or(RootSource::Server, RootSource::Node);
     let store = Store::open_for(&ctx.path("explorer.redb"), client.deployment())?;
-    let explorer = Explorer::new(&client, &store, names, roots);
+    let explorer = Explorer::new(&client, &store, names, roots).with_assets(&assets_dir());
     serve(&client, &explorer, args.listen, args.follow_ms, &[]).await?;
     Ok(ExitCode::SUCCESS)
 }

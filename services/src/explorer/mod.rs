@@ -74,6 +74,16 @@ pub struct Explorer<'a, B> {
     store: &'a Store,
     names: Names,
     roots: RootSource,
+    /// The polkadot.js bundle the page signs with (`scripts/explorer-assets.sh`), if built.
+    polkadot: Option<Bytes>,
+}
+
+/// Where the page's built assets are: `$CUSTODIA_EXPLORER_ASSETS`, or the workspace's
+/// `target/explorer` (where `scripts/explorer-assets.sh` puts them).
+pub fn assets_dir() -> std::path::PathBuf {
+    std::env::var_os("CUSTODIA_EXPLORER_ASSETS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/explorer"))
 }
 
 /// Connections served at once; more wait to be accepted.
@@ -87,7 +97,15 @@ const STYLE_CSS: &str = include_str!("page/style.css");
 impl<'a, B: Backend> Explorer<'a, B> {
     /// An explorer of `client`'s deployment, indexing into `store`.
     pub fn new(client: &'a Client<B>, store: &'a Store, names: Names, roots: RootSource) -> Self {
-        Self { client, store, names, roots }
+        Self { client, store, names, roots, polkadot: None }
+    }
+
+    /// Serves the page's built assets from `dir` (`polkadot.js`: with it, and a node to sign
+    /// for, the patient can act with their own key in the page). Without them the page only
+    /// shows and checks.
+    pub fn with_assets(mut self, dir: &Path) -> Self {
+        self.polkadot = std::fs::read(dir.join("polkadot.js")).ok().map(Bytes::from);
+        self
     }
 
     /// Reads new blocks' events into the index (events by patient and institution, and the
@@ -191,9 +209,14 @@ impl<'a, B: Backend> Explorer<'a, B> {
             RootSource::Node(url) => json!({"node": url}),
             RootSource::Server => json!("server"),
         };
+        // The patient acts with their own key only where the page can reach a node to sign for.
+        let actions = self.polkadot.is_some() && matches!(self.roots, RootSource::Node(_));
         json!({
             "names": self.names,
             "roots": roots,
+            "actions": actions,
+            "consents": format!("0x{}", hex::encode(deployment.consents.address)),
+            "revoke_selector": format!("0x{}", hex::encode(&self.client.consents().revoke(0).input()[..4])),
             "access_log": format!("0x{}", hex::encode(deployment.access_log.address)),
             "root_at_selector": format!("0x{}", hex::encode(&self.client.access_log().root_at(0).input()[..4])),
         })
@@ -257,6 +280,10 @@ impl<'a, B: Backend> Explorer<'a, B> {
             ["app.js"] => asset("text/javascript; charset=utf-8", APP_JS),
             ["merkle.js"] => asset("text/javascript; charset=utf-8", MERKLE_JS),
             ["style.css"] => asset("text/css; charset=utf-8", STYLE_CSS),
+            ["vendor", "polkadot.js"] => match &self.polkadot {
+                Some(bundle) => respond(StatusCode::OK, "text/javascript; charset=utf-8", bundle.clone()),
+                None => problem(StatusCode::NOT_FOUND, "not built: scripts/explorer-assets.sh"),
+            },
             ["api", "about"] => data(StatusCode::OK, &self.about()),
             ["api", "patients", id] => {
                 let Ok(patient) = parse_hash(id).map(PatientId::new) else {
@@ -333,7 +360,7 @@ fn respond(status: StatusCode, content_type: &str, body: Bytes) -> Response<Full
     // patient names, to read roots itself.
     headers.insert(
         "content-security-policy",
-        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'"
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'"
             .parse()
             .expect("a valid header"),
     );

@@ -339,6 +339,8 @@ async function showPatient(id) {
   if (!data.consents.length) empty(consentList, "You have not shared your records with anyone.");
   main.append(consentBox);
 
+  if (about.actions) showActions(data);
+
   // Control.
   const [controlBox, controlList] = section("control", "Who controls your identity", "Newest first.");
   for (const c of data.control) controlList.append(el("li", {}, el("span", { class: "sentence" }, controlSentence(c)), " ", blockLink(c.at)));
@@ -385,6 +387,90 @@ async function showPatient(id) {
     : `All ${rows.length} accesses were checked in your browser against ${source}.`;
   summaryLine.className = failed ? "failed" : node ? "verified" : "server-root";
   document.body.dataset.checked = failed ? "failed" : node ? "verified" : "server-root";
+}
+
+/**
+ * Acting with the patient's own key: it is made from the secret in this page (polkadot.js,
+ * served by the explorer from the project's own bundle), signs here, and is never sent
+ * anywhere; the transaction goes from the browser to the node. The chain decides who may
+ * withdraw: the patient's controller any consent, the custodian's accounts a permit.
+ */
+function showActions(data) {
+  const [box, list] = section("act", "Act with your own key",
+    "If you hold your own key (you took control of your identity), you can withdraw a consent here. "
+    + "Your key stays in this browser: it signs here and is never sent to the explorer.");
+  const secret = el("input", { id: "patient-key", type: "password", autocomplete: "off", spellcheck: "false", "aria-describedby": "key-help" });
+  const use = el("button", { type: "submit", id: "use-key" }, "Use my key");
+  const status = el("p", { id: "key-status", "aria-live": "polite" }, "");
+  const form = el("form", { id: "key-form", "aria-label": "Your key" },
+    el("label", { for: "patient-key" }, "Your key (your secret phrase)"), secret,
+    el("p", { id: "key-help", class: "intro" }, "The twelve or more words you were given when you took control, or your key's secret."),
+    use);
+  box.insertBefore(form, list);
+  box.insertBefore(status, list);
+  list.hidden = true;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const { Keyring, cryptoWaitReady } = await import("/vendor/polkadot.js");
+      await cryptoWaitReady();
+      const pair = new Keyring({ type: "sr25519" }).addFromUri(secret.value.trim());
+      secret.value = "";
+      status.textContent = `Signing as account ${pair.address}.`;
+      list.replaceChildren();
+      const now = Date.now();
+      const open = data.consents.filter((c) => !c.revoked && c.valid_until > now);
+      for (const c of open) {
+        const button = el("button", { type: "button", id: `withdraw-${c.receipt}` }, `Withdraw consent #${c.receipt}`);
+        button.addEventListener("click", () => withdraw(c.receipt, pair, button, status));
+        list.append(el("li", {}, el("span", { class: "sentence" }, consentSentence(c)), " ", button));
+      }
+      if (!open.length) empty(list, "No consent is in force.");
+      list.hidden = false;
+      document.body.dataset.key = "ready";
+    } catch (error) {
+      status.textContent = `That key could not be used: ${error.message}`;
+      status.className = "failed";
+    }
+  });
+  main.append(box);
+}
+
+async function withdraw(receipt, pair, button, status) {
+  button.disabled = true;
+  status.className = "pending";
+  status.textContent = `Withdrawing consent #${receipt}: signing and sending to ${nodeUrl()}…`;
+  const { ApiPromise, WsProvider } = await import("/vendor/polkadot.js");
+  let api;
+  try {
+    api = await ApiPromise.create({ provider: new WsProvider(nodeUrl()), noInitWarn: true, throwOnConnect: true });
+    const data = toHex(new Uint8Array([...fromHex(about.revoke_selector), ...u64(receipt)]));
+    // The chain's own answer first: a refusal comes back without anything being sent.
+    const dry = await api.call.contractsApi.call(pair.address, about.consents, 0, null, null, data);
+    const flags = dry.result.isOk ? dry.result.asOk.flags.toJSON() : null;
+    const reverted = flags === null || ((typeof flags === "object" ? flags.bits : flags) & 1) === 1;
+    if (reverted) {
+      throw new Error("the chain refuses this key: it may not withdraw this consent (nothing was sent)");
+    }
+    const block = await new Promise((resolve, reject) => {
+      api.tx.contracts.call(about.consents, 0, dry.gasRequired, null, data)
+        .signAndSend(pair, ({ status: txStatus, dispatchError }) => {
+          if (dispatchError) reject(new Error(dispatchError.isModule ? api.registry.findMetaError(dispatchError.asModule).name : dispatchError.toString()));
+          else if (txStatus.isInBlock) resolve(txStatus.asInBlock.toHex());
+        })
+        .catch(reject);
+    });
+    status.className = "verified";
+    status.textContent = `Consent #${receipt} is withdrawn (block ${block.slice(0, 10)}…). It no longer allows anything, from now on.`;
+    document.body.dataset.action = `withdrawn:${receipt}`;
+  } catch (error) {
+    status.className = "failed";
+    status.textContent = `Consent #${receipt} was not withdrawn: ${error.message}`;
+    document.body.dataset.action = `failed:${receipt}`;
+    button.disabled = false;
+  } finally {
+    await api?.disconnect();
+  }
 }
 
 /** The node the page reads roots from: the one the patient chose here, else the explorer's. */
