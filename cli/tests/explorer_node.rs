@@ -72,29 +72,57 @@ fn a_patient_withdraws_a_consent_with_their_own_key_in_the_page() {
         .to_string();
 
     let explorer = Serving::start(s, &["explorer", "--listen", "127.0.0.1:0", "--follow-ms", "500"]);
-    let page = format!("{}patient/{patient}", explorer.link(""));
+    let base = explorer.link("").to_string();
+    let page = format!("{base}patient/{patient}");
+    // The explorer reads finalized blocks: wait until it shows the consent.
+    wait_for(&base, &patient, |history| history["consents"].as_array().is_some_and(|c| c.len() == 1));
+    let receipts = || on_chain(s, &["consent", "list", &patient]).as_array().unwrap()[0].clone();
+
     // The laboratory's key neither controls the identity nor is the custodian's: the chain
-    // refuses it, from the page, and nothing is sent.
+    // refuses it, named, from the page, and nothing is sent.
     let refused = browse(&page, &["--act", &format!("//Ferdie:{receipt}")]);
-    assert_eq!(refused["action"]["state"], format!("failed:{receipt}"), "{:#}", refused["action"]);
-    assert!(refused["action"]["status"].as_str().unwrap().contains("the chain refuses"), "{}", refused["action"]);
-    // The patient's own key withdraws it.
+    let action = &refused["action"];
+    assert_eq!(action["state"], format!("failed:{receipt}"), "{action:#}");
+    let status = action["status"].as_str().unwrap();
+    assert!(
+        status.contains("the chain refuses this key: NotAuthorizedToRevoke") && status.contains("Nothing was sent"),
+        "{status}"
+    );
+    assert!(receipts()["revoked"].is_null(), "still in force on chain");
+
+    // The patient's own key withdraws it; the key goes nowhere (no request or WebSocket frame
+    // carries it), and the page talks to the node and its own explorer only.
     let withdrawn = browse(&page, &["--act", &format!("//Eve:{receipt}")]);
     assert_eq!(withdrawn["errors"], serde_json::json!([]));
-    assert_eq!(withdrawn["action"]["state"], format!("withdrawn:{receipt}"), "{:#}", withdrawn["action"]);
-    assert_eq!(withdrawn["action"]["keyLeftInPage"], "", "the key is cleared from the form once used");
+    let action = &withdrawn["action"];
+    assert_eq!(action["state"], format!("withdrawn:{receipt}"), "{action:#}");
+    assert_eq!(action["keyLeftInPage"], "", "the key is cleared from the page once used");
+    assert_eq!(action["keySent"], false, "the key left the page");
+    let sockets = action["sockets"].as_array().unwrap();
+    assert!(
+        !sockets.is_empty()
+            && sockets.iter().all(|u| u.as_str().unwrap().trim_end_matches('/') == node.trim_end_matches('/')),
+        "WebSockets to the node only: {sockets:?}"
+    );
     assert_eq!(withdrawn["axe"], serde_json::json!([]), "WCAG 2.1 AA violations: {:#}", withdrawn["axe"]);
-    // On chain: revoked, by the patient's key.
-    let receipts = on_chain(s, &["consent", "list", &patient]);
-    let revoked = &receipts.as_array().unwrap()[0];
-    assert!(!revoked["revoked"].is_null(), "revoked on chain: {receipts:#}");
-    // And the page shows it once the explorer has read the block.
+    // On chain: revoked, by the patient's key (the one that granted it).
+    let revoked = receipts();
+    assert_eq!(revoked["revoked"]["by"], revoked["granted_by"], "revoked by the patient's key: {revoked:#}");
+    // And the page shows it once the explorer has read the final block.
+    wait_for(&base, &patient, |history| !history["consents"][0]["revoked"].is_null());
+    let after = browse(&page, &[]);
+    assert!(after["consents"].to_string().contains("Withdrawn on"), "{}", after["consents"]);
+}
+
+/// Polls the explorer's API for `patient` until `done` holds (30 s at most).
+fn wait_for(base: &str, patient: &str, done: impl Fn(&serde_json::Value) -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let after = browse(&page, &[]);
-        if after["consents"].to_string().contains("Withdrawn on") {
-            break;
+        let (status, body) = common::explorer::get(&format!("{base}api/patients/{patient}"));
+        if status == 200 && done(&serde_json::from_str(&body).unwrap()) {
+            return;
         }
-        assert!(std::time::Instant::now() < deadline, "the page never showed the withdrawal: {}", after["consents"]);
+        assert!(std::time::Instant::now() < deadline, "the explorer never showed it: {status} {body}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }

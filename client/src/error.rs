@@ -378,6 +378,25 @@ from_contract_error! {
     access_log::BatchError => AccessLogBatch,
 }
 
+/// Every variant of a contract error enum, by its index, as `Name (what the docs say)`: for
+/// readers that see only the encoded error (the explorer's page names a refusal with it).
+pub fn variants<E: TypeInfo>() -> Vec<(u8, String)> {
+    match E::type_info().type_def {
+        TypeDef::Variant(def) => def
+            .variants
+            .iter()
+            .map(|variant| {
+                let doc = variant.docs.join(" ");
+                let doc = doc.trim();
+                let doc = doc.strip_prefix("Returned if ").unwrap_or(doc).trim_end_matches('.');
+                let text = if doc.is_empty() { variant.name.to_string() } else { format!("{} ({doc})", variant.name) };
+                (variant.index, text)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// `Name: what the contract's docs say of it` for a unit variant of a contract error enum,
 /// read from the type's own documentation (scale-info), so the message cannot drift from the
 /// contract.

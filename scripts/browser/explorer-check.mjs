@@ -38,9 +38,15 @@ const browser = await puppeteer.launch({
 try {
   const page = await browser.newPage();
   await page.setViewport({ width: 1100, height: 900 });
-  // The page's Content-Security-Policy allows its own scripts only; axe-core is injected by
-  // this test, so the browser is told to let it in (the page's own policy is unchanged).
-  await page.setBypassCSP(true);
+  // Everything the page sends: requests and WebSocket frames (to check that a key typed into
+  // the page goes nowhere).
+  const sent = [];
+  page.on("request", (request) => sent.push(`${request.url()} ${request.postData() ?? ""}`));
+  const devtools = await page.createCDPSession();
+  await devtools.send("Network.enable");
+  const sockets = [];
+  devtools.on("Network.webSocketCreated", (event) => sockets.push(event.url));
+  devtools.on("Network.webSocketFrameSent", (event) => sent.push(event.response.payloadData));
   const errors = [];
   page.on("pageerror", (error) => errors.push(String(error)));
   page.on("console", (message) => { if (message.type() === "error") errors.push(message.text()); });
@@ -91,6 +97,7 @@ try {
     await page.type("#patient-key", key);
     await page.click("#use-key");
     await page.waitForFunction(() => document.body.dataset.key === "ready", { timeout: 60000 });
+    await page.waitForSelector(`#withdraw-${receipt}`, { timeout: 30000 });
     await page.click(`#withdraw-${receipt}`);
     await page.waitForFunction(() => document.body.dataset.action, { timeout: 120000 });
     action = await page.evaluate(() => ({
@@ -98,6 +105,8 @@ try {
       status: document.getElementById("key-status").innerText,
       keyLeftInPage: document.getElementById("patient-key").value,
     }));
+    action.keySent = sent.some((text) => text.includes(key));
+    action.sockets = [...new Set(sockets)];
   }
   let consistency = null;
   if (path.startsWith("/institution/")) {
@@ -141,7 +150,9 @@ try {
     if (reached.includes(id)) break;
     reached.push(id);
   }
-  await page.addScriptTag({ content: AXE });
+  // Injected over DevTools, which the page's Content-Security-Policy does not apply to (the
+  // policy stays on for everything the page itself does).
+  await page.evaluate(AXE);
   const axe = await page.evaluate(async () =>
     (await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })).violations
       .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })));

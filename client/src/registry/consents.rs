@@ -12,6 +12,12 @@ use custodia_types::{
     PatientId,
 };
 
+/// Why the consents registry refuses a call, each variant by its index and in words (see
+/// [`crate::error::variants`]).
+pub fn refusals() -> Vec<(u8, String)> {
+    crate::error::variants::<Error>()
+}
+
 registry! {
     /// Calls to the consents registry.
     Consents for consents::Consents, at consents;

@@ -11,7 +11,7 @@ mod directory;
 mod records;
 
 pub use access_log::AccessLog;
-pub use consents::Consents;
+pub use consents::{refusals as consents_refusals, Consents};
 pub use directory::Directory;
 pub use records::Records;
 

@@ -104,8 +104,21 @@ impl<'a, B: Backend> Explorer<'a, B> {
     /// for, the patient can act with their own key in the page). Without them the page only
     /// shows and checks.
     pub fn with_assets(mut self, dir: &Path) -> Self {
-        self.polkadot = std::fs::read(dir.join("polkadot.js")).ok().map(Bytes::from);
+        let bundle = dir.join("polkadot.js");
+        self.polkadot = std::fs::read(&bundle).ok().map(Bytes::from);
+        if self.polkadot.is_none() {
+            eprintln!(
+                "explorer: no {}: patients can look and check, but not act with their own key (scripts/explorer-assets.sh builds it)",
+                bundle.display()
+            );
+        }
         self
+    }
+
+    /// Whether the page offers the patient to act with their own key: the bundle is built
+    /// and there is a node to sign for.
+    fn actions(&self) -> bool {
+        self.polkadot.is_some() && matches!(self.roots, RootSource::Node(_))
     }
 
     /// Reads new blocks' events into the index (events by patient and institution, and the
@@ -131,7 +144,10 @@ impl<'a, B: Backend> Explorer<'a, B> {
             })
             .collect();
         let (head, proofs) = Index::new(self.client, self.store).prove_each(&leaves).await?;
-        Ok(Some(view::patient(patient.as_bytes(), &filed, &head, &proofs)))
+        let mut history = view::patient(patient.as_bytes(), &filed, &head, &proofs);
+        // The chain's time, which is what "in force" and "expired" are judged by.
+        history["now"] = json!(self.client.backend().now().await?);
+        Ok(Some(history))
     }
 
     /// A patient's logged accesses as FHIR R4 AuditEvents (IHE BALP, the mapping of
@@ -209,14 +225,17 @@ impl<'a, B: Backend> Explorer<'a, B> {
             RootSource::Node(url) => json!({"node": url}),
             RootSource::Server => json!("server"),
         };
-        // The patient acts with their own key only where the page can reach a node to sign for.
-        let actions = self.polkadot.is_some() && matches!(self.roots, RootSource::Node(_));
+        let actions = self.actions();
         json!({
             "names": self.names,
             "roots": roots,
             "actions": actions,
             "consents": format!("0x{}", hex::encode(deployment.consents.address)),
             "revoke_selector": format!("0x{}", hex::encode(&self.client.consents().revoke(0).input()[..4])),
+            "consents_refusals": custodia_client::registry::consents_refusals()
+                .into_iter()
+                .map(|(index, text)| (index.to_string(), text))
+                .collect::<std::collections::BTreeMap<_, _>>(),
             "access_log": format!("0x{}", hex::encode(deployment.access_log.address)),
             "root_at_selector": format!("0x{}", hex::encode(&self.client.access_log().root_at(0).input()[..4])),
         })

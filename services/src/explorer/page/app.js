@@ -328,7 +328,7 @@ async function showPatient(id) {
 
   // Consents.
   const [consentBox, consentList] = section("consents", "Who you shared your records with", "Your consents and refusals, newest first.");
-  const now = Date.now();
+  const now = data.now;
   for (const c of data.consents) {
     const state = c.revoked ? `Withdrawn on ${when(c.revoked.at.time)} by account ${short(c.revoked.by)}.`
       : c.valid_until <= now ? "Expired." : "In force.";
@@ -391,44 +391,56 @@ async function showPatient(id) {
 
 /**
  * Acting with the patient's own key: it is made from the secret in this page (polkadot.js,
- * served by the explorer from the project's own bundle), signs here, and is never sent
- * anywhere; the transaction goes from the browser to the node. The chain decides who may
- * withdraw: the patient's controller any consent, the custodian's accounts a permit.
+ * served by the explorer from the project's own bundle), signs here, and is sent nowhere; the
+ * transaction goes from the browser to the node. This trusts the explorer that served the
+ * page's code and the node the transaction goes to (the page says so). The chain decides who
+ * may withdraw: the patient's controller any consent, the custodian's accounts a permit.
  */
 function showActions(data) {
   const [box, list] = section("act", "Act with your own key",
     "If you hold your own key (you took control of your identity), you can withdraw a consent here. "
-    + "Your key stays in this browser: it signs here and is never sent to the explorer.");
-  const secret = el("input", { id: "patient-key", type: "password", autocomplete: "off", spellcheck: "false", "aria-describedby": "key-help" });
-  const use = el("button", { type: "submit", id: "use-key" }, "Use my key");
+    + "Your key is used only in this browser and never sent; but the page's code comes from this explorer and "
+    + `your transaction goes to ${nodeUrl()}: use a key here only if you trust both.`);
+  // A text area outside any form, so that password managers do not offer to keep the phrase.
+  const secret = el("textarea", { id: "patient-key", rows: "2", autocomplete: "off", autocapitalize: "off",
+    autocorrect: "off", spellcheck: "false", "data-1p-ignore": "", "data-lpignore": "true", "aria-describedby": "key-help",
+    class: "secret" });
+  const use = el("button", { type: "button", id: "use-key" }, "Use my key");
   const status = el("p", { id: "key-status", "aria-live": "polite" }, "");
-  const form = el("form", { id: "key-form", "aria-label": "Your key" },
-    el("label", { for: "patient-key" }, "Your key (your secret phrase)"), secret,
-    el("p", { id: "key-help", class: "intro" }, "The twelve or more words you were given when you took control, or your key's secret."),
-    use);
-  box.insertBefore(form, list);
+  const forget = () => { secret.value = ""; };
+  window.addEventListener("pagehide", forget);
+  box.insertBefore(el("label", { for: "patient-key" }, "Your key (your secret phrase)"), list);
+  box.insertBefore(secret, list);
+  box.insertBefore(el("p", { id: "key-help", class: "intro" }, "The twelve or more words you were given when you took control, or your key's secret."), list);
+  box.insertBefore(use, list);
   box.insertBefore(status, list);
   list.hidden = true;
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  use.addEventListener("click", async () => {
     try {
       const { Keyring, cryptoWaitReady } = await import("/vendor/polkadot.js");
       await cryptoWaitReady();
       const pair = new Keyring({ type: "sr25519" }).addFromUri(secret.value.trim());
-      secret.value = "";
+      forget();
+      status.className = "";
       status.textContent = `Signing as account ${pair.address}.`;
       list.replaceChildren();
-      const now = Date.now();
-      const open = data.consents.filter((c) => !c.revoked && c.valid_until > now);
+      const now = data.now;
+      const open = data.consents.filter((c) => !c.revoked && c.valid_from <= now && c.valid_until > now);
+      const buttons = [];
       for (const c of open) {
-        const button = el("button", { type: "button", id: `withdraw-${c.receipt}` }, `Withdraw consent #${c.receipt}`);
-        button.addEventListener("click", () => withdraw(c.receipt, pair, button, status));
+        const label = c.decision === "permit"
+          ? `Withdraw consent #${c.receipt}`
+          : `Withdraw refusal #${c.receipt} (this allows access again)`;
+        const button = el("button", { type: "button", id: `withdraw-${c.receipt}` }, label);
+        button.addEventListener("click", () => withdraw(c, pair, buttons, status));
+        buttons.push(button);
         list.append(el("li", {}, el("span", { class: "sentence" }, consentSentence(c)), " ", button));
       }
       if (!open.length) empty(list, "No consent is in force.");
       list.hidden = false;
       document.body.dataset.key = "ready";
     } catch (error) {
+      forget();
       status.textContent = `That key could not be used: ${error.message}`;
       status.className = "failed";
     }
@@ -436,40 +448,74 @@ function showActions(data) {
   main.append(box);
 }
 
-async function withdraw(receipt, pair, button, status) {
-  button.disabled = true;
+/** Why the chain refuses a call, from a dry run's answer, in words (null if it does not). */
+function refusal(api, dry) {
+  if (dry.result.isErr) {
+    const error = dry.result.asErr;
+    return error.isModule ? api.registry.findMetaError(error.asModule).name : error.toString();
+  }
+  const answer = dry.result.asOk;
+  if ((answer.flags.toU8a()[0] & 1) === 0) return null;
+  // ink!'s MessageResult, then the message's Result<(), Error>, then the error's variant.
+  const bytes = answer.data.toU8a(true);
+  if (bytes[0] !== 0) return "the contract could not read the call";
+  if (bytes[1] === 1) return about.consents_refusals[String(bytes[2])] ?? `error ${bytes[2]}`;
+  return "the contract reverted";
+}
+
+/** `weight` (refTime, proofSize) plus a tenth, as the Rust client's estimates allow. */
+function withMargin(api, weight) {
+  const more = (value) => (value.toBigInt() * 11n) / 10n;
+  return api.registry.createType("WeightV2", { refTime: more(weight.refTime), proofSize: more(weight.proofSize) });
+}
+
+async function withdraw(consent, pair, buttons, status) {
+  for (const button of buttons) button.disabled = true;
+  const receipt = consent.receipt;
   status.className = "pending";
-  status.textContent = `Withdrawing consent #${receipt}: signing and sending to ${nodeUrl()}…`;
-  const { ApiPromise, WsProvider } = await import("/vendor/polkadot.js");
-  let api;
+  status.textContent = `Withdrawing #${receipt} (contract ${about.consents}, message revoke): signing here, sending to ${nodeUrl()}…`;
+  let provider;
   try {
-    api = await ApiPromise.create({ provider: new WsProvider(nodeUrl()), noInitWarn: true, throwOnConnect: true });
+    const { ApiPromise, WsProvider } = await import("/vendor/polkadot.js");
+    provider = new WsProvider(nodeUrl(), false);
+    await provider.connect();
+    const api = await ApiPromise.create({ provider, noInitWarn: true, throwOnConnect: true });
     const data = toHex(new Uint8Array([...fromHex(about.revoke_selector), ...u64(receipt)]));
-    // The chain's own answer first: a refusal comes back without anything being sent.
+    // The chain's own answer first: a refusal comes back, named, without anything being sent.
     const dry = await api.call.contractsApi.call(pair.address, about.consents, 0, null, null, data);
-    const flags = dry.result.isOk ? dry.result.asOk.flags.toJSON() : null;
-    const reverted = flags === null || ((typeof flags === "object" ? flags.bits : flags) & 1) === 1;
-    if (reverted) {
-      throw new Error("the chain refuses this key: it may not withdraw this consent (nothing was sent)");
-    }
+    const refused = refusal(api, dry);
+    if (refused) throw new Error(`the chain refuses this key: ${refused}. Nothing was sent`);
+    const deposit = dry.storageDeposit.isCharge ? (dry.storageDeposit.asCharge.toBigInt() * 11n) / 10n : 0n;
     const block = await new Promise((resolve, reject) => {
-      api.tx.contracts.call(about.consents, 0, dry.gasRequired, null, data)
-        .signAndSend(pair, ({ status: txStatus, dispatchError }) => {
-          if (dispatchError) reject(new Error(dispatchError.isModule ? api.registry.findMetaError(dispatchError.asModule).name : dispatchError.toString()));
-          else if (txStatus.isInBlock) resolve(txStatus.asInBlock.toHex());
+      const timer = setTimeout(() => reject(new Error("the node did not include it within 2 minutes")), 120000);
+      api.tx.contracts.call(about.consents, 0, withMargin(api, dry.gasRequired), deposit, data)
+        .signAndSend(pair, (result) => {
+          if (result.dispatchError) {
+            clearTimeout(timer);
+            const error = result.dispatchError;
+            reject(new Error(error.isModule ? api.registry.findMetaError(error.asModule).name : error.toString()));
+          } else if (result.isError) {
+            clearTimeout(timer);
+            reject(new Error(`the node dropped it (${result.status.type})`));
+          } else if (result.status.isInBlock) {
+            clearTimeout(timer);
+            resolve(result.status.asInBlock.toHex());
+          }
         })
-        .catch(reject);
+        .catch((error) => { clearTimeout(timer); reject(error); });
     });
     status.className = "verified";
-    status.textContent = `Consent #${receipt} is withdrawn (block ${block.slice(0, 10)}…). It no longer allows anything, from now on.`;
+    status.textContent = consent.decision === "permit"
+      ? `Consent #${receipt} is withdrawn (in block ${block.slice(0, 10)}…): it allows nothing from now on. This page shows it once the block is final.`
+      : `Refusal #${receipt} is withdrawn (in block ${block.slice(0, 10)}…). This page shows it once the block is final.`;
     document.body.dataset.action = `withdrawn:${receipt}`;
   } catch (error) {
     status.className = "failed";
-    status.textContent = `Consent #${receipt} was not withdrawn: ${error.message}`;
+    status.textContent = `#${receipt} was not withdrawn: ${error.message}.`;
     document.body.dataset.action = `failed:${receipt}`;
-    button.disabled = false;
+    for (const button of buttons) button.disabled = false;
   } finally {
-    await api?.disconnect();
+    await provider?.disconnect().catch(() => {});
   }
 }
 
