@@ -72,7 +72,8 @@ fn configure(state: &Path, hfs: &Hfs, lab: &ClientKey) -> (std::path::PathBuf, S
         "state": ".",
         "custodian_key": "dave",
         "flush_interval_ms": 50,
-        "clients": [{"client_id": "lab", "jwks": lab.jwks(), "log_key": "eve", "scopes": ["system/*.read"]}],
+        "clients": [{"client_id": "lab", "jwks": lab.jwks(), "log_key": "eve", "scopes": ["system/*.read"],
+                     "purposes": ["TREAT", "ETREAT"]}],
     });
     let path = state.join("gateway.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
@@ -229,6 +230,18 @@ fn a_configuration_the_gateway_cannot_start_with_says_what_to_fix() {
         (
             json!({"upstream": "http://127.0.0.1:1", "custodian_key": "dave", "clients": [], "colour": "red"}),
             "unknown field `colour`",
+        ),
+        // Deny by default: a client registered without purposes of use may ask for none (it
+        // must not get any purpose, break-glass included, by omission).
+        (
+            json!({"upstream": "http://127.0.0.1:1", "custodian_key": "dave",
+                   "clients": [{"client_id": "a", "jwks": ClientKey::generate("k").jwks(), "log_key": "eve", "scopes": ["system/*.read"]}]}),
+            "clients[0].purposes: is empty",
+        ),
+        (
+            json!({"upstream": "http://127.0.0.1:1", "custodian_key": "dave",
+                   "clients": [{"client_id": "a", "jwks": ClientKey::generate("k").jwks(), "log_key": "eve", "scopes": ["system/*.read"], "purposes": []}]}),
+            "clients[0].purposes: is empty",
         ),
     ];
     for (config, expected) in cases {
