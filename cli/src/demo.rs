@@ -596,7 +596,7 @@ async fn gateway_chapter<B: Backend>(
         jwks: key.jwks(),
         account: lab.account(),
         scopes: vec!["system/*.read".into()],
-        purposes: Vec::new(),
+        purposes: vec![Purpose::Treatment, Purpose::EmergencyTreatment],
     };
     let config = Config {
         listen: address,

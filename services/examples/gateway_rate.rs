@@ -213,7 +213,7 @@ async fn run<B: Backend>(
         jwks: key.jwks(),
         account: network.lab.account(),
         scopes: vec!["system/*.read".into()],
-        purposes: Vec::new(),
+        purposes: vec![Purpose::Treatment],
     };
     let config = Config {
         listen: address,

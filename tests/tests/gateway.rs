@@ -65,7 +65,7 @@ fn configure(
             jwks: key.jwks(),
             account: signer.account(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            purposes: vec![],
+            purposes: vec![Purpose::Treatment, Purpose::EmergencyTreatment],
         };
         (client, signer.clone())
     };

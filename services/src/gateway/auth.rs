@@ -222,7 +222,7 @@ impl Authority {
                 )
             })?,
         };
-        if !client.purposes.is_empty() && !client.purposes.contains(&purpose) {
+        if !client.purposes.contains(&purpose) {
             return Err(TokenError::new(400, "invalid_scope", "this client is not registered for that purpose of use"));
         }
         let asked = field("scope").unwrap_or_default();

@@ -58,7 +58,8 @@ pub struct RegisteredClient {
     pub account: AccountId,
     /// The scopes it may be granted (`system/*.read`, …).
     pub scopes: Vec<String>,
-    /// The purposes of use it may ask for (empty: any).
+    /// The purposes of use it may ask for (none: it gets no token; `EmergencyTreatment` lets it
+    /// break the glass).
     pub purposes: Vec<Purpose>,
 }
 
@@ -199,6 +200,13 @@ impl Config {
                 return Err(error(
                     &field("scopes"),
                     "wants SMART system scopes such as system/*.read or system/Observation.rs".into(),
+                ));
+            }
+            if c.purposes.is_empty() {
+                return Err(error(
+                    &field("purposes"),
+                    "is empty: name the purposes of use this client may ask for (TREAT, HPAYMT, …; ETREAT lets it break the glass)"
+                        .into(),
                 ));
             }
             let mut purposes = Vec::new();
