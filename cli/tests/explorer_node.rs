@@ -40,7 +40,7 @@ fn on_chain(state: &std::path::Path, args: &[&str]) -> serde_json::Value {
 }
 
 #[test]
-fn a_patient_withdraws_a_consent_with_their_own_key_in_the_page() {
+fn a_patient_acts_with_their_own_key_in_the_page() {
     let _chain = CHAIN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let node = common::node_url();
     let state = tempfile::tempdir().unwrap();
@@ -57,45 +57,68 @@ fn a_patient_withdraws_a_consent_with_their_own_key_in_the_page() {
         on_chain(s, &["directory", "approve", &id, "--as", "charlie"]);
         on_chain(s, &["directory", "execute", &id, "--as", "charlie"]);
     }
-    // The patient takes control with their own key (Eve's development key), and shares their
-    // records with the laboratory (institution 2).
+    // The hospital registers the patient and offers control to the patient's own key (Eve's
+    // development key).
     let patient = on_chain(s, &["directory", "register-patient", "MRN-9", "--as", "dave"])["result"]["patient"]
         .as_str()
         .unwrap()
         .to_string();
     on_chain(s, &["patient", "offer", &patient, "--to", "eve", "--as", "dave"]);
-    on_chain(s, &["patient", "accept", &patient, "--as", "eve"]);
-    let receipt = on_chain(s, &["consent", "grant", "--patient", &patient, "--institution", "2", "--as", "eve"])
-        ["result"]["receipt"]
-        .as_u64()
-        .unwrap()
-        .to_string();
-
+    let custodial = on_chain(s, &["patient", "show", &patient])["controller"].to_string();
     let explorer = Serving::start(s, &["explorer", "--listen", "127.0.0.1:0", "--follow-ms", "500"]);
     let base = explorer.link("").to_string();
     let page = format!("{base}patient/{patient}");
-    // The explorer reads finalized blocks: wait until it shows the consent.
-    wait_for(&base, &patient, |history| history["consents"].as_array().is_some_and(|c| c.len() == 1));
-    let receipts = || on_chain(s, &["consent", "list", &patient]).as_array().unwrap()[0].clone();
+    let act = |key: &str, button: &str, fill: &str| {
+        let seen = browse(&page, &["--act", &format!("{key}:{button}"), "--fill", fill]);
+        assert_eq!(seen["errors"], serde_json::json!([]), "{button}");
+        seen["action"].clone()
+    };
 
-    // The laboratory's key neither controls the identity nor is the custodian's: the chain
+    // 1. The patient accepts control, in the page.
+    wait_for(&base, &patient, |history| history["control"][0]["event"] == "offered");
+    let accepted = act("//Eve", "accept-control", "");
+    assert_eq!(accepted["state"], "done:accept-control", "{accepted:#}");
+    let controller = on_chain(s, &["patient", "show", &patient])["controller"].to_string();
+    assert_ne!(controller, custodial, "control moved from the custodian");
+    assert!(
+        controller.contains("5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw"),
+        "Eve's key controls: {controller}"
+    );
+
+    // 2. The patient shares their records with the laboratory (institution 2), for treatment,
+    // for 30 days, in the page; the chain holds the receipt, granted by the patient's key.
+    let granted = act("//Eve", "grant-submit", "grant-institution=2,grant-purpose-treatment=on,grant-days=30");
+    assert_eq!(granted["state"], "done:grant-submit", "{granted:#}");
+    let receipts = || on_chain(s, &["consent", "list", &patient]).as_array().unwrap().clone();
+    let receipt = &receipts()[0];
+    assert_eq!(
+        (receipt["grantee"]["institution"].as_u64(), receipt["decision"].as_str(), receipt["purposes"].as_u64()),
+        (Some(2), Some("Permit"), Some(1)),
+        "{receipt:#}"
+    );
+    let receipt_id = receipt["receipt"].as_u64().unwrap();
+    let days = (receipt["valid_until"].as_u64().unwrap() - receipt["valid_from"].as_u64().unwrap()) / 86_400_000;
+    assert_eq!(days, 30);
+    wait_for(&base, &patient, |history| history["consents"].as_array().is_some_and(|c| c.len() == 1));
+
+    // 3. The laboratory's key neither controls the identity nor is the custodian's: the chain
     // refuses it, named, from the page, and nothing is sent.
-    let refused = browse(&page, &["--act", &format!("//Ferdie:{receipt}")]);
-    let action = &refused["action"];
-    assert_eq!(action["state"], format!("failed:{receipt}"), "{action:#}");
-    let status = action["status"].as_str().unwrap();
+    let withdraw = format!("withdraw-{receipt_id}");
+    let refused = act("//Ferdie", &withdraw, "");
+    assert_eq!(refused["state"], format!("failed:{withdraw}"), "{refused:#}");
+    let status = refused["status"].as_str().unwrap();
     assert!(
         status.contains("the chain refuses this key: NotAuthorizedToRevoke") && status.contains("Nothing was sent"),
         "{status}"
     );
-    assert!(receipts()["revoked"].is_null(), "still in force on chain");
+    assert!(receipts()[0]["revoked"].is_null(), "still in force on chain");
 
-    // The patient's own key withdraws it; the key goes nowhere (no request or WebSocket frame
-    // carries it), and the page talks to the node and its own explorer only.
-    let withdrawn = browse(&page, &["--act", &format!("//Eve:{receipt}")]);
+    // 4. The patient's own key withdraws it; the key goes nowhere (no request or WebSocket
+    // frame carries it), and the page talks to the node and its own explorer only.
+    let withdrawn = browse(&page, &["--act", &format!("//Eve:{withdraw}")]);
     assert_eq!(withdrawn["errors"], serde_json::json!([]));
     let action = &withdrawn["action"];
-    assert_eq!(action["state"], format!("withdrawn:{receipt}"), "{action:#}");
+    assert_eq!(action["state"], format!("done:{withdraw}"), "{action:#}");
     assert_eq!(action["keyLeftInPage"], "", "the key is cleared from the page once used");
     assert_eq!(action["keySent"], false, "the key left the page");
     let sockets = action["sockets"].as_array().unwrap();
@@ -105,13 +128,21 @@ fn a_patient_withdraws_a_consent_with_their_own_key_in_the_page() {
         "WebSockets to the node only: {sockets:?}"
     );
     assert_eq!(withdrawn["axe"], serde_json::json!([]), "WCAG 2.1 AA violations: {:#}", withdrawn["axe"]);
-    // On chain: revoked, by the patient's key (the one that granted it).
-    let revoked = receipts();
+    let revoked = &receipts()[0];
     assert_eq!(revoked["revoked"]["by"], revoked["granted_by"], "revoked by the patient's key: {revoked:#}");
-    // And the page shows it once the explorer has read the final block.
     wait_for(&base, &patient, |history| !history["consents"][0]["revoked"].is_null());
     let after = browse(&page, &[]);
     assert!(after["consents"].to_string().contains("Withdrawn on"), "{}", after["consents"]);
+
+    // 5. The custodian asks to take control back; the patient stops it in the page.
+    on_chain(s, &["patient", "recover", &patient, "--as", "dave"]);
+    assert!(!on_chain(s, &["patient", "show", &patient])["pending"].is_null());
+    wait_for(&base, &patient, |history| history["control"][0]["event"] == "recovery_requested");
+    let vetoed = act("//Eve", "veto-recovery", "");
+    assert_eq!(vetoed["state"], "done:veto-recovery", "{vetoed:#}");
+    let shown = on_chain(s, &["patient", "show", &patient]);
+    assert!(shown["pending"].is_null(), "no recovery pending: {shown:#}");
+    assert_eq!(shown["controller"].to_string(), controller, "control stays with the patient");
 }
 
 /// Polls the explorer's API for `patient` until `done` holds (30 s at most).

@@ -3,7 +3,7 @@
 // 2.1 A and AA) on it, and prints what a person sees as JSON, for the Rust tests to assert on.
 //
 //   node explorer-check.mjs URL [--screenshot FILE] [--tamper path|leaf|consistency] [--swap-with 0x…]
-//                               [--act KEY:RECEIPT]   (withdraw consent RECEIPT, signing with KEY in the page)
+//                               [--act KEY:BUTTON [--fill ID=VALUE,…]]   (act with KEY in the page)
 //
 // --tamper alters the first access's proof (a sibling hash, or a byte of the entry), or the
 // consistency proof (`consistency`), in the API's answer on its way to the page: the page, not
@@ -26,6 +26,7 @@ const screenshot = option("--screenshot");
 const tamper = option("--tamper");
 const swapWith = option("--swap-with");
 const act = option("--act");
+const fill = option("--fill");
 
 const browser = await puppeteer.launch({
   executablePath: process.env.CUSTODIA_CHROMIUM ?? "/usr/bin/chromium",
@@ -92,13 +93,22 @@ try {
   const loadMs = Date.now() - started;
   let action = null;
   if (act) {
-    // The patient types their key into the page and withdraws a consent (signed in the page).
-    const [key, receipt] = [act.slice(0, act.lastIndexOf(":")), act.slice(act.lastIndexOf(":") + 1)];
+    // The patient types their key into the page, fills what the action asks (`--fill
+    // id=value,…`: text into inputs, `on` ticks a box) and presses its button (signed in the page).
+    const [key, button] = [act.slice(0, act.lastIndexOf(":")), act.slice(act.lastIndexOf(":") + 1)];
     await page.type("#patient-key", key);
     await page.click("#use-key");
     await page.waitForFunction(() => document.body.dataset.key === "ready", { timeout: 60000 });
-    await page.waitForSelector(`#withdraw-${receipt}`, { timeout: 30000 });
-    await page.click(`#withdraw-${receipt}`);
+    await page.waitForSelector(`#${button}`, { timeout: 30000 });
+    for (const pair of (fill ?? "").split(",").filter(Boolean)) {
+      const [id, value] = pair.split("=");
+      if (value === "on") await page.click(`#${id}`);
+      else {
+        await page.$eval(`#${id}`, (input) => { input.value = ""; });
+        await page.type(`#${id}`, value);
+      }
+    }
+    await page.click(`#${button}`);
     await page.waitForFunction(() => document.body.dataset.action, { timeout: 120000 });
     action = await page.evaluate(() => ({
       state: document.body.dataset.action,

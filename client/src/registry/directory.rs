@@ -12,6 +12,12 @@ use custodia_types::{
 use directory::{Admins, DirectoryQueries, Error};
 use ink::primitives::AccountId;
 
+/// Why the directory refuses a call, each variant by its index and in words (see
+/// [`crate::error::variants`]).
+pub fn refusals() -> Vec<(u8, String)> {
+    crate::error::variants::<Error>()
+}
+
 registry! {
     /// Calls to the directory contract.
     Directory for directory::Directory, at directory;

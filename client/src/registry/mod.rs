@@ -12,7 +12,7 @@ mod records;
 
 pub use access_log::AccessLog;
 pub use consents::{refusals as consents_refusals, Consents};
-pub use directory::Directory;
+pub use directory::{refusals as directory_refusals, Directory};
 pub use records::Records;
 
 /// Generates a registry handle: a struct bound to one contract of the deployment, and one

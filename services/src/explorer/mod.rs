@@ -59,6 +59,20 @@ impl Names {
     }
 }
 
+/// Terms of no consequence: only their message's selector is read (`/api/about`).
+fn grant_example() -> custodia_client::types::consents::Terms {
+    use custodia_client::types::consents::{Decision, Grantee, Purposes, Scope, Terms};
+    Terms {
+        patient: PatientId::new([0; 32]),
+        grantee: Grantee { institution: 0, account: None },
+        scope: Scope::AllRecords,
+        purposes: Purposes::default(),
+        decision: Decision::Permit,
+        valid_from: 0,
+        valid_until: 0,
+    }
+}
+
 /// Where the page gets the root it checks proofs against.
 #[derive(Clone, Debug)]
 pub enum RootSource {
@@ -226,16 +240,34 @@ impl<'a, B: Backend> Explorer<'a, B> {
             RootSource::Server => json!("server"),
         };
         let actions = self.actions();
+        let hex = |bytes: &[u8]| format!("0x{}", hex::encode(bytes));
+        let named = |refusals: Vec<(u8, String)>| {
+            refusals.into_iter().map(|(index, text)| (index.to_string(), text)).collect::<BTreeMap<_, _>>()
+        };
+        // What the page signs, for a patient acting with their own key: each message's
+        // contract and selector (its arguments the page encodes), and the contracts' refusals
+        // in words.
+        let selector = |input: &[u8]| hex(&input[..4]);
+        let nobody = PatientId::new([0; 32]);
+        let (consents, directory) = (self.client.consents(), self.client.directory());
         json!({
             "names": self.names,
             "roots": roots,
             "actions": actions,
-            "consents": format!("0x{}", hex::encode(deployment.consents.address)),
-            "revoke_selector": format!("0x{}", hex::encode(&self.client.consents().revoke(0).input()[..4])),
-            "consents_refusals": custodia_client::registry::consents_refusals()
-                .into_iter()
-                .map(|(index, text)| (index.to_string(), text))
-                .collect::<std::collections::BTreeMap<_, _>>(),
+            "contracts": {
+                "consents": hex(deployment.consents.address.as_ref()),
+                "directory": hex(deployment.directory.address.as_ref()),
+            },
+            "selectors": {
+                "revoke": selector(consents.revoke(0).input()),
+                "accept_control": selector(directory.accept_control(nobody).input()),
+                "veto_recovery": selector(directory.veto_recovery(nobody).input()),
+                "grant": selector(consents.grant(grant_example()).input()),
+            },
+            "refusals": {
+                "consents": named(custodia_client::registry::consents_refusals()),
+                "directory": named(custodia_client::registry::directory_refusals()),
+            },
             "access_log": format!("0x{}", hex::encode(deployment.access_log.address)),
             "root_at_selector": format!("0x{}", hex::encode(&self.client.access_log().root_at(0).input()[..4])),
         })

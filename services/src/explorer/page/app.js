@@ -398,9 +398,9 @@ async function showPatient(id) {
  */
 function showActions(data) {
   const [box, list] = section("act", "Act with your own key",
-    "If you hold your own key (you took control of your identity), you can withdraw a consent here. "
-    + "Your key is used only in this browser and never sent; but the page's code comes from this explorer and "
-    + `your transaction goes to ${nodeUrl()}: use a key here only if you trust both.`);
+    "If you hold your own key (you took control of your identity), you can share your records, refuse, withdraw, "
+    + "accept control and stop a recovery here. Your key is used only in this browser and never sent; but the page's "
+    + `code comes from this explorer and your transaction goes to ${nodeUrl()}: use a key here only if you trust both.`);
   // A text area outside any form, so that password managers do not offer to keep the phrase.
   const secret = el("textarea", { id: "patient-key", rows: "2", autocomplete: "off", autocapitalize: "off",
     autocorrect: "off", spellcheck: "false", "data-1p-ignore": "", "data-lpignore": "true", "aria-describedby": "key-help",
@@ -423,20 +423,7 @@ function showActions(data) {
       forget();
       status.className = "";
       status.textContent = `Signing as account ${pair.address}.`;
-      list.replaceChildren();
-      const now = data.now;
-      const open = data.consents.filter((c) => !c.revoked && c.valid_from <= now && c.valid_until > now);
-      const buttons = [];
-      for (const c of open) {
-        const label = c.decision === "permit"
-          ? `Withdraw consent #${c.receipt}`
-          : `Withdraw refusal #${c.receipt} (this allows access again)`;
-        const button = el("button", { type: "button", id: `withdraw-${c.receipt}` }, label);
-        button.addEventListener("click", () => withdraw(c, pair, buttons, status));
-        buttons.push(button);
-        list.append(el("li", {}, el("span", { class: "sentence" }, consentSentence(c)), " ", button));
-      }
-      if (!open.length) empty(list, "No consent is in force.");
+      list.replaceChildren(...actionsFor(data, pair, status));
       list.hidden = false;
       document.body.dataset.key = "ready";
     } catch (error) {
@@ -448,18 +435,113 @@ function showActions(data) {
   main.append(box);
 }
 
+/** The patient's pseudonym as bytes. */
+function patientBytes(data) {
+  return fromHex(data.patient);
+}
+
+/** What a patient can do with their key now, as list items with their buttons and forms. */
+function actionsFor(data, pair, status) {
+  const items = [];
+  const buttons = [];
+  const button = (id, label, call) => {
+    const b = el("button", { type: "button", id }, label);
+    b.addEventListener("click", () => sign(id, call, pair, buttons, status));
+    buttons.push(b);
+    return b;
+  };
+  // Control: an offer to this key to accept; a pending recovery to stop.
+  const newest = (events) => data.control.find((c) => events.includes(c.event));
+  const offer = newest(["offered", "changed"]);
+  if (offer?.event === "offered") {
+    items.push(el("li", {}, el("span", { class: "sentence" }, `Your custodian offered control of your identity to the key ${short(offer.to)}.`), " ",
+      button("accept-control", "Accept control of my identity", () => ({
+        contract: "directory", what: "accept control of your identity",
+        data: [...fromHex(about.selectors.accept_control), ...patientBytes(data)],
+        done: "You now control your identity.",
+      }))));
+  }
+  const recovery = newest(["recovery_requested", "recovery_ended"]);
+  if (recovery?.event === "recovery_requested") {
+    items.push(el("li", {}, el("span", { class: "sentence" }, controlSentence(recovery)), " ",
+      button("veto-recovery", "Stop this recovery (veto)", () => ({
+        contract: "directory", what: "stop the recovery",
+        data: [...fromHex(about.selectors.veto_recovery), ...patientBytes(data)],
+        done: "The recovery is stopped: control stays with you.",
+      }))));
+  }
+  // Consents in force, by the chain's time.
+  const open = data.consents.filter((c) => !c.revoked && c.valid_from <= data.now && c.valid_until > data.now);
+  for (const c of open) {
+    const label = c.decision === "permit" ? `Withdraw consent #${c.receipt}` : `Withdraw refusal #${c.receipt} (this allows access again)`;
+    items.push(el("li", {}, el("span", { class: "sentence" }, consentSentence(c)), " ",
+      button(`withdraw-${c.receipt}`, label, () => ({
+        contract: "consents", what: `withdraw #${c.receipt}`,
+        data: [...fromHex(about.selectors.revoke), ...u64(c.receipt)],
+        done: c.decision === "permit" ? `Consent #${c.receipt} is withdrawn: it allows nothing from now on.`
+          : `Refusal #${c.receipt} is withdrawn.`,
+      }))));
+  }
+  items.push(grantForm(data, button));
+  return items;
+}
+
+/** A form to share all one's records with an institution (or refuse it), for purposes, for a time. */
+function grantForm(data, button) {
+  const institutionIds = Object.keys(about.names.institutions);
+  const who = el("input", { id: "grant-institution", type: "number", min: "1", inputmode: "numeric", list: "grant-institutions" });
+  const known = el("datalist", { id: "grant-institutions" },
+    ...institutionIds.map((id) => el("option", { value: id }, institution(id))));
+  const purposes = Object.keys(PURPOSE_WORDS).map((p, index) => {
+    const box = el("input", { type: "checkbox", id: `grant-purpose-${p}`, value: String(index) });
+    return el("span", { class: "choice" }, box, el("label", { for: `grant-purpose-${p}` }, ` ${PURPOSE_WORDS[p]}`));
+  });
+  const days = el("input", { id: "grant-days", type: "number", min: "1", value: "365", inputmode: "numeric" });
+  const refuse = el("input", { type: "checkbox", id: "grant-refuse" });
+  const submit = button("grant-submit", "Record my decision", () => {
+    const id = Number(who.value);
+    const chosen = purposes.map((p) => p.querySelector("input")).filter((b) => b.checked).map((b) => Number(b.value));
+    const length = Number(days.value);
+    if (!Number.isInteger(id) || id < 1) throw new Error("say which institution, by its number");
+    if (!chosen.length) throw new Error("choose at least one reason");
+    if (!Number.isInteger(length) || length < 1) throw new Error("say for how many days");
+    const bits = chosen.reduce((set, index) => set | (1 << index), 0);
+    const from = BigInt(data.now);
+    const until = from + BigInt(length) * 86400000n;
+    // Terms { patient, grantee { institution, account: None }, scope: AllRecords, purposes,
+    // decision, valid_from, valid_until }, as SCALE.
+    const terms = [...patientBytes(data), ...u32(id), 0, 3, bits & 255, bits >> 8, refuse.checked ? 1 : 0, ...u64(from), ...u64(until)];
+    return {
+      contract: "consents", what: refuse.checked ? `refuse ${institution(id)}` : `share your records with ${institution(id)}`,
+      data: [...fromHex(about.selectors.grant), ...terms],
+      done: refuse.checked ? `${institution(id)} is refused access to your records.` : `${institution(id)} may now see your records, for what you chose.`,
+    };
+  });
+  return el("li", { class: "grant" },
+    el("fieldset", {}, el("legend", {}, "Share all your records with an institution, or refuse it"),
+      el("label", { for: "grant-institution" }, "Institution (its number): "), who, known,
+      el("fieldset", { class: "purposes" }, el("legend", {}, "For these reasons:"), ...purposes),
+      el("label", { for: "grant-days" }, "For how many days: "), days,
+      el("span", { class: "choice" }, refuse, el("label", { for: "grant-refuse" }, " Refuse instead (no access, even with other consents)")),
+      el("p", {}, submit)));
+}
+
+function u32(n) {
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255];
+}
+
 /** Why the chain refuses a call, from a dry run's answer, in words (null if it does not). */
-function refusal(api, dry) {
+function refusal(api, dry, contract) {
   if (dry.result.isErr) {
     const error = dry.result.asErr;
     return error.isModule ? api.registry.findMetaError(error.asModule).name : error.toString();
   }
   const answer = dry.result.asOk;
   if ((answer.flags.toU8a()[0] & 1) === 0) return null;
-  // ink!'s MessageResult, then the message's Result<(), Error>, then the error's variant.
+  // ink!'s MessageResult, then the message's Result<_, Error>, then the error's variant.
   const bytes = answer.data.toU8a(true);
   if (bytes[0] !== 0) return "the contract could not read the call";
-  if (bytes[1] === 1) return about.consents_refusals[String(bytes[2])] ?? `error ${bytes[2]}`;
+  if (bytes[1] === 1) return about.refusals[contract][String(bytes[2])] ?? `error ${bytes[2]}`;
   return "the contract reverted";
 }
 
@@ -469,26 +551,40 @@ function withMargin(api, weight) {
   return api.registry.createType("WeightV2", { refTime: more(weight.refTime), proofSize: more(weight.proofSize) });
 }
 
-async function withdraw(consent, pair, buttons, status) {
-  for (const button of buttons) button.disabled = true;
-  const receipt = consent.receipt;
+/**
+ * Signs the call `makeCall` makes ({ contract, data, what, done }) with the patient's key,
+ * here, after asking the chain (a refusal is named and nothing is sent), and sends it to the
+ * node. The page's `data-action` says how the action `id` (its button) ended.
+ */
+async function sign(id, makeCall, pair, buttons, status) {
+  let call;
+  try {
+    call = makeCall();
+  } catch (error) {
+    status.className = "failed";
+    status.textContent = `Not sent: ${error.message}.`;
+    document.body.dataset.action = `failed:${id}`;
+    return;
+  }
+  for (const b of buttons) b.disabled = true;
+  const contract = about.contracts[call.contract];
   status.className = "pending";
-  status.textContent = `Withdrawing #${receipt} (contract ${about.consents}, message revoke): signing here, sending to ${nodeUrl()}…`;
+  status.textContent = `To ${call.what} (contract ${contract}): signing here, sending to ${nodeUrl()}…`;
   let provider;
   try {
     const { ApiPromise, WsProvider } = await import("/vendor/polkadot.js");
     provider = new WsProvider(nodeUrl(), false);
     await provider.connect();
     const api = await ApiPromise.create({ provider, noInitWarn: true, throwOnConnect: true });
-    const data = toHex(new Uint8Array([...fromHex(about.revoke_selector), ...u64(receipt)]));
+    const data = toHex(new Uint8Array(call.data));
     // The chain's own answer first: a refusal comes back, named, without anything being sent.
-    const dry = await api.call.contractsApi.call(pair.address, about.consents, 0, null, null, data);
-    const refused = refusal(api, dry);
+    const dry = await api.call.contractsApi.call(pair.address, contract, 0, null, null, data);
+    const refused = refusal(api, dry, call.contract);
     if (refused) throw new Error(`the chain refuses this key: ${refused}. Nothing was sent`);
     const deposit = dry.storageDeposit.isCharge ? (dry.storageDeposit.asCharge.toBigInt() * 11n) / 10n : 0n;
     const block = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("the node did not include it within 2 minutes")), 120000);
-      api.tx.contracts.call(about.consents, 0, withMargin(api, dry.gasRequired), deposit, data)
+      api.tx.contracts.call(contract, 0, withMargin(api, dry.gasRequired), deposit, data)
         .signAndSend(pair, (result) => {
           if (result.dispatchError) {
             clearTimeout(timer);
@@ -505,16 +601,14 @@ async function withdraw(consent, pair, buttons, status) {
         .catch((error) => { clearTimeout(timer); reject(error); });
     });
     status.className = "verified";
-    status.textContent = consent.decision === "permit"
-      ? `Consent #${receipt} is withdrawn (in block ${block.slice(0, 10)}…): it allows nothing from now on. This page shows it once the block is final.`
-      : `Refusal #${receipt} is withdrawn (in block ${block.slice(0, 10)}…). This page shows it once the block is final.`;
-    document.body.dataset.action = `withdrawn:${receipt}`;
+    status.textContent = `${call.done} (In block ${block.slice(0, 10)}…; this page shows it once the block is final.)`;
+    document.body.dataset.action = `done:${id}`;
   } catch (error) {
     status.className = "failed";
-    status.textContent = `#${receipt} was not withdrawn: ${error.message}.`;
-    document.body.dataset.action = `failed:${receipt}`;
-    for (const button of buttons) button.disabled = false;
+    status.textContent = `Not done (${call.what}): ${error.message}.`;
+    document.body.dataset.action = `failed:${id}`;
   } finally {
+    for (const b of buttons) b.disabled = false;
     await provider?.disconnect().catch(() => {});
   }
 }
