@@ -63,6 +63,26 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
         .as_str()
         .unwrap()
         .to_string();
+    let v1 = s.join("v1.json");
+    std::fs::write(&v1, br#"{"resourceType":"Observation","id":"hb","status":"final"}"#).unwrap();
+    let record = on_chain(
+        s,
+        &[
+            "record",
+            "commit",
+            "--record",
+            "Observation/hb",
+            "--patient",
+            &patient,
+            "--file",
+            v1.to_str().unwrap(),
+            "--as",
+            "dave",
+        ],
+    )["result"]["record"]
+        .as_str()
+        .unwrap()
+        .to_string();
     on_chain(s, &["patient", "offer", &patient, "--to", "eve", "--as", "dave"]);
     let custodial = on_chain(s, &["patient", "show", &patient])["controller"].to_string();
     let explorer = Serving::start(s, &["explorer", "--listen", "127.0.0.1:0", "--follow-ms", "500"]);
@@ -85,9 +105,14 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
         "Eve's key controls: {controller}"
     );
 
-    // 2. The patient shares their records with the laboratory (institution 2), for treatment,
-    // for 30 days, in the page; the chain holds the receipt, granted by the patient's key.
-    let granted = act("//Eve", "grant-submit", "grant-institution=2,grant-purpose-treatment=on,grant-days=30");
+    // 2. The patient shares that one record with the laboratory (institution 2), for
+    // treatment, for 30 days, in the page; the chain holds the receipt, granted by the
+    // patient's key.
+    let granted = act(
+        "//Eve",
+        "grant-submit",
+        &format!("grant-institution=2,grant-scope={record},grant-purpose-treatment=on,grant-days=30"),
+    );
     assert_eq!(granted["state"], "done:grant-submit", "{granted:#}");
     let receipts = || on_chain(s, &["consent", "list", &patient]).as_array().unwrap().clone();
     let receipt = &receipts()[0];
@@ -96,6 +121,8 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
         (Some(2), Some("Permit"), Some(1)),
         "{receipt:#}"
     );
+    assert!(receipt["scope"].to_string().contains(&record), "only the record: {receipt:#}");
+    assert_eq!(receipt["granted_by"].as_str(), Some("5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw"), "Eve's key");
     let receipt_id = receipt["receipt"].as_u64().unwrap();
     let days = (receipt["valid_until"].as_u64().unwrap() - receipt["valid_from"].as_u64().unwrap()) / 86_400_000;
     assert_eq!(days, 30);

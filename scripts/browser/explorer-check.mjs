@@ -103,6 +103,7 @@ try {
     for (const pair of (fill ?? "").split(",").filter(Boolean)) {
       const [id, value] = pair.split("=");
       if (value === "on") await page.click(`#${id}`);
+      else if (await page.$eval(`#${id}`, (input) => input.tagName === "SELECT")) await page.select(`#${id}`, value);
       else {
         await page.$eval(`#${id}`, (input) => { input.value = ""; });
         await page.type(`#${id}`, value);

@@ -497,6 +497,10 @@ function grantForm(data, button) {
     return el("span", { class: "choice" }, box, el("label", { for: `grant-purpose-${p}` }, ` ${PURPOSE_WORDS[p]}`));
   });
   const days = el("input", { id: "grant-days", type: "number", min: "1", value: "365", inputmode: "numeric" });
+  // All records, or one of the patient's records.
+  const records = [...new Map(data.versions.map((v) => [v.record, v])).values()];
+  const which = el("select", { id: "grant-scope" }, el("option", { value: "all" }, "All your records"),
+    ...records.map((v) => el("option", { value: v.record }, `Only ${kind(v.kind)} (record ${short(v.record)})`)));
   const refuse = el("input", { type: "checkbox", id: "grant-refuse" });
   const submit = button("grant-submit", "Record my decision", () => {
     const id = Number(who.value);
@@ -508,18 +512,21 @@ function grantForm(data, button) {
     const bits = chosen.reduce((set, index) => set | (1 << index), 0);
     const from = BigInt(data.now);
     const until = from + BigInt(length) * 86400000n;
-    // Terms { patient, grantee { institution, account: None }, scope: AllRecords, purposes,
-    // decision, valid_from, valid_until }, as SCALE.
-    const terms = [...patientBytes(data), ...u32(id), 0, 3, bits & 255, bits >> 8, refuse.checked ? 1 : 0, ...u64(from), ...u64(until)];
+    // Terms { patient, grantee { institution, account: None }, scope (Record(id) or
+    // AllRecords), purposes, decision, valid_from, valid_until }, as SCALE.
+    const scope = which.value === "all" ? [3] : [0, ...fromHex(which.value)];
+    const terms = [...patientBytes(data), ...u32(id), 0, ...scope, bits & 255, bits >> 8, refuse.checked ? 1 : 0, ...u64(from), ...u64(until)];
+    const what = which.value === "all" ? "your records" : `record ${short(which.value)}`;
     return {
-      contract: "consents", what: refuse.checked ? `refuse ${institution(id)}` : `share your records with ${institution(id)}`,
+      contract: "consents", what: refuse.checked ? `refuse ${institution(id)} ${what}` : `share ${what} with ${institution(id)}`,
       data: [...fromHex(about.selectors.grant), ...terms],
-      done: refuse.checked ? `${institution(id)} is refused access to your records.` : `${institution(id)} may now see your records, for what you chose.`,
+      done: refuse.checked ? `${institution(id)} is refused ${what}.` : `${institution(id)} may now see ${what}, for what you chose.`,
     };
   });
   return el("li", { class: "grant" },
-    el("fieldset", {}, el("legend", {}, "Share all your records with an institution, or refuse it"),
+    el("fieldset", {}, el("legend", {}, "Share your records with an institution, or refuse it"),
       el("label", { for: "grant-institution" }, "Institution (its number): "), who, known,
+      el("label", { for: "grant-scope" }, " Which records: "), which,
       el("fieldset", { class: "purposes" }, el("legend", {}, "For these reasons:"), ...purposes),
       el("label", { for: "grant-days" }, "For how many days: "), days,
       el("span", { class: "choice" }, refuse, el("label", { for: "grant-refuse" }, " Refuse instead (no access, even with other consents)")),
