@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::explorer::{browse, screenshots, Serving};
+use common::{
+    explorer::{browse, screenshots, Serving},
+    ok,
+};
 
 /// The suites share the chain's development accounts (and their nonces): one test at a time.
 static CHAIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -33,39 +36,24 @@ fn the_patients_browser_checks_every_access_against_the_nodes_root() {
     assert_eq!(tampered["checked"], "failed", "{tampered:#}");
 }
 
-/// Runs `custodia ARGS --json` in `state` (whose deployment names the node) and returns its
-/// JSON, or panics with what it printed.
-fn on_chain(state: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    common::ok(state, args)
-}
-
 #[test]
 fn a_patient_acts_with_their_own_key_in_the_page() {
     let _chain = CHAIN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let node = common::node_url();
-    let state = tempfile::tempdir().unwrap();
+    let state = common::deployed_on(
+        Some(&node),
+        &[("dave", "hospital", "custodian,accessor"), ("ferdie", "laboratory", "accessor")],
+    );
     let s = state.path();
-    // A deployment on the node (commands after `deploy` reach it through deployment.json).
-    let deployment = on_chain(s, &["deploy", "--as", "alice", "--node", &node]);
-    let attach = deployment["attach_proposal"].as_u64().expect("an attach proposal").to_string();
-    on_chain(s, &["directory", "approve", &attach, "--as", "bob"]);
-    on_chain(s, &["directory", "execute", &attach, "--as", "bob"]);
-    for (operator, kind, roles) in [("dave", "hospital", "custodian,accessor"), ("ferdie", "laboratory", "accessor")] {
-        let args =
-            ["directory", "propose-admit", "--operator", operator, "--kind", kind, "--roles", roles, "--as", "alice"];
-        let id = on_chain(s, &args)["result"]["proposal"].as_u64().unwrap().to_string();
-        on_chain(s, &["directory", "approve", &id, "--as", "charlie"]);
-        on_chain(s, &["directory", "execute", &id, "--as", "charlie"]);
-    }
     // The hospital registers the patient and offers control to the patient's own key (Eve's
     // development key).
-    let patient = on_chain(s, &["directory", "register-patient", "MRN-9", "--as", "dave"])["result"]["patient"]
+    let patient = ok(s, &["directory", "register-patient", "MRN-9", "--as", "dave"])["result"]["patient"]
         .as_str()
         .unwrap()
         .to_string();
     let v1 = s.join("v1.json");
     std::fs::write(&v1, br#"{"resourceType":"Observation","id":"hb","status":"final"}"#).unwrap();
-    let record = on_chain(
+    let record = ok(
         s,
         &[
             "record",
@@ -83,8 +71,8 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
         .as_str()
         .unwrap()
         .to_string();
-    on_chain(s, &["patient", "offer", &patient, "--to", "eve", "--as", "dave"]);
-    let custodial = on_chain(s, &["patient", "show", &patient])["controller"].to_string();
+    ok(s, &["patient", "offer", &patient, "--to", "eve", "--as", "dave"]);
+    let custodial = ok(s, &["patient", "show", &patient])["controller"].to_string();
     let explorer = Serving::start(s, &["explorer", "--listen", "127.0.0.1:0", "--follow-ms", "500"]);
     let base = explorer.link("").to_string();
     let page = format!("{base}patient/{patient}");
@@ -98,7 +86,7 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
     wait_for(&base, &patient, |history| history["control"][0]["event"] == "offered");
     let accepted = act("//Eve", "accept-control", "");
     assert_eq!(accepted["state"], "done:accept-control", "{accepted:#}");
-    let controller = on_chain(s, &["patient", "show", &patient])["controller"].to_string();
+    let controller = ok(s, &["patient", "show", &patient])["controller"].to_string();
     assert_ne!(controller, custodial, "control moved from the custodian");
     assert!(
         controller.contains("5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw"),
@@ -114,7 +102,7 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
         &format!("grant-institution=2,grant-scope={record},grant-purpose-treatment=on,grant-days=30"),
     );
     assert_eq!(granted["state"], "done:grant-submit", "{granted:#}");
-    let receipts = || on_chain(s, &["consent", "list", &patient]).as_array().unwrap().clone();
+    let receipts = || ok(s, &["consent", "list", &patient]).as_array().unwrap().clone();
     let receipt = &receipts()[0];
     assert_eq!(
         (receipt["grantee"]["institution"].as_u64(), receipt["decision"].as_str(), receipt["purposes"].as_u64()),
@@ -162,12 +150,12 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
     assert!(after["consents"].to_string().contains("Withdrawn on"), "{}", after["consents"]);
 
     // 5. The custodian asks to take control back; the patient stops it in the page.
-    on_chain(s, &["patient", "recover", &patient, "--as", "dave"]);
-    assert!(!on_chain(s, &["patient", "show", &patient])["pending"].is_null());
+    ok(s, &["patient", "recover", &patient, "--as", "dave"]);
+    assert!(!ok(s, &["patient", "show", &patient])["pending"].is_null());
     wait_for(&base, &patient, |history| history["control"][0]["event"] == "recovery_requested");
     let vetoed = act("//Eve", "veto-recovery", "");
     assert_eq!(vetoed["state"], "done:veto-recovery", "{vetoed:#}");
-    let shown = on_chain(s, &["patient", "show", &patient]);
+    let shown = ok(s, &["patient", "show", &patient]);
     assert!(shown["pending"].is_null(), "no recovery pending: {shown:#}");
     assert_eq!(shown["controller"].to_string(), controller, "control stays with the patient");
 }

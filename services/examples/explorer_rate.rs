@@ -18,6 +18,7 @@ use custodia_client::{
     verify::{commitment, new_salt},
     Backend,
 };
+use custodia_fhir::mapping::hex;
 use custodia_services::{
     explorer::{index::EventIndex, Explorer, Names, RootSource},
     index::Index,
@@ -107,8 +108,7 @@ async fn main() -> Result<()> {
         return Ok(());
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a local port");
-    let url =
-        format!("http://{}/patient/0x{}", listener.local_addr().expect("an address"), hex(net.patient.as_bytes()));
+    let url = format!("http://{}/patient/{}", listener.local_addr().expect("an address"), hex(net.patient.as_bytes()));
     let script = browser.join("explorer-check.mjs");
     let check = tokio::task::spawn_blocking(move || std::process::Command::new("node").arg(script).arg(&url).output());
     let out = tokio::select! {
@@ -125,8 +125,4 @@ async fn main() -> Result<()> {
         page["loadMs"].as_f64().unwrap_or_default() / 1000.0
     );
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -123,6 +123,13 @@ impl<'a, B: Backend> Index<'a, B> {
         leaves.range(from..to)?.map(|item| Ok(item?.1.value().to_vec())).collect()
     }
 
+    /// The first `size` leaves as logged, and the Merkle tree over them.
+    fn tree(&self, size: u64) -> Result<(Vec<Vec<u8>>, Tree)> {
+        let leaves = self.leaves(0, size)?;
+        let tree = Tree::from_leaves::<Sha256>(leaves.iter().map(|leaf| leaf_hash::<Sha256>(leaf)));
+        Ok((leaves, tree))
+    }
+
     /// The entry `account` logged under number `seq`, if indexed.
     pub fn logged(&self, account: ink::primitives::AccountId, seq: u64) -> Result<Option<Entry>> {
         let tx = self.store.read()?;
@@ -172,8 +179,7 @@ impl<'a, B: Backend> Index<'a, B> {
         if let Some(index) = indices.iter().find(|index| **index >= size) {
             return Err(Error::Input(format!("the log holds {size} entries; there is no entry {index}")));
         }
-        let leaves = self.leaves(0, size)?;
-        let tree = Tree::from_leaves::<Sha256>(leaves.iter().map(|leaf| leaf_hash::<Sha256>(leaf)));
+        let (leaves, tree) = self.tree(size)?;
         let proofs = indices
             .iter()
             .map(|&index| {
@@ -195,8 +201,7 @@ impl<'a, B: Backend> Index<'a, B> {
         if indexed < new {
             return Err(Error::Index(format!("holds {indexed} entries; a proof up to {new} needs them all")));
         }
-        let leaves = self.leaves(0, new)?;
-        let tree = Tree::from_leaves::<Sha256>(leaves.iter().map(|leaf| leaf_hash::<Sha256>(leaf)));
+        let (_, tree) = self.tree(new)?;
         tree.consistency_proof::<Sha256>(old, new)
             .ok_or_else(|| Error::Input(format!("no consistency proof from {old} to {new} entries (0 < old ≤ new)")))
     }

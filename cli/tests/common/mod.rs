@@ -27,9 +27,18 @@ pub fn custodia(state: &Path, args: &[&str]) -> Output {
 /// admitted (Alice proposes, Charlie approves and executes).
 #[allow(dead_code)] // not every suite deploys on a state directory
 pub fn deployed_with(admitted: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    deployed_on(None, admitted)
+}
+
+/// [`deployed_with`] on the node at `node` (the commands after `deploy` reach it through the
+/// deployment file), or on the embedded chain.
+#[allow(dead_code)] // not every suite deploys on a state directory
+pub fn deployed_on(node: Option<&str>, admitted: &[(&str, &str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
-    let deployment = ok(s, &["deploy", "--as", "alice"]);
+    let mut deploy = vec!["deploy", "--as", "alice"];
+    deploy.extend(node.map(|url| ["--node", url]).into_iter().flatten());
+    let deployment = ok(s, &deploy);
     let attach = deployment["attach_proposal"].as_u64().expect("an attach proposal").to_string();
     ok(s, &["directory", "approve", &attach, "--as", "bob"]);
     ok(s, &["directory", "execute", &attach, "--as", "bob"]);

@@ -7,7 +7,7 @@ use crate::{Result, Store};
 use custodia_client::{
     backend::{BlockEvent, Emitted},
     events::SuiteEvent,
-    types::{InstitutionId, PatientId},
+    types::{access_log::AccessLogged, InstitutionId, PatientId},
     Backend, Client,
 };
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
@@ -47,6 +47,14 @@ impl Filed {
     /// The event, decoded.
     pub fn decoded(&self) -> Option<SuiteEvent> {
         SuiteEvent::decode(&self.event)
+    }
+
+    /// The logged access, if the event is one.
+    pub fn access(&self) -> Option<AccessLogged> {
+        match self.decoded()? {
+            SuiteEvent::AccessLogged(logged) => Some(logged),
+            _ => None,
+        }
     }
 }
 

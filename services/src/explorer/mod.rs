@@ -22,6 +22,7 @@ pub mod view;
 
 use crate::{index::Index, Error, Result, Store};
 use custodia_client::{types::PatientId, verify::parse_hash, Backend, Client};
+use custodia_fhir::mapping::hex;
 use http_body_util::Full;
 use hyper::{
     body::{Bytes, Incoming},
@@ -150,13 +151,7 @@ impl<'a, B: Backend> Explorer<'a, B> {
         if filed.is_empty() {
             return Ok(None);
         }
-        let leaves: Vec<u64> = filed
-            .iter()
-            .filter_map(|f| match f.decoded() {
-                Some(custodia_client::events::SuiteEvent::AccessLogged(e)) => Some(e.index),
-                _ => None,
-            })
-            .collect();
+        let leaves: Vec<u64> = filed.iter().filter_map(|f| f.access()).map(|logged| logged.index).collect();
         let (head, proofs) = Index::new(self.client, self.store).prove_each(&leaves).await?;
         let mut history = view::patient(patient.as_bytes(), &filed, &head, &proofs);
         // The chain's time, which is what "in force" and "expired" are judged by.
@@ -174,12 +169,8 @@ impl<'a, B: Backend> Explorer<'a, B> {
         let entries: Vec<Value> = filed
             .iter()
             .rev()
-            .filter_map(|f| match f.decoded() {
-                Some(custodia_client::events::SuiteEvent::AccessLogged(e)) => {
-                    Some(json!({"resource": custodia_fhir::mapping::audit::from_entry(e.index, &e.entry)}))
-                }
-                _ => None,
-            })
+            .filter_map(|f| f.access())
+            .map(|e| json!({"resource": custodia_fhir::mapping::audit::from_entry(e.index, &e.entry)}))
             .collect();
         Ok(Some(json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries})))
     }
@@ -190,12 +181,8 @@ impl<'a, B: Backend> Explorer<'a, B> {
     pub async fn institution(&self, institution: u32) -> Result<Value> {
         let index = EventIndex::new(self.client, self.store);
         let filed = index.of_institution(institution)?;
-        let mut patients = std::collections::BTreeSet::new();
-        for f in &filed {
-            if let Some(custodia_client::events::SuiteEvent::AccessLogged(e)) = f.decoded() {
-                patients.insert(e.entry.patient);
-            }
-        }
+        let patients: std::collections::BTreeSet<PatientId> =
+            filed.iter().filter_map(|f| f.access()).map(|logged| logged.entry.patient).collect();
         let mut consent_events = Vec::new();
         for patient in patients {
             consent_events.extend(index.of_patient(patient)?);
@@ -210,7 +197,7 @@ impl<'a, B: Backend> Explorer<'a, B> {
         let sizes = EventIndex::new(self.client, self.store).log_sizes(1000)?;
         Ok(json!({
             "size": head.size,
-            "root": format!("0x{}", hex::encode(head.root)),
+            "root": hex(&head.root),
             "recorded": sizes.iter().map(|(size, block)| json!({"size": size, "block": block})).collect::<Vec<_>>(),
         }))
     }
@@ -224,11 +211,10 @@ impl<'a, B: Backend> Explorer<'a, B> {
             return Err(Error::Input(format!("the chain recorded no root for a log of {old} or of {new} entries")));
         };
         let proof = Index::new(self.client, self.store).prove_consistency(old, new).await?;
-        let hex = |h: &[u8; 32]| format!("0x{}", hex::encode(h));
         Ok(json!({
             "old": {"size": old, "root": hex(&old_root)},
             "new": {"size": new, "root": hex(&new_root)},
-            "proof": proof.iter().map(hex).collect::<Vec<_>>(),
+            "proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
         }))
     }
 
@@ -240,13 +226,12 @@ impl<'a, B: Backend> Explorer<'a, B> {
             RootSource::Server => json!("server"),
         };
         let actions = self.actions();
-        let hex = |bytes: &[u8]| format!("0x{}", hex::encode(bytes));
         let named = |refusals: Vec<(u8, String)>| {
             refusals.into_iter().map(|(index, text)| (index.to_string(), text)).collect::<BTreeMap<_, _>>()
         };
-        // What the page signs, for a patient acting with their own key: each message's
-        // contract and selector (its arguments the page encodes), and the contracts' refusals
-        // in words.
+        // The messages the page calls itself (`root_at` to read roots from a node; the rest
+        // signed by a patient acting with their own key): each contract's address, each
+        // message's selector (the page encodes the arguments), the contracts' refusals in words.
         let selector = |input: &[u8]| hex(&input[..4]);
         let nobody = PatientId::new([0; 32]);
         let (consents, directory) = (self.client.consents(), self.client.directory());
@@ -257,19 +242,19 @@ impl<'a, B: Backend> Explorer<'a, B> {
             "contracts": {
                 "consents": hex(deployment.consents.address.as_ref()),
                 "directory": hex(deployment.directory.address.as_ref()),
+                "access_log": hex(deployment.access_log.address.as_ref()),
             },
             "selectors": {
                 "revoke": selector(consents.revoke(0).input()),
                 "accept_control": selector(directory.accept_control(nobody).input()),
                 "veto_recovery": selector(directory.veto_recovery(nobody).input()),
                 "grant": selector(consents.grant(grant_example()).input()),
+                "root_at": selector(self.client.access_log().root_at(0).input()),
             },
             "refusals": {
                 "consents": named(custodia_client::registry::consents_refusals()),
                 "directory": named(custodia_client::registry::directory_refusals()),
             },
-            "access_log": format!("0x{}", hex::encode(deployment.access_log.address)),
-            "root_at_selector": format!("0x{}", hex::encode(&self.client.access_log().root_at(0).input()[..4])),
         })
     }
 
@@ -336,29 +321,20 @@ impl<'a, B: Backend> Explorer<'a, B> {
                 None => problem(StatusCode::NOT_FOUND, "not built: scripts/explorer-assets.sh"),
             },
             ["api", "about"] => data(StatusCode::OK, &self.about()),
-            ["api", "patients", id] => {
+            ["api", "patients", id, rest @ ..] if rest.is_empty() || rest == ["audit-events"] => {
                 let Ok(patient) = parse_hash(id).map(PatientId::new) else {
                     return problem(
                         StatusCode::BAD_REQUEST,
                         "a patient is named by their pseudonym: 0x and 64 hex digits",
                     );
                 };
-                match self.patient(patient).await {
-                    Ok(Some(history)) => data(StatusCode::OK, &history),
-                    Ok(None) => problem(StatusCode::NOT_FOUND, "nothing on chain concerns this pseudonym"),
-                    Err(e) => unavailable(&e),
-                }
-            }
-            ["api", "patients", id, "audit-events"] => {
-                let Ok(patient) = parse_hash(id).map(PatientId::new) else {
-                    return problem(
-                        StatusCode::BAD_REQUEST,
-                        "a patient is named by their pseudonym: 0x and 64 hex digits",
-                    );
+                let answer = match rest {
+                    [] => self.patient(patient).await.map(|history| history.map(|h| ("application/json", h))),
+                    _ => self.audit_events(patient).map(|bundle| bundle.map(|b| ("application/fhir+json", b))),
                 };
-                match self.audit_events(patient) {
-                    Ok(Some(bundle)) => {
-                        respond(StatusCode::OK, "application/fhir+json", Bytes::from(bundle.to_string()))
+                match answer {
+                    Ok(Some((content_type, value))) => {
+                        respond(StatusCode::OK, content_type, Bytes::from(value.to_string()))
                     }
                     Ok(None) => problem(StatusCode::NOT_FOUND, "nothing on chain concerns this pseudonym"),
                     Err(e) => unavailable(&e),
@@ -454,8 +430,8 @@ mod tests {
     /// their ranges (an institution id and a version ≥ 2³¹, times past 2⁵³ ms would not fit a
     /// double, so the times stay realistic) catch sign and width mistakes.
     fn vectors() -> Value {
+        use custodia_fhir::mapping::hex;
         let id = |byte: u8| [byte; 32];
-        let hex = |bytes: &[u8]| format!("0x{}", hex::encode(bytes));
         let current = Entry {
             institution: 0x8000_0001,
             account: id(0xa1).into(),

@@ -242,7 +242,7 @@ fn access(leaf: u64, entry: &Entry, when: &Value, proof: Option<&&InclusionProof
 }
 
 fn hex(bytes: &[u8]) -> Value {
-    Value::String(format!("0x{}", ::hex::encode(bytes)))
+    Value::String(custodia_fhir::mapping::hex(bytes))
 }
 
 fn account(account: &AccountId) -> Value {

@@ -102,9 +102,9 @@ function empty(list, text) {
 
 /** Reads the access log's root for `size` from the node the patient named, over JSON-RPC. */
 async function rootFromNode(url, size) {
-  const input = new Uint8Array([...fromHex(about.root_at_selector), ...u64(size)]);
+  const input = new Uint8Array([...fromHex(about.selectors.root_at), ...u64(size)]);
   const args = new Uint8Array([
-    ...new Uint8Array(32), ...fromHex(about.access_log), ...new Uint8Array(16), 0, 0, ...compact(input.length), ...input,
+    ...new Uint8Array(32), ...fromHex(about.contracts.access_log), ...new Uint8Array(16), 0, 0, ...compact(input.length), ...input,
   ]);
   const answer = await new Promise((resolve, reject) => {
     const socket = new WebSocket(url);
@@ -632,7 +632,7 @@ function showSources() {
   const save = el("button", { type: "submit", id: "node-save" }, "Use this node");
   const form = el("form", { id: "sources" },
     el("label", { for: "node-url" }, "The node your browser reads the log's root from"), input,
-    el("p", { id: "node-help", class: "intro" }, `A node of the network you trust (ws:// or wss://). The access log is the contract ${about.access_log}.`),
+    el("p", { id: "node-help", class: "intro" }, `A node of the network you trust (ws:// or wss://). The access log is the contract ${about.contracts.access_log}.`),
     save);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
