@@ -2,7 +2,10 @@
 # Prints the figures the README reports (Wasm sizes; gas and storage deposit per call), measured
 # in the in-process pallet-contracts runtime. Sets up and builds what it needs first.
 #
-# Usage: scripts/figures.sh [--gateway]
+# Usage: scripts/figures.sh [--chain | --gateway]
+#   --chain     only the contract figures, in the sandbox and as extrinsics on the local chain
+#               (started here if it is not running, stopped at the end if started here), next
+#               to the floor contract and System::remark_with_event measured in the same run
 #   --gateway   only the gateway's figures (issue 13): reads through the gateway against reads
 #               straight from the FHIR server, on the embedded chain and on a fresh local chain
 #               (started here and stopped at the end); a fresh HFS debug build each time
@@ -27,6 +30,13 @@ cleanup() {
   if [ -n "$chain_started" ]; then "$here/chain-stop.sh" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
+
+if [ "${1:-}" = "--chain" ]; then
+  if [ ! -f "$CUSTODIA_ROOT/target/chain/chain.pid" ]; then chain_started=yes; fi
+  node="$("$here/chain-start.sh" | tail -1)"
+  cargo run --quiet -p custodia-tests --bin figures -- --chain "$node"
+  exit 0
+fi
 
 if [ "${1:-}" = "--gateway" ]; then
   "$here/hfs-install.sh" --debug >/dev/null

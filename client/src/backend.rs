@@ -8,7 +8,9 @@
 
 mod node;
 
-pub use node::{Finality, NodeBackend};
+pub use node::{BlockLimits, Finality, NodeBackend};
+/// The arguments of [`NodeBackend::submit_runtime_call`] (subxt's dynamic values).
+pub use subxt::dynamic::Value;
 
 use crate::{keys::Signer, Result};
 use ink::primitives::AccountId;
@@ -83,6 +85,24 @@ pub struct Inclusion {
     /// The message's output, where the backend can see it (the sandbox can; a node reports
     /// only events, so the client keeps the dry run's output).
     pub data: Option<Vec<u8>>,
+    /// What the chain charged for it, where it was an extrinsic (a node; the in-process
+    /// runtime runs calls directly, without an extrinsic, weight fee or block limits).
+    pub charged: Option<Charged>,
+}
+
+/// What a chain charged for an included extrinsic, read from the block's own events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Charged {
+    /// The extrinsic's actual weight (`System::ExtrinsicSuccess`'s dispatch info, after any
+    /// refund): for a contract call, the call's base weight plus the gas the contract used.
+    pub weight: Gas,
+    /// The fee paid, tip included (`TransactionPayment::TransactionFeePaid`).
+    pub fee: u128,
+    /// Storage deposit held from the signer (positive) or released to it (negative)
+    /// (`Contracts::StorageDepositTransferredAndHeld` / `...AndReleased`).
+    pub storage_deposit: i128,
+    /// The signed extrinsic's length in the block, in bytes.
+    pub length: u32,
 }
 
 /// A contract instantiated by [`Backend::instantiate`].

@@ -6,7 +6,7 @@
 //! found. A [`Query`] only reads: [`Query::query`].
 
 use crate::{
-    backend::{Backend, Emitted, Gas, Hash},
+    backend::{Backend, Charged, Emitted, Gas, Hash},
     error::{ContractError, InclusionError},
     Client, Error, Result,
 };
@@ -68,6 +68,8 @@ pub fn decode_output<R: Decode>(bytes: &[u8]) -> Result<R> {
 pub struct Estimate<T> {
     /// The message's return value.
     pub value: T,
+    /// Gas the call used.
+    pub gas_consumed: Gas,
     /// The gas limit the transaction needs.
     pub gas_required: Gas,
     /// The storage deposit it would charge (positive) or refund (negative).
@@ -91,6 +93,8 @@ pub struct Submitted<T> {
     pub gas_required: Gas,
     /// The storage deposit the dry run measured.
     pub storage_deposit: i128,
+    /// What the chain charged, where the call was an extrinsic (on a node).
+    pub charged: Option<Charged>,
 }
 
 impl<T> Submitted<T> {
@@ -143,7 +147,12 @@ where
     pub async fn dry_run(&self, origin: AccountId) -> Result<Estimate<T>> {
         let dry = self.client.backend().dry_run(origin, self.contract, &self.input).await?;
         let value = decode_output::<Result<T, E>>(&dry.data)?.map_err(|e| Error::Contract(e.into()))?;
-        Ok(Estimate { value, gas_required: dry.gas_required, storage_deposit: dry.storage_deposit })
+        Ok(Estimate {
+            value,
+            gas_consumed: dry.gas_consumed,
+            gas_required: dry.gas_required,
+            storage_deposit: dry.storage_deposit,
+        })
     }
 
     /// Dry-runs as the signer's account, then signs and submits with the gas the dry run
@@ -202,6 +211,7 @@ where
             gas_limit,
             gas_required: estimate.gas_required,
             storage_deposit: estimate.storage_deposit,
+            charged: included.charged,
         })
     }
 }
@@ -239,7 +249,17 @@ where
 
     /// Runs the query against the newest state.
     pub async fn query(self) -> Result<R> {
+        Ok(self.estimate().await?.value)
+    }
+
+    /// Runs the query against the newest state, with the gas it used.
+    pub async fn estimate(self) -> Result<Estimate<R>> {
         let dry = self.client.backend().dry_run(self.origin, self.contract, &self.input).await?;
-        decode_output(&dry.data)
+        Ok(Estimate {
+            value: decode_output(&dry.data)?,
+            gas_consumed: dry.gas_consumed,
+            gas_required: dry.gas_required,
+            storage_deposit: dry.storage_deposit,
+        })
     }
 }

@@ -255,10 +255,16 @@ impl Backend for SandboxBackend {
         if called.reverted {
             // A reverted call changes nothing and makes no block; on a node the extrinsic
             // fails with ContractReverted. The caller decodes the typed error from `data`.
-            return Ok(Inclusion { block: 0, block_hash: [0; 32], events: Vec::new(), data: Some(called.output) });
+            return Ok(Inclusion {
+                block: 0,
+                block_hash: [0; 32],
+                events: Vec::new(),
+                data: Some(called.output),
+                charged: None,
+            });
         }
         let (block, block_hash) = self.seal(&mut state)?;
-        Ok(Inclusion { block, block_hash, events: called.events, data: Some(called.output) })
+        Ok(Inclusion { block, block_hash, events: called.events, data: Some(called.output), charged: None })
     }
 
     async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {

@@ -8,7 +8,7 @@ use custodia_client::{
     types::{
         access_log::{AccessLogged, Authorization, BreakGlassReason},
         consents::{Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
-        records::{Supersedence, Verification, VersionCommitted, VersionRef, VersionSuperseded},
+        records::{ErasureReason, Supersedence, Verification, VersionCommitted, VersionRef, VersionSuperseded},
     },
     verify::{commitment, new_salt},
     Backend, Client, ContractError, Error, Finality, NodeBackend,
@@ -362,4 +362,49 @@ async fn every_event_type_reaches_the_chain() {
     let records = f.client.deployment().records.address;
     govern(&f.client, cast, Action::SetCode { contract: records, code_hash: copy.code_hash.into() }).await.unwrap();
     govern(&f.client, cast, Action::Detach { contract: records }).await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_block_says_what_a_transaction_cost_and_the_runtime_what_a_block_holds() {
+    let f = deployed(&node_url()).await;
+    let record = f.pseudonyms.record("Observation/charged");
+    let kind = f.pseudonyms.code("http://loinc.org|718-7");
+    // A long locator, so that erasing the version frees more storage than its gap marker takes.
+    let commit = f.client.records().commit(record, f.patient, commitment(&new_salt(), b"v1"), vec![b'L'; 200], kind);
+    let input_len = commit.input().len();
+    let estimate = commit.dry_run(f.cast.hospital_a.account()).await.unwrap();
+    let submitted = commit.submit(&f.cast.hospital_a).await.unwrap();
+    let charged = submitted.charged.expect("a node reports what an extrinsic cost");
+    // The extrinsic weighs the contract's execution plus the call's own base weight; the fee
+    // and the deposit (a new version's storage) were paid by the signer; the extrinsic holds
+    // the call data and a signature.
+    assert!(charged.weight.ref_time > estimate.gas_consumed.ref_time, "{charged:?} vs {estimate:?}");
+    assert!(charged.weight.proof_size >= estimate.gas_consumed.proof_size, "{charged:?} vs {estimate:?}");
+    assert!(charged.fee > 0, "{charged:?}");
+    assert!(charged.storage_deposit > 0, "{charged:?}");
+    assert_eq!(charged.storage_deposit, estimate.storage_deposit, "nothing changed between the dry run and the block");
+    assert!(charged.length as usize > input_len + 64, "{charged:?} for {input_len} bytes of input");
+    // Erasing a version releases deposit to the signer, as the dry run said.
+    let v2 = commitment(&new_salt(), b"v2");
+    f.client.records().commit(record, f.patient, v2, b"L2".to_vec(), kind).submit(&f.cast.hospital_a).await.unwrap();
+    let erase = f.client.records().erase(record, 1, ErasureReason::PatientRequest);
+    let estimate = erase.dry_run(f.cast.hospital_a.account()).await.unwrap();
+    let erased = erase.submit(&f.cast.hospital_a).await.unwrap().charged.unwrap();
+    assert!(erased.storage_deposit < 0, "{erased:?}");
+    assert_eq!(erased.storage_deposit, estimate.storage_deposit);
+    // Another pallet's call, and the runtime's own limits.
+    let remark = vec![custodia_client::backend::Value::from_bytes([0x5A; 32])];
+    let backend = f.client.backend();
+    let charged = backend.submit_runtime_call(&f.cast.hospital_a, "System", "remark_with_event", remark).await.unwrap();
+    assert!(charged.weight.ref_time > 0 && charged.fee > 0 && charged.storage_deposit == 0, "{charged:?}");
+    let limits = backend.block_limits().unwrap();
+    assert!(limits.normal.ref_time <= limits.max_block.ref_time, "{limits:?}");
+    assert!(limits.max_extrinsic.ref_time <= limits.normal.ref_time, "{limits:?}");
+    assert!(limits.base_extrinsic.ref_time > 0 && limits.normal_length > 0, "{limits:?}");
+    // The embedded chain runs calls without an extrinsic: nothing to report.
+    let sandbox = custodia_tests::fixture::fixture().await;
+    let record = sandbox.pseudonyms.record("Observation/charged");
+    let commit =
+        sandbox.client.records().commit(record, sandbox.patient, commitment(&new_salt(), b"v1"), b"L1".to_vec(), kind);
+    assert_eq!(commit.submit(&sandbox.cast.hospital_a).await.unwrap().charged, None);
 }

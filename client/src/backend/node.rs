@@ -3,7 +3,7 @@
 //! `Contracts::call` extrinsics signed with sr25519, and followed until they are in a block
 //! (or finalized); contract events come from `Contracts::ContractEmitted`.
 
-use super::{Backend, BlockEvent, DryRun, Emitted, Gas, Hash, Inclusion, Instantiated};
+use super::{Backend, BlockEvent, Charged, DryRun, Emitted, Gas, Hash, Inclusion, Instantiated};
 use crate::{
     error::{BoxError, DispatchFailure, InclusionError, SubmissionError},
     keys::Signer,
@@ -107,6 +107,39 @@ struct RemoteInstantiated {
     _account: [u8; 32],
 }
 
+/// `frame_system::limits::BlockWeights` as the runtime encodes it (its `System::BlockWeights`
+/// constant): the block's maximum, then per dispatch class (normal, operational, mandatory).
+#[derive(Decode)]
+struct RemoteBlockWeights {
+    _base_block: RemoteWeight,
+    max_block: RemoteWeight,
+    normal: RemoteClassWeights,
+}
+
+#[derive(Decode)]
+struct RemoteClassWeights {
+    base_extrinsic: RemoteWeight,
+    max_extrinsic: Option<RemoteWeight>,
+    max_total: Option<RemoteWeight>,
+    _reserved: Option<RemoteWeight>,
+}
+
+/// What one block of the chain can hold, from its runtime's own constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BlockLimits {
+    /// The whole block's weight (`System::BlockWeights.max_block`).
+    pub max_block: Gas,
+    /// What normal-class extrinsics (every contract call) may use of a block in all
+    /// (`per_class.normal.max_total`, or the block's maximum where unlimited).
+    pub normal: Gas,
+    /// The most one normal extrinsic may weigh (`per_class.normal.max_extrinsic`).
+    pub max_extrinsic: Gas,
+    /// The weight every extrinsic pays before its call (`per_class.normal.base_extrinsic`).
+    pub base_extrinsic: Gas,
+    /// The bytes of normal-class extrinsics a block may hold (`System::BlockLength`).
+    pub normal_length: u32,
+}
+
 #[derive(Encode)]
 struct WeightArg {
     #[codec(compact)]
@@ -163,6 +196,46 @@ impl NodeBackend {
     pub async fn connect(url: &str, finality: Finality) -> Result<Self> {
         let connection = Connection::open(url).await?;
         Ok(Self { url: url.to_string(), finality, connection: std::sync::RwLock::new(Arc::new(connection)) })
+    }
+
+    /// What one block can hold, from the runtime's `System::BlockWeights` and
+    /// `System::BlockLength` constants.
+    pub fn block_limits(&self) -> Result<BlockLimits> {
+        let metadata = self.connection().api.metadata();
+        let constant = |name: &str| {
+            metadata
+                .pallet_by_name("System")
+                .and_then(|p| p.constant_by_name(name))
+                .map(|c| c.value().to_vec())
+                .ok_or_else(|| Error::decoding("the runtime's constants", format!("no System::{name}")))
+        };
+        let weights = RemoteBlockWeights::decode(&mut &constant("BlockWeights")?[..])
+            .map_err(|e| Error::decoding("System::BlockWeights", e))?;
+        // BlockLength: the maximum per class, normal first.
+        let length = <(u32, u32, u32)>::decode(&mut &constant("BlockLength")?[..])
+            .map_err(|e| Error::decoding("System::BlockLength", e))?;
+        let max_block = Gas::from(weights.max_block);
+        Ok(BlockLimits {
+            max_block,
+            normal: weights.normal.max_total.map(Gas::from).unwrap_or(max_block),
+            max_extrinsic: weights.normal.max_extrinsic.map(Gas::from).unwrap_or(max_block),
+            base_extrinsic: weights.normal.base_extrinsic.into(),
+            normal_length: length.0,
+        })
+    }
+
+    /// Signs and submits a call of any pallet (`System::remark_with_event`, a governance
+    /// body's `propose`), given as subxt dynamic values, and waits for inclusion as
+    /// configured; returns what the chain charged for it.
+    pub async fn submit_runtime_call(
+        &self,
+        signer: &Signer,
+        pallet: &str,
+        call: &str,
+        fields: Vec<Value>,
+    ) -> Result<Charged> {
+        let tx = subxt::dynamic::tx(pallet, call, fields);
+        self.write(async |c| Ok(c.submit_tx(signer, &tx, self.finality).await?.1)).await
     }
 
     fn connection(&self) -> Arc<Connection> {
@@ -287,7 +360,7 @@ impl Connection {
         signer: &Signer,
         tx: &impl subxt::tx::Payload,
         finality: Finality,
-    ) -> Result<(Hash, Vec<subxt::events::EventDetails<PolkadotConfig>>)> {
+    ) -> Result<(Hash, Charged, Vec<subxt::events::EventDetails<PolkadotConfig>>)> {
         // The nonce from finalized state, not the pool's guess (chopsticks' can be stale
         // between submission and inclusion); the client waits for each transaction of an
         // account before sending the next.
@@ -344,7 +417,8 @@ impl Connection {
                     .map_err(|e| Error::decoding("an ExtrinsicFailed event", e))?;
                 return Err(Error::Inclusion(InclusionError::Failed(self.failure(&error))));
             }
-            return Ok((block.hash().0, details));
+            let charged = charged(&details, account, ours.bytes().len())?;
+            return Ok((block.hash().0, charged, details));
         }
     }
 
@@ -372,6 +446,44 @@ impl Connection {
             )?;
         Ok(header.number)
     }
+}
+
+/// What the chain charged `payer` for the extrinsic whose events are `events` (stable2409's
+/// layouts: `ExtrinsicSuccess { dispatch_info: { weight, class, pays_fee } }`,
+/// `TransactionFeePaid { who, actual_fee, tip }`, the deposit events `{ from, to, amount }`).
+fn charged(events: &[subxt::events::EventDetails<PolkadotConfig>], payer: AccountId, length: usize) -> Result<Charged> {
+    let payer: [u8; 32] = *payer.as_ref();
+    let mut charged = Charged { length: u32::try_from(length).unwrap_or(u32::MAX), ..Charged::default() };
+    let bad = |what: &'static str| move |e: scale::Error| Error::decoding(what, e);
+    for event in events {
+        let mut fields = event.field_bytes();
+        match (event.pallet_name(), event.variant_name()) {
+            ("System", "ExtrinsicSuccess") => {
+                charged.weight = RemoteWeight::decode(&mut fields).map_err(bad("an ExtrinsicSuccess event"))?.into();
+            }
+            ("TransactionPayment", "TransactionFeePaid") => {
+                let (_who, fee, tip) =
+                    <([u8; 32], u128, u128)>::decode(&mut fields).map_err(bad("a TransactionFeePaid event"))?;
+                charged.fee = fee + tip;
+            }
+            ("Contracts", "StorageDepositTransferredAndHeld") => {
+                let (from, _to, amount) = <([u8; 32], [u8; 32], u128)>::decode(&mut fields)
+                    .map_err(bad("a StorageDepositTransferredAndHeld event"))?;
+                if from == payer {
+                    charged.storage_deposit += amount as i128;
+                }
+            }
+            ("Contracts", "StorageDepositTransferredAndReleased") => {
+                let (_from, to, amount) = <([u8; 32], [u8; 32], u128)>::decode(&mut fields)
+                    .map_err(bad("a StorageDepositTransferredAndReleased event"))?;
+                if to == payer {
+                    charged.storage_deposit -= amount as i128;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(charged)
 }
 
 fn emitted(event: &subxt::events::EventDetails<PolkadotConfig>) -> Option<Emitted> {
@@ -464,9 +576,15 @@ impl Backend for NodeBackend {
             ],
         );
         self.write(async |c| {
-            let (block_hash, details) = c.submit_tx(signer, &tx, self.finality).await?;
+            let (block_hash, charged, details) = c.submit_tx(signer, &tx, self.finality).await?;
             let events = details.iter().filter_map(emitted).collect();
-            Ok(Inclusion { block: c.number_of(block_hash).await?, block_hash, events, data: None })
+            Ok(Inclusion {
+                block: c.number_of(block_hash).await?,
+                block_hash,
+                events,
+                data: None,
+                charged: Some(charged),
+            })
         })
         .await
     }
@@ -498,7 +616,7 @@ impl Backend for NodeBackend {
             ],
         );
         self.write(async |c| {
-            let (block_hash, details) = c.submit_tx(signer, &tx, self.finality).await?;
+            let (block_hash, _, details) = c.submit_tx(signer, &tx, self.finality).await?;
             let address = details
                 .iter()
                 .filter(|e| e.pallet_name() == "Contracts" && e.variant_name() == "Instantiated")
