@@ -301,8 +301,11 @@ pub fn describe(event: &SuiteEvent) -> String {
         ),
         AccessLogged(e) => format!("AccessLogged {}", entry_text(e.index, &e.entry)),
         BreakGlassAccess(e) => format!(
-            "BreakGlassAccess patient {} by institution #{} ({:?}; its break-glass count is now {})",
+            "BreakGlassAccess patient {}: {} entr{} from #{} by institution #{} ({:?}; its break-glass count is now {})",
             short(e.patient.as_bytes()),
+            e.entries,
+            if e.entries == 1 { "y" } else { "ies" },
+            e.first_index,
             e.institution,
             e.reason,
             e.count

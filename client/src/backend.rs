@@ -14,7 +14,7 @@ pub use subxt::dynamic::Value;
 
 use crate::{keys::Signer, Result};
 use ink::primitives::AccountId;
-use scale::{Decode, Encode};
+use scale::{Decode, DecodeAll, Encode};
 
 /// A 32-byte hash (block hash, code hash, event topic).
 pub type Hash = [u8; 32];
@@ -48,13 +48,15 @@ pub struct Emitted {
 }
 
 impl Emitted {
-    /// Decodes the event as `E` if its signature topic is `E`'s.
+    /// Decodes the event as `E` if its signature topic is `E`'s. An anonymous `E` (no
+    /// signature) is recognised where the event has no topics either and its data decodes
+    /// whole (the suite's one anonymous event, `AccessLogged`, has no topics).
     pub fn decode<E: ink::env::Event + Decode>(&self) -> Option<E> {
-        let signature = E::SIGNATURE_TOPIC?;
-        if self.topics.first() != Some(&signature) {
-            return None;
+        match E::SIGNATURE_TOPIC {
+            Some(signature) if self.topics.first() == Some(&signature) => E::decode(&mut &self.data[..]).ok(),
+            None if self.topics.is_empty() => E::decode_all(&mut &self.data[..]).ok(),
+            _ => None,
         }
-        E::decode(&mut &self.data[..]).ok()
     }
 }
 

@@ -10,9 +10,10 @@
 //!   cross-contract call per batch) and refused if the receipt does not authorise it. A
 //!   **break-glass** entry needs no receipt, but the consents registry binds it (an
 //!   `EmergencyTreatment` purpose, a registered patient, and a version of that patient's own
-//!   record, so the patient it names is the one who sees it); it is flagged, announced in its
-//!   own `BreakGlassAccess` event that patients and auditors watch, and counted per
-//!   institution, in all and per day (`break_glass_on`).
+//!   record, so the patient it names is the one who sees it); it is flagged, announced to the
+//!   patient by a `BreakGlassAccess` event (one per patient per call, the patient its topic)
+//!   that patients and auditors watch, and counted per institution, in all and per day
+//!   (`break_glass_on`).
 //! - **Append-only and idempotent**: each account numbers its entries 0, 1, 2, …; an entry whose
 //!   number was already logged is skipped (a resubmission is a no-op), a gap is refused.
 //! - **Tamper evidence**: entries are leaves of an RFC 6962 Merkle tree (SHA-256 of the SCALE
@@ -190,6 +191,8 @@ mod access_log {
             let day = u32::try_from(now / DAY_MS).unwrap_or(u32::MAX);
             let mut today = self.break_glass_by_day.get((institution, day)).unwrap_or(0);
             let mut scratch = Vec::with_capacity(256);
+            // One announcement per patient with break-glass entries in this call.
+            let mut alarms: Vec<BreakGlassAccess> = Vec::new();
             for new in &entries[fresh..] {
                 let entry = Entry {
                     institution,
@@ -207,16 +210,24 @@ mod access_log {
                 if let Authorization::BreakGlass(reason) = new.authorization {
                     break_glass = break_glass.checked_add(1).ok_or(whole(Error::IdsExhausted))?;
                     today = today.checked_add(1).ok_or(whole(Error::IdsExhausted))?;
-                    self.env().emit_event(BreakGlassAccess {
-                        patient: new.patient,
-                        institution,
-                        account: caller,
-                        index,
-                        reason,
-                        count: break_glass,
-                    });
+                    match alarms.iter_mut().find(|alarm| alarm.patient == new.patient) {
+                        Some(alarm) => alarm.entries = alarm.entries.saturating_add(1),
+                        None => alarms.push(BreakGlassAccess {
+                            patient: new.patient,
+                            institution,
+                            account: caller,
+                            first_index: index,
+                            entries: 1,
+                            reason,
+                            count: 0,
+                        }),
+                    }
                 }
                 self.env().emit_event(AccessLogged { index, entry });
+            }
+            for mut alarm in alarms {
+                alarm.count = break_glass;
+                self.env().emit_event(alarm);
             }
             let appended =
                 u32::try_from(entries.len().saturating_sub(fresh)).map_err(|_| whole(Error::BatchTooLarge))?;

@@ -147,26 +147,36 @@ pub struct Appended {
 }
 
 /// Emitted for every logged entry, with its leaf index. Anyone can rebuild the tree from
-/// these events. (No topics: frame_system's topic index would cost more than the entry.)
-#[ink::event]
+/// these events. Anonymous, so without any topic, not even a signature: frame_system indexes
+/// every topic at the cost of a storage write, which was a third of an entry's cost (issue
+/// 16). It is the suite's only event without topics, which is how decoders (the client,
+/// `@polkadot/api-contract`) recognise it.
+#[ink::event(anonymous)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessLogged {
     pub index: u64,
     pub entry: Entry,
 }
 
-/// Emitted for every break-glass access, for the patient and auditors to watch.
+/// Announces break-glass access to a patient, for the patient and auditors to watch: once
+/// per patient per append call that logged break-glass entries about them (each entry is in
+/// the log with its own reason). The patient is the one topic; frame_system indexes every
+/// topic at the cost of a storage write, so one announcement per entry, with the institution
+/// as a topic too, cost more than the entry itself (issue 16).
 #[ink::event]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BreakGlassAccess {
     #[ink(topic)]
     pub patient: PatientId,
-    #[ink(topic)]
     pub institution: InstitutionId,
     pub account: AccountId,
-    pub index: u64,
+    /// The leaf index of the first of them.
+    pub first_index: u64,
+    /// How many of the call's entries about the patient are break-glass.
+    pub entries: u32,
+    /// The first one's reason.
     pub reason: BreakGlassReason,
-    /// Break-glass accesses the institution has logged so far, this one included.
+    /// Break-glass accesses the institution has logged so far, this call's included.
     pub count: u32,
 }
 

@@ -4,7 +4,9 @@
 // wallet reads it.
 //
 // Walks blocks 1..head (the head when it starts), takes every `contracts.ContractEmitted` event,
-// and looks its first topic up among the bundles' event signature topics. A known one must
+// and looks its first topic up among the bundles' event signature topics; an event with no
+// topics is the bundles' one anonymous event without indexed fields (`AccessLogged`), as
+// `Abi.decodeEvent` itself finds it. A known one must
 // decode (`abi.decodeEvent`), with a value for every field the metadata declares, the values
 // re-encoding to exactly the event's data (nothing left over or missing), and the other topics
 // equal to the `#[ink(topic)]` fields' values (ink! 5: the SCALE encoding, zero-padded to 32
@@ -36,13 +38,26 @@ if (!url || !dir || rest.length) {
 // Signature topic -> { name, abi, event }. ink! 5 metadata lists every `#[ink::event]` linked
 // into the contract, so the four bundles share most event types (custodia_types defines them
 // all); an event type is named after its defining module: custodia_types::records::X -> records.X.
+// Anonymous events (no signature topic) are kept by their number of topics: ink! 5 metadata
+// cannot tell two anonymous events with as many topics apart, so there must be one of each.
 const known = new Map()
+const anonymous = new Map() // number of topics -> { name, abi, event }
 for (const bundle of BUNDLES) {
   const abi = new Abi(readFileSync(join(dir, `${bundle}.contract`), 'utf8'))
   for (const event of abi.events) {
-    if (!event.signatureTopic || known.has(event.signatureTopic)) continue
     const [module, label] = event.identifier.split('::').slice(-2)
-    known.set(event.signatureTopic, { name: `${module}.${label}`, abi, event })
+    const kind = { name: `${module}.${label}`, abi, event }
+    if (!event.signatureTopic) {
+      const topics = event.args.filter((a) => a.indexed).length
+      const other = anonymous.get(topics)
+      if (other && other.name !== kind.name) {
+        console.error(`two anonymous events with ${topics} topics (${other.name}, ${kind.name}): undecodable`)
+        process.exit(1)
+      }
+      anonymous.set(topics, kind)
+    } else if (!known.has(event.signatureTopic)) {
+      known.set(event.signatureTopic, kind)
+    }
   }
 }
 
@@ -57,8 +72,8 @@ const topicOf = (encoded) => {
 // Checks one ContractEmitted record whose first topic is `kind`'s; returns the decoded args.
 const check = (record, { abi, event }) => {
   const data = record.event.data[1] // Bytes: the event's SCALE encoding, no length prefix
-  const decoded = abi.decodeEvent(record) // picks the event by record.topics[0] for ink! 5
-  if (decoded.event.signatureTopic !== event.signatureTopic) throw new Error('decoded as another event')
+  const decoded = abi.decodeEvent(record) // by record.topics[0] for ink! 5, else the anonymous one
+  if (decoded.event.identifier !== event.identifier) throw new Error(`decoded as ${decoded.event.identifier}`)
   const declared = event.args.map((a) => a.name)
   if (decoded.args.length !== declared.length || decoded.args.some((v) => v == null)) {
     throw new Error(`${decoded.args.length} values for ${declared.length} fields (${declared.join(', ')})`)
@@ -68,11 +83,12 @@ const check = (record, { abi, event }) => {
     throw new Error(`fields re-encode differently (${reencoded.length} bytes, the event's ${data.length})`)
   }
   const indexed = event.args.flatMap((a, i) => (a.indexed ? [[a.name, topicOf(decoded.args[i].toU8a())]] : []))
-  if (record.topics.length !== 1 + indexed.length) {
+  const first = event.signatureTopic ? 1 : 0 // an anonymous event has no signature topic
+  if (record.topics.length !== first + indexed.length) {
     throw new Error(`${record.topics.length} topics for ${indexed.length} indexed fields`)
   }
   indexed.forEach(([name, topic], i) => {
-    if (!u8aEq(record.topics[i + 1], topic)) throw new Error(`topic ${i + 1} does not match field ${name}`)
+    if (!u8aEq(record.topics[i + first], topic)) throw new Error(`topic ${i + first} does not match field ${name}`)
   })
   return Object.fromEntries(declared.map((name, i) => [name, decoded.args[i].toJSON()]))
 }
@@ -102,7 +118,7 @@ try {
       records.forEach((record, i) => {
         if (!api.events.contracts.ContractEmitted.is(record.event)) return
         emitted++
-        const kind = record.topics.length ? known.get(record.topics[0].toHex()) : undefined
+        const kind = record.topics.length ? known.get(record.topics[0].toHex()) : anonymous.get(0)
         if (!kind) {
           foreign++
           return
@@ -124,7 +140,7 @@ try {
   await api.disconnect()
 }
 
-const names = [...new Set([...known.values()].map((k) => k.name))].sort()
+const names = [...new Set([...known.values(), ...anonymous.values()].map((k) => k.name))].sort()
 const width = Math.max(...names.map((n) => n.length))
 console.log(`blocks 1..${head}: ${emitted} ContractEmitted, ${emitted - foreign} Custodia, ${foreign} other (ignored)`)
 console.log(`${'event type'.padEnd(width)}  ${'count'.padStart(5)}  sample`)

@@ -149,6 +149,7 @@ fn break_glass_is_flagged_announced_and_counted() {
         assert_eq!(alarms.len(), 1);
         assert_eq!((alarms[0].patient, alarms[0].institution), (s.w.custodial_patient, s.w.institutions.lab));
         assert_eq!((alarms[0].reason, alarms[0].count), (BreakGlassReason::PatientIncapacitated, seq as u32 + 1));
+        assert_eq!((alarms[0].first_index, alarms[0].entries), (seq, 1));
         let logged = outcome.events_of::<AccessLogged>();
         assert!(matches!(logged[0].entry.authorization, Authorization::BreakGlass(_)));
     }
@@ -157,6 +158,34 @@ fn break_glass_is_flagged_announced_and_counted() {
     // A consented entry raises no alarm.
     let outcome = s.w.chain.call(lab, s.w.log().append(consented(&s, 3)));
     assert!(outcome.events_of::<BreakGlassAccess>().is_empty());
+}
+
+#[test]
+fn a_batch_announces_break_glass_once_per_patient_with_its_entries_counted() {
+    let mut s = setup();
+    let lab = s.w.cast.lab;
+    // Entries 0 and 2 are break-glass about the custodial patient, 1 is consented, 3 is
+    // break-glass about the keyed patient.
+    let keyed_record = record_id(0x41);
+    let commit = s.w.rec().commit(
+        keyed_record,
+        s.w.keyed_patient,
+        commitment(0x4100),
+        b"Observation/k/_history/1".to_vec(),
+        kind(),
+    );
+    assert_eq!(s.w.chain.call(s.w.cast.hospital_a, commit).value, Ok(1));
+    let keyed_target = Target::Version(VersionRef { record: keyed_record, version: 1 });
+    let other = NewEntry { patient: s.w.keyed_patient, target: keyed_target, ..break_glass(&s, 3) };
+    let batch = vec![break_glass(&s, 0), consented(&s, 1), break_glass(&s, 2), other];
+    let outcome = s.w.chain.call(lab, s.w.log().append_batch(batch));
+    assert_eq!(outcome.value.map(|a| a.appended), Ok(4));
+    let alarms = outcome.events_of::<BreakGlassAccess>();
+    let seen: Vec<_> = alarms.iter().map(|a| (a.patient, a.first_index, a.entries, a.count)).collect();
+    assert_eq!(seen, vec![(s.w.custodial_patient, 0, 2, 3), (s.w.keyed_patient, 3, 1, 3)]);
+    assert!(alarms.iter().all(|a| a.institution == s.w.institutions.lab && a.account == lab));
+    assert_eq!(outcome.events_of::<AccessLogged>().len(), 4, "every entry is logged");
+    assert_eq!(s.w.chain.query(lab, s.w.log().break_glass_count(s.w.institutions.lab)), 3);
 }
 
 #[test]

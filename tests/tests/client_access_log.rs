@@ -147,7 +147,7 @@ async fn direct_appends_break_glass_and_idempotent_resubmission() {
     };
     let glass = log.append_batch(vec![emergency]).submit(&f.cast.lab).await.unwrap();
     let alarm = &glass.events_of::<BreakGlassAccess>()[0];
-    assert_eq!((alarm.patient, alarm.institution, alarm.count), (f.patient, f.lab, 1));
+    assert_eq!((alarm.patient, alarm.institution, alarm.count, alarm.entries), (f.patient, f.lab, 1, 1));
     assert_eq!(log.break_glass_count(f.lab).query().await.unwrap(), 1);
     let custodia_client::types::access_log::LogHead { size, root } = log.head().query().await.unwrap();
     assert_eq!(size, 2);

@@ -195,7 +195,7 @@ fn fill(s: &mut Suite) -> Filled {
         let input = [ink::selector_bytes!("append_batch").to_vec(), scale::Encode::encode(&batch)].concat();
         let (output, outcome) = s.chain.call_raw(lab, s.access_log, input).expect("dispatched");
         assert!(!outcome.reverted, "revision 1 appends: {output:?}");
-        let signature = <AccessLogged as ink::env::Event>::SIGNATURE_TOPIC.expect("a signature");
+        let signature = custodia_client::events::SIGNED_ACCESS_LOGGED;
         leaves.extend(
             outcome.events.iter().filter(|e| e.topics.first() == Some(&signature)).map(|e| e.data[8..].to_vec()),
         );

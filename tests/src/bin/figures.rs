@@ -292,6 +292,28 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
             push(table, &format!("{size}"), size, Some(Cost::of_tx(&estimate, &submitted)));
         }
     }
+    // What an append of 1,000 asks of the consents registry: the same judgements, dry-run
+    // on their own (the part of an entry's cost that is the consent check).
+    let checks = |emergency: bool| -> Vec<AccessCheck> {
+        (0..1000)
+            .map(|i| {
+                let n = i % PATIENTS;
+                let (purpose, receipt) = if emergency {
+                    (Purpose::EmergencyTreatment, None)
+                } else {
+                    (Purpose::Treatment, Some(receipts[n]))
+                };
+                AccessCheck { purpose, at: accessed_at, ..check(n, receipt) }
+            })
+            .collect()
+    };
+    let judged = consents.check_batch(checks(false)).from(lab.account()).estimate().await.expect("check_batch");
+    assert!(judged.value.iter().all(Result::is_ok), "every check passes");
+    push("judgement", "check_batch (receipts; query)", 1000, Some(Cost::of_query(&judged)));
+    let judged =
+        consents.check_break_glass(checks(true)).from(lab.account()).estimate().await.expect("check_break_glass");
+    assert!(judged.value.iter().all(Result::is_ok), "every check passes");
+    push("judgement", "check_break_glass (query)", 1000, Some(Cost::of_query(&judged)));
     Measured { floor: floor_cost, remark: None, rows }
 }
 
@@ -392,7 +414,13 @@ fn print(sandbox: &Measured, chain: Option<(&Measured, &BlockLimits)>) {
     };
     for table in tables {
         let per_item = table.starts_with("access_log") || table == "commit_batch";
-        println!("\n## {table}\n");
+        if table == "judgement" {
+            println!("\n## The consent judgements of an append of 1,000, on their own\n");
+            println!("The checks the access log sends the consents registry for the batches of 1,000 above, dry-run directly: per check.\n");
+        }
+        if table != "judgement" {
+            println!("\n## {table}\n");
+        }
         if per_item {
             println!("Per item (a version, an entry), calls spread over {PATIENTS} patients and their receipts.\n");
         }
