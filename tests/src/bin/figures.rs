@@ -25,7 +25,7 @@ use custodia_client::{
     Backend, Bundles, Finality, NodeBackend, Signer,
 };
 use custodia_sandbox::{SandboxBackend, SandboxClock};
-use custodia_services::Store;
+use custodia_services::{outbox::Access, Store};
 use custodia_tests::fixture::{fixture_on, Fixture};
 use ink::primitives::AccountId;
 
@@ -35,6 +35,7 @@ const LOCATOR: &[u8] = b"Observation/8f4c2a0e-1b7d-4c55-9a8e-2f6d5c3b1a90/_histo
 const PATIENTS: usize = 100;
 const BATCH_SIZES: [usize; 4] = [1, 8, 32, 64];
 const ENTRY_BATCHES: [usize; 4] = [1, 10, 100, 1000];
+const OUTBOX_ACCESSES: usize = 2000;
 
 /// What one call cost on one runtime.
 #[derive(Clone, Copy, Debug, Default)]
@@ -68,10 +69,67 @@ struct Row {
 
 /// Everything measured on one runtime.
 struct Measured {
+    /// End to end: accesses through the client's outbox (durable queue, chunks of
+    /// `outbox::CHUNK`, each submitted and waited for) into blocks, on the wall clock.
+    outbox: Throughput,
     floor: Cost,
     /// The chain's own floor for "write something and announce it": `System::remark_with_event`.
     remark: Option<Charged>,
     rows: Vec<Row>,
+}
+
+/// The sizes of a Wasm module's code and data sections and its number of function bodies,
+/// from the section headers (the binary format's LEB128 lengths).
+#[derive(Default)]
+struct WasmSections {
+    code: u64,
+    data: u64,
+    functions: u64,
+}
+
+impl WasmSections {
+    const CODE: u8 = 10;
+    const DATA: u8 = 11;
+
+    fn of(wasm: &[u8]) -> Self {
+        fn leb128(bytes: &[u8], at: &mut usize) -> u64 {
+            let (mut value, mut shift) = (0u64, 0);
+            while let Some(byte) = bytes.get(*at) {
+                *at += 1;
+                value |= u64::from(byte & 0x7f) << shift;
+                shift += 7;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            value
+        }
+        let mut sections = WasmSections::default();
+        let mut at = 8; // magic and version
+        while at < wasm.len() {
+            let id = wasm[at];
+            at += 1;
+            let size = leb128(wasm, &mut at);
+            let body = at;
+            match id {
+                Self::CODE => {
+                    sections.code = size;
+                    sections.functions = leb128(wasm, &mut at);
+                }
+                Self::DATA => sections.data = size,
+                _ => {}
+            }
+            at = body + size as usize;
+        }
+        sections
+    }
+}
+
+/// Entries recorded through the outbox, in how many transactions, in how long.
+struct Throughput {
+    entries: u32,
+    transactions: u32,
+    elapsed: std::time::Duration,
 }
 
 /// Dry-runs (the estimate), then submits; panics on any refusal (a figure of a failed call
@@ -314,7 +372,27 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
         consents.check_break_glass(checks(true)).from(lab.account()).estimate().await.expect("check_break_glass");
     assert!(judged.value.iter().all(Result::is_ok), "every check passes");
     push("judgement", "check_break_glass (query)", 1000, Some(Cost::of_query(&judged)));
-    Measured { floor: floor_cost, remark: None, rows }
+    // End to end: 2,000 accesses spread like the batches above, recorded through the outbox.
+    let accessed_at = backend.now().await.expect("the chain's time");
+    let accesses: Vec<Access> = (0..OUTBOX_ACCESSES)
+        .map(|i| {
+            let n = i % PATIENTS;
+            let (purpose, target) = (Purpose::Treatment, Target::Version(targets[n].1));
+            Access {
+                patient: patients[n],
+                target,
+                purpose,
+                accessed_at,
+                authorization: Authorization::Consent(receipts[n]),
+            }
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let drained = f.outbox().record(lab, &accesses).await.expect("recorded through the outbox");
+    let outbox =
+        Throughput { entries: drained.appended, transactions: drained.transactions, elapsed: started.elapsed() };
+    assert_eq!(outbox.entries as usize, OUTBOX_ACCESSES, "every access logged");
+    Measured { outbox, floor: floor_cost, remark: None, rows }
 }
 
 fn group(n: u64) -> String {
@@ -360,10 +438,24 @@ fn calls_per_block(limits: &BlockLimits, charged: &Charged) -> (u64, u64, u64) {
 fn print(sandbox: &Measured, chain: Option<(&Measured, &BlockLimits)>) {
     let bundles = Bundles::from_env();
     println!("## Wasm size (release bundles in {})\n", bundles.dir().display());
-    println!("| contract | bytes |\n|---|---|");
+    println!("What each is made of: the code section (function bodies), the data section (constants, panic");
+    println!("and error texts), and the rest (types, imports, exports, the function index).\n");
+    println!("| contract | bytes | code | data | other | functions |\n|---|---|---|---|---|---|");
     for name in CONTRACTS {
-        let size = std::fs::metadata(bundles.dir().join(format!("{name}.wasm"))).map(|m| m.len());
-        println!("| {name} | {} |", size.map(group).unwrap_or_else(|e| e.to_string()));
+        match std::fs::read(bundles.dir().join(format!("{name}.wasm"))) {
+            Ok(wasm) => {
+                let sections = WasmSections::of(&wasm);
+                println!(
+                    "| {name} | {} | {} | {} | {} | {} |",
+                    group(wasm.len() as u64),
+                    group(sections.code),
+                    group(sections.data),
+                    group(wasm.len() as u64 - sections.code - sections.data),
+                    sections.functions
+                );
+            }
+            Err(e) => println!("| {name} | {e} | | | | |"),
+        }
     }
 
     println!("\n## The floor, measured in this run\n");
@@ -400,6 +492,22 @@ fn print(sandbox: &Measured, chain: Option<(&Measured, &BlockLimits)>) {
             group(limits.max_extrinsic.ref_time),
             group(limits.base_extrinsic.ref_time),
             group(u64::from(limits.normal_length)),
+        );
+    }
+
+    println!("\n## End to end: accesses through the client's outbox into blocks\n");
+    println!("{OUTBOX_ACCESSES} accesses spread over {PATIENTS} patients, recorded with `Outbox::record` (queued durably, drained in chunks of {} entries, each submitted and waited for); wall clock on this machine.\n", custodia_services::outbox::CHUNK);
+    println!("| runtime | entries | transactions | seconds | entries/s |\n|---|---|---|---|---|");
+    let runs = std::iter::once(("sandbox (in process)", sandbox))
+        .chain(chain.map(|(m, _)| ("chain (JSON-RPC, in a block)", m)));
+    for (runtime, measured) in runs {
+        let t = &measured.outbox;
+        let seconds = t.elapsed.as_secs_f64();
+        println!(
+            "| {runtime} | {} | {} | {seconds:.1} | {:.0} |",
+            group(t.entries.into()),
+            t.transactions,
+            f64::from(t.entries) / seconds
         );
     }
 
