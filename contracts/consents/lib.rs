@@ -668,8 +668,9 @@ mod consents {
     }
 
     /// What a batch of checks needs from the other registries, asked once: each distinct
-    /// accessor's membership (one directory call each) and the facts of every version read
-    /// (one records call for all of them; consecutive checks of one version share a lookup).
+    /// accessor's membership (one directory call each) and the facts of every distinct
+    /// version read (one records call for all of them, each version described once however
+    /// often and wherever in the batch it is read).
     struct Gathered {
         members: Vec<(AccountId, Result<Option<Membership>>)>,
         /// The facts of the versions, or `None` if the records registry could not be asked.
@@ -704,17 +705,26 @@ mod consents {
                     members.push((check.accessor, self.membership(check.accessor)));
                 }
             }
+            // Each distinct version gets one place in `versions`, found again through `known`
+            // (the versions seen so far, sorted, with their places): O(n log d) comparisons
+            // whatever the order of the batch.
             let mut versions: Vec<VersionRef> = Vec::new();
+            let mut known: Vec<(VersionRef, usize)> = Vec::new();
             let mut fact_of: Vec<Option<usize>> = Vec::with_capacity(checks.len());
+            let order = |a: &VersionRef, b: &VersionRef| {
+                (a.record.as_bytes(), a.version).cmp(&(b.record.as_bytes(), b.version))
+            };
             for check in checks {
                 fact_of.push(match check.target {
                     Target::Query(_) => None,
-                    Target::Version(at) => {
-                        if versions.last() != Some(&at) {
+                    Target::Version(at) => match known.binary_search_by(|(seen, _)| order(seen, &at)) {
+                        Ok(found) => known.get(found).map(|(_, place)| *place),
+                        Err(slot) => {
+                            known.insert(slot, (at, versions.len()));
                             versions.push(at);
+                            Some(versions.len().saturating_sub(1))
                         }
-                        Some(versions.len().saturating_sub(1))
-                    }
+                    },
                 });
             }
             let facts = if versions.is_empty() {

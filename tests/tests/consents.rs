@@ -365,6 +365,39 @@ fn random_grant_revoke_access_sequences_match_a_reference_model() {
     assert!(accesses > 5000 && permitted > 500, "the sequences exercise both outcomes ({accesses}, {permitted})");
 }
 
+#[test]
+fn a_batch_answers_every_check_as_if_it_were_asked_alone_in_any_order() {
+    let mut w = World::new();
+    let (a, lab, key) = (w.cast.hospital_a, w.cast.lab, w.cast.patient_key);
+    let (p, q) = (w.custodial_patient, w.keyed_patient);
+    let (p1, p2, q1) = (w.record_of(p, 0x61, kind()), w.record_of(p, 0x62, kind()), w.record_of(q, 0x63, kind()));
+    let permit_p = w.grant(a, w.terms(p, Scope::Record(p1.record)));
+    let permit_q = w.grant(key, w.terms(q, Scope::AllRecords));
+    // Versions interleaved and repeated far apart, a receipt cited for the other patient's
+    // version and for a version outside its scope, and searches.
+    let checks: Vec<AccessCheck> = vec![
+        check(lab, p, p1, Some(permit_p)),
+        check(lab, q, q1, Some(permit_q)),
+        check(lab, p, p2, Some(permit_p)),
+        check(lab, q, p1, Some(permit_q)),
+        check(lab, p, p1, None),
+        check(lab, q, q1, None),
+        check(lab, p, p2, None),
+        check(lab, q, q1, Some(permit_q)),
+        check(lab, p, p1, Some(permit_p)),
+    ];
+    let alone: Vec<_> = checks.iter().map(|c| w.authorized(*c)).collect();
+    assert_eq!(alone[0], Ok(permit_p));
+    assert_eq!(alone[1], Ok(permit_q));
+    assert!(alone[2].is_err() && alone[3].is_err(), "out of scope, another patient's version: {alone:?}");
+    for order in [checks.clone(), checks.iter().rev().copied().collect()] {
+        let query = w.con().check_batch(order.clone());
+        let answers = w.chain.query(lab, query);
+        let expected: Vec<_> = order.iter().map(|c| alone[checks.iter().position(|x| x == c).unwrap()]).collect();
+        assert_eq!(answers, expected);
+    }
+}
+
 // ---- security review, finding 1: lifting a deny acts as a grant ----
 
 /// Registers a third patient with hospital A, lets its clerk grant a deny while the patient is

@@ -368,6 +368,12 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
     let judged = consents.check_batch(checks(false)).from(lab.account()).estimate().await.expect("check_batch");
     assert!(judged.value.iter().all(Result::is_ok), "every check passes");
     push("judgement", "check_batch (receipts; query)", 1000, Some(Cost::of_query(&judged)));
+    let same: Vec<AccessCheck> =
+        (0..1000).map(|_| AccessCheck { at: accessed_at, ..check(0, Some(receipts[0])) }).collect();
+    let judged = consents.check_batch(same).from(lab.account()).estimate().await.expect("check_batch");
+    assert!(judged.value.iter().all(Result::is_ok), "every check passes");
+    let label = "check_batch (1,000 checks of one version under one receipt; query)";
+    push("judgement", label, 1000, Some(Cost::of_query(&judged)));
     let judged =
         consents.check_break_glass(checks(true)).from(lab.account()).estimate().await.expect("check_break_glass");
     assert!(judged.value.iter().all(Result::is_ok), "every check passes");
