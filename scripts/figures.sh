@@ -12,6 +12,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$here/prepare.sh" >&2
+"$here/build-contracts.sh" --floor >&2
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
 cd "$CUSTODIA_ROOT"

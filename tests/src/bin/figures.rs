@@ -150,7 +150,7 @@ struct Floor {
 
 impl Floor {
     async fn deploy<B: Backend>(backend: &B, signer: &Signer, salt: &[u8]) -> Floor {
-        let code = Bundles::from_env().wasm("floor").expect("the floor bundle (scripts/build-contracts.sh)");
+        let code = Bundles::from_env().wasm("floor").expect("the floor bundle (scripts/build-contracts.sh --floor)");
         let address = backend
             .instantiate(signer, &code, ink::selector_bytes!("new").to_vec(), salt.to_vec())
             .await
