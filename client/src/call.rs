@@ -6,7 +6,7 @@
 //! found. A [`Query`] only reads: [`Query::query`].
 
 use crate::{
-    backend::{Backend, Charged, Emitted, Gas, Hash},
+    backend::{Backend, Charged, DryRun, Emitted, Gas, Hash},
     error::{ContractError, InclusionError},
     Client, Error, Result,
 };
@@ -74,6 +74,18 @@ pub struct Estimate<T> {
     pub gas_required: Gas,
     /// The storage deposit it would charge (positive) or refund (negative).
     pub storage_deposit: i128,
+}
+
+impl<T> Estimate<T> {
+    /// The dry run's figures, with the value decoded from its output.
+    fn of(value: T, dry: &DryRun) -> Self {
+        Estimate {
+            value,
+            gas_consumed: dry.gas_consumed,
+            gas_required: dry.gas_required,
+            storage_deposit: dry.storage_deposit,
+        }
+    }
 }
 
 /// A transaction included in a block.
@@ -147,12 +159,7 @@ where
     pub async fn dry_run(&self, origin: AccountId) -> Result<Estimate<T>> {
         let dry = self.client.backend().dry_run(origin, self.contract, &self.input).await?;
         let value = decode_output::<Result<T, E>>(&dry.data)?.map_err(|e| Error::Contract(e.into()))?;
-        Ok(Estimate {
-            value,
-            gas_consumed: dry.gas_consumed,
-            gas_required: dry.gas_required,
-            storage_deposit: dry.storage_deposit,
-        })
+        Ok(Estimate::of(value, &dry))
     }
 
     /// Dry-runs as the signer's account, then signs and submits with the gas the dry run
@@ -255,11 +262,6 @@ where
     /// Runs the query against the newest state, with the gas it used.
     pub async fn estimate(self) -> Result<Estimate<R>> {
         let dry = self.client.backend().dry_run(self.origin, self.contract, &self.input).await?;
-        Ok(Estimate {
-            value: decode_output(&dry.data)?,
-            gas_consumed: dry.gas_consumed,
-            gas_required: dry.gas_required,
-            storage_deposit: dry.storage_deposit,
-        })
+        Ok(Estimate::of(decode_output(&dry.data)?, &dry))
     }
 }

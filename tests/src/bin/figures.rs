@@ -470,25 +470,16 @@ fn print(sandbox: &Measured, chain: Option<(&Measured, &BlockLimits)>) {
     println!("|---|---|---|---|---|---|");
     let f = sandbox.floor;
     println!("| sandbox | {} | {} | | | |", group(f.dry.ref_time), group(f.dry.proof_size));
+    // An extrinsic's cells: its weight in both dimensions and its fee.
+    let extrinsic =
+        |c: Charged| format!("{} | {} | {}", group(c.weight.ref_time), group(c.weight.proof_size), group(c.fee as u64));
     if let Some((chain, _)) = chain {
         let f = chain.floor;
-        let c = f.charged.unwrap_or_default();
-        println!(
-            "| chain | {} | {} | {} | {} | {} |",
-            group(f.dry.ref_time),
-            group(f.dry.proof_size),
-            group(c.weight.ref_time),
-            group(c.weight.proof_size),
-            group(c.fee as u64)
-        );
+        let charged = extrinsic(f.charged.unwrap_or_default());
+        println!("| chain | {} | {} | {charged} |", group(f.dry.ref_time), group(f.dry.proof_size));
     }
     if let Some(remark) = chain.and_then(|(m, _)| m.remark) {
-        println!(
-            "| chain: `System::remark_with_event` (32 bytes) | | | {} | {} | {} |",
-            group(remark.weight.ref_time),
-            group(remark.weight.proof_size),
-            group(remark.fee as u64)
-        );
+        println!("| chain: `System::remark_with_event` (32 bytes) | | | {} |", extrinsic(remark));
     }
     if let Some((_, limits)) = chain {
         println!(
