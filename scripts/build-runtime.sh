@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local chain's runtime: the Wasm of substrate-contracts-node 0.42's runtime
-# (crate `contracts-node-runtime` 0.42.0, pallet-contracts of polkadot-sdk stable2409), through
-# the wrapper crate scripts/chain/runtime, with the contract toolchain from scripts/setup.sh.
+# Builds the consortium runtime (chain/runtime, crate `custodia-runtime`: pallet-contracts of
+# polkadot-sdk stable2409 with governance, Aura, GRANDPA and node authorization) to Wasm, with the
+# contract toolchain from scripts/setup.sh.
 # This does by hand what substrate-wasm-builder would do (it refuses the Debian toolchain):
 # std built from source for wasm32, `--cfg substrate_runtime` and the builder's linker flags.
 # Output: target/chain/runtime.wasm (about 5 MB). Cold: about 7 minutes on 2 cores, ~320 crates.
@@ -15,7 +15,7 @@ source "$here/env.sh"
 
 fail() { printf 'build-runtime: %s\n' "$*" >&2; exit 1; }
 
-crate="$CUSTODIA_ROOT/scripts/chain/runtime"
+crate="$CUSTODIA_ROOT/chain/runtime"
 out_dir="$CUSTODIA_ROOT/target/chain"
 target_dir="$out_dir/runtime-build"
 wasm="$out_dir/runtime.wasm"
@@ -44,10 +44,10 @@ fi
 
 mkdir -p "$out_dir"
 log="$out_dir/runtime-build.log"
-echo "==> building the runtime Wasm (contracts-node-runtime 0.42.0); cargo output in $log"
+echo "==> building the runtime Wasm (chain/runtime); cargo output in $log"
 start=$SECONDS
 # RUSTC_BOOTSTRAP: -Z build-std on a stable compiler, as substrate-wasm-builder does.
-# --locked: exactly the committed Cargo.lock (contracts-node v0.42.0's versions).
+# --locked: exactly the committed Cargo.lock (polkadot-sdk stable2409's crate versions).
 if ! (cd "$crate" && env -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
     RUSTUP_TOOLCHAIN="$CONTRACT_TOOLCHAIN" RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" \
     CARGO_TARGET_DIR="$target_dir" \
@@ -56,7 +56,7 @@ if ! (cd "$crate" && env -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
   tail -n 30 "$log" >&2
   fail "cargo build of the runtime failed (full output in $log)"
 fi
-built="$target_dir/wasm32-unknown-unknown/release/custodia_chain_runtime.wasm"
+built="$target_dir/wasm32-unknown-unknown/release/custodia_runtime.wasm"
 [ -f "$built" ] || fail "cargo did not write $built"
 cp "$built" "$wasm"
 echo "$digest" > "$stamp"

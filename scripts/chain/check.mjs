@@ -1,6 +1,7 @@
-// Smoke test of a running local chain, independent of the Rust workspace: the runtime is
-// contracts-node's (metadata versions, Contracts pallet present), and a signed balance transfer
-// from Alice to Bob is included and reported finalized.
+// Smoke test of a running local chain, independent of the Rust workspace (polkadot.js): the
+// runtime is the consortium's (metadata versions, its pallets, no sudo), a transfer from the
+// treasury key (Alice) is included and reported finalized, and one from a key that is not the
+// treasury's (Bob) is refused by the transaction pool.
 //
 // Usage: node scripts/chain/check.mjs ws://127.0.0.1:PORT      (exit 0 when all is well)
 import { ApiPromise, WsProvider } from '@polkadot/api'
@@ -22,10 +23,11 @@ try {
   const versions = api.createType('Vec<u32>', await api.rpc.state.call('Metadata_metadata_versions', '0x'))
   check(versions.toJSON().includes(15), `Metadata_metadata_versions = ${versions.toJSON()} (has V15)`)
   const version = api.runtimeVersion
-  check(version.specName.toString() === 'substrate-contracts-node',
+  check(version.specName.toString() === 'custodia-consortium',
     `runtime ${version.specName} spec_version ${version.specVersion}`)
   const pallets = api.runtimeMetadata.asLatest.pallets.map((p) => p.name.toString())
-  check(pallets.includes('Contracts'), `pallets: ${pallets.join(', ')}`)
+  check(['Contracts', 'Council', 'Aura', 'Grandpa', 'NodeAuthorization'].every((p) => pallets.includes(p)) && !pallets.includes('Sudo'),
+    `pallets: ${pallets.join(', ')}`)
   check((await api.rpc.system.chain()).toString() === 'Development', 'system_chain = Development')
 
   const keyring = new Keyring({ type: 'sr25519' })
@@ -48,6 +50,11 @@ try {
   })
   const after = (await api.query.system.account(bob.address)).data.free.toBigInt()
   check(after - before === amount, `transfer Alice -> Bob finalized in ${Date.now() - started} ms (${statuses.join(' -> ')})`)
+  const refused = await api.tx.balances.transferKeepAlive(alice.address, amount).signAndSend(bob).then(
+    () => null,
+    (e) => e.message,
+  )
+  check(refused?.includes('"invalid"') && refused?.includes('"custom":1'), `transfer Bob -> Alice refused: ${refused}`)
   console.log(`head: #${(await api.rpc.chain.getHeader()).number}`)
 } finally {
   await api.disconnect()

@@ -1,5 +1,5 @@
-// Custodia's local chain: the substrate-contracts-node 0.42 runtime (pallet-contracts) executed
-// by chopsticks from a raw genesis, one block per transaction, JSON-RPC over WebSocket and HTTP
+// Custodia's local chain: the consortium runtime (chain/runtime) executed by chopsticks from a
+// raw genesis, one block per transaction, JSON-RPC over WebSocket and HTTP
 // POST on 127.0.0.1 only. Started and stopped by scripts/chain-start.sh / chain-stop.sh.
 //
 // Usage: node scripts/chain/launcher.mjs --genesis <genesis.json> --port <N>
@@ -12,10 +12,15 @@ import {
   defaultLogger,
   destroyWorker,
   GenesisProvider,
+  emptyTaskHandler,
+  getAuraSlotDuration,
   ResponseError,
+  runTask,
   setup,
 } from '@acala-network/chopsticks-core'
 import { createServer } from '@acala-network/chopsticks/server'
+import { hexToU8a, u8aToHex } from '@polkadot/util'
+import { xxhashAsU8a } from '@polkadot/util-crypto'
 
 const HOST = '127.0.0.1'
 const logger = defaultLogger.child({ name: 'custodia-chain' })
@@ -62,10 +67,49 @@ if (!args.genesis || !Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2)
 }
 
+/**
+ * The runtime's Aura slot duration, told to chopsticks. chopsticks asks the runtime itself
+ * (`AuraApi_slot_duration`) with unresolved host functions refused, which fails for this
+ * runtime (node authorization imports `ext_offchain_set_authorized_nodes`, which the executor
+ * lacks and the call never reaches), and then assumes 12 s: every block's timestamp would be two
+ * slots ahead of its Aura slot and the runtime would refuse it. Its answer is memoized per
+ * Wasm, so we ask the runtime ourselves (allowing the unresolved import) and seed that memo.
+ */
+const seedSlotDuration = async (wasm) => {
+  const answer = await runTask(
+    { wasm, calls: [['AuraApi_slot_duration', []]], mockSignatureHost: false, allowUnresolvedImports: true, runtimeLogLevel: 0 },
+    emptyTaskHandler,
+  )
+  if ('Error' in answer) throw new Error(`AuraApi_slot_duration failed: ${answer.Error}`)
+  const bytes = hexToU8a(answer.Call.result)
+  const slot = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)
+  getAuraSlotDuration.cache.set(wasm, Promise.resolve(Number(slot)))
+  return slot
+}
+
+/**
+ * The chain starts now, on an Aura slot boundary: `Timestamp::Now` at genesis is the start of
+ * the current slot. (Left unset, chopsticks reads the clock twice for the first block, once for
+ * its slot and once for its timestamp, and Aura refuses the block if a slot boundary falls in
+ * between.) Blocks then advance one slot each.
+ */
+const startingNow = async (genesis) => {
+  const slot = await seedSlotDuration(genesis.genesis.raw.top['0x3a636f6465'])
+  const now = (BigInt(Date.now()) / slot) * slot
+  const key = u8aToHex(new Uint8Array([...xxhashAsU8a('Timestamp', 128), ...xxhashAsU8a('Now', 128)]))
+  const value = new Uint8Array(8)
+  new DataView(value.buffer).setBigUint64(0, now, true)
+  genesis.genesis.raw.top[key] = u8aToHex(value)
+  return genesis
+}
+
 const chain = await setup({
-  genesis: new ContractsGenesisProvider(JSON.parse(readFileSync(args.genesis, 'utf8'))),
+  genesis: new ContractsGenesisProvider(await startingNow(JSON.parse(readFileSync(args.genesis, 'utf8')))),
   buildBlockMode: BuildBlockMode.Instant, // a block as soon as a transaction arrives
   mockSignatureHost: false, // real signature checks
+  // The executor lacks `ext_offchain_set_authorized_nodes`, which only node authorization's
+  // offchain worker calls (a node's job: chopsticks runs no offchain workers, and no peers).
+  allowUnresolvedImports: true,
   // Without a database, blocks older than this many are dropped (hash-by-number lookups of
   // them would fail): keep a test run's worth.
   maxMemoryBlockCount: 100_000,
