@@ -65,7 +65,7 @@ fi
 "$here/build-runtime.sh" >&2 || fail "building the runtime Wasm failed"
 
 # 3. The raw genesis, from that Wasm.
-genesis_digest="$(cat "$out/runtime.wasm" "$chain_dir/genesis.mjs" "$chain_dir/package-lock.json" \
+genesis_digest="$(cat "$out/runtime.wasm" "$chain_dir/genesis.mjs" "$chain_dir/keys.mjs" "$chain_dir/package-lock.json" \
   | sha256sum | cut -d' ' -f1)"
 genesis_stamp="$out/.genesis-sources.sha256"
 if [ ! -s "$genesis" ] || [ "$(cat "$genesis_stamp" 2>/dev/null)" != "$genesis_digest" ]; then

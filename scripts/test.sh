@@ -39,14 +39,16 @@ export CUSTODIA_HFS_PROFILE=debug
 cargo test --quiet -p custodia-cli --features hfs,browser --test sync --test gateway --test explorer
 cargo test --quiet -p custodia-tests --features hfs --test sync_faults --test gateway
 
-echo "==> end-to-end suite over JSON-RPC on a local chain"
+echo "==> end-to-end suites over JSON-RPC on the local consortium chain"
 started=""
 if [ ! -f "$CUSTODIA_ROOT/target/chain/chain.pid" ]; then started=yes; fi
 url="$("$here/chain-start.sh" | tail -1)"
 if [ -n "$started" ]; then trap '"$here/chain-stop.sh"' EXIT; fi
 # One test at a time: they share the chain's development accounts and their nonces.
 export CUSTODIA_NODE_URL="$url"
-cargo test --quiet -p custodia-tests --features e2e --test client_node -- --test-threads=1
+# The consortium runtime as polkadot.js sees it (no sudo; treasury-only transfers).
+node "$here/chain/check.mjs" "$url"
+cargo test --quiet -p custodia-tests --features e2e --test client_node --test consortium -- --test-threads=1
 cargo test --quiet -p custodia-cli --features e2e,hfs,browser --test node --test gateway_node --test explorer_node
 # Every contract event the suites emitted decodes, field by field, with @polkadot/api-contract
 # (what polkadot.js Apps, Contracts UI and indexers read): issue 14 §1.

@@ -1,7 +1,7 @@
 //! The chain a command runs on, chosen at run time: the embedded sandbox chain or a node.
 
 use custodia_client::{
-    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated},
+    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated, Instantiation},
     NodeBackend, Result, Signer,
 };
 use custodia_sandbox::SandboxBackend;
@@ -56,8 +56,17 @@ impl Backend for AnyBackend {
         delegate!(self.submit(signer, contract, input, gas_limit, storage_deposit_limit))
     }
 
-    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
-        delegate!(self.instantiate(signer, code, input, salt))
+    async fn instantiator(&self, deployer: &Signer) -> Result<AccountId> {
+        delegate!(self.instantiator(deployer))
+    }
+
+    async fn instantiate(
+        &self,
+        deployer: &Signer,
+        approvers: &[Signer],
+        batch: Vec<Instantiation>,
+    ) -> Result<Vec<Instantiated>> {
+        delegate!(self.instantiate(deployer, approvers, batch))
     }
 
     async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {

@@ -173,7 +173,7 @@ pub async fn story<B: Backend>(
     }
     let admins = cast.admins.iter().map(Signer::account).collect();
     let deployment =
-        deploy(&backend, faucet, &Governance { admins, threshold: 2 }, bundles, &new_salt(), endpoint).await?;
+        deploy(&backend, faucet, &cast.admins[1..], &Governance { admins, threshold: 2 }, bundles, &new_salt(), endpoint).await?;
     let client = Client::open(backend, deployment).await?;
     let store = Store::in_memory()?;
     store.bind(client.deployment())?;

@@ -13,7 +13,7 @@ mod demo;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{access, consent, deploy, directory, explorer, fhir, gateway, patient, record, store, sync};
+use commands::{access, chain, consent, deploy, directory, explorer, fhir, gateway, patient, record, store, sync};
 use context::{Context, Global};
 use custodia_services::Error;
 use std::process::ExitCode;
@@ -50,6 +50,9 @@ enum Command {
     },
     /// Upload and instantiate the four contracts, wired together; write deployment.json.
     Deploy(deploy::DeployArgs),
+    /// The chain's own governance where a council governs code: members, motions, approvals.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
     /// Governance, institutions, accounts and patients.
     #[command(subcommand)]
     Directory(directory::DirectoryCommand),
@@ -129,6 +132,7 @@ async fn run(ctx: &Context, command: Command) -> custodia_services::Result<ExitC
     match command {
         Command::Demo { fhir_server, explorer } => demo::run(ctx, fhir_server.as_deref(), explorer).await,
         Command::Deploy(args) => deploy::run(ctx, args).await,
+        Command::Chain(command) => chain::run(ctx, command).await,
         Command::Directory(command) => directory::run(ctx, command).await,
         Command::Patient(command) => patient::run(ctx, command).await,
         Command::Record(command) => record::run(ctx, command).await,

@@ -8,8 +8,8 @@
 
 mod node;
 
-pub use node::{BlockLimits, Finality, NodeBackend};
-/// The arguments of [`NodeBackend::submit_runtime_call`] (subxt's dynamic values).
+pub use node::{BlockLimits, Finality, Motion, NodeBackend, RuntimeCall, Standing, CONSORTIUM_ACCOUNT};
+/// The arguments of a [`RuntimeCall`] (subxt's dynamic values).
 pub use subxt::dynamic::Value;
 
 use crate::{keys::Signer, Result};
@@ -107,6 +107,33 @@ pub struct Charged {
     pub length: u32,
 }
 
+/// A contract to instantiate: its code, its constructor's input and a salt.
+#[derive(Clone, Debug)]
+pub struct Instantiation {
+    /// The contract's Wasm.
+    pub code: Vec<u8>,
+    /// The constructor's selector and arguments, SCALE-encoded.
+    pub input: Vec<u8>,
+    /// Makes the address unique among instantiations of the same code and input.
+    pub salt: Vec<u8>,
+}
+
+impl Instantiation {
+    /// The BLAKE2-256 hash of its code.
+    pub fn code_hash(&self) -> Hash {
+        crate::verify::blake2_256(&self.code)
+    }
+
+    /// Where the contract goes when `instantiator` instantiates it: pallet-contracts' default
+    /// address, BLAKE2-256 of `"contract_addr_v1"`, the instantiator, the code hash, then the
+    /// input and the salt (each length-prefixed, as SCALE encodes byte slices).
+    pub fn address(&self, instantiator: &AccountId) -> AccountId {
+        let preimage =
+            (b"contract_addr_v1", instantiator, self.code_hash(), &self.input[..], &self.salt[..]).encode();
+        AccountId::from(crate::verify::blake2_256(&preimage))
+    }
+}
+
 /// A contract instantiated by [`Backend::instantiate`].
 #[derive(Clone, Debug)]
 pub struct Instantiated {
@@ -159,7 +186,23 @@ pub trait Backend {
     ) -> Result<Inclusion>;
 
     /// Uploads `code` and instantiates it with constructor input `input` and `salt`.
-    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated>;
+    /// The account `deployer`'s instantiations run as, from which their addresses follow
+    /// ([`Instantiation::address`]): `deployer` itself, or where a council governs code (the
+    /// consortium runtime), the keyless consortium account ([`CONSORTIUM_ACCOUNT`]).
+    async fn instantiator(&self, deployer: &Signer) -> Result<AccountId>;
+
+    /// Instantiates `batch`, in order. Where the chain lets `deployer` instantiate code (the
+    /// embedded chain, a development chain), one transaction each, signed by `deployer`. Where a
+    /// council governs code, one council motion that `deployer` (a member) proposes and
+    /// `approvers` (other members) approve until it is carried and executed; if they are too
+    /// few, nothing is instantiated and the error names the open motion
+    /// ([`crate::error::CouncilError::NotCarried`]).
+    async fn instantiate(
+        &self,
+        deployer: &Signer,
+        approvers: &[Signer],
+        batch: Vec<Instantiation>,
+    ) -> Result<Vec<Instantiated>>;
 
     /// The code hash of the contract at `address`, or `None` if no contract is there.
     async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>>;
@@ -204,8 +247,17 @@ impl<T: Backend> Backend for &T {
         (**self).submit(signer, contract, input, gas_limit, storage_deposit_limit).await
     }
 
-    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
-        (**self).instantiate(signer, code, input, salt).await
+    async fn instantiator(&self, deployer: &Signer) -> Result<AccountId> {
+        (**self).instantiator(deployer).await
+    }
+
+    async fn instantiate(
+        &self,
+        deployer: &Signer,
+        approvers: &[Signer],
+        batch: Vec<Instantiation>,
+    ) -> Result<Vec<Instantiated>> {
+        (**self).instantiate(deployer, approvers, batch).await
     }
 
     async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {

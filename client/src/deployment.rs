@@ -1,8 +1,8 @@
 //! Deploying the suite and the deployment file that later commands read.
 
 use crate::{
-    backend::{Backend, Hash},
-    error::DeploymentError,
+    backend::{Backend, Hash, Instantiated, Instantiation},
+    error::{DeploymentError, InclusionError},
     keys::{parse_account, ss58, Signer},
     verify::parse_hash,
     Error, Result,
@@ -150,9 +150,16 @@ pub struct Governance {
 /// the directory, consents reads records, the access log reads the directory and consents),
 /// and proposes attaching the records registry to the directory (executed at once if the
 /// deployer alone meets the threshold). `salt` makes the addresses unique on a chain.
+///
+/// Where a council governs code (the consortium runtime), the four instantiations are one
+/// council motion: `deployer` (a member) proposes it and `approvers` (other members) carry it
+/// ([`Backend::instantiate`]); elsewhere `approvers` are not needed. If they do not carry it,
+/// the error names the open motion; once members have carried it, the same call (same salt)
+/// finds the contracts in place and finishes the deployment.
 pub async fn deploy<B: Backend>(
     backend: &B,
     deployer: &Signer,
+    approvers: &[Signer],
     governance: &Governance,
     bundles: &Bundles,
     salt: &[u8],
@@ -165,47 +172,26 @@ pub async fn deploy<B: Backend>(
             admins.len()
         )));
     }
-    let code = |name: &str| bundles.wasm(name);
-    let salted = |name: &str| [salt, name.as_bytes()].concat();
-    macro_rules! input {
-        ($constructor:expr) => {
-            $constructor
-                .code_hash(Default::default())
-                .endowment(0)
-                .salt_bytes(Vec::new())
-                .params()
-                .exec_input()
-                .encode()
-        };
+    let instantiator = backend.instantiator(deployer).await?;
+    let batch = suite(bundles, governance, salt, &instantiator)?;
+    let expected = batch.iter().map(|i| i.address(&instantiator)).collect::<Vec<_>>();
+    let done = match already_there(backend, &batch, &instantiator).await? {
+        Some(done) => done,
+        None => backend.instantiate(deployer, approvers, batch).await?,
+    };
+    let [directory, records, consents, access_log] = <[Instantiated; 4]>::try_from(done).map_err(|done| {
+        Error::Inclusion(InclusionError::Unexpected(format!("{} contracts instantiated, not 4", done.len())))
+    })?;
+    for (instantiated, expected) in [&directory, &records, &consents, &access_log].into_iter().zip(&expected) {
+        if instantiated.address != *expected {
+            return Err(Error::Inclusion(InclusionError::Unexpected(format!(
+                "a contract went to {}, not to the address pallet-contracts derives ({})",
+                ss58(&instantiated.address),
+                ss58(expected)
+            ))));
+        }
     }
-    let directory = backend
-        .instantiate(
-            deployer,
-            &code("directory")?,
-            input!(DirectoryRef::new(admins.clone(), *threshold)),
-            salted("directory"),
-        )
-        .await?;
-    let records = backend
-        .instantiate(deployer, &code("records")?, input!(RecordsRef::new(directory.address)), salted("records"))
-        .await?;
-    let consents = backend
-        .instantiate(
-            deployer,
-            &code("consents")?,
-            input!(ConsentsRef::new(directory.address, records.address)),
-            salted("consents"),
-        )
-        .await?;
-    let access_log = backend
-        .instantiate(
-            deployer,
-            &code("access_log")?,
-            input!(AccessLogRef::new(directory.address, consents.address)),
-            salted("access_log"),
-        )
-        .await?;
-    let deployed = |i: &crate::backend::Instantiated| Deployed { address: i.address, code_hash: i.code_hash };
+    let deployed = |i: &Instantiated| Deployed { address: i.address, code_hash: i.code_hash };
     let mut deployment = Deployment {
         chain: backend.genesis().await?,
         endpoint: endpoint.to_string(),
@@ -229,6 +215,53 @@ pub async fn deploy<B: Backend>(
     Ok(deployment)
 }
 
+/// The instantiations, if every one of them is on chain already: a deployment whose council
+/// motion members carried after `deploy` reported it open, resumed with the same salt. (Its
+/// events are read from the block it is resumed at: the constructors emit none.)
+async fn already_there<B: Backend>(
+    backend: &B,
+    batch: &[Instantiation],
+    instantiator: &AccountId,
+) -> Result<Option<Vec<Instantiated>>> {
+    let block = backend.block_number().await?;
+    let mut done = Vec::with_capacity(batch.len());
+    for instantiation in batch {
+        let address = instantiation.address(instantiator);
+        if backend.code_hash(address).await? != Some(instantiation.code_hash()) {
+            return Ok(None);
+        }
+        done.push(Instantiated { address, code_hash: instantiation.code_hash(), block });
+    }
+    Ok(Some(done))
+}
+
+/// The suite's four instantiations, in order, each constructor given the addresses of those
+/// before it (which follow from `instantiator`).
+fn suite(bundles: &Bundles, governance: &Governance, salt: &[u8], instantiator: &AccountId) -> Result<Vec<Instantiation>> {
+    macro_rules! input {
+        ($constructor:expr) => {
+            $constructor
+                .code_hash(Default::default())
+                .endowment(0)
+                .salt_bytes(Vec::new())
+                .params()
+                .exec_input()
+                .encode()
+        };
+    }
+    let of = |name: &str, input: Vec<u8>| -> Result<Instantiation> {
+        Ok(Instantiation { code: bundles.wasm(name)?, input, salt: [salt, name.as_bytes()].concat() })
+    };
+    let directory = of("directory", input!(DirectoryRef::new(governance.admins.clone(), governance.threshold)))?;
+    let directory_at = directory.address(instantiator);
+    let records = of("records", input!(RecordsRef::new(directory_at)))?;
+    let records_at = records.address(instantiator);
+    let consents = of("consents", input!(ConsentsRef::new(directory_at, records_at)))?;
+    let consents_at = consents.address(instantiator);
+    let access_log = of("access_log", input!(AccessLogRef::new(directory_at, consents_at)))?;
+    Ok(vec![directory, records, consents, access_log])
+}
+
 mod as_ss58 {
     use super::*;
 
@@ -242,7 +275,7 @@ mod as_ss58 {
     }
 }
 
-mod as_hex {
+pub(crate) mod as_hex {
     use super::*;
 
     pub fn serialize<S: serde::Serializer>(hash: &Hash, s: S) -> Result<S::Ok, S::Error> {

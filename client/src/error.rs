@@ -54,6 +54,9 @@ pub enum Error {
     /// The deployment file is missing or malformed, or names another chain or other contracts.
     #[error("deployment: {0}")]
     Deployment(#[source] DeploymentError),
+    /// A council motion (the chain's governance of code) could not be made or carried.
+    #[error("council: {0}")]
+    Council(#[source] CouncilError),
     /// A key could not be loaded.
     #[error("key: {0}")]
     Key(#[source] KeyError),
@@ -197,6 +200,41 @@ pub enum InclusionError {
     /// block the node forgot).
     #[error("{0}")]
     Unexpected(String),
+}
+
+/// Why a council motion was not made or not carried.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CouncilError {
+    /// The chain has no council: code is not governed there.
+    #[error("the chain has no council (its runtime has no `Council` pallet)")]
+    NoCouncil,
+    /// Only members propose and vote.
+    #[error("{account} is not a member of the council")]
+    NotAMember {
+        /// The account (SS58).
+        account: String,
+    },
+    /// The motion still lacks approvals.
+    #[error(
+        "motion 0x{} has {ayes} of the {threshold} approvals it needs; other members approve it with `custodia chain approve 0x{}`",
+        hex::encode(motion),
+        hex::encode(motion)
+    )]
+    NotCarried {
+        /// The motion's hash.
+        motion: crate::backend::Hash,
+        /// Approvals so far.
+        ayes: u32,
+        /// Approvals it needs.
+        threshold: u32,
+    },
+    /// No motion with this hash is open.
+    #[error("no open motion 0x{}", hex::encode(motion))]
+    NoMotion {
+        /// The hash asked for.
+        motion: crate::backend::Hash,
+    },
 }
 
 /// What is wrong with a deployment.

@@ -4,9 +4,8 @@
 
 use crate::Sandbox;
 use custodia_client::{
-    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated},
+    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated, Instantiation},
     error::{InclusionError, SubmissionError},
-    verify::blake2_256,
     Error, Result, Signer,
 };
 use ink::primitives::AccountId;
@@ -267,21 +266,37 @@ impl Backend for SandboxBackend {
         Ok(Inclusion { block, block_hash, events: called.events, data: Some(called.output), charged: None })
     }
 
-    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
-        let mut state = self.lock();
-        let (address, called) = state
-            .sandbox
-            .instantiate(signer.account(), code.to_vec(), input, salt, Sandbox::BLOCK_LIMIT)
-            .map_err(|e| Error::Inclusion(InclusionError::Failed(e)))?;
-        if called.reverted {
-            return Err(Error::Inclusion(InclusionError::Failed(custodia_client::error::DispatchFailure {
-                pallet: Some("Contracts".into()),
-                error: "ContractReverted".into(),
-                docs: Some(format!("the constructor reverted with output 0x{}", hex::encode(&called.output))),
-            })));
+    async fn instantiator(&self, deployer: &Signer) -> Result<AccountId> {
+        Ok(deployer.account())
+    }
+
+    /// One block per instantiation, signed by `deployer` (the embedded chain has no council).
+    async fn instantiate(
+        &self,
+        deployer: &Signer,
+        _approvers: &[Signer],
+        batch: Vec<Instantiation>,
+    ) -> Result<Vec<Instantiated>> {
+        let mut done = Vec::with_capacity(batch.len());
+        for instantiation in batch {
+            let code_hash = instantiation.code_hash();
+            let Instantiation { code, input, salt } = instantiation;
+            let mut state = self.lock();
+            let (address, called) = state
+                .sandbox
+                .instantiate(deployer.account(), code, input, salt, Sandbox::BLOCK_LIMIT)
+                .map_err(|e| Error::Inclusion(InclusionError::Failed(e)))?;
+            if called.reverted {
+                return Err(Error::Inclusion(InclusionError::Failed(custodia_client::error::DispatchFailure {
+                    pallet: Some("Contracts".into()),
+                    error: "ContractReverted".into(),
+                    docs: Some(format!("the constructor reverted with output 0x{}", hex::encode(&called.output))),
+                })));
+            }
+            let (block, _) = self.seal(&mut state)?;
+            done.push(Instantiated { address, code_hash, block });
         }
-        let (block, _) = self.seal(&mut state)?;
-        Ok(Instantiated { address, code_hash: blake2_256(code), block })
+        Ok(done)
     }
 
     async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {

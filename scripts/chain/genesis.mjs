@@ -1,24 +1,30 @@
 // Writes a consortium's raw genesis (the `genesis.raw.top` chopsticks and a node read) from the
 // runtime Wasm itself: its GenesisBuilder API, run in chopsticks-core's executor, builds the
-// storage of the runtime's default genesis config patched with the consortium (below); `:code` is
-// the Wasm. No native node involved.
+// storage of the runtime's default genesis config patched with the consortium; `:code` is the
+// Wasm. No native node involved.
 //
-// The local consortium: Alice, Bob and Charlie are its member institutions' governance keys (the
-// council; a motion needs 2 of 3) and its validators (their //Alice.. sr25519 Aura and ed25519
-// GRANDPA keys), each with one authorised node (node keys 0x..01, 0x..02, 0x..03, peer ids
-// derived from them); Alice holds the treasury key. Alice..Ferdie and their //stash accounts,
-// and the consortium account (which council deployments run as), are endowed with 2^60 each.
+// The consortium is a JSON file (keys from scripts/chain/keys.mjs, SS58 addresses):
+//   { "council":    [member governance accounts],      a motion needs more than half
+//     "treasury":   [accounts that may transfer funds],
+//     "validators": [{ "aura": sr25519, "grandpa": ed25519, "peer_id": "12D3KooW…", "owner": account }],
+//     "endowed":    [[account, amount], …] }
+// Without one, the local consortium of scripts/chain-start.sh: Alice, Bob and Charlie are the
+// council and the validators (their //Name sr25519 Aura and ed25519 GRANDPA keys), each with one
+// authorised node (node keys 0x00…01, 0x00…02, 0x00…03); Alice holds the treasury key;
+// Alice..Ferdie and their //stash accounts are endowed with 2^60 each. The consortium account
+// (which council deployments run as) is always endowed.
 //
-// Usage: node scripts/chain/genesis.mjs <runtime.wasm> <genesis.json>
+// Usage: node scripts/chain/genesis.mjs <runtime.wasm> <genesis.json> [consortium.json]
 import { readFileSync, writeFileSync } from 'node:fs'
 import { destroyWorker, runTask } from '@acala-network/chopsticks-core'
 import { Keyring } from '@polkadot/keyring'
 import { compactAddLength, compactStripLength, hexToU8a, stringToU8a, u8aToHex, u8aToString } from '@polkadot/util'
-import { cryptoWaitReady, ed25519PairFromSeed } from '@polkadot/util-crypto'
+import { base58Decode, cryptoWaitReady } from '@polkadot/util-crypto'
+import { localNodeKey, peerIdOf } from './keys.mjs'
 
-const [wasmPath, outPath] = process.argv.slice(2)
+const [wasmPath, outPath, consortiumPath] = process.argv.slice(2)
 if (!wasmPath || !outPath) {
-  console.error('usage: genesis.mjs <runtime.wasm> <genesis.json>')
+  console.error('usage: genesis.mjs <runtime.wasm> <genesis.json> [consortium.json]')
   process.exit(2)
 }
 
@@ -26,8 +32,6 @@ const DEV_NAMES = ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie']
 const ENDOWMENT = 2 ** 60 // what contracts-node's dev spec gives; exact as a JS number
 const CODE_KEY = u8aToHex(stringToU8a(':code'))
 const CHILD_PREFIX = u8aToHex(stringToU8a(':child_storage:'))
-const MEMBERS = ['Alice', 'Bob', 'Charlie']
-const TREASURY = ['Alice']
 // The account council deployments run as: `modl` ++ PalletId `cstdy/gv`, zero-padded (the
 // runtime's `ConsortiumAccount`).
 const CONSORTIUM_ACCOUNT = (() => {
@@ -36,17 +40,23 @@ const CONSORTIUM_ACCOUNT = (() => {
   return raw
 })()
 
-// A libp2p peer id (identity multihash of the protobuf-encoded ed25519 public key) of a node
-// key: what `--node-key` of that secret makes the node announce.
-const peerId = (nodeKey) => {
-  const { publicKey } = ed25519PairFromSeed(nodeKey)
-  return [0x00, 0x24, 0x08, 0x01, 0x12, 0x20, ...publicKey]
-}
-/** The node key of validator `i` (0-based): 31 zero bytes, then i + 1. */
-const nodeKey = (i) => {
-  const key = new Uint8Array(32)
-  key[31] = i + 1
-  return key
+/** The local consortium of scripts/chain-start.sh (see above). */
+const localConsortium = () => {
+  const sr25519 = new Keyring({ type: 'sr25519', ss58Format: 42 })
+  const ed25519 = new Keyring({ type: 'ed25519', ss58Format: 42 })
+  const account = (name) => sr25519.addFromUri(`//${name}`).address
+  const members = ['Alice', 'Bob', 'Charlie']
+  return {
+    council: members.map(account),
+    treasury: [account('Alice')],
+    validators: members.map((name, i) => ({
+      aura: account(name),
+      grandpa: ed25519.addFromUri(`//${name}`).address,
+      peer_id: peerIdOf(localNodeKey(i)),
+      owner: account(name),
+    })),
+    endowed: DEV_NAMES.flatMap((name) => [`//${name}`, `//${name}//stash`]).map((uri) => [sr25519.addFromUri(uri).address, ENDOWMENT]),
+  }
 }
 
 const wasm = u8aToHex(readFileSync(wasmPath))
@@ -73,22 +83,21 @@ const call = async (method, arg) => {
 
 try {
   await cryptoWaitReady()
+  const consortium = consortiumPath ? JSON.parse(readFileSync(consortiumPath, 'utf8')) : localConsortium()
   const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 })
-  const account = (uri) => keyring.addFromUri(uri).address
-  const endowed = [...DEV_NAMES.flatMap((name) => [`//${name}`, `//${name}//stash`]).map(account), keyring.encodeAddress(CONSORTIUM_ACCOUNT)]
-  const ed25519 = new Keyring({ type: 'ed25519', ss58Format: 42 })
+  const consortiumAccount = keyring.encodeAddress(CONSORTIUM_ACCOUNT)
 
   // GenesisBuilder_get_preset(None) -> Option<Vec<u8>>: the default RuntimeGenesisConfig as JSON.
   const preset = hexToU8a((await call('GenesisBuilder_get_preset', '0x00')).result)
   if (preset[0] !== 1) throw new Error('the runtime has no default genesis preset')
   const config = JSON.parse(u8aToString(compactStripLength(preset.subarray(1))[1]))
 
-  config.balances.balances = endowed.map((who) => [who, ENDOWMENT])
-  config.aura.authorities = MEMBERS.map((name) => account(`//${name}`))
-  config.grandpa.authorities = MEMBERS.map((name) => [ed25519.addFromUri(`//${name}`).address, 1])
-  config.councilMembership.members = MEMBERS.map((name) => account(`//${name}`))
-  config.treasury.members = TREASURY.map((name) => account(`//${name}`))
-  config.nodeAuthorization.nodes = MEMBERS.map((name, i) => [peerId(nodeKey(i)), account(`//${name}`)])
+  config.balances.balances = [...consortium.endowed, [consortiumAccount, ENDOWMENT]]
+  config.aura.authorities = consortium.validators.map((v) => v.aura)
+  config.grandpa.authorities = consortium.validators.map((v) => [v.grandpa, 1])
+  config.councilMembership.members = consortium.council
+  config.treasury.members = consortium.treasury
+  config.nodeAuthorization.nodes = consortium.validators.map((v) => [[...base58Decode(v.peer_id)], v.owner])
 
   // GenesisBuilder_build_state(Vec<u8>) -> Result<(), String>; the state is its storage diff.
   const built = await call('GenesisBuilder_build_state', u8aToHex(compactAddLength(stringToU8a(JSON.stringify(config)))))
@@ -112,7 +121,7 @@ try {
     genesis: { raw: { top } },
   }
   writeFileSync(outPath, `${JSON.stringify(genesis, null, 1)}\n`)
-  console.log(`genesis: ${Object.keys(top).length} storage entries, ${endowed.length} endowed accounts, council ${MEMBERS.join(', ')} -> ${outPath}`)
+  console.log(`genesis: ${Object.keys(top).length} storage entries; council of ${consortium.council.length}, ${consortium.validators.length} validators, ${consortium.treasury.length} treasury keys -> ${outPath}`)
 } finally {
   await destroyWorker()
 }

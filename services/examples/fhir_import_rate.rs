@@ -33,7 +33,7 @@ async fn main() -> Result<()> {
         backend.fund(&admin, signer.account(), 1_000_000_000_000_000_000).await?;
     }
     let governance = Governance { admins: vec![admin.account()], threshold: 1 };
-    let deployment = deploy(&backend, &admin, &governance, &Bundles::from_env(), b"figures", "embedded").await?;
+    let deployment = deploy(&backend, &admin, &[], &governance, &Bundles::from_env(), b"figures", "embedded").await?;
     let client = Client::open(backend, deployment).await?;
     let store = Store::in_memory()?;
     let admit = Action::Admit {

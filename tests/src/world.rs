@@ -138,7 +138,7 @@ impl World {
             .block_on(backend.fund(&deployer(), deployer().account(), custodia_sandbox::harness::FUNDS))
             .expect("fund the deployer");
         let deployment = runtime
-            .block_on(deploy(&backend, &deployer(), &governance, &Bundles::from_env(), b"tests", "embedded"))
+            .block_on(deploy(&backend, &deployer(), &[], &governance, &Bundles::from_env(), b"tests", "embedded"))
             .unwrap_or_else(|e| panic!("deploy the suite: {e}"));
         let mut chain = Chain::from(backend.into_sandbox());
         chain.set_time(SandboxClock::deterministic().genesis_ms);

@@ -64,17 +64,17 @@ async fn deploying_checks_governance_and_bundles_first() {
     backend.fund(&alice, alice.account(), common::FUNDS).await.unwrap();
     let bad = Governance { admins: vec![alice.account()], threshold: 2 };
     assert!(matches!(
-        deploy(&backend, &alice, &bad, &Bundles::from_env(), b"", "embedded").await,
+        deploy(&backend, &alice, &[], &bad, &Bundles::from_env(), b"", "embedded").await,
         Err(Error::Input(_))
     ));
     let good = Governance { admins: vec![alice.account()], threshold: 1 };
-    let error = deploy(&backend, &alice, &good, &Bundles::at("/nonexistent"), b"", "embedded").await.unwrap_err();
+    let error = deploy(&backend, &alice, &[], &good, &Bundles::at("/nonexistent"), b"", "embedded").await.unwrap_err();
     assert!(
         matches!(&error, Error::Deployment(DeploymentError::Bundle { path, .. }) if path.starts_with("/nonexistent")),
         "{error}"
     );
     // Threshold 1: the deployer attaches the records registry at once.
-    let deployment = deploy(&backend, &alice, &good, &Bundles::from_env(), b"one", "embedded").await.unwrap();
+    let deployment = deploy(&backend, &alice, &[], &good, &Bundles::from_env(), b"one", "embedded").await.unwrap();
     assert_eq!(deployment.attach_proposal, None);
     let client = Client::open(&backend, deployment).await.unwrap();
     assert_eq!(client.directory().dependents().query().await.unwrap(), vec![client.deployment().records.address]);
@@ -126,7 +126,7 @@ async fn the_embedded_chain_survives_the_process() {
         let governance = Governance { admins: vec![alice.account()], threshold: 1 };
         use custodia_client::Backend;
         backend.fund(&alice, alice.account(), common::FUNDS).await.unwrap();
-        deploy(&backend, &alice, &governance, &Bundles::from_env(), b"p", "embedded").await.unwrap()
+        deploy(&backend, &alice, &[], &governance, &Bundles::from_env(), b"p", "embedded").await.unwrap()
     };
     let reopened = SandboxBackend::open(&file).unwrap();
     let client = Client::open(reopened, deployment).await.unwrap();
@@ -148,7 +148,7 @@ async fn a_suite_wired_to_another_directory_is_refused() {
     backend.fund(&rogue_admin, rogue_admin.account(), common::FUNDS).await.unwrap();
     let rogue_governance = Governance { admins: vec![rogue_admin.account()], threshold: 1 };
     let rogue =
-        deploy(backend, &rogue_admin, &rogue_governance, &Bundles::from_env(), b"rogue", "embedded").await.unwrap();
+        deploy(backend, &rogue_admin, &[], &rogue_governance, &Bundles::from_env(), b"rogue", "embedded").await.unwrap();
     assert_eq!(rogue.records.code_hash, deployment.records.code_hash, "same code: the code check cannot tell");
     type Swap = fn(&mut Deployment, &Deployment);
     let swaps: [(&str, Swap); 4] = [
@@ -171,7 +171,7 @@ async fn a_suite_wired_to_another_directory_is_refused() {
     // A suite whose records registry was never attached (its proposal forgotten).
     let two = Governance { admins: vec![rogue_admin.account(), f.cast.admins[1].account()], threshold: 2 };
     let mut unattached =
-        deploy(backend, &rogue_admin, &two, &Bundles::from_env(), b"pending", "embedded").await.unwrap();
+        deploy(backend, &rogue_admin, &[], &two, &Bundles::from_env(), b"pending", "embedded").await.unwrap();
     assert!(Client::open(backend, unattached.clone()).await.is_ok(), "attach pending: it opens");
     unattached.attach_proposal = None;
     let refused = Client::open(backend, unattached).await.err();

@@ -4,6 +4,7 @@
 //! faults over the wire. Needs `CUSTODIA_NODE_URL`; run by `scripts/test.sh`.
 
 use custodia_client::{
+    backend::{Instantiation, RuntimeCall, Value},
     error::DeploymentError,
     types::{
         access_log::{AccessLogged, Authorization, BreakGlassReason},
@@ -358,9 +359,11 @@ async fn every_event_type_reaches_the_chain() {
         f.client.deployment().directory.address,
         f.client.deployment().consents.address,
     ));
-    let copy = f.client.backend().instantiate(&cast.admins[0], &other, input, new_salt().to_vec()).await.unwrap();
+    let copy = Instantiation { code: other, input, salt: new_salt().to_vec() };
+    let code_hash = copy.code_hash();
+    f.client.backend().instantiate(&cast.admins[0], &cast.admins[1..], vec![copy]).await.unwrap();
     let records = f.client.deployment().records.address;
-    govern(&f.client, cast, Action::SetCode { contract: records, code_hash: copy.code_hash.into() }).await.unwrap();
+    govern(&f.client, cast, Action::SetCode { contract: records, code_hash: code_hash.into() }).await.unwrap();
     govern(&f.client, cast, Action::Detach { contract: records }).await.unwrap();
 }
 
@@ -393,9 +396,9 @@ async fn the_block_says_what_a_transaction_cost_and_the_runtime_what_a_block_hol
     assert!(erased.storage_deposit < 0, "{erased:?}");
     assert_eq!(erased.storage_deposit, estimate.storage_deposit);
     // Another pallet's call, and the runtime's own limits.
-    let remark = vec![custodia_client::backend::Value::from_bytes([0x5A; 32])];
+    let remark = RuntimeCall::new("System", "remark_with_event", vec![Value::from_bytes([0x5A; 32])]);
     let backend = f.client.backend();
-    let charged = backend.submit_runtime_call(&f.cast.hospital_a, "System", "remark_with_event", remark).await.unwrap();
+    let charged = backend.submit_runtime_call(&f.cast.hospital_a, &remark).await.unwrap();
     assert!(charged.weight.ref_time > 0 && charged.fee > 0 && charged.storage_deposit == 0, "{charged:?}");
     let limits = backend.block_limits().unwrap();
     assert!(limits.normal.ref_time <= limits.max_block.ref_time, "{limits:?}");

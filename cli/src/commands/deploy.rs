@@ -5,10 +5,11 @@ use crate::{
     output::{self, hex32, Out},
 };
 use clap::Args;
+use crate::backend::AnyBackend;
 use custodia_client::{
     deployment::{deploy as deploy_suite, Bundles, Governance},
     keys::ss58,
-    Backend,
+    Backend, Signer,
 };
 use custodia_services::Result;
 use std::{path::PathBuf, process::ExitCode};
@@ -26,6 +27,19 @@ pub struct DeployArgs {
     /// Directory holding the contract bundles (`<name>.wasm`).
     #[arg(long, env = "CUSTODIA_BUNDLES")]
     bundles: Option<PathBuf>,
+    /// On a chain whose council governs code: keys of other council members that approve the
+    /// deployment's motion here (comma-separated). Without enough of them the command reports
+    /// the open motion; members approve it (`custodia chain approve`), then the same command
+    /// with the same `--salt` finishes the deployment.
+    #[arg(long, value_delimiter = ',')]
+    approvers: Vec<String>,
+    /// Makes the contracts' addresses unique (hex); random if not given.
+    #[arg(long, value_parser = salt)]
+    salt: Option<Vec<u8>>,
+}
+
+fn salt(text: &str) -> std::result::Result<Vec<u8>, String> {
+    hex::decode(text.trim_start_matches("0x")).map_err(|e| format!("--salt wants hex: {e}"))
 }
 
 pub async fn run(ctx: &Context, args: DeployArgs) -> Result<ExitCode> {
@@ -33,14 +47,20 @@ pub async fn run(ctx: &Context, args: DeployArgs) -> Result<ExitCode> {
     let signer = ctx.signer()?;
     let admins = args.admins.iter().map(|a| ctx.account(a)).collect::<Result<Vec<_>>>()?;
     let bundles = args.bundles.map(Bundles::at).unwrap_or_else(Bundles::from_env);
+    let approvers = args.approvers.iter().map(|k| Signer::resolve(k)).collect::<Result<Vec<_>, _>>()?;
     let backend = ctx.backend().await?;
-    backend.fund(&signer, signer.account(), 1_000_000_000_000_000).await?;
+    if let AnyBackend::Sandbox(_) = backend {
+        // The embedded chain's deployer funds itself (it is the chain's only user).
+        backend.fund(&signer, signer.account(), 1_000_000_000_000_000).await?;
+    }
+    let salt = args.salt.unwrap_or_else(|| custodia_client::verify::new_salt().to_vec());
     let deployment = deploy_suite(
         &backend,
         &signer,
+        &approvers,
         &Governance { admins, threshold: args.threshold },
         &bundles,
-        &custodia_client::verify::new_salt(),
+        &salt,
         &ctx.endpoint(),
     )
     .await?;

@@ -1,6 +1,7 @@
 //! One module per command group, each a thin handler over library calls.
 
 pub mod access;
+pub mod chain;
 pub mod consent;
 pub mod deploy;
 pub mod directory;

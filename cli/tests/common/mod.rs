@@ -37,7 +37,20 @@ pub fn deployed_on(node: Option<&str>, admitted: &[(&str, &str, &str)]) -> tempf
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path();
     let mut deploy = vec!["deploy", "--as", "alice"];
-    deploy.extend(node.map(|url| ["--node", url]).into_iter().flatten());
+    let salt = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    if let Some(url) = node {
+        // The consortium chain's council governs code: Alice's deploy proposes the motion that
+        // instantiates the suite and reports it open; Bob approves it, which carries and
+        // executes it; the same deploy (same salt) then finds the contracts and finishes.
+        deploy.extend(["--node", url, "--salt", &salt]);
+        let open = custodia(s, &[&deploy[..], &["--json"]].concat());
+        assert!(!open.status.success(), "the motion needs a second member: {}", String::from_utf8_lossy(&open.stdout));
+        let error: Value = serde_json::from_slice(&open.stdout).expect("a JSON error");
+        let text = error["error"].as_str().unwrap();
+        let motion = text.split_whitespace().find(|w| w.starts_with("0x") && w.len() == 66).expect(text);
+        let approved = ok(s, &["chain", "approve", motion, "--as", "bob", "--node", url]);
+        assert!(approved["enacted"].is_u64(), "{approved}");
+    }
     let deployment = ok(s, &deploy);
     let attach = deployment["attach_proposal"].as_u64().expect("an attach proposal").to_string();
     ok(s, &["directory", "approve", &attach, "--as", "bob"]);

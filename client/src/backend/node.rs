@@ -3,9 +3,13 @@
 //! `Contracts::call` extrinsics signed with sr25519, and followed until they are in a block
 //! (or finalized); contract events come from `Contracts::ContractEmitted`.
 
-use super::{Backend, BlockEvent, Charged, DryRun, Emitted, Gas, Hash, Inclusion, Instantiated};
+mod council;
+
+pub use council::{Motion, RuntimeCall, Standing, CONSORTIUM_ACCOUNT};
+
+use super::{Backend, BlockEvent, Charged, DryRun, Emitted, Gas, Hash, Inclusion, Instantiated, Instantiation};
 use crate::{
-    error::{BoxError, DispatchFailure, InclusionError, SubmissionError},
+    error::{BoxError, CouncilError, DispatchFailure, InclusionError, SubmissionError},
     keys::Signer,
     Error, Result,
 };
@@ -224,18 +228,94 @@ impl NodeBackend {
         })
     }
 
-    /// Signs and submits a call of any pallet (`System::remark_with_event`, a governance
-    /// body's `propose`), given as subxt dynamic values, and waits for inclusion as
-    /// configured; returns what the chain charged for it.
-    pub async fn submit_runtime_call(
-        &self,
-        signer: &Signer,
-        pallet: &str,
-        call: &str,
-        fields: Vec<Value>,
-    ) -> Result<Charged> {
-        let tx = subxt::dynamic::tx(pallet, call, fields);
+    /// Signs and submits a call of any pallet (`System::remark_with_event`), and waits for
+    /// inclusion as configured; returns what the chain charged for it.
+    pub async fn submit_runtime_call(&self, signer: &Signer, call: &RuntimeCall) -> Result<Charged> {
+        let tx = call.payload();
         self.write(async |c| Ok(c.submit_tx(signer, &tx, self.finality).await?.1)).await
+    }
+
+    /// The raw SCALE value of a runtime storage entry (`NodeAuthorization::WellKnownNodes`,
+    /// `System::Account` of an account), at the newest block; `None` where it is unset.
+    pub async fn storage(&self, pallet: &str, entry: &str, keys: Vec<Value>) -> Result<Option<Vec<u8>>> {
+        let key = subxt::dynamic::storage(pallet, entry, keys);
+        self.read(async |c| c.storage_raw(&key).await).await
+    }
+
+    /// An account's free balance at the newest block (zero for an account the chain does not
+    /// know).
+    pub async fn free_balance(&self, account: AccountId) -> Result<u128> {
+        Ok(self.read(async |c| c.account(account, None).await).await?.1)
+    }
+
+    /// Instantiates one contract as `signer`, in a transaction of its own: what a runtime that
+    /// lets signed accounts instantiate code accepts (the consortium runtime refuses it:
+    /// only its council instantiates).
+    pub async fn instantiate_as(&self, signer: &Signer, instantiation: &Instantiation) -> Result<Instantiated> {
+        let Instantiation { code, input, salt } = instantiation;
+        let (gas, deposit) = self.dry_instantiate(signer.account(), instantiation).await?;
+        let tx = subxt::dynamic::tx(
+            "Contracts",
+            "instantiate_with_code",
+            vec![
+                Value::u128(0),
+                weight_value(gas),
+                option_value(deposit),
+                Value::from_bytes(code),
+                Value::from_bytes(input),
+                Value::from_bytes(salt),
+            ],
+        );
+        self.write(async |c| {
+            let (block_hash, _, details) = c.submit_tx(signer, &tx, self.finality).await?;
+            let address = details
+                .iter()
+                .filter(|e| e.pallet_name() == "Contracts" && e.variant_name() == "Instantiated")
+                .find_map(|e| <([u8; 32], [u8; 32])>::decode(&mut e.field_bytes()).ok())
+                .map(|(_deployer, contract)| AccountId::from(contract))
+                .ok_or_else(|| {
+                    Error::Inclusion(InclusionError::Unexpected("no Contracts::Instantiated event".into()))
+                })?;
+            Ok(Instantiated { address, code_hash: instantiation.code_hash(), block: c.number_of(block_hash).await? })
+        })
+        .await
+    }
+
+    /// `Contracts::instantiate_with_code` of `instantiation` as `origin` would run it, with the
+    /// gas and deposit limits its dry run measured (plus 10 %).
+    async fn instantiation_call(&self, origin: AccountId, instantiation: &Instantiation) -> Result<RuntimeCall> {
+        let (gas, deposit) = self.dry_instantiate(origin, instantiation).await?;
+        let Instantiation { code, input, salt } = instantiation;
+        Ok(RuntimeCall::new(
+            "Contracts",
+            "instantiate_with_code",
+            vec![
+                Value::u128(0),
+                weight_value(gas),
+                option_value(deposit),
+                Value::from_bytes(code),
+                Value::from_bytes(input),
+                Value::from_bytes(salt),
+            ],
+        ))
+    }
+
+    /// Dry-runs `instantiation` as `origin`: the gas limit (10 % over what it needs) and the
+    /// deposit limit (10 % over its charge; none where it refunds) to submit it with.
+    async fn dry_instantiate(&self, origin: AccountId, instantiation: &Instantiation) -> Result<(Gas, Option<u128>)> {
+        let Instantiation { code, input, salt } = instantiation;
+        let args = (origin, 0u128, None::<WeightArg>, None::<u128>, CodeArg::Upload(code), input, salt).encode();
+        let answer: RemoteResult<RemoteInstantiated> =
+            self.read(async |c| c.state_call("ContractsApi_instantiate", &args).await).await?;
+        let instantiated = answer.result.map_err(|e| Error::DryRun(self.connection().failure(&e)))?;
+        if instantiated.result.flags & REVERT_FLAG != 0 {
+            return Err(Error::DryRun(constructor_reverted(&instantiated.result.data)));
+        }
+        let deposit = match answer.storage_deposit {
+            RemoteDeposit::Charge(v) => Some(v + v / 10 + 1),
+            RemoteDeposit::Refund(_) => None,
+        };
+        Ok((Gas::from(answer.gas_required).with_margin(10), deposit))
     }
 
     fn connection(&self) -> Arc<Connection> {
@@ -589,49 +669,52 @@ impl Backend for NodeBackend {
         .await
     }
 
-    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
-        let args =
-            (signer.account(), 0u128, None::<WeightArg>, None::<u128>, CodeArg::Upload(code), &input, &salt).encode();
-        let answer: RemoteResult<RemoteInstantiated> =
-            self.read(async |c| c.state_call("ContractsApi_instantiate", &args).await).await?;
-        let instantiated = answer.result.map_err(|e| Error::DryRun(self.connection().failure(&e)))?;
-        if instantiated.result.flags & REVERT_FLAG != 0 {
-            return Err(Error::DryRun(constructor_reverted(&instantiated.result.data)));
+    async fn instantiator(&self, deployer: &Signer) -> Result<AccountId> {
+        Ok(if self.has_council() { AccountId::from(CONSORTIUM_ACCOUNT) } else { deployer.account() })
+    }
+
+    async fn instantiate(
+        &self,
+        deployer: &Signer,
+        approvers: &[Signer],
+        batch: Vec<Instantiation>,
+    ) -> Result<Vec<Instantiated>> {
+        if !self.has_council() {
+            let mut done = Vec::with_capacity(batch.len());
+            for instantiation in &batch {
+                done.push(self.instantiate_as(deployer, instantiation).await?);
+            }
+            return Ok(done);
         }
-        let gas = Gas::from(answer.gas_required).with_margin(10);
-        let deposit = match answer.storage_deposit {
-            RemoteDeposit::Charge(v) => Some(v + v / 10 + 1),
-            RemoteDeposit::Refund(_) => None,
+        let consortium = AccountId::from(CONSORTIUM_ACCOUNT);
+        let mut calls = Vec::with_capacity(batch.len());
+        for instantiation in &batch {
+            calls.push(self.instantiation_call(consortium, instantiation).await?);
+        }
+        let (motion, mut standing) = self.propose_motion(deployer, RuntimeCall::all_of(calls)).await?;
+        for approver in approvers {
+            if let Standing::Open { .. } = standing {
+                standing = self.approve_motion(approver, &motion).await?;
+            }
+        }
+        let block = match standing {
+            Standing::Enacted { block } => block,
+            Standing::Open { ayes, threshold } => {
+                return Err(Error::Council(CouncilError::NotCarried { motion: motion.hash, ayes, threshold }))
+            }
         };
-        let tx = subxt::dynamic::tx(
-            "Contracts",
-            "instantiate_with_code",
-            vec![
-                Value::u128(0),
-                weight_value(gas),
-                option_value(deposit),
-                Value::from_bytes(code),
-                Value::from_bytes(input),
-                Value::from_bytes(salt),
-            ],
-        );
-        self.write(async |c| {
-            let (block_hash, _, details) = c.submit_tx(signer, &tx, self.finality).await?;
-            let address = details
-                .iter()
-                .filter(|e| e.pallet_name() == "Contracts" && e.variant_name() == "Instantiated")
-                .find_map(|e| <([u8; 32], [u8; 32])>::decode(&mut e.field_bytes()).ok())
-                .map(|(_deployer, contract)| AccountId::from(contract))
-                .ok_or_else(|| {
-                    Error::Inclusion(InclusionError::Unexpected("no Contracts::Instantiated event".into()))
-                })?;
-            Ok(Instantiated {
-                address,
-                code_hash: crate::verify::blake2_256(code),
-                block: c.number_of(block_hash).await?,
-            })
-        })
-        .await
+        let mut done = Vec::with_capacity(batch.len());
+        for instantiation in &batch {
+            let address = instantiation.address(&consortium);
+            if self.code_hash(address).await? != Some(instantiation.code_hash()) {
+                return Err(Error::Inclusion(InclusionError::Unexpected(format!(
+                    "the council's motion was executed but no contract of the expected code is at {}",
+                    crate::keys::ss58(&address)
+                ))));
+            }
+            done.push(Instantiated { address, code_hash: instantiation.code_hash(), block });
+        }
+        Ok(done)
     }
 
     async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {

@@ -12,8 +12,7 @@
 //! Run with `scripts/figures.sh` (sandbox) or `scripts/figures.sh --chain` (both).
 
 use custodia_client::{
-    backend::BlockLimits,
-    backend::{Charged, Gas},
+    backend::{BlockLimits, Charged, Gas, Instantiation, RuntimeCall, Value},
     call::{Estimate, Submitted},
     types::{
         access_log::{Authorization, BreakGlassReason, NewEntry},
@@ -149,14 +148,11 @@ struct Floor {
 }
 
 impl Floor {
-    async fn deploy<B: Backend>(backend: &B, signer: &Signer, salt: &[u8]) -> Floor {
+    async fn deploy<B: Backend>(backend: &B, signer: &Signer, approvers: &[Signer], salt: &[u8]) -> Floor {
         let code = Bundles::from_env().wasm("floor").expect("the floor bundle (scripts/build-contracts.sh --floor)");
-        let address = backend
-            .instantiate(signer, &code, ink::selector_bytes!("new").to_vec(), salt.to_vec())
-            .await
-            .expect("floor instantiated")
-            .address;
-        Floor { address }
+        let floor = Instantiation { code, input: ink::selector_bytes!("new").to_vec(), salt: salt.to_vec() };
+        let done = backend.instantiate(signer, approvers, vec![floor]).await.expect("floor instantiated");
+        Floor { address: done[0].address }
     }
 
     async fn put<B: Backend>(&self, backend: &B, signer: &Signer, key: [u8; 32]) -> Cost {
@@ -196,7 +192,7 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
     let c = |n: u32| commitment(&[n as u8; 32], &n.to_le_bytes());
 
     // The floor, warm (its code cached, as every suite call below is), on a fresh key.
-    let floor = Floor::deploy(backend, a, salt).await;
+    let floor = Floor::deploy(backend, &f.cast.admins[0], &f.cast.admins[1..], salt).await;
     floor.put(backend, a, key(0xF0, 0)).await;
     let floor_cost = floor.put(backend, a, key(0xF0, 1)).await;
 
@@ -617,13 +613,8 @@ async fn main() {
             let salt = custodia_client::verify::new_salt();
             let chain = fixture_on(node, Store::in_memory().unwrap(), &salt).await;
             let mut on_chain = measure(&chain, &salt).await;
-            let remark = vec![custodia_client::backend::Value::from_bytes([0x5A; 32])];
-            let charged = chain.client.backend().submit_runtime_call(
-                &chain.cast.hospital_a,
-                "System",
-                "remark_with_event",
-                remark,
-            );
+            let remark = RuntimeCall::new("System", "remark_with_event", vec![Value::from_bytes([0x5A; 32])]);
+            let charged = chain.client.backend().submit_runtime_call(&chain.cast.hospital_a, &remark);
             on_chain.remark = Some(charged.await.expect("remark_with_event"));
             print(&on_sandbox, Some((&on_chain, &limits)));
         }
