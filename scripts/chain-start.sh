@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Starts Custodia's local chain in the background: the runtime of substrate-contracts-node 0.42
-# (pallet-contracts, polkadot-sdk stable2409) executed by chopsticks (scripts/chain/launcher.mjs)
-# from a raw genesis, one block per transaction, JSON-RPC (WebSocket and HTTP POST) on 127.0.0.1.
-# First run: npm packages (~30 s), the runtime Wasm (scripts/build-runtime.sh, ~7 min cold) and
+# Starts Custodia's local chain in the background: the consortium runtime (chain/runtime,
+# pallet-contracts of polkadot-sdk stable2409 with a council, Aura, GRANDPA, node authorization)
+# executed by chopsticks (scripts/chain/launcher.mjs) from a raw genesis, one block per
+# transaction, JSON-RPC (WebSocket and HTTP POST) on 127.0.0.1.
+# First run: npm packages (~30 s), the runtime Wasm (scripts/build-runtime.sh, ~6 min cold) and
 # the genesis (a few seconds); each is redone only when its inputs changed.
-# Dev accounts Alice..Ferdie (and //stash) hold 2^60 each; Alice is sudo.
+# The local consortium (scripts/chain/genesis.mjs): council and validators Alice, Bob, Charlie;
+# treasury key Alice; dev accounts Alice..Ferdie (and //stash) hold 2^60 each; no sudo.
 #
 # Usage: scripts/chain-start.sh [--port N]     (default: a free port)
 #   Progress goes to stderr; the last line on stdout is the URL:  url=$(scripts/chain-start.sh | tail -1)

@@ -10,9 +10,10 @@
 #     installed by scripts/setup.sh; each test starts its own with scripts/hfs-start.sh); the
 #     patient explorer's page in Debian's Chromium, headless (puppeteer-core, axe-core), and
 #     its proof checker against custodia-merkle's vectors in Node.js;
-#  5. the end-to-end suite over JSON-RPC against a local chain (the substrate-contracts-node
-#     runtime under chopsticks, started here and stopped at the end), then every contract event
-#     those suites emitted decoded with @polkadot/api-contract 16.5.6 (every type at least once).
+#  5. the end-to-end suites over JSON-RPC against the local chain (the consortium runtime,
+#     chain/runtime, under chopsticks, started here and stopped at the end; every deployment goes
+#     through its council), then every contract event those suites emitted decoded with
+#     @polkadot/api-contract 16.5.6 (every type at least once).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$here/prepare.sh"

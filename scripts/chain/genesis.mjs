@@ -29,7 +29,7 @@ if (!wasmPath || !outPath) {
 }
 
 const DEV_NAMES = ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie']
-const ENDOWMENT = 2 ** 60 // what contracts-node's dev spec gives; exact as a JS number
+const ENDOWMENT = 2 ** 60 // exact as a JS number
 const CODE_KEY = u8aToHex(stringToU8a(':code'))
 const CHILD_PREFIX = u8aToHex(stringToU8a(':child_storage:'))
 // The account council deployments run as: `modl` ++ PalletId `cstdy/gv`, zero-padded (the
@@ -113,7 +113,7 @@ try {
   top[CODE_KEY] = wasm
 
   const genesis = {
-    // chopsticks answers system_chain with `id` (as contracts-node --dev: "Development") and
+    // chopsticks answers system_chain with `id` ("Development", as a node's --dev chain) and
     // system_name with `name`.
     name: 'Custodia local consortium (chopsticks)',
     id: 'Development',

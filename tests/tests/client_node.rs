@@ -1,5 +1,5 @@
-//! The client's end-to-end suite over JSON-RPC against a real chain (the runtime of
-//! substrate-contracts-node, pallet-contracts stable2409, under chopsticks; started by
+//! The client's end-to-end suite over JSON-RPC against a real chain (the consortium runtime,
+//! pallet-contracts stable2409, under chopsticks; every deployment through its council; started by
 //! `scripts/chain-start.sh`): deployment, the demo story, typed refusals, events, proofs, and
 //! faults over the wire. Needs `CUSTODIA_NODE_URL`; run by `scripts/test.sh`.
 

@@ -94,8 +94,9 @@ pub enum Standing {
 }
 
 impl NodeBackend {
-    /// Whether a council governs code on this chain (its runtime has a `Council` pallet; the
-    /// development runtime of substrate-contracts-node has none).
+    /// Whether a council governs code on this chain (its runtime has a `Council` pallet, as
+    /// the consortium runtime does; a development runtime such as substrate-contracts-node's
+    /// has none, and lets signed accounts instantiate).
     pub fn has_council(&self) -> bool {
         self.connection().api.metadata().pallet_by_name("Council").is_some()
     }
@@ -113,22 +114,32 @@ impl NodeBackend {
         .await
     }
 
-    /// Proposes `call` to the council as `member` (the proposal is `member`'s approval). A
-    /// motion needs more than half of the members; one that `member` alone carries is
-    /// executed at once.
+    /// Proposes `call` to the council as `member`, and approves it as `member` (a proposal
+    /// counts no vote by itself: two transactions). A motion needs more than half of the
+    /// members; one that `member` alone carries is executed at once. If the same call is an
+    /// open motion already, `member` approves that one (once) instead.
     pub async fn propose_motion(&self, member: &Signer, call: RuntimeCall) -> Result<(Motion, Standing)> {
         let members = self.council_members().await?;
         if !members.contains(&member.account()) {
             return Err(Error::Council(CouncilError::NotAMember { account: ss58(&member.account()) }));
         }
         let threshold = u32::try_from(members.len() / 2 + 1).unwrap_or(u32::MAX);
-        let length = self.encoded_len(&call)?;
+        let encoded = self.encode(&call)?;
+        if let Some((motion, ayes)) = self.votes(crate::verify::blake2_256(&encoded)).await? {
+            if ayes.contains(&member.account()) {
+                let ayes = u32::try_from(ayes.len()).unwrap_or(u32::MAX);
+                return Ok((motion, Standing::Open { ayes, threshold: motion.threshold }));
+            }
+            let standing = self.approve_motion(member, &motion).await?;
+            return Ok((motion, standing));
+        }
+        let length = u32::try_from(encoded.len()).unwrap_or(u32::MAX);
         let tx = subxt::dynamic::tx(
             "Council",
             "propose",
             vec![Value::u128(threshold.into()), call.into_value(), Value::u128(length.into())],
         );
-        self.write(async |c| {
+        let proposed = self.write(async |c| {
             let (block_hash, _, events) = c.submit_tx(member, &tx, self.finality).await?;
             let mut motion = None;
             for event in &events {
@@ -137,7 +148,7 @@ impl NodeBackend {
                     ("Council", "Proposed") => {
                         let (_account, index, hash, threshold) = <([u8; 32], u32, [u8; 32], u32)>::decode(&mut fields)
                             .map_err(|e| Error::decoding("a Council::Proposed event", e))?;
-                        motion = Some((Motion { hash, index, threshold }, Standing::Open { ayes: 1, threshold }));
+                        motion = Some((Motion { hash, index, threshold }, Standing::Open { ayes: 0, threshold }));
                     }
                     ("Council", "Executed") => {
                         let hash = executed(c, fields)?;
@@ -149,11 +160,20 @@ impl NodeBackend {
             }
             motion.ok_or_else(|| Error::Inclusion(InclusionError::Unexpected("no Council::Proposed event".into())))
         })
-        .await
+        .await?;
+        match proposed {
+            (motion, Standing::Open { .. }) => Ok((motion, self.approve_motion(member, &motion).await?)),
+            enacted => Ok(enacted),
+        }
     }
 
     /// The open motion with call hash `hash`, and its approvals so far (`Council::Voting`).
     pub async fn motion(&self, hash: Hash) -> Result<Option<(Motion, u32)>> {
+        Ok(self.votes(hash).await?.map(|(motion, ayes)| (motion, u32::try_from(ayes.len()).unwrap_or(u32::MAX))))
+    }
+
+    /// The open motion with call hash `hash` and the members who approved it.
+    async fn votes(&self, hash: Hash) -> Result<Option<(Motion, Vec<AccountId>)>> {
         self.require_council()?;
         let raw = self
             .read(async |c| {
@@ -165,7 +185,7 @@ impl NodeBackend {
         // Votes { index, threshold, ayes, nays, end }
         let (index, threshold, ayes) = <(u32, u32, Vec<[u8; 32]>)>::decode(&mut &raw[..])
             .map_err(|e| Error::decoding("Council::Voting", e))?;
-        Ok(Some((Motion { hash, index, threshold }, u32::try_from(ayes.len()).unwrap_or(u32::MAX))))
+        Ok(Some((Motion { hash, index, threshold }, ayes.into_iter().map(AccountId::from).collect())))
     }
 
     /// Approves `motion` as `member`; if that carries it, closes it, which executes its call.
@@ -249,11 +269,11 @@ impl NodeBackend {
         .await
     }
 
-    fn encoded_len(&self, call: &RuntimeCall) -> Result<u32> {
+    /// `call` as the runtime encodes it.
+    fn encode(&self, call: &RuntimeCall) -> Result<Vec<u8>> {
         use subxt::tx::Payload;
         let metadata = self.connection().api.metadata();
-        let bytes = call.payload().encode_call_data(&metadata).map_err(|e| Error::Input(format!("{call:?}: {e}")))?;
-        Ok(u32::try_from(bytes.len()).unwrap_or(u32::MAX))
+        call.payload().encode_call_data(&metadata).map_err(|e| Error::Input(format!("{call:?}: {e}")))
     }
 
     fn require_council(&self) -> Result<()> {
