@@ -172,8 +172,16 @@ pub async fn story<B: Backend>(
         backend.fund(faucet, signer.account(), 1_000_000_000_000_000).await?;
     }
     let admins = cast.admins.iter().map(Signer::account).collect();
-    let deployment =
-        deploy(&backend, faucet, &cast.admins[1..], &Governance { admins, threshold: 2 }, bundles, &new_salt(), endpoint).await?;
+    let deployment = deploy(
+        &backend,
+        faucet,
+        &cast.admins[1..],
+        &Governance { admins, threshold: 2 },
+        bundles,
+        &new_salt(),
+        endpoint,
+    )
+    .await?;
     let client = Client::open(backend, deployment).await?;
     let store = Store::in_memory()?;
     store.bind(client.deployment())?;

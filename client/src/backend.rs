@@ -128,8 +128,7 @@ impl Instantiation {
     /// address, BLAKE2-256 of `"contract_addr_v1"`, the instantiator, the code hash, then the
     /// input and the salt (each length-prefixed, as SCALE encodes byte slices).
     pub fn address(&self, instantiator: &AccountId) -> AccountId {
-        let preimage =
-            (b"contract_addr_v1", instantiator, self.code_hash(), &self.input[..], &self.salt[..]).encode();
+        let preimage = (b"contract_addr_v1", instantiator, self.code_hash(), &self.input[..], &self.salt[..]).encode();
         AccountId::from(crate::verify::blake2_256(&preimage))
     }
 }

@@ -237,7 +237,12 @@ async fn already_there<B: Backend>(
 
 /// The suite's four instantiations, in order, each constructor given the addresses of those
 /// before it (which follow from `instantiator`).
-fn suite(bundles: &Bundles, governance: &Governance, salt: &[u8], instantiator: &AccountId) -> Result<Vec<Instantiation>> {
+fn suite(
+    bundles: &Bundles,
+    governance: &Governance,
+    salt: &[u8],
+    instantiator: &AccountId,
+) -> Result<Vec<Instantiation>> {
     macro_rules! input {
         ($constructor:expr) => {
             $constructor

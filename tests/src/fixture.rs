@@ -96,7 +96,9 @@ pub async fn fixture_on<B: Backend>(backend: B, store: Store, salt: &[u8]) -> Fi
     }
     let governance = Governance { admins: cast.admins.iter().map(Signer::account).collect(), threshold: 2 };
     let deployment =
-        deploy(&backend, &cast.admins[0], &cast.admins[1..], &governance, &Bundles::from_env(), salt, "test").await.expect("deployed");
+        deploy(&backend, &cast.admins[0], &cast.admins[1..], &governance, &Bundles::from_env(), salt, "test")
+            .await
+            .expect("deployed");
     let client = Client::open(backend, deployment).await.expect("opened");
     store.bind(client.deployment()).expect("a store for this deployment");
     let attach = client.deployment().attach_proposal.expect("attach needs a second approval");

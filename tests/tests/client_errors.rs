@@ -147,8 +147,9 @@ async fn a_suite_wired_to_another_directory_is_refused() {
     use custodia_client::Backend;
     backend.fund(&rogue_admin, rogue_admin.account(), common::FUNDS).await.unwrap();
     let rogue_governance = Governance { admins: vec![rogue_admin.account()], threshold: 1 };
-    let rogue =
-        deploy(backend, &rogue_admin, &[], &rogue_governance, &Bundles::from_env(), b"rogue", "embedded").await.unwrap();
+    let rogue = deploy(backend, &rogue_admin, &[], &rogue_governance, &Bundles::from_env(), b"rogue", "embedded")
+        .await
+        .unwrap();
     assert_eq!(rogue.records.code_hash, deployment.records.code_hash, "same code: the code check cannot tell");
     type Swap = fn(&mut Deployment, &Deployment);
     let swaps: [(&str, Swap); 4] = [

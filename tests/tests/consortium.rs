@@ -59,7 +59,8 @@ async fn only_a_council_majority_puts_code_on_the_chain() {
     assert_eq!(members, genesis, "the genesis council");
 
     let code = Bundles::from_env().wasm("records").unwrap();
-    let input = custodia_sandbox::harness::constructor_input(records::RecordsRef::new(f.client.deployment().directory.address));
+    let input =
+        custodia_sandbox::harness::constructor_input(records::RecordsRef::new(f.client.deployment().directory.address));
     let instantiation = Instantiation { code: code.clone(), input, salt: new_salt().to_vec() };
     // Neither an institution nor a council member alone instantiates or uploads code: the
     // runtime refuses the extrinsic for its origin (the dry run, which checks no origin, passes).
@@ -74,9 +75,7 @@ async fn only_a_council_majority_puts_code_on_the_chain() {
     // Proposed by one member, the motion is open and nothing is instantiated.
     let consortium = AccountId::from(CONSORTIUM_ACCOUNT);
     let error = node.instantiate(alice, &[], vec![instantiation.clone()]).await.unwrap_err();
-    let Error::Council(CouncilError::NotCarried { motion, ayes: 1, threshold: 2 }) = error else {
-        panic!("{error}")
-    };
+    let Error::Council(CouncilError::NotCarried { motion, ayes: 1, threshold: 2 }) = error else { panic!("{error}") };
     assert_eq!(node.code_hash(instantiation.address(&consortium)).await.unwrap(), None);
     let (open, ayes): (Motion, u32) = node.motion(motion).await.unwrap().expect("the motion is open");
     assert_eq!((ayes, open.threshold), (1, 2));
@@ -206,7 +205,11 @@ async fn an_upgrade_needs_the_council_for_the_code_and_the_directorys_admins_for
     let proposal = proposal.unwrap().value;
     dir.approve(proposal).submit(bob).await.unwrap();
     let error = dir.execute(proposal).submit(bob).await.unwrap_err();
-    assert_eq!(error.contract(), Some(&custodia_client::ContractError::Directory(directory::Error::CodeNotFound)), "{error}");
+    assert_eq!(
+        error.contract(),
+        Some(&custodia_client::ContractError::Directory(directory::Error::CodeNotFound)),
+        "{error}"
+    );
     assert_eq!(node.code_hash(records).await.unwrap(), Some(f.client.deployment().records.code_hash));
     // The council uploads it (a motion Alice proposes and Bob carries) ...
     let (motion, standing) = node.propose_motion(alice, upload(&code)).await.unwrap();

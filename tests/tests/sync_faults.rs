@@ -6,7 +6,7 @@
 //! Feature `hfs` (scripts/test.sh turns it on after installing the server's debug build).
 
 use custodia_client::{
-    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated},
+    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated, Instantiation},
     Error, Result, Signer,
 };
 use custodia_fixtures::hfs::Hfs;
@@ -103,8 +103,17 @@ impl Backend for Flaky {
         }
     }
 
-    async fn instantiate(&self, signer: &Signer, code: &[u8], input: Vec<u8>, salt: Vec<u8>) -> Result<Instantiated> {
-        self.chain.instantiate(signer, code, input, salt).await
+    async fn instantiator(&self, deployer: &Signer) -> Result<AccountId> {
+        self.chain.instantiator(deployer).await
+    }
+
+    async fn instantiate(
+        &self,
+        deployer: &Signer,
+        approvers: &[Signer],
+        batch: Vec<Instantiation>,
+    ) -> Result<Vec<Instantiated>> {
+        self.chain.instantiate(deployer, approvers, batch).await
     }
 
     async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {

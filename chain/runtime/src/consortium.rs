@@ -86,7 +86,9 @@ fn moves_funds(call: &RuntimeCall, depth: u32) -> bool {
     use pallet_utility::Call as Utility;
     match call {
         RuntimeCall::Balances(
-            Balances::transfer_allow_death { .. } | Balances::transfer_keep_alive { .. } | Balances::transfer_all { .. },
+            Balances::transfer_allow_death { .. }
+            | Balances::transfer_keep_alive { .. }
+            | Balances::transfer_all { .. },
         ) => true,
         RuntimeCall::Utility(
             Utility::batch { calls } | Utility::batch_all { calls } | Utility::force_batch { calls },

@@ -9,11 +9,7 @@ use crate::{
 };
 use clap::Subcommand;
 use custodia_client::{
-    backend::Standing,
-    error::CouncilError,
-    keys::ss58,
-    verify::parse_hash,
-    Error as ClientError, NodeBackend,
+    backend::Standing, error::CouncilError, keys::ss58, verify::parse_hash, Error as ClientError, NodeBackend,
 };
 use custodia_services::{Error, Result};
 use serde_json::json;

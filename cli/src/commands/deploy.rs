@@ -1,11 +1,11 @@
 //! `custodia deploy`.
 
+use crate::backend::AnyBackend;
 use crate::{
     context::Context,
     output::{self, hex32, Out},
 };
 use clap::Args;
-use crate::backend::AnyBackend;
 use custodia_client::{
     deployment::{deploy as deploy_suite, Bundles, Governance},
     keys::ss58,
@@ -35,11 +35,15 @@ pub struct DeployArgs {
     approvers: Vec<String>,
     /// Makes the contracts' addresses unique (hex); random if not given.
     #[arg(long, value_parser = salt)]
-    salt: Option<Vec<u8>>,
+    salt: Option<Salt>,
 }
 
-fn salt(text: &str) -> std::result::Result<Vec<u8>, String> {
-    hex::decode(text.trim_start_matches("0x")).map_err(|e| format!("--salt wants hex: {e}"))
+/// A deployment's salt, given in hex.
+#[derive(Clone)]
+struct Salt(Vec<u8>);
+
+fn salt(text: &str) -> std::result::Result<Salt, String> {
+    hex::decode(text.trim_start_matches("0x")).map(Salt).map_err(|e| format!("--salt wants hex: {e}"))
 }
 
 pub async fn run(ctx: &Context, args: DeployArgs) -> Result<ExitCode> {
@@ -53,7 +57,7 @@ pub async fn run(ctx: &Context, args: DeployArgs) -> Result<ExitCode> {
         // The embedded chain's deployer funds itself (it is the chain's only user).
         backend.fund(&signer, signer.account(), 1_000_000_000_000_000).await?;
     }
-    let salt = args.salt.unwrap_or_else(|| custodia_client::verify::new_salt().to_vec());
+    let salt = args.salt.map(|s| s.0).unwrap_or_else(|| custodia_client::verify::new_salt().to_vec());
     let deployment = deploy_suite(
         &backend,
         &signer,

@@ -107,8 +107,7 @@ impl NodeBackend {
         self.read(async |c| {
             let key = subxt::dynamic::storage("Council", "Members", ());
             let raw = c.storage_raw(&key).await?.unwrap_or_default();
-            let members =
-                Vec::<[u8; 32]>::decode(&mut &raw[..]).map_err(|e| Error::decoding("Council::Members", e))?;
+            let members = Vec::<[u8; 32]>::decode(&mut &raw[..]).map_err(|e| Error::decoding("Council::Members", e))?;
             Ok(members.into_iter().map(AccountId::from).collect())
         })
         .await
@@ -139,28 +138,30 @@ impl NodeBackend {
             "propose",
             vec![Value::u128(threshold.into()), call.into_value(), Value::u128(length.into())],
         );
-        let proposed = self.write(async |c| {
-            let (block_hash, _, events) = c.submit_tx(member, &tx, self.finality).await?;
-            let mut motion = None;
-            for event in &events {
-                let mut fields = event.field_bytes();
-                match (event.pallet_name(), event.variant_name()) {
-                    ("Council", "Proposed") => {
-                        let (_account, index, hash, threshold) = <([u8; 32], u32, [u8; 32], u32)>::decode(&mut fields)
-                            .map_err(|e| Error::decoding("a Council::Proposed event", e))?;
-                        motion = Some((Motion { hash, index, threshold }, Standing::Open { ayes: 0, threshold }));
+        let proposed = self
+            .write(async |c| {
+                let (block_hash, _, events) = c.submit_tx(member, &tx, self.finality).await?;
+                let mut motion = None;
+                for event in &events {
+                    let mut fields = event.field_bytes();
+                    match (event.pallet_name(), event.variant_name()) {
+                        ("Council", "Proposed") => {
+                            let (_account, index, hash, threshold) =
+                                <([u8; 32], u32, [u8; 32], u32)>::decode(&mut fields)
+                                    .map_err(|e| Error::decoding("a Council::Proposed event", e))?;
+                            motion = Some((Motion { hash, index, threshold }, Standing::Open { ayes: 0, threshold }));
+                        }
+                        ("Council", "Executed") => {
+                            let hash = executed(c, fields)?;
+                            let block = c.number_of(block_hash).await?;
+                            motion = Some((Motion { hash, index: 0, threshold }, Standing::Enacted { block }));
+                        }
+                        _ => {}
                     }
-                    ("Council", "Executed") => {
-                        let hash = executed(c, fields)?;
-                        let block = c.number_of(block_hash).await?;
-                        motion = Some((Motion { hash, index: 0, threshold }, Standing::Enacted { block }));
-                    }
-                    _ => {}
                 }
-            }
-            motion.ok_or_else(|| Error::Inclusion(InclusionError::Unexpected("no Council::Proposed event".into())))
-        })
-        .await?;
+                motion.ok_or_else(|| Error::Inclusion(InclusionError::Unexpected("no Council::Proposed event".into())))
+            })
+            .await?;
         match proposed {
             (motion, Standing::Open { .. }) => Ok((motion, self.approve_motion(member, &motion).await?)),
             enacted => Ok(enacted),
@@ -183,8 +184,8 @@ impl NodeBackend {
             .await?;
         let Some(raw) = raw else { return Ok(None) };
         // Votes { index, threshold, ayes, nays, end }
-        let (index, threshold, ayes) = <(u32, u32, Vec<[u8; 32]>)>::decode(&mut &raw[..])
-            .map_err(|e| Error::decoding("Council::Voting", e))?;
+        let (index, threshold, ayes) =
+            <(u32, u32, Vec<[u8; 32]>)>::decode(&mut &raw[..]).map_err(|e| Error::decoding("Council::Voting", e))?;
         Ok(Some((Motion { hash, index, threshold }, ayes.into_iter().map(AccountId::from).collect())))
     }
 
@@ -210,7 +211,9 @@ impl NodeBackend {
                             .map(|(_, _, _, yes, _)| yes)
                             .map_err(|e| Error::decoding("a Council::Voted event", e))
                     })
-                    .unwrap_or_else(|| Err(Error::Inclusion(InclusionError::Unexpected("no Council::Voted event".into()))))
+                    .unwrap_or_else(|| {
+                        Err(Error::Inclusion(InclusionError::Unexpected("no Council::Voted event".into())))
+                    })
             })
             .await?;
         if ayes < motion.threshold {
@@ -261,9 +264,8 @@ impl NodeBackend {
         // (call, len): the call as it is encoded, then its length.
         let bytes = (EncodedCall(call), u32::try_from(call.len()).unwrap_or(u32::MAX)).encode();
         self.read(async |c| {
-            let (weight, _class, _fee) = c
-                .state_call::<(RemoteWeight, u8, u128)>("TransactionPaymentCallApi_query_call_info", &bytes)
-                .await?;
+            let (weight, _class, _fee) =
+                c.state_call::<(RemoteWeight, u8, u128)>("TransactionPaymentCallApi_query_call_info", &bytes).await?;
             Ok(Gas::from(weight))
         })
         .await
