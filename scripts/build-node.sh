@@ -3,9 +3,10 @@
 # runtime, libp2p networking) into the per-user tools directory, outside the clone, so a fresh
 # clone finds it. Heavy: ~930 crates (wasmtime, libp2p, the Substrate client) on 2 cores, so it
 # is not part of .ci/run; scripts/network.sh needs it. Skipped when the binary was built from the
-# same node and runtime sources (a stamp of their digest). Compiler: the contract toolchain
-# (Debian's rustc 1.85, which polkadot-sdk stable2409's crates build with). Needs protoc
-# (Debian's protobuf-compiler, installed here if missing) for the networking crates' schemas.
+# same node and runtime sources (a stamp of their digest). Compiler: the machine's rustup
+# toolchain, as the workspace (the lock's newest crates want rustc 1.88 or later, so not the
+# contract toolchain's 1.85). Needs protoc (Debian's protobuf-compiler, installed here if
+# missing) for the networking crates' schemas.
 #
 # Usage: scripts/build-node.sh [--force]
 #   The last line on stdout is the binary's path:  node=$(scripts/build-node.sh | tail -1)
@@ -24,8 +25,7 @@ stamp="$root/.sources.sha256"
 log="$root/build.log"
 crates="$CUSTODIA_ROOT/chain"
 
-rustc_version="$(RUSTUP_TOOLCHAIN=$CONTRACT_TOOLCHAIN rustc --version 2>/dev/null)" \
-  || fail "contract toolchain '$CONTRACT_TOOLCHAIN' missing: run scripts/setup.sh"
+rustc_version="$(rustc --version 2>/dev/null)" || fail "no rustc: the machine's rustup toolchain is missing"
 digest="$( (cd "$crates" && find node/Cargo.toml node/Cargo.lock node/src runtime/Cargo.toml runtime/src \
   -type f -print0 | sort -z | xargs -0 sha256sum; echo "$rustc_version") | sha256sum | cut -d' ' -f1)"
 if [ "${1:-}" != --force ] && [ -x "$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ]; then
@@ -46,8 +46,7 @@ say "building the node (chain/node; ~930 crates, an hour or more on 2 cores); ca
 start=$SECONDS
 # --locked: exactly the committed Cargo.lock (stable2409's client crates; core2 0.4.0, which
 # litep2p needs and crates.io has yanked, is pinned there).
-if ! (cd "$crates/node" && env -u CARGO_ENCODED_RUSTFLAGS -u RUSTFLAGS \
-    RUSTUP_TOOLCHAIN="$CONTRACT_TOOLCHAIN" CARGO_TARGET_DIR="$root/target" \
+if ! (cd "$crates/node" && env -u CARGO_ENCODED_RUSTFLAGS -u RUSTFLAGS CARGO_TARGET_DIR="$root/target" \
     cargo build --release --locked) >"$log" 2>&1; then
   tail -n 40 "$log" >&2
   fail "cargo build of the node failed after $((SECONDS - start)) s (full output in $log)"

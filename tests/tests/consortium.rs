@@ -2,8 +2,9 @@
 //! only a council majority puts contract code on the chain (as the keyless consortium account),
 //! whatever else a signer tries; only treasury keys move funds, and the treasury funds a
 //! patient's own key, which then vetoes a recovery alone; calls a consortium does not need are
-//! filtered; node authorization holds the members' nodes and only the council changes them; a
-//! contract upgrade needs the council for the code and the directory's admins for the switch.
+//! filtered, and root is two thirds of the council's (never for a contract's code); node
+//! authorization holds the members' nodes and only the council changes them; a contract upgrade
+//! needs the council for the code and the directory's admins for the switch.
 //! Needs `CUSTODIA_NODE_URL`; run by `scripts/test.sh`.
 
 use custodia_client::{
@@ -150,6 +151,32 @@ async fn calls_a_consortium_does_not_need_are_filtered_and_node_authorization_is
     );
     let error = node.submit_runtime_call(alice, &derivative).await.unwrap_err();
     assert!(matches!(&error, Error::Inclusion(InclusionError::Failed(f)) if f.is("System", "CallFiltered")), "{error}");
+
+    // Root is the council's alone, by two thirds, through Governance::enact: a balance set by
+    // force lands; a contract's code changed behind the directory's governance is refused even
+    // so, and the contract keeps its code.
+    let id = |account: AccountId| Value::unnamed_variant("Id", [Value::from_bytes(account)]);
+    let forced = fresh_key("forced");
+    let force = RuntimeCall::new("Balances", "force_set_balance", vec![id(forced.account()), Value::u128(5 * UNIT)]);
+    let error = node.submit_runtime_call(alice, &force.clone().as_root()).await.unwrap_err();
+    assert!(refused_by_origin(&error), "{error}");
+    let (motion, standing) = node.propose_motion(alice, force.as_root()).await.unwrap();
+    assert!(matches!(standing, Standing::Open { ayes: 1, threshold: 2 }), "{standing:?}");
+    assert!(matches!(node.approve_motion(bob, &motion).await.unwrap(), Standing::Enacted { .. }));
+    assert_eq!(node.free_balance(forced.account()).await.unwrap(), 5 * UNIT);
+    let records = f.client.deployment().records.clone();
+    let swap = RuntimeCall::new(
+        "Contracts",
+        "set_code",
+        vec![id(records.address), Value::from_bytes(f.client.deployment().consents.code_hash)],
+    );
+    let (motion, _) = node.propose_motion(alice, swap.as_root()).await.unwrap();
+    let error = node.approve_motion(bob, &motion).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Inclusion(InclusionError::Failed(f)) if f.is("Governance", "NeverEnacted")),
+        "{error}"
+    );
+    assert_eq!(node.code_hash(records.address).await.unwrap(), Some(records.code_hash));
 
     // The members' three nodes are authorised from genesis.
     let nodes = || async {

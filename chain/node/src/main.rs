@@ -74,9 +74,8 @@ fn main() -> sc_cli::Result<()> {
         }
         None => {
             let runner = cli.create_runner(&cli.run)?;
-            runner.run_node_until_exit(|config| async move {
-                service::new_full(config).map_err(sc_cli::Error::Service)
-            })
+            runner
+                .run_node_until_exit(|config| async move { service::new_full(config).map_err(sc_cli::Error::Service) })
         }
     }
 }

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use substrate_frame_rpc_system::{System, SystemApiServer};
 
 /// The RPC module of a full node.
-pub fn create_full<C, P>(client: Arc<C>, pool: Arc<P>) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
+pub fn create_full<C, P>(
+    client: Arc<C>,
+    pool: Arc<P>,
+) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
 where
     C: ProvideRuntimeApi<Block>
         + HeaderBackend<Block>

@@ -30,10 +30,8 @@ fn inherent_data(
     slot_duration: sp_consensus_aura::SlotDuration,
 ) -> (sp_consensus_aura::inherents::InherentDataProvider, sp_timestamp::InherentDataProvider) {
     let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
-    let slot = sp_consensus_aura::inherents::InherentDataProvider::from_timestamp_and_slot_duration(
-        *timestamp,
-        slot_duration,
-    );
+    let slot =
+        sp_consensus_aura::inherents::InherentDataProvider::from_timestamp_and_slot_duration(*timestamp, slot_duration);
     (slot, timestamp)
 }
 

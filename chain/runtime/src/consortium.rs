@@ -4,7 +4,8 @@
 //! - **The council** (`pallet-collective`, its members kept by `CouncilMembership`) is the
 //!   consortium's governance: one key per member institution. A motion carried by more than
 //!   half of the members is the only origin that uploads or instantiates contract code, adds or
-//!   removes members, validators' nodes and treasury keys. There is no sudo.
+//!   removes members, validators' nodes and treasury keys; two thirds act as root through
+//!   `Governance::enact` (a runtime upgrade). There is no sudo.
 //! - **The consortium account** is who the council's code deployments run as: it pays their
 //!   deposits and is the deployer contracts see. It has no key; only a council motion acts as it.
 //! - **The treasury** (`Treasury`, a membership list the council keeps) holds the only keys that
@@ -41,13 +42,16 @@ parameter_types! {
 /// A council motion carried by more than half of the members.
 pub type CouncilMajority = pallet_collective::EnsureProportionMoreThan<AccountId, CouncilCollective, 1, 2>;
 
+/// A council motion carried by at least two thirds of the members: what acting as root takes.
+pub type CouncilSupermajority = pallet_collective::EnsureProportionAtLeast<AccountId, CouncilCollective, 2, 3>;
+
 /// A council majority, acting as the consortium account: the origin of code uploads and
 /// instantiations.
 pub type ConsortiumOrigin = MapSuccess<CouncilMajority, Replace<ConsortiumAccount>>;
 
-/// The calls that exist on this chain, for every origin except the council acting as root
-/// (which there is none of: no sudo, no root call path). An allowlist: a pallet added later
-/// is refused until it is named here.
+/// The calls that exist on this chain for every origin but root (which only the council reaches,
+/// through `Governance::enact`). An allowlist: a pallet added later is refused until it is named
+/// here.
 pub struct ConsortiumCalls;
 
 impl Contains<RuntimeCall> for ConsortiumCalls {
@@ -73,7 +77,8 @@ impl Contains<RuntimeCall> for ConsortiumCalls {
             RuntimeCall::Council(_)
             | RuntimeCall::CouncilMembership(_)
             | RuntimeCall::Treasury(_)
-            | RuntimeCall::NodeAuthorization(_) => true,
+            | RuntimeCall::NodeAuthorization(_)
+            | RuntimeCall::Governance(_) => true,
             // Inherents and equivocation reports.
             RuntimeCall::Timestamp(_) | RuntimeCall::Grandpa(_) => true,
         }

@@ -7,7 +7,9 @@
 //!   `pallet-membership`), the only origin that uploads or instantiates contract code
 //!   ([`consortium`]);
 //! - **node authorization** (`pallet-node-authorization`): only members' nodes peer;
-//! - no sudo, an allowlist of calls, and transfers only from treasury keys.
+//! - no sudo: the only root path is `Governance::enact`, carried by two thirds of the council
+//!   ([`governance`]), which may not change a contract's code; an allowlist of calls for
+//!   everyone else; transfers only from treasury keys.
 //!
 //! Built to Wasm by `scripts/build-runtime.sh`; `scripts/chain/genesis.mjs` writes a
 //! consortium's genesis from it.
@@ -19,9 +21,13 @@ extern crate alloc;
 
 pub mod consortium;
 mod contracts;
+pub mod governance;
 
 use alloc::vec::Vec;
-use consortium::{ConsortiumCalls, CouncilCollective, CouncilMajority, CouncilMembershipInstance, TreasuryInstance};
+use consortium::{
+    ConsortiumCalls, CouncilCollective, CouncilMajority, CouncilMembershipInstance, CouncilSupermajority,
+    TreasuryInstance,
+};
 use frame_support::{
     derive_impl,
     dispatch::DispatchClass,
@@ -266,6 +272,22 @@ impl pallet_node_authorization::Config for Runtime {
     type WeightInfo = ();
 }
 
+/// Contract code changes go through the directory's governance, never root's.
+pub struct ContractCodeChanges;
+
+impl frame_support::traits::Contains<RuntimeCall> for ContractCodeChanges {
+    fn contains(call: &RuntimeCall) -> bool {
+        matches!(call, RuntimeCall::Contracts(pallet_contracts::Call::set_code { .. }))
+    }
+}
+
+impl governance::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    type RuntimeCall = RuntimeCall;
+    type EnactOrigin = CouncilSupermajority;
+    type NeverEnacted = ContractCodeChanges;
+}
+
 #[frame_support::runtime]
 mod runtime {
     #[runtime::runtime]
@@ -308,6 +330,8 @@ mod runtime {
     pub type NodeAuthorization = pallet_node_authorization;
     #[runtime::pallet_index(12)]
     pub type Contracts = pallet_contracts;
+    #[runtime::pallet_index(13)]
+    pub type Governance = crate::governance;
 }
 
 /// The address format of transactions.

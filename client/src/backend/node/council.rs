@@ -54,6 +54,22 @@ impl RuntimeCall {
         Self::new("Utility", "batch_all", vec![Value::unnamed_composite(calls)])
     }
 
+    /// `Governance::enact(call)`: `call` dispatched as root, which a motion carries only with
+    /// two thirds of the council (the consortium runtime's one root path).
+    pub fn as_root(self) -> Self {
+        Self::new("Governance", "enact", vec![self.into_value()])
+    }
+
+    /// The approvals a motion of this call needs among `members` members: two thirds for
+    /// `Governance::enact`, more than half for anything else (the runtime's origins).
+    fn threshold(&self, members: usize) -> usize {
+        if self.pallet == "Governance" {
+            (2 * members).div_ceil(3)
+        } else {
+            members / 2 + 1
+        }
+    }
+
     /// The call as a value of the runtime's call enum (what a motion or a batch carries).
     pub fn into_value(self) -> Value {
         Value::unnamed_variant(self.pallet, [Value::unnamed_variant(self.call, self.fields)])
@@ -115,14 +131,15 @@ impl NodeBackend {
 
     /// Proposes `call` to the council as `member`, and approves it as `member` (a proposal
     /// counts no vote by itself: two transactions). A motion needs more than half of the
-    /// members; one that `member` alone carries is executed at once. If the same call is an
+    /// members (two thirds for [`RuntimeCall::as_root`]); one that `member` alone carries is
+    /// executed at once. If the same call is an
     /// open motion already, `member` approves that one (once) instead.
     pub async fn propose_motion(&self, member: &Signer, call: RuntimeCall) -> Result<(Motion, Standing)> {
         let members = self.council_members().await?;
         if !members.contains(&member.account()) {
             return Err(Error::Council(CouncilError::NotAMember { account: ss58(&member.account()) }));
         }
-        let threshold = u32::try_from(members.len() / 2 + 1).unwrap_or(u32::MAX);
+        let threshold = u32::try_from(call.threshold(members.len())).unwrap_or(u32::MAX);
         let encoded = self.encode(&call)?;
         if let Some((motion, ayes)) = self.votes(crate::verify::blake2_256(&encoded)).await? {
             if ayes.contains(&member.account()) {
