@@ -28,7 +28,7 @@ try {
   const pallets = api.runtimeMetadata.asLatest.pallets.map((p) => p.name.toString())
   check(['Contracts', 'Council', 'Aura', 'Grandpa', 'NodeAuthorization'].every((p) => pallets.includes(p)) && !pallets.includes('Sudo'),
     `pallets: ${pallets.join(', ')}`)
-  check((await api.rpc.system.chain()).toString() === 'Development', 'system_chain = Development')
+  check((await api.rpc.system.chain()).toString() === 'custodia_local', 'system_chain = custodia_local')
 
   const keyring = new Keyring({ type: 'sr25519' })
   const alice = keyring.addFromUri('//Alice')

@@ -14,7 +14,7 @@
 // Alice..Ferdie and their //stash accounts are endowed with 2^60 each. The consortium account
 // (which council deployments run as) is always endowed.
 //
-// Usage: node scripts/chain/genesis.mjs <runtime.wasm> <genesis.json> [consortium.json]
+// Usage: node scripts/chain/genesis.mjs <runtime.wasm> <genesis.json> [consortium.json | --validators N]
 import { readFileSync, writeFileSync } from 'node:fs'
 import { destroyWorker, runTask } from '@acala-network/chopsticks-core'
 import { Keyring } from '@polkadot/keyring'
@@ -22,9 +22,11 @@ import { compactAddLength, compactStripLength, hexToU8a, stringToU8a, u8aToHex, 
 import { base58Decode, cryptoWaitReady } from '@polkadot/util-crypto'
 import { localNodeKey, peerIdOf } from './keys.mjs'
 
-const [wasmPath, outPath, consortiumPath] = process.argv.slice(2)
-if (!wasmPath || !outPath) {
-  console.error('usage: genesis.mjs <runtime.wasm> <genesis.json> [consortium.json]')
+const [wasmPath, outPath, ...rest] = process.argv.slice(2)
+const validatorsFlag = rest[0] === '--validators' ? Number(rest[1]) : undefined
+const consortiumPath = validatorsFlag === undefined ? rest[0] : undefined
+if (!wasmPath || !outPath || (validatorsFlag !== undefined && !(validatorsFlag >= 1 && validatorsFlag <= 6))) {
+  console.error('usage: genesis.mjs <runtime.wasm> <genesis.json> [consortium.json | --validators N (1-6)]')
   process.exit(2)
 }
 
@@ -40,12 +42,12 @@ const CONSORTIUM_ACCOUNT = (() => {
   return raw
 })()
 
-/** The local consortium of scripts/chain-start.sh (see above). */
-const localConsortium = () => {
+/** The local consortium (see above), of `size` members (3 by default; scripts/network.sh asks 4). */
+const localConsortium = (size = 3) => {
   const sr25519 = new Keyring({ type: 'sr25519', ss58Format: 42 })
   const ed25519 = new Keyring({ type: 'ed25519', ss58Format: 42 })
   const account = (name) => sr25519.addFromUri(`//${name}`).address
-  const members = ['Alice', 'Bob', 'Charlie']
+  const members = DEV_NAMES.slice(0, size)
   return {
     council: members.map(account),
     treasury: [account('Alice')],
@@ -83,7 +85,7 @@ const call = async (method, arg) => {
 
 try {
   await cryptoWaitReady()
-  const consortium = consortiumPath ? JSON.parse(readFileSync(consortiumPath, 'utf8')) : localConsortium()
+  const consortium = consortiumPath ? JSON.parse(readFileSync(consortiumPath, 'utf8')) : localConsortium(validatorsFlag)
   const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 })
   const consortiumAccount = keyring.encodeAddress(CONSORTIUM_ACCOUNT)
 
@@ -112,13 +114,18 @@ try {
   }
   top[CODE_KEY] = wasm
 
+  // A raw chain spec, as a Substrate node reads it (chopsticks reads the same file, ignoring what
+  // it does not use, and answers system_chain with `id`).
   const genesis = {
-    // chopsticks answers system_chain with `id` ("Development", as a node's --dev chain) and
-    // system_name with `name`.
-    name: 'Custodia local consortium (chopsticks)',
-    id: 'Development',
+    name: 'Custodia local consortium',
+    id: 'custodia_local',
+    chainType: 'Local',
+    bootNodes: [],
+    telemetryEndpoints: null,
+    protocolId: 'custodia',
     properties: { ss58Format: 42, tokenDecimals: 12, tokenSymbol: 'UNIT' },
-    genesis: { raw: { top } },
+    codeSubstitutes: {},
+    genesis: { raw: { top, childrenDefault: {} } },
   }
   writeFileSync(outPath, `${JSON.stringify(genesis, null, 1)}\n`)
   console.log(`genesis: ${Object.keys(top).length} storage entries; council of ${consortium.council.length}, ${consortium.validators.length} validators, ${consortium.treasury.length} treasury keys -> ${outPath}`)
