@@ -252,20 +252,7 @@ impl NodeBackend {
     /// lets signed accounts instantiate code accepts (the consortium runtime refuses it:
     /// only its council instantiates).
     pub async fn instantiate_as(&self, signer: &Signer, instantiation: &Instantiation) -> Result<Instantiated> {
-        let Instantiation { code, input, salt } = instantiation;
-        let (gas, deposit) = self.dry_instantiate(signer.account(), instantiation).await?;
-        let tx = subxt::dynamic::tx(
-            "Contracts",
-            "instantiate_with_code",
-            vec![
-                Value::u128(0),
-                weight_value(gas),
-                option_value(deposit),
-                Value::from_bytes(code),
-                Value::from_bytes(input),
-                Value::from_bytes(salt),
-            ],
-        );
+        let tx = self.instantiation_call(signer.account(), instantiation).await?.payload();
         self.write(async |c| {
             let (block_hash, _, details) = c.submit_tx(signer, &tx, self.finality).await?;
             let address = details
