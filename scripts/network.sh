@@ -36,7 +36,11 @@ rpc_port() { echo $((19940 + $1)); }
 rpc_url() { echo "http://127.0.0.1:$(rpc_port "$1")"; }
 node_key() { printf '%064x' "$1"; }
 count() { cat "$dir/validators" 2>/dev/null || echo 4; }
-node_bin() { "$here/build-node.sh" | tail -1; }
+# The node binary, built (or found up to date) once per invocation.
+node_bin() {
+  if [ -z "${NODE_BIN:-}" ]; then NODE_BIN="$("$here/build-node.sh" | tail -1)"; fi
+  echo "$NODE_BIN"
+}
 
 # The peer id of validator I, from its node key (the node's own `key inspect-node-key`).
 peer_id() {
@@ -69,6 +73,7 @@ start_one() {
     --database paritydb --state-pruning archive --blocks-pruning archive \
     --no-telemetry --no-prometheus --no-mdns </dev/null >>"$dir/v$i.log" 2>&1 &
   echo $! > "$dir/v$i.pid"
+  disown # killed on purpose by the fault scenarios: no job-control notices
 }
 
 stop_one() {
@@ -108,7 +113,7 @@ start() {
   echo "$n" > "$dir/validators"
   "$here/npm-install.sh" "$CUSTODIA_ROOT/scripts/chain"
   "$here/build-runtime.sh" >&2
-  node_bin >/dev/null
+  NODE_BIN="$(node_bin)"
   node scripts/chain/genesis.mjs target/chain/runtime.wasm "$spec" --validators "$n" >&2
   for i in $(seq 1 "$n"); do peer_id "$i" > "$dir/v$i.peer"; done
   for i in $(seq 1 "$n"); do start_one "$i"; done
@@ -174,6 +179,7 @@ intruder() {
     --allow-private-ip --database paritydb --no-telemetry --no-prometheus --no-mdns \
     </dev/null >"$dir/intruder.log" 2>&1 &
   pid=$!
+  disown
   sleep 40
   answer="$(node "$check" heads "http://127.0.0.1:$rpc")"
   stop_process "$pid" intruder

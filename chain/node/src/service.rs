@@ -18,7 +18,6 @@ use std::{sync::Arc, time::Duration};
 
 type HostFunctions = sp_io::SubstrateHostFunctions;
 type FullClient = sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<HostFunctions>>;
-type FullBackend = sc_service::TFullBackend<Block>;
 type Network = sc_network::NetworkWorker<Block, <Block as BlockT>::Hash>;
 
 /// Blocks between the GRANDPA justifications a node keeps (what warp sync and light clients
@@ -109,7 +108,7 @@ pub fn new_full(config: Configuration) -> Result<TaskManager, ServiceError> {
             network_provider: Arc::new(network.clone()),
             enable_http_requests: false,
             custom_extensions: |_| vec![],
-        })?;
+        });
         task_manager.spawn_handle().spawn(
             "offchain-workers-runner",
             "offchain-worker",
