@@ -1,6 +1,7 @@
 //! The chain's council, where one governs code (the consortium runtime's `Council`,
 //! pallet-collective): contract code reaches such a chain only as a council motion carried by
-//! more than half of the members, and is instantiated as the keyless consortium account.
+//! more than half of the members, and is instantiated as the keyless consortium account; a
+//! call dispatched as root (`Governance::enact`) takes two thirds.
 //!
 //! A motion is proposed by a member (which counts as that member's approval), approved by
 //! others, and closed by the approval that carries it: the close executes the call. The motion's
@@ -80,7 +81,7 @@ impl RuntimeCall {
     }
 }
 
-/// A council motion: a call proposed to the council, open until a majority carries it.
+/// A council motion: a call proposed to the council, open until enough members approve it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Motion {
     /// The hash of its call (what members vote on).
@@ -132,8 +133,8 @@ impl NodeBackend {
     /// Proposes `call` to the council as `member`, and approves it as `member` (a proposal
     /// counts no vote by itself: two transactions). A motion needs more than half of the
     /// members (two thirds for [`RuntimeCall::as_root`]); one that `member` alone carries is
-    /// executed at once. If the same call is an
-    /// open motion already, `member` approves that one (once) instead.
+    /// executed at once. If the same call is an open motion already, `member` approves that
+    /// one (once) instead.
     pub async fn propose_motion(&self, member: &Signer, call: RuntimeCall) -> Result<(Motion, Standing)> {
         let members = self.council_members().await?;
         if !members.contains(&member.account()) {
