@@ -14,7 +14,8 @@
 #   status      each validator's best and finalized block and peers
 #   kill I      SIGKILLs validator I;  restart I  starts it again on its base path
 #   faults      the fault scenarios on a fresh 4-validator network; prints what it observed
-#   e2e         the end-to-end suites (client_node, consortium) against validator 1
+#   e2e [FILTER]  the end-to-end suites (client_node, consortium) against validator 1 (the
+#               tests whose names contain FILTER, if given)
 #   Files: target/network/ (spec.json, vI/ base path, vI.log, vI.pid)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,9 +68,11 @@ start_one() {
     [ "$j" = "$i" ] && continue
     reserved+=(--reserved-nodes "/ip4/127.0.0.1/tcp/$(p2p_port "$j")/p2p/$(cat "$dir/v$j.peer")")
   done
+  # --rpc-cors all also lifts the RPC server's host filter (it accepts only its own
+  # host:port), which the e2e suite's TCP proxy, under another port, would trip on.
   setsid "$bin" --chain "$spec" --base-path "$base" --name "v$i-$name" --validator \
     --node-key "$(node_key "$i")" --listen-addr "/ip4/127.0.0.1/tcp/$(p2p_port "$i")" \
-    --rpc-port "$(rpc_port "$i")" --reserved-only "${reserved[@]}" --allow-private-ip \
+    --rpc-port "$(rpc_port "$i")" --rpc-cors all --reserved-only "${reserved[@]}" --allow-private-ip \
     --database paritydb --state-pruning archive --blocks-pruning archive \
     --no-telemetry --no-prometheus --no-mdns </dev/null >>"$dir/v$i.log" 2>&1 &
   echo $! > "$dir/v$i.pid"
@@ -193,7 +196,7 @@ intruder() {
 e2e() {
   pid_of 1 >/dev/null || fail "not running: scripts/network.sh start"
   CUSTODIA_NODE_URL="ws://127.0.0.1:$(rpc_port 1)" cargo test --quiet -p custodia-tests --features e2e \
-    --test client_node --test consortium -- --test-threads=1
+    --test client_node --test consortium -- --test-threads=1 "$@"
 }
 
 case "${1:-}" in
@@ -203,6 +206,6 @@ case "${1:-}" in
   kill) [ -n "${2:-}" ] || usage; kill -KILL "$(pid_of "$2")" ;;
   restart) [ -n "${2:-}" ] || usage; start_one "$2" ;;
   faults) faults ;;
-  e2e) e2e ;;
+  e2e) shift; e2e "$@" ;;
   *) usage ;;
 esac
