@@ -34,9 +34,11 @@ pub type Message<Args, R> = CallBuilder<Env, Set<Call<Env>>, Set<ExecutionInput<
 const GAS_MARGIN_PERCENT: u64 = 10;
 
 /// How often a transaction whose nonce another took is judged again and resubmitted.
-const NONCE_ATTEMPTS: u32 = 4;
+const NONCE_ATTEMPTS: u32 = 6;
 
-/// How long to let an earlier transaction of the account land before resubmitting.
+/// How long to let an earlier transaction of the account land before the first resubmission;
+/// each later one waits twice as long (1 + 2 + 4 + 8 + 16 s in all: long enough for a
+/// transaction waiting in a node's pool to reach a finalized block with 6 s slots).
 const NONCE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The call builder of the contract at `address`.
@@ -168,12 +170,13 @@ where
     /// resubmitted with a fresh nonce, a few times: nothing of a transaction that lost its
     /// nonce is on chain, and the fresh dry run sees whatever the other one did.
     pub async fn submit(self, signer: &crate::Signer) -> Result<Submitted<T>> {
-        let mut attempt = 1;
+        let (mut attempt, mut backoff) = (1, NONCE_BACKOFF);
         loop {
             match self.submit_once(signer).await {
                 Err(error) if error.is_nonce_taken() && attempt < NONCE_ATTEMPTS => {
                     attempt += 1;
-                    tokio::time::sleep(NONCE_BACKOFF).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
                 }
                 other => return other,
             }

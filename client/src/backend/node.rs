@@ -347,10 +347,13 @@ fn is_disconnect(error: &subxt::Error) -> bool {
 }
 
 /// Whether the pool refused a transaction for its nonce: `1010 Invalid Transaction` with
-/// `Stale` (the nonce is used already), as nodes and chopsticks report it.
+/// `Stale` (a block holds the nonce already), as nodes and chopsticks report it, or `1014
+/// Priority is too low` (a transaction of the account with that nonce waits in the pool: one
+/// sent before a lost connection, say; a node with real block times reports this where
+/// chopsticks, which makes a block at once, never does).
 fn is_stale(error: &subxt::Error) -> bool {
     let message = error.to_string().to_ascii_lowercase();
-    message.contains("stale") || message.contains("outdated")
+    message.contains("stale") || message.contains("outdated") || message.contains("priority is too low")
 }
 
 /// The error of a constructor that reverted, with its output.
@@ -750,5 +753,23 @@ impl Backend for NodeBackend {
             vec![address_value(account), Value::u128(amount - free)],
         );
         self.write(async |c| c.submit_tx(faucet, &tx, self.finality).await.map(|_| ())).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_stale;
+
+    #[test]
+    fn a_nonce_held_by_a_block_or_by_the_pool_is_taken_and_other_refusals_are_not() {
+        let refusal = |text: &str| subxt::Error::Other(text.into());
+        assert!(is_stale(&refusal("1010: Invalid Transaction: Transaction is outdated")));
+        assert!(is_stale(&refusal("Invalid Transaction: Stale")));
+        // What a node's pool answers while the cut-off transaction is still waiting in it.
+        assert!(is_stale(&refusal(
+            "RPC error: ErrorObject { code: ServerError(1014), message: \"Priority is too low: (232 vs 232)\" }"
+        )));
+        assert!(!is_stale(&refusal("1010: Invalid Transaction: Inability to pay some fees")));
+        assert!(!is_stale(&refusal("1010: {\"invalid\":{\"custom\":1}}")));
     }
 }
