@@ -3,8 +3,8 @@
 # (scripts/build-node.sh) on 127.0.0.1, Aura producing blocks and GRANDPA finalizing them, each
 # validator with its own base path, node key and ports, peering only with the others
 # (--reserved-only; their peer ids are the well-known nodes of the genesis' node authorization).
-# Validator I (1-based) is the local consortium's member I: Alice, Bob, Charlie, Dave (their
-# //Name Aura and GRANDPA keys), node key 0x00..0I; p2p port 31330+I, JSON-RPC port 19940+I.
+# Validator I (1-based) is Alice, Bob, Charlie, Dave (their //Name Aura and GRANDPA keys; the
+# council is Alice, Bob and Charlie), node key 0x00..0I; p2p port 31330+I, JSON-RPC port 19940+I.
 # Opt-in: not part of .ci/run (the node takes an hour or more to build once).
 #
 # Usage: scripts/network.sh start [--validators N] | stop | status | kill I | restart I | faults | e2e
