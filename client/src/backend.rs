@@ -133,6 +133,26 @@ impl Instantiation {
     }
 }
 
+/// Where `batch`, instantiated by `instantiator`, is on chain: each contract at its derived
+/// address, reported as instantiated in `block`; `Err(address)` names the first address that
+/// does not hold its instantiation's code.
+pub async fn in_place<B: Backend + ?Sized>(
+    backend: &B,
+    batch: &[Instantiation],
+    instantiator: &AccountId,
+    block: u32,
+) -> Result<std::result::Result<Vec<Instantiated>, AccountId>> {
+    let mut found = Vec::with_capacity(batch.len());
+    for instantiation in batch {
+        let (address, code_hash) = (instantiation.address(instantiator), instantiation.code_hash());
+        if backend.code_hash(address).await? != Some(code_hash) {
+            return Ok(Err(address));
+        }
+        found.push(Instantiated { address, code_hash, block });
+    }
+    Ok(Ok(found))
+}
+
 /// A contract instantiated by [`Backend::instantiate`].
 #[derive(Clone, Debug)]
 pub struct Instantiated {

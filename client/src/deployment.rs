@@ -1,7 +1,7 @@
 //! Deploying the suite and the deployment file that later commands read.
 
 use crate::{
-    backend::{Backend, Hash, Instantiated, Instantiation},
+    backend::{in_place, Backend, Hash, Instantiated, Instantiation},
     error::{DeploymentError, InclusionError},
     keys::{parse_account, ss58, Signer},
     verify::parse_hash,
@@ -175,9 +175,12 @@ pub async fn deploy<B: Backend>(
     let instantiator = backend.instantiator(deployer).await?;
     let batch = suite(bundles, governance, salt, &instantiator)?;
     let expected = batch.iter().map(|i| i.address(&instantiator)).collect::<Vec<_>>();
-    let done = match already_there(backend, &batch, &instantiator).await? {
-        Some(done) => done,
-        None => backend.instantiate(deployer, approvers, batch).await?,
+    // A deployment whose council motion members carried after `deploy` reported it open,
+    // resumed with the same salt, finds its contracts in place (its events are read from the
+    // block it is resumed at: the constructors emit none).
+    let done = match in_place(backend, &batch, &instantiator, backend.block_number().await?).await? {
+        Ok(done) => done,
+        Err(_) => backend.instantiate(deployer, approvers, batch).await?,
     };
     let [directory, records, consents, access_log] = <[Instantiated; 4]>::try_from(done).map_err(|done| {
         Error::Inclusion(InclusionError::Unexpected(format!("{} contracts instantiated, not 4", done.len())))
@@ -213,26 +216,6 @@ pub async fn deploy<B: Backend>(
         }
     }
     Ok(deployment)
-}
-
-/// The instantiations, if every one of them is on chain already: a deployment whose council
-/// motion members carried after `deploy` reported it open, resumed with the same salt. (Its
-/// events are read from the block it is resumed at: the constructors emit none.)
-async fn already_there<B: Backend>(
-    backend: &B,
-    batch: &[Instantiation],
-    instantiator: &AccountId,
-) -> Result<Option<Vec<Instantiated>>> {
-    let block = backend.block_number().await?;
-    let mut done = Vec::with_capacity(batch.len());
-    for instantiation in batch {
-        let address = instantiation.address(instantiator);
-        if backend.code_hash(address).await? != Some(instantiation.code_hash()) {
-            return Ok(None);
-        }
-        done.push(Instantiated { address, code_hash: instantiation.code_hash(), block });
-    }
-    Ok(Some(done))
 }
 
 /// The suite's four instantiations, in order, each constructor given the addresses of those

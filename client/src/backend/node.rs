@@ -693,18 +693,12 @@ impl Backend for NodeBackend {
                 return Err(Error::Council(CouncilError::NotCarried { motion: motion.hash, ayes, threshold }))
             }
         };
-        let mut done = Vec::with_capacity(batch.len());
-        for instantiation in &batch {
-            let address = instantiation.address(&consortium);
-            if self.code_hash(address).await? != Some(instantiation.code_hash()) {
-                return Err(Error::Inclusion(InclusionError::Unexpected(format!(
-                    "the council's motion was executed but no contract of the expected code is at {}",
-                    crate::keys::ss58(&address)
-                ))));
-            }
-            done.push(Instantiated { address, code_hash: instantiation.code_hash(), block });
-        }
-        Ok(done)
+        super::in_place(self, &batch, &consortium, block).await?.map_err(|address| {
+            Error::Inclusion(InclusionError::Unexpected(format!(
+                "the council's motion was executed but no contract of the expected code is at {}",
+                crate::keys::ss58(&address)
+            )))
+        })
     }
 
     async fn code_hash(&self, address: AccountId) -> Result<Option<Hash>> {

@@ -121,13 +121,18 @@ impl NodeBackend {
     /// The council's members.
     pub async fn council_members(&self) -> Result<Vec<AccountId>> {
         self.require_council()?;
-        self.read(async |c| {
-            let key = subxt::dynamic::storage("Council", "Members", ());
-            let raw = c.storage_raw(&key).await?.unwrap_or_default();
-            let members = Vec::<[u8; 32]>::decode(&mut &raw[..]).map_err(|e| Error::decoding("Council::Members", e))?;
-            Ok(members.into_iter().map(AccountId::from).collect())
-        })
-        .await
+        let raw = self.storage("Council", "Members", vec![]).await?.unwrap_or_default();
+        let members = Vec::<[u8; 32]>::decode(&mut &raw[..]).map_err(|e| Error::decoding("Council::Members", e))?;
+        Ok(members.into_iter().map(AccountId::from).collect())
+    }
+
+    /// The number of the council's seats, if `member` holds one (only members propose and vote).
+    async fn council_seats_of(&self, member: &Signer) -> Result<usize> {
+        let members = self.council_members().await?;
+        if !members.contains(&member.account()) {
+            return Err(Error::Council(CouncilError::NotAMember { account: ss58(&member.account()) }));
+        }
+        Ok(members.len())
     }
 
     /// Proposes `call` to the council as `member`, and approves it as `member` (a proposal
@@ -136,11 +141,8 @@ impl NodeBackend {
     /// executed at once. If the same call is an open motion already, `member` approves that
     /// one (once) instead.
     pub async fn propose_motion(&self, member: &Signer, call: RuntimeCall) -> Result<(Motion, Standing)> {
-        let members = self.council_members().await?;
-        if !members.contains(&member.account()) {
-            return Err(Error::Council(CouncilError::NotAMember { account: ss58(&member.account()) }));
-        }
-        let threshold = u32::try_from(call.threshold(members.len())).unwrap_or(u32::MAX);
+        let members = self.council_seats_of(member).await?;
+        let threshold = u32::try_from(call.threshold(members)).unwrap_or(u32::MAX);
         let encoded = self.encode(&call)?;
         if let Some((motion, ayes)) = self.votes(crate::verify::blake2_256(&encoded)).await? {
             if ayes.contains(&member.account()) {
@@ -194,13 +196,9 @@ impl NodeBackend {
     /// The open motion with call hash `hash` and the members who approved it.
     async fn votes(&self, hash: Hash) -> Result<Option<(Motion, Vec<AccountId>)>> {
         self.require_council()?;
-        let raw = self
-            .read(async |c| {
-                let key = subxt::dynamic::storage("Council", "Voting", vec![Value::from_bytes(hash)]);
-                c.storage_raw(&key).await
-            })
-            .await?;
-        let Some(raw) = raw else { return Ok(None) };
+        let Some(raw) = self.storage("Council", "Voting", vec![Value::from_bytes(hash)]).await? else {
+            return Ok(None);
+        };
         // Votes { index, threshold, ayes, nays, end }
         let (index, threshold, ayes) =
             <(u32, u32, Vec<[u8; 32]>)>::decode(&mut &raw[..]).map_err(|e| Error::decoding("Council::Voting", e))?;
@@ -209,10 +207,7 @@ impl NodeBackend {
 
     /// Approves `motion` as `member`; if that carries it, closes it, which executes its call.
     pub async fn approve_motion(&self, member: &Signer, motion: &Motion) -> Result<Standing> {
-        let members = self.council_members().await?;
-        if !members.contains(&member.account()) {
-            return Err(Error::Council(CouncilError::NotAMember { account: ss58(&member.account()) }));
-        }
+        self.council_seats_of(member).await?;
         let vote = subxt::dynamic::tx(
             "Council",
             "vote",
@@ -243,10 +238,7 @@ impl NodeBackend {
     /// Closes a carried motion, which executes its call; its error is the call's.
     async fn close_motion(&self, signer: &Signer, motion: &Motion) -> Result<Standing> {
         let proposal = self
-            .read(async |c| {
-                let key = subxt::dynamic::storage("Council", "ProposalOf", vec![Value::from_bytes(motion.hash)]);
-                c.storage_raw(&key).await
-            })
+            .storage("Council", "ProposalOf", vec![Value::from_bytes(motion.hash)])
             .await?
             .ok_or(Error::Council(CouncilError::NoMotion { motion: motion.hash }))?;
         let weight = self.call_weight(&proposal).await?;
