@@ -235,6 +235,11 @@ pub fn describe(event: &SuiteEvent) -> String {
         }
         AccountAdded(e) => format!("AccountAdded {} to #{}", ss58(&e.account), e.institution),
         AccountRemoved(e) => format!("AccountRemoved {} from #{}", ss58(&e.account), e.institution),
+        OperatorChanged(e) => format!("OperatorChanged #{}: {} -> {}", e.institution, ss58(&e.old), ss58(&e.new)),
+        HandOverApproved(e) => format!("HandOverApproved #{} -> #{}", e.from, e.to),
+        CustodianChanged(e) => {
+            format!("CustodianChanged {}: #{} -> #{}", short(e.patient.as_bytes()), e.from, e.to)
+        }
         PatientRegistered(e) => format!("PatientRegistered {} custodian #{}", short(e.patient.as_bytes()), e.custodian),
         ControlOffered(e) => format!("ControlOffered {} to {}", short(e.patient.as_bytes()), ss58(&e.offered_to)),
         ControlChanged(e) => {

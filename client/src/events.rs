@@ -7,9 +7,10 @@ use custodia_types::{
     consents::{ConsentGranted, ConsentRevoked, ConsentSetGranted},
     directory::{
         AccountAdded, AccountInvited, AccountRemoved, AdminsChanged, CodeChanged, ControlChanged, ControlOffered,
-        DependentAttached, DependentDetached, InstitutionAdmitted, InstitutionRemoved, PatientRegistered,
-        ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, RecoveryApproved, RecoveryEnded,
-        RecoveryParamsChanged, RecoveryPolicyChanged, RecoveryRequested, RolesChanged,
+        CustodianChanged, DependentAttached, DependentDetached, HandOverApproved, InstitutionAdmitted,
+        InstitutionRemoved, OperatorChanged, PatientRegistered, ProposalApproved, ProposalCancelled, ProposalCreated,
+        ProposalExecuted, RecoveryApproved, RecoveryEnded, RecoveryParamsChanged, RecoveryPolicyChanged,
+        RecoveryRequested, RolesChanged,
     },
     records::{VersionCommitted, VersionErased, VersionSuperseded},
 };
@@ -69,8 +70,8 @@ pub fn logged_entry(emitted: &Emitted) -> Option<(u64, Entry, &[u8])> {
 suite_events! {
     ProposalCreated, ProposalApproved, ProposalExecuted, ProposalCancelled, InstitutionAdmitted,
     RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, DependentDetached, CodeChanged, AccountInvited, AccountAdded,
-    AccountRemoved,
-    PatientRegistered, ControlOffered, ControlChanged,
+    AccountRemoved, OperatorChanged, HandOverApproved,
+    PatientRegistered, ControlOffered, ControlChanged, CustodianChanged,
     RecoveryRequested, RecoveryApproved, RecoveryEnded, RecoveryPolicyChanged, RecoveryParamsChanged,
     VersionCommitted, VersionSuperseded, VersionErased,
     ConsentGranted, ConsentSetGranted, ConsentRevoked,
@@ -98,6 +99,12 @@ pub mod value {
     /// The receipt `grant` made.
     pub fn receipt(events: &[Emitted]) -> Option<ReceiptId> {
         events.iter().find_map(Emitted::decode::<ConsentGranted>).map(|e| e.receipt)
+    }
+
+    /// The patients `hand_over_patients` moved.
+    pub fn handed_over(events: &[Emitted]) -> Option<u32> {
+        let moved = events.iter().filter_map(Emitted::decode::<CustodianChanged>).count();
+        (moved > 0).then(|| u32::try_from(moved).unwrap_or(u32::MAX))
     }
 
     /// The approvals a recovery has after `approve_recovery`.

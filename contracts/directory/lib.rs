@@ -24,13 +24,20 @@
 //!   its maker no longer acts for the patient); once the patient
 //!   accepts, the key is theirs, and the custodian stays as the fallback that can recover
 //!   control (a lost key) or take it back when the patient hands it back.
+//! - **Leaving**: an institution that keeps patients leaves by handing them over. Governance
+//!   approves the successor (`Action::HandOver`); the operator of either moves the patients in
+//!   batches, each announced (`CustodianChanged`); the successor keeps the leaving
+//!   institution's records (`succeeds`), and the leaving institution is removed once it has no
+//!   patients left. Operators change by their own act (`set_operator`) or by governance
+//!   (`Action::SetOperator`, for a lost key).
 //!
 //! ## Roles
 //! | caller | may |
 //! |---|---|
 //! | admin | propose, approve, execute |
 //! | proposer | cancel their pending proposal |
-//! | institution operator | invite and remove the institution's accounts |
+//! | institution operator | invite and remove the institution's accounts; hand the operator role to one of them; hand its patients over once governance approved the successor |
+//! | successor's operator | take over the patients of an institution handed over to it |
 //! | invited account | join the institution |
 //! | custodian account | register patients; recover control of its patients |
 //! | controller (custodial account or patient key) | offer control to a patient key |
@@ -53,12 +60,13 @@ mod directory {
     use custodia_types::{
         directory::{
             AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, CodeChanged, ControlChanged,
-            ControlOffered, Controller, DependentAttached, DependentDetached, DirectoryQueries, Governed,
-            GovernedError, Institution, InstitutionAdmitted, InstitutionRemoved, Lookup, Membership, MembershipCache,
-            PatientInfo, PatientRegistered, Proposal, ProposalApproved, ProposalCancelled, ProposalCreated,
-            ProposalExecuted, ProposalStatus, Recovery, RecoveryApproved, RecoveryEnded, RecoveryOutcome,
-            RecoveryParams, RecoveryParamsChanged, RecoveryPolicy, RecoveryPolicyChanged, RecoveryRequested,
-            RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS, MAX_DEPENDENTS, MAX_GUARDIANS, MAX_RECOVERY_DELAY_MS,
+            ControlOffered, Controller, CustodianChanged, DependentAttached, DependentDetached, DirectoryQueries,
+            Governed, GovernedError, HandOverApproved, Institution, InstitutionAdmitted, InstitutionRemoved, Lookup,
+            Membership, MembershipCache, OperatorChanged, PatientInfo, PatientRegistered, Proposal, ProposalApproved,
+            ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Recovery, RecoveryApproved,
+            RecoveryEnded, RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy,
+            RecoveryPolicyChanged, RecoveryRequested, RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS,
+            MAX_DEPENDENTS, MAX_GUARDIANS, MAX_HAND_OVER_BATCH, MAX_RECOVERY_DELAY_MS, MAX_SUCCESSION,
             MIN_RECOVERY_DELAY_MS,
         },
         InstitutionId, PatientId,
@@ -120,6 +128,12 @@ mod directory {
         recoveries: Mapping<PatientId, Recovery>,
         /// Pending invitations to act for an institution, by account and institution.
         invitations: Mapping<(AccountId, InstitutionId), ()>,
+        /// Approved hand-overs: the custodian each leaving institution hands its patients and
+        /// records to. Kept after the leaving institution is removed: it says who keeps its
+        /// records.
+        hand_overs: Mapping<InstitutionId, InstitutionId>,
+        /// The account governance named operator of an institution, until it joins.
+        designated_operators: Mapping<InstitutionId, AccountId>,
     }
 
     /// Why a directory call was refused.
@@ -228,6 +242,25 @@ mod directory {
         /// Returned if the contract does not let this directory change its code (it is not a
         /// registry of this suite).
         NotGoverned,
+        /// Returned if the institution is handing its patients over (it registers no new
+        /// patient and takes none over).
+        InstitutionLeaving,
+        /// Returned if a hand-over names one institution twice, or a successor that is not a
+        /// custodian.
+        InvalidHandOver,
+        /// Returned if the institution's hand-over to another, still admitted, was approved
+        /// already.
+        AlreadyHandedOver,
+        /// Returned if governance approved no hand-over of the institution's patients.
+        NoHandOver,
+        /// Returned if a hand-over batch is empty or holds more than `MAX_HAND_OVER_BATCH`
+        /// patients.
+        TooManyPatients,
+        /// Returned if a patient to hand over is not (or not once) a patient of the leaving
+        /// institution.
+        NotPatientOfInstitution,
+        /// Returned if the account is the institution's operator already.
+        AlreadyOperator,
     }
 
     /// The directory's result type.
@@ -258,6 +291,8 @@ mod directory {
                 policy_epochs: Mapping::new(),
                 recoveries: Mapping::new(),
                 invitations: Mapping::new(),
+                hand_overs: Mapping::new(),
+                designated_operators: Mapping::new(),
             };
             directory.admins.set(&admins);
             Ok(directory)
@@ -398,10 +433,19 @@ mod directory {
                 return Err(Error::AccountAlreadyMember);
             }
             found.accounts = found.accounts.checked_add(1).ok_or(Error::IdsExhausted)?;
+            let designated = self.designated_operators.get(institution) == Some(account);
+            let old_operator = found.operator;
+            if designated {
+                found.operator = account;
+                self.designated_operators.remove(institution);
+            }
             self.institutions.insert(institution, &found);
             self.members.insert(account, &institution);
             self.invitations.remove((account, institution));
             self.env().emit_event(AccountAdded { institution, account });
+            if designated {
+                self.env().emit_event(OperatorChanged { institution, old: old_operator, new: account, by: account });
+            }
             Ok(())
         }
 
@@ -426,6 +470,80 @@ mod directory {
             Ok(())
         }
 
+        /// Makes `account`, which acts for the caller's institution already, its operator; the
+        /// caller stays an ordinary account of it (the new operator may remove it).
+        ///
+        /// # Errors
+        /// `NotOperator`, `NotInstitutionAccount`, `AlreadyOperator`.
+        #[ink(message)]
+        pub fn set_operator(&mut self, account: AccountId) -> Result<()> {
+            let caller = self.env().caller();
+            let (id, mut institution) = self.operated_by(caller)?;
+            if account == caller {
+                return Err(Error::AlreadyOperator);
+            }
+            if self.membership_of(account).map(|(of, _)| of) != Some(id) {
+                return Err(Error::NotInstitutionAccount);
+            }
+            institution.operator = account;
+            self.institutions.insert(id, &institution);
+            self.env().emit_event(OperatorChanged { institution: id, old: caller, new: account, by: caller });
+            Ok(())
+        }
+
+        /// Moves up to `MAX_HAND_OVER_BATCH` patients of the leaving institution `from` to the
+        /// custodian governance approved for them (`Action::HandOver`), all or nothing, each
+        /// announced (`CustodianChanged`). A custodial patient's control moves with them (and
+        /// a pending offer ends); a patient-held key keeps control, and a recovery its old
+        /// custodian requested ends. Called by the operator of either institution.
+        ///
+        /// # Errors
+        /// `NoHandOver`, `UnknownInstitution` (either was removed since), `NotOperator`,
+        /// `InvalidHandOver` (the successor lost the custodian role), `TooManyPatients`,
+        /// `UnknownPatient`, `NotPatientOfInstitution`.
+        #[ink(message)]
+        pub fn hand_over_patients(&mut self, from: InstitutionId, patients: Vec<PatientId>) -> Result<u32> {
+            let caller = self.env().caller();
+            let to = self.hand_overs.get(from).ok_or(Error::NoHandOver)?;
+            let mut leaving = self.institutions.get(from).ok_or(Error::UnknownInstitution)?;
+            let mut successor = self.institutions.get(to).ok_or(Error::UnknownInstitution)?;
+            if caller != leaving.operator && caller != successor.operator {
+                return Err(Error::NotOperator);
+            }
+            if !successor.roles.contains(Role::Custodian) {
+                return Err(Error::InvalidHandOver);
+            }
+            let count = u32::try_from(patients.len())
+                .ok()
+                .filter(|count| (1..=MAX_HAND_OVER_BATCH).contains(count))
+                .ok_or(Error::TooManyPatients)?;
+            let mut moving = Vec::with_capacity(patients.len());
+            for (position, patient) in patients.iter().enumerate() {
+                let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+                if info.custodian != from || patients[..position].contains(patient) {
+                    return Err(Error::NotPatientOfInstitution);
+                }
+                moving.push((*patient, info));
+            }
+            leaving.patients = leaving.patients.checked_sub(count).ok_or(Error::NotPatientOfInstitution)?;
+            successor.patients = successor.patients.checked_add(count).ok_or(Error::IdsExhausted)?;
+            self.institutions.insert(from, &leaving);
+            self.institutions.insert(to, &successor);
+            for (patient, mut info) in moving {
+                info.custodian = to;
+                self.env().emit_event(CustodianChanged { patient, from, to, by: caller });
+                if info.controller == Controller::Custodial(from) {
+                    self.change_controller(patient, &mut info, Controller::Custodial(to), caller);
+                } else {
+                    if self.recoveries.get(patient).is_some_and(|r| r.route == RecoveryRoute::Custodian) {
+                        self.end_recovery(patient, RecoveryOutcome::CustodianChanged, caller);
+                    }
+                    self.patients.insert(patient, &info);
+                }
+            }
+            Ok(count)
+        }
+
         // ---- patients ----
 
         /// Registers a patient pseudonym with the caller's institution as custodian and
@@ -437,6 +555,9 @@ mod directory {
         pub fn register_patient(&mut self, patient: PatientId) -> Result<()> {
             let caller = self.env().caller();
             let (custodian, mut institution) = self.custodian_of_account(caller)?;
+            if self.hand_overs.contains(custodian) {
+                return Err(Error::InstitutionLeaving);
+            }
             if patient.is_zero() {
                 return Err(Error::ZeroPatientId);
             }
@@ -781,6 +902,13 @@ mod directory {
             self.recovery_params.get().unwrap_or_default()
         }
 
+        /// The custodian governance approved to take over `institution`'s patients and records
+        /// (`Action::HandOver`), if any.
+        #[ink(message)]
+        pub fn successor(&self, institution: InstitutionId) -> Option<InstitutionId> {
+            self.hand_overs.get(institution)
+        }
+
         /// The attached dependent registries.
         #[ink(message)]
         pub fn dependents(&self) -> Vec<AccountId> {
@@ -876,6 +1004,26 @@ mod directory {
                         return Err(Error::NotAContract);
                     }
                 }
+                Action::HandOver { from, to } => {
+                    self.institutions.get(from).ok_or(Error::UnknownInstitution)?;
+                    let successor = self.institutions.get(to).ok_or(Error::UnknownInstitution)?;
+                    if from == to || !successor.roles.contains(Role::Custodian) || self.hand_overs.contains(to) {
+                        return Err(Error::InvalidHandOver);
+                    }
+                    // A hand-over is replaced only if its successor has been removed since.
+                    if self.hand_overs.get(from).is_some_and(|earlier| self.institutions.contains(earlier)) {
+                        return Err(Error::AlreadyHandedOver);
+                    }
+                }
+                Action::SetOperator { institution, operator } => {
+                    let found = self.institutions.get(institution).ok_or(Error::UnknownInstitution)?;
+                    if found.operator == *operator {
+                        return Err(Error::AlreadyOperator);
+                    }
+                    if self.membership_of(*operator).is_some_and(|(of, _)| of != *institution) {
+                        return Err(Error::AccountAlreadyMember);
+                    }
+                }
                 Action::Detach { contract } => {
                     if !self.dependents().contains(contract) {
                         return Err(Error::NotAttached);
@@ -954,6 +1102,27 @@ mod directory {
                 Action::SetRecoveryParams { params } => {
                     self.recovery_params.set(&params);
                     self.env().emit_event(RecoveryParamsChanged { params });
+                }
+                Action::HandOver { from, to } => {
+                    self.hand_overs.insert(from, &to);
+                    self.env().emit_event(HandOverApproved { from, to });
+                }
+                Action::SetOperator { institution, operator } => {
+                    let mut found = self.institutions.get(institution).ok_or(Error::UnknownInstitution)?;
+                    if self.membership_of(operator).is_some() {
+                        let old = found.operator;
+                        found.operator = operator;
+                        self.institutions.insert(institution, &found);
+                        self.designated_operators.remove(institution);
+                        let by = self.env().caller();
+                        self.env().emit_event(OperatorChanged { institution, old, new: operator, by });
+                    } else {
+                        // Nobody acts for an institution without its own signature: the account
+                        // becomes operator when it accepts.
+                        self.invitations.insert((operator, institution), &());
+                        self.designated_operators.insert(institution, &operator);
+                        self.env().emit_event(AccountInvited { institution, account: operator });
+                    }
                 }
                 Action::Detach { contract } => {
                     let mut dependents = self.dependents();
@@ -1134,6 +1303,19 @@ mod directory {
         #[ink(message)]
         fn may_act_for(&self, account: AccountId, patient: PatientId) -> bool {
             self.patients.get(patient).is_some_and(|info| self.acts_for(account, &info))
+        }
+
+        #[ink(message)]
+        fn succeeds(&self, successor: InstitutionId, predecessor: InstitutionId) -> bool {
+            let mut current = predecessor;
+            for _ in 0..MAX_SUCCESSION {
+                match self.hand_overs.get(current) {
+                    Some(next) if next == successor => return true,
+                    Some(next) => current = next,
+                    None => return false,
+                }
+            }
+            false
         }
     }
 

@@ -14,6 +14,11 @@
 //!   earlier version of any record of the same patient and custodian. The link is readable from
 //!   both ends (`version(..).supersedes`, `superseded_by`). A version is superseded at most
 //!   once; later changes supersede the newer version, so the history stays a chain.
+//! - **Hand-over**: an institution that took over a leaving custodian's patients (the
+//!   directory's `succeeds`) keeps that custodian's records: it erases their versions on
+//!   request and links its own new versions to them (`Transforms`, typically), so a patient's
+//!   history runs on across the move. New versions go into its own records: the leaving
+//!   custodian's records take no more.
 //! - **Erasure** removes a version's commitment and locator and leaves a tombstone (who, when,
 //!   why). `verify` then reports `Erased`, never `Unknown` or `Mismatch`, and the erased
 //!   commitment can never be committed again.
@@ -21,7 +26,7 @@
 //! ## Roles
 //! | caller | may |
 //! |---|---|
-//! | account of a custodian institution | open records, commit and supersede versions of the records its institution keeps, erase them |
+//! | account of a custodian institution | open records, commit and supersede versions of the records its institution keeps, erase them (also those of an institution it took over) |
 //! | the patient's own key (a patient-held controller) | erase versions of the patient's records, whoever keeps them |
 //! | anyone | query and verify |
 //!
@@ -419,13 +424,16 @@ mod records {
             Ok(())
         }
 
-        /// A target must exist, be of the same patient and custodian, and not be superseded yet.
+        /// A target must exist, be of the same patient and of a record its custodian keeps (its
+        /// own, or one of an institution it took over), and not be superseded yet.
         fn check_target(&self, new_record: &RecordInfo, target: VersionRef) -> Result<()> {
             let target_record = self.records.get(target.record).ok_or(Error::UnknownRecord)?;
             if target.version == 0 || target.version > target_record.head {
                 return Err(Error::UnknownVersion);
             }
-            if target_record.patient != new_record.patient || target_record.custodian != new_record.custodian {
+            if target_record.patient != new_record.patient
+                || !self.keeps_records_of(new_record.custodian, target_record.custodian)?
+            {
                 return Err(Error::ForeignTarget);
             }
             if self.superseded_by.contains((target.record, target.version)) {
@@ -448,12 +456,22 @@ mod records {
             }
         }
 
-        fn may_erase(&mut self, caller: AccountId, info: &RecordInfo) -> Result<bool> {
-            let is_custodian = self
-                .membership(caller)?
-                .is_some_and(|m| m.institution == info.custodian && m.roles.contains(Role::Custodian));
-            if is_custodian {
+        /// True if `institution` keeps the records `custodian` opened: it is that custodian, or
+        /// took over its patients and records (the directory's `succeeds`; asked only then).
+        fn keeps_records_of(&self, institution: InstitutionId, custodian: InstitutionId) -> Result<bool> {
+            if institution == custodian {
                 return Ok(true);
+            }
+            Self::answer(self.directory_ref().call().succeeds(institution, custodian).try_invoke())
+        }
+
+        fn may_erase(&mut self, caller: AccountId, info: &RecordInfo) -> Result<bool> {
+            if let Some(member) = self.membership(caller)? {
+                if member.roles.contains(Role::Custodian)
+                    && self.keeps_records_of(member.institution, info.custodian)?
+                {
+                    return Ok(true);
+                }
             }
             // Only the patient's own key erases another custodian's version: an institution
             // acting for a custodial patient must not destroy another institution's evidence.

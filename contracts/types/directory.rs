@@ -13,6 +13,14 @@ pub const MAX_DEPENDENTS: u32 = 8;
 /// Most guardians a patient names.
 pub const MAX_GUARDIANS: u32 = 8;
 
+/// Most patients one `hand_over_patients` call moves (a larger institution hands its patients
+/// over in several calls).
+pub const MAX_HAND_OVER_BATCH: u32 = 64;
+
+/// Most hand-overs followed from an institution to the one that keeps its records now (an
+/// institution handed over to one that later left, and so on).
+pub const MAX_SUCCESSION: u32 = 8;
+
 /// One day in milliseconds of block time.
 pub const DAY_MS: Timestamp = 86_400_000;
 
@@ -152,6 +160,17 @@ pub enum Action {
     /// wired to it, through its `Governed::set_code`) to uploaded code, keeping its address
     /// and state.
     SetCode { contract: AccountId, code_hash: ink::primitives::Hash },
+    /// Approves the hand-over of institution `from`'s patients to the custodian `to` before
+    /// `from` leaves: from then on `from` registers no new patient, the operator of either
+    /// moves the patients over (`hand_over_patients`, each announced), and `to` keeps the
+    /// records `from` committed (it erases them on request and links its own versions to them).
+    /// `from` can be removed once it has no patients left.
+    HandOver { from: InstitutionId, to: InstitutionId },
+    /// Makes `operator` the operator of `institution` (its operator's key was lost or must
+    /// change without it). An account that already acts for the institution becomes operator at
+    /// once; one that acts for no institution is invited and becomes operator when it joins with
+    /// its own signature.
+    SetOperator { institution: InstitutionId, operator: AccountId },
 }
 
 /// The network's rules for recovering patient-held control.
@@ -248,6 +267,9 @@ pub enum RecoveryOutcome {
     ControlChanged,
     /// The patient's policy changed and no longer allows it.
     PolicyChanged,
+    /// The patient was handed over to another custodian, which ends the old custodian's
+    /// request.
+    CustodianChanged,
 }
 
 /// Where a proposal stands.
@@ -394,6 +416,12 @@ pub trait DirectoryQueries {
     /// custodial institution while it is the controller.
     #[ink(message)]
     fn may_act_for(&self, account: AccountId, patient: PatientId) -> bool;
+
+    /// True if `successor` keeps the records of `predecessor` now: governance approved the
+    /// hand-over of `predecessor`'s patients to it, directly or through earlier hand-overs
+    /// (at most `MAX_SUCCESSION` of them).
+    #[ink(message)]
+    fn succeeds(&self, successor: InstitutionId, predecessor: InstitutionId) -> bool;
 }
 
 /// Emitted when an admin proposes a change to the directory.
@@ -610,6 +638,39 @@ pub struct RecoveryPolicyChanged {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryParamsChanged {
     pub params: RecoveryParams,
+}
+
+/// Governance approved the hand-over of `from`'s patients and records to `to`.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandOverApproved {
+    #[ink(topic)]
+    pub from: InstitutionId,
+    #[ink(topic)]
+    pub to: InstitutionId,
+}
+
+/// A patient was handed over to another custodian institution (its old one is leaving). A
+/// custodial patient's controller moves with it; a patient-held key keeps control.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustodianChanged {
+    #[ink(topic)]
+    pub patient: PatientId,
+    pub from: InstitutionId,
+    pub to: InstitutionId,
+    pub by: AccountId,
+}
+
+/// An institution's operator changed (by its own operator, or by governance).
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorChanged {
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    pub old: AccountId,
+    pub new: AccountId,
+    pub by: AccountId,
 }
 
 /// Governance changed a contract's code (`Action::SetCode`).

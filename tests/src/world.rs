@@ -4,7 +4,7 @@ use access_log::AccessLog;
 use consents::Consents;
 use custodia_client::{deploy, Backend, Bundles, Governance, Signer};
 use custodia_sandbox::{
-    harness::{call_builder, Chain},
+    harness::{call_builder, Chain, Outcome},
     SandboxBackend, SandboxClock,
 };
 use custodia_types::{
@@ -214,6 +214,15 @@ impl World {
         let id = self.chain.call(first, self.dir().propose(action)).value?;
         self.chain.call(second, self.dir().approve(id)).value?;
         self.chain.call(second, self.dir().execute(id)).value
+    }
+
+    /// Runs an action governance accepts (admin 0 proposes, admin 1 approves) and returns
+    /// the outcome of its execution, events included.
+    pub fn governed(&mut self, action: Action) -> Outcome<Result<(), directory::Error>> {
+        let [first, second, _] = self.cast.admins;
+        let id = self.chain.call(first, self.dir().propose(action)).value.expect("the proposal is accepted");
+        self.chain.call(second, self.dir().approve(id)).value.expect("the approval is accepted");
+        self.chain.call(second, self.dir().execute(id))
     }
 
     /// Admits an institution through governance and returns its id.

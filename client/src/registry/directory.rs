@@ -40,6 +40,8 @@ registry! {
         tx veto_recovery(patient: PatientId) -> (), Error;
         tx cancel_recovery(patient: PatientId) -> (), Error;
         tx complete_recovery(patient: PatientId) -> (), Error;
+        tx set_operator(account: AccountId) -> (), Error;
+        tx hand_over_patients(from: InstitutionId, patients: Vec<PatientId>) -> u32, Error => value::handed_over;
         query admins() -> Admins;
         query proposal(proposal: u32) -> Option<Proposal>;
         query has_approved(proposal: u32, admin: AccountId) -> bool;
@@ -48,6 +50,7 @@ registry! {
         query recovery(patient: PatientId) -> Option<Recovery>;
         query recovery_policy(patient: PatientId) -> RecoveryPolicy;
         query recovery_params() -> RecoveryParams;
+        query successor(institution: InstitutionId) -> Option<InstitutionId>;
     }
     docs "custodia_types::directory::DirectoryQueries" {
         query is_member(account: AccountId, role: Role) -> bool;
@@ -57,5 +60,6 @@ registry! {
         query patient(patient: PatientId) -> Option<PatientInfo>;
         query controller_of(patient: PatientId) -> Option<Controller>;
         query may_act_for(account: AccountId, patient: PatientId) -> bool;
+        query succeeds(successor: InstitutionId, predecessor: InstitutionId) -> bool;
     }
 }

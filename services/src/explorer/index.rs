@@ -65,6 +65,7 @@ pub fn patient_of(event: &SuiteEvent) -> Option<PatientId> {
         E::PatientRegistered(e) => e.patient,
         E::ControlOffered(e) => e.patient,
         E::ControlChanged(e) => e.patient,
+        E::CustodianChanged(e) => e.patient,
         E::RecoveryRequested(e) => e.patient,
         E::RecoveryApproved(e) => e.patient,
         E::RecoveryEnded(e) => e.patient,

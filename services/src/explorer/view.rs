@@ -111,6 +111,9 @@ pub fn patient(patient: &[u8; 32], filed: &[Filed], head: &LogHead, proofs: &[In
                 "event": "changed", "from": controller(&e.old), "to": controller(&e.new),
                 "by": account(&e.changed_by), "at": when,
             })),
+            SuiteEvent::CustodianChanged(e) => control.push(json!({
+                "event": "custodian_changed", "from": e.from, "to": e.to, "by": account(&e.by), "at": when,
+            })),
             SuiteEvent::RecoveryRequested(e) => control.push(json!({
                 "event": "recovery_requested",
                 "route": if e.route == RecoveryRoute::Custodian { "custodian" } else { "guardians" },
@@ -322,5 +325,6 @@ fn recovery_outcome(outcome: RecoveryOutcome) -> &'static str {
         RecoveryOutcome::Replaced => "replaced",
         RecoveryOutcome::ControlChanged => "control_changed",
         RecoveryOutcome::PolicyChanged => "policy_changed",
+        RecoveryOutcome::CustodianChanged => "custodian_changed",
     }
 }

@@ -48,6 +48,7 @@ const RECOVERY_WORDS = {
   completed: "was carried out", vetoed: "was stopped by you (veto)", cancelled: "was withdrawn",
   replaced: "was replaced by another request", control_changed: "ended because control changed",
   policy_changed: "ended because your recovery settings changed",
+  custodian_changed: "ended because your records moved to another custodian",
 };
 
 const main = document.getElementById("main");
@@ -205,6 +206,8 @@ function controlSentence(c) {
     case "recovery_requested":
       return `${c.route === "custodian" ? "Your custodian" : "Your guardians"} asked to move control to ${controller(c.to)}`
         + (c.executable_at ? `; it can happen from ${when(c.executable_at)} unless you stop it.` : ".");
+    case "custodian_changed":
+      return `${institution(c.from)} handed you over to ${institution(c.to)}, which keeps your records from now on (account ${short(c.by)}).`;
     case "recovery_approved": return `A guardian approved the recovery (${c.approvals} of ${c.threshold}).`;
     case "recovery_ended": return `The recovery request ${RECOVERY_WORDS[c.outcome] ?? c.outcome}.`;
     default: return "Your recovery settings changed.";
