@@ -15,10 +15,11 @@
 //!   both ends (`version(..).supersedes`, `superseded_by`). A version is superseded at most
 //!   once; later changes supersede the newer version, so the history stays a chain.
 //! - **Hand-over**: an institution that took over a leaving custodian's patients (the
-//!   directory's `succeeds`) keeps that custodian's records: it erases their versions on
-//!   request and links its own new versions to them (`Transforms`, typically), so a patient's
-//!   history runs on across the move. New versions go into its own records: the leaving
-//!   custodian's records take no more.
+//!   directory's `succeeds`) keeps that custodian's records as if it had opened them: it
+//!   commits their next versions (it took over the systems they come from), links versions of
+//!   its own records to them (it migrated the data: `Transforms`), and erases them on request,
+//!   so a patient's history runs on across the move. A record keeps the custodian that opened
+//!   it; each version names the account that committed it.
 //! - **Erasure** removes a version's commitment and locator and leaves a tombstone (who, when,
 //!   why). `verify` then reports `Erased`, never `Unknown` or `Mismatch`, and the erased
 //!   commitment can never be committed again.
@@ -357,7 +358,9 @@ mod records {
                 return Err(self.reuse_error(earlier));
             }
             let mut info = match self.records.get(record) {
-                Some(info) if info.custodian != custodian => return Err(Error::NotRecordCustodian),
+                Some(info) if !self.keeps_records_of(custodian, info.custodian)? => {
+                    return Err(Error::NotRecordCustodian)
+                }
                 Some(info) if info.patient != patient => return Err(Error::PatientMismatch),
                 Some(info) => info,
                 None => {
@@ -366,7 +369,7 @@ mod records {
                 }
             };
             if let Some(link) = supersedes {
-                self.check_target(&info, link.target)?;
+                self.check_target(&info, custodian, link.target)?;
             }
             let number = info.head.checked_add(1).ok_or(Error::VersionsExhausted)?;
             info.head = number;
@@ -424,15 +427,15 @@ mod records {
             Ok(())
         }
 
-        /// A target must exist, be of the same patient and of a record its custodian keeps (its
-        /// own, or one of an institution it took over), and not be superseded yet.
-        fn check_target(&self, new_record: &RecordInfo, target: VersionRef) -> Result<()> {
+        /// A target must exist, be of the same patient and of a record `custodian` (the
+        /// committing institution) keeps, and not be superseded yet.
+        fn check_target(&self, new_record: &RecordInfo, custodian: InstitutionId, target: VersionRef) -> Result<()> {
             let target_record = self.records.get(target.record).ok_or(Error::UnknownRecord)?;
             if target.version == 0 || target.version > target_record.head {
                 return Err(Error::UnknownVersion);
             }
             if target_record.patient != new_record.patient
-                || !self.keeps_records_of(new_record.custodian, target_record.custodian)?
+                || !self.keeps_records_of(custodian, target_record.custodian)?
             {
                 return Err(Error::ForeignTarget);
             }

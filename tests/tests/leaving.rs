@@ -1,7 +1,7 @@
 //! Institutions that leave and accounts that change (issue 15 §2), in the real pallet-contracts
 //! runtime: governance approves a leaving custodian's successor, the operators move its patients
 //! over (each move announced, all or nothing per batch), the successor keeps the leaving
-//! institution's records (it erases them and links its own versions to them), the leaving
+//! institution's records (it continues them, links its own to them and erases them), the leaving
 //! institution is removed once it has no patients; operators change by their own act or by
 //! governance.
 
@@ -11,7 +11,8 @@ use custodia_types::{
     consents::{Decision, Grantee, Purpose, Purposes, Scope, Terms},
     directory::{
         AccountAdded, AccountInvited, Action, ControlChanged, Controller, CustodianChanged, HandOverApproved,
-        InstitutionRemoved, OperatorChanged, RecoveryEnded, RecoveryOutcome, MAX_HAND_OVER_BATCH,
+        InstitutionKind, InstitutionRemoved, OperatorChanged, RecoveryEnded, RecoveryOutcome, Role, Roles,
+        MAX_HAND_OVER_BATCH,
     },
     records::{ErasureReason, Link, Supersedence, VersionCommitted, VersionRef},
     PatientId,
@@ -161,7 +162,7 @@ fn a_hand_over_batch_is_all_or_nothing() {
     let twice = w.dir().hand_over_patients(a, vec![w.custodial_patient]);
     assert_eq!(w.chain.call_refused(op, twice), Err(Error::NotPatientOfInstitution));
     // A successor that lost the custodian role takes nobody over.
-    let roles = custodia_types::directory::Roles::of(&[custodia_types::directory::Role::Accessor]);
+    let roles = Roles::of(&[Role::Accessor]);
     assert_eq!(w.govern(Action::SetRoles { institution: w.institutions.hospital_b, roles }), Ok(()));
     let lost = w.dir().hand_over_patients(a, vec![w.keyed_patient]);
     assert_eq!(w.chain.call_refused(op, lost), Err(Error::InvalidHandOver));
@@ -216,9 +217,23 @@ fn the_successor_keeps_the_leaving_custodians_records() {
     let committed = &outcome.events_of::<VersionCommitted>()[0];
     assert_eq!(committed.supersedes, Some(Link { target, how: Supersedence::Transforms }));
     assert_eq!(w.chain.query(w.cast.stranger, w.rec().record(migrated)).expect("opened").custodian, b);
-    // New versions go into its own records: hospital A's take no more.
+    // It continues hospital A's records too (it took over the systems they come from); the
+    // record keeps the custodian that opened it, the version names who committed it.
     let into_old = w.rec().commit(old, w.custodial_patient, commitment(8300), b"x".to_vec(), kind());
-    assert_eq!(w.chain.call_refused(w.cast.hospital_b, into_old), Err(RecordsError::NotRecordCustodian));
+    let outcome = w.chain.call(w.cast.hospital_b, into_old);
+    assert_eq!(outcome.value, Ok(2));
+    assert_eq!(outcome.events_of::<VersionCommitted>()[0].committed_by, w.cast.hospital_b);
+    assert_eq!(w.chain.query(w.cast.stranger, w.rec().record(old)).expect("opened").custodian, a);
+    // The laboratory keeps nobody's records.
+    let by_lab = w.rec().commit(old, w.custodial_patient, commitment(8301), b"x".to_vec(), kind());
+    assert_eq!(w.chain.call_refused(w.cast.lab, by_lab), Err(RecordsError::NotCustodian));
+    // A third custodian, which took nothing over, neither commits nor links into them.
+    let clinic = AccountId::from([0x79; 32]);
+    w.chain.fund(clinic);
+    let custodian = Roles::of(&[Role::Custodian]);
+    w.admit(clinic, InstitutionKind::Clinic, custodian);
+    let by_clinic = w.rec().commit(old, w.custodial_patient, commitment(8302), b"x".to_vec(), kind());
+    assert_eq!(w.chain.call_refused(clinic, by_clinic), Err(RecordsError::NotRecordCustodian));
     // Nobody else erases hospital A's version; the successor does (the patient asked it to).
     for who in [w.cast.lab, w.cast.auditor, w.cast.stranger] {
         let erase = w.rec().erase(old, 1, ErasureReason::PatientRequest);
