@@ -59,10 +59,7 @@ impl Out {
     /// Prints what a transaction did.
     pub fn submitted<T>(&self, what: &str, submitted: &Submitted<T>, value: Value) {
         let events: Vec<SuiteEvent> = submitted.events.iter().filter_map(SuiteEvent::decode).collect();
-        let mut text = format!("{what} (block #{})", submitted.block);
-        for event in &events {
-            text.push_str(&format!("\n  event {}", describe(event)));
-        }
+        let text = format!("{what} (block #{}){}", submitted.block, events_text(&events));
         self.show(
             text,
             json!({
@@ -71,10 +68,20 @@ impl Out {
                 "block_hash": hex32(&submitted.block_hash),
                 "gas_required": submitted.gas_required,
                 "storage_deposit": submitted.storage_deposit.to_string(),
-                "events": events.iter().map(|e| json!({"name": e.name(), "text": describe(e)})).collect::<Vec<_>>(),
+                "events": events_json(&events),
             }),
         );
     }
+}
+
+/// Events as the lines of a text report, one per event.
+pub fn events_text(events: &[SuiteEvent]) -> String {
+    events.iter().map(|event| format!("\n  event {}", describe(event))).collect()
+}
+
+/// Events as JSON: each one's name and description.
+pub fn events_json(events: &[SuiteEvent]) -> Vec<Value> {
+    events.iter().map(|e| json!({"name": e.name(), "text": describe(e)})).collect()
 }
 
 pub fn controller(c: &Controller) -> String {

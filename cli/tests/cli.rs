@@ -828,3 +828,88 @@ fn a_consent_is_granted_all_or_nothing_and_once() {
     assert_eq!(again["receipts"].as_array().map(Vec::len), Some(0));
     assert_eq!(ok(s, &["consent", "list", "Patient/f001"]).as_array().map(Vec::len), Some(receipts));
 }
+
+#[test]
+fn a_leaving_hospital_hands_its_patients_and_records_over() {
+    // Dave's hospital (#1) leaves; Ferdie's (#2) takes its patients, its records and the state
+    // directory that holds their salts and pseudonym secret (here the same directory: on the
+    // embedded chain the chain lives in it too).
+    let dir = common::deployed_with(&[("dave", "hospital", "custodian,accessor"), ("ferdie", "hospital", "custodian")]);
+    let s = dir.path();
+    let bundle = fhir_fixtures("bundles").join("hl7-r4__Bundle-father.json");
+    let bundle = bundle.to_str().unwrap();
+    let imported = ok(s, &["fhir", "import", bundle, "--as", "dave"]);
+    let patient = imported[0]["patient"].as_str().expect("the patient's pseudonym").to_string();
+    assert_eq!(imported[0]["committed"], 8);
+
+    // Only after governance approved the successor may patients move.
+    let early = custodia(s, &["directory", "hand-over", "--from", "1", &patient, "--as", "ferdie"]);
+    assert_eq!(early.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&early.stderr).contains("NoHandOver"), "{early:?}");
+    let proposal = ok(s, &["directory", "propose-hand-over", "--from", "1", "--to", "2", "--as", "alice"]);
+    let id = proposal["result"]["proposal"].as_u64().unwrap().to_string();
+    ok(s, &["directory", "approve", &id, "--as", "charlie"]);
+    ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+    let leaving = ok(s, &["directory", "institution", "1"]);
+    assert_eq!((leaving["patients"].as_u64(), leaving["successor"].as_u64()), (Some(1), Some(2)));
+
+    let moved = ok(s, &["directory", "hand-over", "--from", "1", &patient, "--as", "ferdie"]);
+    assert_eq!(moved["result"]["moved"], 1);
+    let names: Vec<&str> = moved["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["CustodianChanged", "ControlChanged"]);
+    let shown = ok(s, &["directory", "patient", &patient]);
+    assert_eq!(shown["custodian"], 2);
+    let removal = ok(s, &["directory", "propose-remove", "1", "--as", "alice"]);
+    let id = removal["result"]["proposal"].as_u64().unwrap().to_string();
+    ok(s, &["directory", "approve", &id, "--as", "charlie"]);
+    ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+    let gone = ok(s, &["directory", "institution", "1"]);
+    assert_eq!((gone["admitted"].as_bool(), gone["successor"].as_u64()), (Some(false), Some(2)));
+
+    // With the handed-over store, the successor checks what the leaving hospital committed...
+    let verified = ok(s, &["fhir", "verify", bundle]);
+    let verdicts = verified[0]["resources"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 8);
+    assert!(verdicts.iter().all(|v| v["verification"] == "Match"), "{verified}");
+    // ...and goes on: a changed resource becomes the next version of the same record, committed
+    // by the successor, and checks against the chain like the others.
+    let text = std::fs::read_to_string(bundle).unwrap();
+    assert!(text.contains("\"status\": \"finished\""));
+    let changed = s.join("changed.json");
+    std::fs::write(&changed, text.replacen("\"status\": \"finished\"", "\"status\": \"cancelled\"", 1)).unwrap();
+    let changed = changed.to_str().unwrap();
+    let again = ok(s, &["fhir", "import", changed, "--as", "ferdie"]);
+    assert_eq!((again[0]["committed"].as_u64(), again[0]["superseded"].as_u64()), (Some(1), Some(1)), "{again}");
+    assert_eq!(again[0]["patient"], patient.as_str(), "the same identity, not a new one");
+    let verified = ok(s, &["fhir", "verify", changed]);
+    let verdicts = verified[0]["resources"].as_array().unwrap();
+    assert!(verdicts.iter().all(|v| v["verification"] == "Match"), "{verified}");
+    assert_eq!(verdicts.iter().filter(|v| v["version"] == 2).count(), 1, "{verified}");
+    // Ferdie hands the operator role to Eve, who joined; governance gives it back (as it
+    // would if Eve's key were lost).
+    ok(s, &["directory", "invite", "eve", "--as", "ferdie"]);
+    ok(s, &["directory", "join", "2", "--as", "eve"]);
+    let handed = ok(s, &["directory", "set-operator", "eve", "--as", "ferdie"]);
+    assert_eq!(handed["events"][0]["name"], "OperatorChanged");
+    let eve = ok(s, &["directory", "membership", "eve"]);
+    assert_eq!(eve["institution"], 2);
+    let not_any_more = custodia(s, &["directory", "set-operator", "eve", "--as", "ferdie"]);
+    assert!(String::from_utf8_lossy(&not_any_more.stderr).contains("NotOperator"), "{not_any_more:?}");
+    let proposal =
+        ok(s, &["directory", "propose-operator", "--institution", "2", "--operator", "ferdie", "--as", "alice"]);
+    let id = proposal["result"]["proposal"].as_u64().unwrap().to_string();
+    ok(s, &["directory", "approve", &id, "--as", "charlie"]);
+    let executed = ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+    assert_eq!(executed["events"][0]["name"], "OperatorChanged");
+    // Ferdie's development key's address.
+    assert_eq!(
+        ok(s, &["directory", "institution", "2"])["operator"],
+        "5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL"
+    );
+    ok(s, &["directory", "invite", "bob", "--as", "ferdie"]);
+
+    // Dave's hospital is gone: its operator acts for nobody any more.
+    let after = custodia(s, &["directory", "register-patient", "MRN-9", "--as", "dave"]);
+    assert_eq!(after.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&after.stderr).contains("NotCustodian"), "{after:?}");
+}

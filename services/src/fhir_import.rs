@@ -162,6 +162,8 @@ struct Planned {
 pub struct ImportReport {
     /// The file.
     pub file: String,
+    /// The patient's pseudonym on chain (0x-hex; never the local id).
+    pub patient: String,
     /// Resources in it.
     pub resources: usize,
     /// Versions committed (new records and changed resources).
@@ -431,6 +433,7 @@ impl<'c, B: Backend> FhirImport<'c, B> {
             ..ImportReport::default()
         };
         let patient = self.patient(document);
+        report.patient = format!("0x{}", hex::encode(patient.as_bytes()));
         let directory = self.client.directory();
         // The institution committing: its own commitments tell a resumed batch it landed.
         let custodian_id = directory.membership(custodian.account()).query().await?.map(|m| m.institution);

@@ -290,8 +290,8 @@ async fn a_patient_vetoes_a_custodians_recovery_with_no_institutions_help() {
 /// Every event type the suite declares, emitted on the node at least once, so that
 /// `scripts/chain/decode-events.mjs --require-all` (run after the e2e suites) proves each one
 /// decodes with `@polkadot/api-contract`: the governance and control events the other
-/// scenarios do not reach (a batch grant, an account removed, a proposal cancelled, roles and
-/// admins changed, an institution removed, recovery parameters, a patient's guardians and
+/// scenarios do not reach (a batch grant, an account removed, an operator changed, a proposal
+/// cancelled, roles and admins changed, a hand-over and the institution removed after it, recovery parameters, a patient's guardians and
 /// their approval, a contract's code changed and a dependent that stopped answering detached).
 #[tokio::test(flavor = "current_thread")]
 async fn every_event_type_reaches_the_chain() {
@@ -326,9 +326,11 @@ async fn every_event_type_reaches_the_chain() {
         .submit(&cast.hospital_a)
         .await
         .unwrap();
-    // AccountRemoved (after AccountInvited and AccountAdded).
+    // AccountRemoved (after AccountInvited, AccountAdded, and OperatorChanged there and back).
     dir.invite_account(clerk.account()).submit(&cast.hospital_a).await.unwrap();
     dir.join_institution(f.hospital_a).submit(&clerk).await.unwrap();
+    dir.set_operator(clerk.account()).submit(&cast.hospital_a).await.unwrap();
+    dir.set_operator(cast.hospital_a.account()).submit(&clerk).await.unwrap();
     dir.remove_account(clerk.account()).submit(&cast.hospital_a).await.unwrap();
     // ProposalCancelled.
     let proposal =
@@ -337,6 +339,12 @@ async fn every_event_type_reaches_the_chain() {
     // RolesChanged, InstitutionRemoved, AdminsChanged, RecoveryParamsChanged.
     let both = Roles::of(&[Role::Custodian, Role::Accessor]);
     govern(&f.client, cast, Action::SetRoles { institution: f.hospital_b, roles: both }).await.unwrap();
+    // HandOverApproved and CustodianChanged: hospital B, leaving, hands its patient to A first.
+    let leaving_patient = f.pseudonyms.patient("Patient/leaving");
+    dir.register_patient(leaving_patient).submit(&cast.hospital_b).await.unwrap();
+    govern(&f.client, cast, Action::HandOver { from: f.hospital_b, to: f.hospital_a }).await.unwrap();
+    let moved = dir.hand_over_patients(f.hospital_b, vec![leaving_patient]).submit(&cast.hospital_a).await.unwrap();
+    assert_eq!(moved.value, 1);
     govern(&f.client, cast, Action::Remove { institution: f.hospital_b }).await.unwrap();
     let admins = cast.admins.iter().map(|a| a.account()).collect();
     govern(&f.client, cast, Action::SetAdmins { admins, threshold: 2 }).await.unwrap();

@@ -7,8 +7,9 @@ use crate::{
 };
 use clap::Subcommand;
 use custodia_client::{
+    events::SuiteEvent,
     keys::ss58,
-    types::directory::{Action, InstitutionKind, Roles},
+    types::directory::{Action, InstitutionKind, Roles, MAX_HAND_OVER_BATCH},
 };
 use custodia_services::Result;
 use serde_json::json;
@@ -29,8 +30,23 @@ pub enum DirectoryCommand {
         #[arg(long, value_parser = roles)]
         roles: Roles,
     },
-    /// Propose removing an institution (admins).
+    /// Propose removing an institution (admins); one that keeps patients hands them over first.
     ProposeRemove { institution: u32 },
+    /// Propose that a leaving custodian's patients and records go to another custodian (admins).
+    ProposeHandOver {
+        #[arg(long)]
+        from: u32,
+        #[arg(long)]
+        to: u32,
+    },
+    /// Propose a new operator for an institution whose operator key is lost (admins): an account
+    /// of it becomes operator at once, an outside account when it joins.
+    ProposeOperator {
+        #[arg(long)]
+        institution: u32,
+        #[arg(long)]
+        operator: String,
+    },
     /// Approve a proposal (admins).
     Approve { proposal: u32 },
     /// Execute an approved proposal (admins).
@@ -41,6 +57,20 @@ pub enum DirectoryCommand {
     Invite { account: String },
     /// Accept an invitation: the signing account acts for the institution from now on.
     Join { institution: u32 },
+    /// Hand the operator role to another account of your institution (its operator).
+    SetOperator { account: String },
+    /// Move a leaving institution's patients to the successor governance approved (the
+    /// operator of either), in batches of up to 64, each all or nothing.
+    HandOver {
+        /// The leaving institution.
+        #[arg(long)]
+        from: u32,
+        /// Patients: pseudonyms (0x-hex) or local ids.
+        #[arg(required = true)]
+        patients: Vec<String>,
+    },
+    /// Show an institution: kind, roles, operator, counts, and its successor if it is leaving.
+    Institution { institution: u32 },
     /// Register a patient (custodians); a local id becomes a keyed pseudonym.
     RegisterPatient { patient: String },
     /// Show a patient's controller and custodian.
@@ -56,13 +86,12 @@ pub async fn run(ctx: &Context, command: DirectoryCommand) -> Result<ExitCode> {
     use DirectoryCommand::*;
     match command {
         ProposeAdmit { operator, kind, roles } => {
-            let action = Action::Admit { operator: ctx.account(&operator)?, kind, roles };
-            let done = dir.propose(action).submit(&ctx.signer()?).await?;
-            out.submitted(&format!("proposal #{}", done.value), &done, json!({"proposal": done.value}));
+            propose(&out, ctx, Action::Admit { operator: ctx.account(&operator)?, kind, roles }).await?
         }
-        ProposeRemove { institution } => {
-            let done = dir.propose(Action::Remove { institution }).submit(&ctx.signer()?).await?;
-            out.submitted(&format!("proposal #{}", done.value), &done, json!({"proposal": done.value}));
+        ProposeRemove { institution } => propose(&out, ctx, Action::Remove { institution }).await?,
+        ProposeHandOver { from, to } => propose(&out, ctx, Action::HandOver { from, to }).await?,
+        ProposeOperator { institution, operator } => {
+            propose(&out, ctx, Action::SetOperator { institution, operator: ctx.account(&operator)? }).await?
         }
         Approve { proposal } => {
             let done = dir.approve(proposal).submit(&ctx.signer()?).await?;
@@ -88,6 +117,49 @@ pub async fn run(ctx: &Context, command: DirectoryCommand) -> Result<ExitCode> {
         Join { institution } => {
             let done = dir.join_institution(institution).submit(&ctx.signer()?).await?;
             out.submitted(&format!("joined institution #{institution}"), &done, json!(null));
+        }
+        SetOperator { account } => {
+            let done = dir.set_operator(ctx.account(&account)?).submit(&ctx.signer()?).await?;
+            out.submitted("operator changed", &done, json!(null));
+        }
+        HandOver { from, patients } => {
+            let ids = patients.iter().map(|p| ctx.patient(p)).collect::<Result<Vec<_>>>()?;
+            let signer = ctx.signer()?;
+            let (mut moved, mut events) = (0, Vec::new());
+            // Each batch is all or nothing; a refused one stops here, after the batches before it.
+            for batch in ids.chunks(MAX_HAND_OVER_BATCH as usize) {
+                let done = dir.hand_over_patients(from, batch.to_vec()).submit(&signer).await?;
+                moved += done.value;
+                events.extend(done.events.iter().filter_map(SuiteEvent::decode));
+            }
+            out.show(
+                format!("{moved} patient(s) handed over from institution #{from}{}", output::events_text(&events)),
+                json!({"result": {"moved": moved}, "events": output::events_json(&events)}),
+            );
+        }
+        Institution { institution } => {
+            let found = dir.institution(institution).query().await?;
+            let successor = dir.successor(institution).query().await?;
+            match found {
+                Some(i) => out.show(
+                    format!(
+                        "institution #{institution}: {:?}, roles {:03b}, operator {}, {} account(s), {} patient(s){}",
+                        i.kind,
+                        i.roles.0,
+                        ss58(&i.operator),
+                        i.accounts,
+                        i.patients,
+                        successor.map(|s| format!(", handing over to #{s}")).unwrap_or_default()
+                    ),
+                    json!({"kind": format!("{:?}", i.kind), "roles": i.roles.0, "operator": ss58(&i.operator),
+                           "accounts": i.accounts, "patients": i.patients, "successor": successor}),
+                ),
+                // A removed institution's successor keeps its records.
+                None => out.show(
+                    successor.map_or("not admitted".into(), |s| format!("removed; its records are kept by #{s}")),
+                    json!({"admitted": false, "successor": successor}),
+                ),
+            }
         }
         RegisterPatient { patient } => {
             let id = ctx.patient(&patient)?;
@@ -118,4 +190,11 @@ pub async fn run(ctx: &Context, command: DirectoryCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Proposes a governance action as the signing admin and says which proposal it became.
+async fn propose(out: &Out, ctx: &Context, action: Action) -> Result<()> {
+    let done = ctx.client().await?.directory().propose(action).submit(&ctx.signer()?).await?;
+    out.submitted(&format!("proposal #{}", done.value), &done, json!({"proposal": done.value}));
+    Ok(())
 }
