@@ -261,6 +261,8 @@ mod directory {
         NotPatientOfInstitution,
         /// Returned if the account is the institution's operator already.
         AlreadyOperator,
+        /// Returned if the custodian has `MAX_CUSTODIAL_RECOVERIES` recoveries pending already.
+        TooManyRecoveries,
     }
 
     /// The directory's result type.

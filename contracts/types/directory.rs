@@ -17,6 +17,10 @@ pub const MAX_GUARDIANS: u32 = 8;
 /// over in several calls).
 pub const MAX_HAND_OVER_BATCH: u32 = 64;
 
+/// Most recoveries one custodian institution may have pending at once (its accounts'
+/// requests; guardians' requests do not count).
+pub const MAX_CUSTODIAL_RECOVERIES: u32 = 128;
+
 /// Most hand-overs followed from an institution to the one that keeps its records now (an
 /// institution handed over to one that later left, and so on).
 pub const MAX_SUCCESSION: u32 = 8;
@@ -270,6 +274,9 @@ pub enum RecoveryOutcome {
     /// The patient was handed over to another custodian, which ends the old custodian's
     /// request.
     CustodianChanged,
+    /// Its requester's right ended: the account was removed from its institution, or the
+    /// institution lost the custodian role.
+    RightLapsed,
 }
 
 /// Where a proposal stands.

@@ -230,19 +230,76 @@ fn governance_keeps_the_delay_within_bounds_and_a_pending_clock_keeps_its_delay(
 }
 
 #[test]
-fn removing_the_requesting_account_makes_its_recovery_lapse() {
+fn removing_the_requesting_account_ends_its_recovery_at_once() {
     let mut w = World::new();
     let p = w.keyed_patient;
     let clerk = w.cast.hospital_a_clerk;
     assert_eq!(w.chain.call(clerk, w.dir().request_recovery(p, None)).value, Ok(()));
-    assert_eq!(w.chain.call(w.cast.hospital_a, w.dir().remove_account(clerk)).value, Ok(()));
+    // Announced in the block that removes the account, so the patient's view shows it ended.
+    let outcome = w.chain.call(w.cast.hospital_a, w.dir().remove_account(clerk));
+    assert_eq!(outcome.value, Ok(()));
+    let ended = &outcome.events_of::<RecoveryEnded>()[0];
+    assert_eq!((ended.patient, ended.outcome, ended.by), (p, RecoveryOutcome::RightLapsed, w.cast.hospital_a));
+    assert_eq!(w.chain.query(w.cast.stranger, w.dir().recovery(p)), None);
     wait(&mut w, DELAY);
-    assert_eq!(w.chain.call_refused(w.cast.stranger, w.dir().complete_recovery(p)), Err(Error::RecoveryLapsed));
-    // A lapsed request blocks nothing: the operator may ask afresh (and waits afresh).
+    assert_eq!(w.chain.call_refused(w.cast.stranger, w.dir().complete_recovery(p)), Err(Error::NoRecovery));
+    // The operator may ask afresh (and waits afresh).
     let outcome = w.chain.call(w.cast.hospital_a, w.dir().request_recovery(p, None));
     assert_eq!(outcome.value, Ok(()));
-    assert_eq!(outcome.events_of::<RecoveryEnded>()[0].outcome, RecoveryOutcome::Replaced);
+    assert!(outcome.events_of::<RecoveryEnded>().is_empty(), "nothing was pending any more");
     assert_eq!(w.chain.call_refused(w.cast.stranger, w.dir().complete_recovery(p)), Err(Error::RecoveryNotDue));
+}
+
+#[test]
+fn an_institution_that_loses_the_custodian_role_ends_its_recoveries() {
+    let mut w = World::new();
+    let p = w.keyed_patient;
+    assert_eq!(w.chain.call(w.cast.hospital_a_clerk, w.dir().request_recovery(p, None)).value, Ok(()));
+    let accessor = custodia_types::directory::Roles::of(&[custodia_types::directory::Role::Accessor]);
+    let outcome = w.governed(Action::SetRoles { institution: w.institutions.hospital_a, roles: accessor });
+    assert_eq!(outcome.value, Ok(()));
+    let ended = &outcome.events_of::<RecoveryEnded>()[0];
+    assert_eq!((ended.patient, ended.outcome), (p, RecoveryOutcome::RightLapsed));
+    assert_eq!(w.chain.query(w.cast.stranger, w.dir().recovery(p)), None);
+}
+
+#[test]
+fn a_custodian_has_a_bounded_number_of_recoveries_pending() {
+    let mut w = World::new();
+    let op = w.cast.hospital_a;
+    // Patients who each hold their own key, registered by hospital A.
+    let limit = custodia_types::directory::MAX_CUSTODIAL_RECOVERIES;
+    for n in 0..=limit {
+        let patient = custodia_types::PatientId::new(patient_bytes(n));
+        let patient_key = key_of(n);
+        w.chain.fund(patient_key);
+        assert_eq!(w.chain.call(op, w.dir().register_patient(patient)).value, Ok(()));
+        assert_eq!(w.chain.call(op, w.dir().offer_control(patient, patient_key)).value, Ok(()));
+        assert_eq!(w.chain.call(patient_key, w.dir().accept_control(patient)).value, Ok(()));
+        let request = w.dir().request_recovery(patient, None);
+        if n < limit {
+            assert_eq!(w.chain.call(op, request).value, Ok(()), "request {n}");
+        } else {
+            assert_eq!(w.chain.call_refused(op, request), Err(Error::TooManyRecoveries));
+            // One ends (the patient vetoes it), and there is room again.
+            let first = custodia_types::PatientId::new(patient_bytes(0));
+            assert_eq!(w.chain.call(key_of(0), w.dir().veto_recovery(first)).value, Ok(()));
+            assert_eq!(w.chain.call(op, w.dir().request_recovery(patient, None)).value, Ok(()));
+        }
+    }
+}
+
+/// A distinct patient id and patient key per number (for the bound's test).
+fn patient_bytes(n: u32) -> [u8; 32] {
+    let mut bytes = [0xD0; 32];
+    bytes[..4].copy_from_slice(&n.to_le_bytes());
+    bytes
+}
+
+fn key_of(n: u32) -> AccountId {
+    let mut bytes = [0xD1; 32];
+    bytes[..4].copy_from_slice(&n.to_le_bytes());
+    AccountId::from(bytes)
 }
 
 #[test]

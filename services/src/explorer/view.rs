@@ -326,5 +326,6 @@ fn recovery_outcome(outcome: RecoveryOutcome) -> &'static str {
         RecoveryOutcome::ControlChanged => "control_changed",
         RecoveryOutcome::PolicyChanged => "policy_changed",
         RecoveryOutcome::CustodianChanged => "custodian_changed",
+        RecoveryOutcome::RightLapsed => "right_lapsed",
     }
 }

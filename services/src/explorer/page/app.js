@@ -49,6 +49,7 @@ const RECOVERY_WORDS = {
   replaced: "was replaced by another request", control_changed: "ended because control changed",
   policy_changed: "ended because your recovery settings changed",
   custodian_changed: "ended because your records moved to another custodian",
+  right_lapsed: "ended because whoever asked for it may no longer recover your identity",
 };
 
 const main = document.getElementById("main");
