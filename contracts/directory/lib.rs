@@ -66,8 +66,8 @@ mod directory {
             ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Recovery, RecoveryApproved,
             RecoveryEnded, RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy,
             RecoveryPolicyChanged, RecoveryRequested, RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS,
-            MAX_DEPENDENTS, MAX_GUARDIANS, MAX_HAND_OVER_BATCH, MAX_RECOVERY_DELAY_MS, MAX_SUCCESSION,
-            MIN_RECOVERY_DELAY_MS,
+            MAX_CUSTODIAL_RECOVERIES, MAX_DEPENDENTS, MAX_GUARDIANS, MAX_HAND_OVER_BATCH, MAX_RECOVERY_DELAY_MS,
+            MAX_SUCCESSION, MIN_RECOVERY_DELAY_MS,
         },
         InstitutionId, PatientId,
     };
@@ -134,6 +134,10 @@ mod directory {
         hand_overs: Mapping<InstitutionId, InstitutionId>,
         /// The account governance named operator of an institution, until it joins.
         designated_operators: Mapping<InstitutionId, AccountId>,
+        /// The patients each custodian's accounts have a recovery pending for (at most
+        /// `MAX_CUSTODIAL_RECOVERIES`): removing the requesting account, or the institution's
+        /// custodian role, ends them at once.
+        custodial_recoveries: Mapping<InstitutionId, Vec<PatientId>>,
     }
 
     /// Why a directory call was refused.
@@ -295,6 +299,7 @@ mod directory {
                 invitations: Mapping::new(),
                 hand_overs: Mapping::new(),
                 designated_operators: Mapping::new(),
+                custodial_recoveries: Mapping::new(),
             };
             directory.admins.set(&admins);
             Ok(directory)
@@ -469,6 +474,7 @@ mod directory {
             self.members.remove(account);
             self.tell_dependents(Forget::Account(account))?;
             self.env().emit_event(AccountRemoved { institution: id, account });
+            self.end_custodial_recoveries(id, Some(account));
             Ok(())
         }
 
@@ -740,6 +746,11 @@ mod directory {
                     return Err(Error::RecoveryPending);
                 }
             }
+            let mut custodians_pending = self.custodial_recoveries.get(info.custodian).unwrap_or_default();
+            custodians_pending.retain(|pending| *pending != patient);
+            if route == RecoveryRoute::Custodian && custodians_pending.len() >= MAX_CUSTODIAL_RECOVERIES as usize {
+                return Err(Error::TooManyRecoveries);
+            }
             self.end_recovery(patient, RecoveryOutcome::Replaced, caller);
             let now = self.env().block_timestamp();
             let due = now.checked_add(self.recovery_params().delay_ms).ok_or(Error::IdsExhausted)?;
@@ -758,6 +769,10 @@ mod directory {
                 policy_epoch: self.policy_epochs.get(patient).unwrap_or(0),
             };
             self.recoveries.insert(patient, &recovery);
+            if route == RecoveryRoute::Custodian {
+                custodians_pending.push(patient);
+                self.custodial_recoveries.insert(info.custodian, &custodians_pending);
+            }
             self.env().emit_event(RecoveryRequested { patient, route, to, requested_by: caller, executable_at });
             Ok(())
         }
@@ -1065,6 +1080,9 @@ mod directory {
                     self.institutions.insert(institution, &found);
                     self.tell_dependents(Forget::Institution(institution))?;
                     self.env().emit_event(RolesChanged { institution, old, new: roles });
+                    if !roles.contains(Role::Custodian) {
+                        self.end_custodial_recoveries(institution, None);
+                    }
                 }
                 Action::Remove { institution } => {
                     let found = self.institutions.take(institution).ok_or(Error::UnknownInstitution)?;
@@ -1245,11 +1263,29 @@ mod directory {
             holds.then_some(pending)
         }
 
-        /// Removes the patient's pending recovery, if any, announcing how it ended.
+        /// Removes the patient's pending recovery, if any, announcing how it ended. Call it
+        /// before the patient's custodian changes: a custodian's request is filed under it.
         fn end_recovery(&mut self, patient: PatientId, outcome: RecoveryOutcome, by: AccountId) {
-            if self.recoveries.contains(patient) {
-                self.recoveries.remove(patient);
-                self.env().emit_event(RecoveryEnded { patient, outcome, by });
+            let Some(ended) = self.recoveries.take(patient) else { return };
+            if ended.route == RecoveryRoute::Custodian {
+                if let Some(custodian) = self.patients.get(patient).map(|info| info.custodian) {
+                    let mut pending = self.custodial_recoveries.get(custodian).unwrap_or_default();
+                    pending.retain(|filed| *filed != patient);
+                    self.custodial_recoveries.insert(custodian, &pending);
+                }
+            }
+            self.env().emit_event(RecoveryEnded { patient, outcome, by });
+        }
+
+        /// Ends the recoveries the accounts of `custodian` requested (only those of `account`,
+        /// if given): their right to them ended.
+        fn end_custodial_recoveries(&mut self, custodian: InstitutionId, account: Option<AccountId>) {
+            let by = self.env().caller();
+            for patient in self.custodial_recoveries.get(custodian).unwrap_or_default() {
+                let requested_by = self.recoveries.get(patient).map(|pending| pending.requested_by);
+                if account.is_none() || requested_by == account {
+                    self.end_recovery(patient, RecoveryOutcome::RightLapsed, by);
+                }
             }
         }
 
