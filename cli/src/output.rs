@@ -244,6 +244,10 @@ pub fn describe(event: &SuiteEvent) -> String {
         AccountRemoved(e) => format!("AccountRemoved {} from #{}", ss58(&e.account), e.institution),
         OperatorChanged(e) => format!("OperatorChanged #{}: {} -> {}", e.institution, ss58(&e.old), ss58(&e.new)),
         HandOverApproved(e) => format!("HandOverApproved #{} -> #{}", e.from, e.to),
+        InstitutionLinked(e) => format!("InstitutionLinked #{} to {}", e.institution, short(e.patient.as_bytes())),
+        InstitutionUnlinked(e) => {
+            format!("InstitutionUnlinked #{} from {}", e.institution, short(e.patient.as_bytes()))
+        }
         CustodianChanged(e) => {
             format!("CustodianChanged {}: #{} -> #{}", short(e.patient.as_bytes()), e.from, e.to)
         }

@@ -8,9 +8,9 @@ use custodia_types::{
     directory::{
         AccountAdded, AccountInvited, AccountRemoved, AdminsChanged, CodeChanged, ControlChanged, ControlOffered,
         CustodianChanged, DependentAttached, DependentDetached, HandOverApproved, InstitutionAdmitted,
-        InstitutionRemoved, OperatorChanged, PatientRegistered, ProposalApproved, ProposalCancelled, ProposalCreated,
-        ProposalExecuted, RecoveryApproved, RecoveryEnded, RecoveryParamsChanged, RecoveryPolicyChanged,
-        RecoveryRequested, RolesChanged,
+        InstitutionLinked, InstitutionRemoved, InstitutionUnlinked, OperatorChanged, PatientRegistered,
+        ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, RecoveryApproved, RecoveryEnded,
+        RecoveryParamsChanged, RecoveryPolicyChanged, RecoveryRequested, RolesChanged,
     },
     records::{VersionCommitted, VersionErased, VersionSuperseded},
 };
@@ -71,7 +71,7 @@ suite_events! {
     ProposalCreated, ProposalApproved, ProposalExecuted, ProposalCancelled, InstitutionAdmitted,
     RolesChanged, InstitutionRemoved, AdminsChanged, DependentAttached, DependentDetached, CodeChanged, AccountInvited, AccountAdded,
     AccountRemoved, OperatorChanged, HandOverApproved,
-    PatientRegistered, ControlOffered, ControlChanged, CustodianChanged,
+    PatientRegistered, ControlOffered, ControlChanged, CustodianChanged, InstitutionLinked, InstitutionUnlinked,
     RecoveryRequested, RecoveryApproved, RecoveryEnded, RecoveryPolicyChanged, RecoveryParamsChanged,
     VersionCommitted, VersionSuperseded, VersionErased,
     ConsentGranted, ConsentSetGranted, ConsentRevoked,

@@ -48,7 +48,7 @@ mod consents {
         },
         directory::{DirectoryQueries, Governed, GovernedError, Membership, Role},
         records::{RecordQueries, VersionRef},
-        CodeId, PatientId,
+        CodeId, InstitutionId, PatientId,
     };
     use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, storage::Mapping};
 
@@ -76,6 +76,11 @@ mod consents {
         denies: Mapping<PatientId, Vec<ReceiptId>>,
         /// The receipts each granted set made, by patient and the set's key.
         sets: Mapping<SetId, Vec<ReceiptId>>,
+        /// The institutions that kept each permit's patient's records when it was granted
+        /// (the directory's `keepers`): the permit covers their records only, so linking a
+        /// patient's id to another institution later widens no consent. Permits granted before
+        /// this was recorded have none and cover every custodian's records, as they did.
+        receipt_keepers: Mapping<ReceiptId, Vec<InstitutionId>>,
     }
 
     /// Why a consents call was refused.
@@ -137,6 +142,7 @@ mod consents {
                 patient_count: Mapping::new(),
                 denies: Mapping::new(),
                 sets: Mapping::new(),
+                receipt_keepers: Mapping::new(),
             }
         }
 
@@ -232,6 +238,10 @@ mod consents {
                 granted_at: now,
                 revoked: None,
             };
+            if receipt.decision == Decision::Permit {
+                let keepers = returned(self.directory_ref().call().keepers(terms.patient).try_invoke())?;
+                self.receipt_keepers.insert(id, &keepers);
+            }
             self.receipts.insert(id, &receipt);
             self.by_patient.insert((terms.patient, position), &id);
             self.patient_count.insert(terms.patient, &next_position);
@@ -461,7 +471,7 @@ mod consents {
                 if receipt.decision == Decision::Deny {
                     return Err(Denial::OutOfScope(id));
                 }
-                return match Self::judge(id, receipt, check, &member, facts) {
+                return match self.judge_permit(id, receipt, check, &member, facts) {
                     None => Ok(id),
                     Some(denial) => Err(denial),
                 };
@@ -487,13 +497,34 @@ mod consents {
                 if receipt.decision == Decision::Deny {
                     continue;
                 }
-                match Self::judge(id, &receipt, check, member, facts) {
+                match self.judge_permit(id, &receipt, check, member, facts) {
                     None => return Ok(id),
                     Some(denial) if rank(&denial) > rank(&best) => best = denial,
                     Some(_) => {}
                 }
             }
             Err(best)
+        }
+
+        /// Why permit `id` does not authorise `check`, or `None` if it does: [`Self::judge`],
+        /// and the version read must be of a record opened by an institution that kept the
+        /// patient's records when the permit was granted (a query names no version; a permit
+        /// granted before keepers were recorded covers every custodian's records). A deny is
+        /// judged without this: linking an institution never narrows a deny.
+        fn judge_permit(
+            &self,
+            id: ReceiptId,
+            receipt: &Receipt,
+            check: &AccessCheck,
+            member: &Membership,
+            facts: Option<&VersionFacts>,
+        ) -> Option<Denial> {
+            Self::judge(id, receipt, check, member, facts).or_else(|| {
+                let keeper = facts.map(|facts| facts.custodian);
+                let covered = keeper
+                    .is_none_or(|keeper| self.receipt_keepers.get(id).is_none_or(|keepers| keepers.contains(&keeper)));
+                (!covered).then_some(Denial::OutOfScope(id))
+            })
         }
 
         /// Where a cited receipt is in the batch's cache (read once per batch), or `None` if
@@ -794,7 +825,7 @@ mod consents {
             let record = RecordId::new([9; 32]);
             let at = VersionRef { record, version: 2 };
             let lab = CodeId::new([7; 32]);
-            let facts = VersionFacts { patient: PatientId::new([1; 32]), kind: lab, erased: false };
+            let facts = VersionFacts { patient: PatientId::new([1; 32]), custodian: 1, kind: lab, erased: false };
             assert!(Consents::covers(&Scope::Record(record), Target::Version(at), Some(&facts)));
             assert!(!Consents::covers(
                 &Scope::Version(VersionRef { record, version: 1 }),

@@ -61,13 +61,13 @@ mod directory {
         directory::{
             AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, CodeChanged, ControlChanged,
             ControlOffered, Controller, CustodianChanged, DependentAttached, DependentDetached, DirectoryQueries,
-            Governed, GovernedError, HandOverApproved, Institution, InstitutionAdmitted, InstitutionRemoved, Lookup,
-            Membership, MembershipCache, OperatorChanged, PatientInfo, PatientRegistered, Proposal, ProposalApproved,
-            ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Recovery, RecoveryApproved,
-            RecoveryEnded, RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy,
-            RecoveryPolicyChanged, RecoveryRequested, RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS,
-            MAX_CUSTODIAL_RECOVERIES, MAX_DEPENDENTS, MAX_GUARDIANS, MAX_HAND_OVER_BATCH, MAX_RECOVERY_DELAY_MS,
-            MAX_SUCCESSION, MIN_RECOVERY_DELAY_MS,
+            Governed, GovernedError, HandOverApproved, Institution, InstitutionAdmitted, InstitutionLinked,
+            InstitutionRemoved, InstitutionUnlinked, Lookup, Membership, MembershipCache, OperatorChanged, PatientInfo,
+            PatientRegistered, Proposal, ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted,
+            ProposalStatus, Recovery, RecoveryApproved, RecoveryEnded, RecoveryOutcome, RecoveryParams,
+            RecoveryParamsChanged, RecoveryPolicy, RecoveryPolicyChanged, RecoveryRequested, RecoveryRoute, Role,
+            Roles, RolesChanged, MAX_ADMINS, MAX_CUSTODIAL_RECOVERIES, MAX_DEPENDENTS, MAX_GUARDIANS,
+            MAX_HAND_OVER_BATCH, MAX_LINKED_INSTITUTIONS, MAX_RECOVERY_DELAY_MS, MAX_SUCCESSION, MIN_RECOVERY_DELAY_MS,
         },
         InstitutionId, PatientId,
     };
@@ -138,6 +138,9 @@ mod directory {
         /// `MAX_CUSTODIAL_RECOVERIES`): removing the requesting account, or the institution's
         /// custodian role, ends them at once.
         custodial_recoveries: Mapping<InstitutionId, Vec<PatientId>>,
+        /// The institutions each patient's controller linked to the patient's id besides the
+        /// custodian (at most `MAX_LINKED_INSTITUTIONS`).
+        linked: Mapping<PatientId, Vec<InstitutionId>>,
     }
 
     /// Why a directory call was refused.
@@ -267,6 +270,15 @@ mod directory {
         AlreadyOperator,
         /// Returned if the custodian has `MAX_CUSTODIAL_RECOVERIES` recoveries pending already.
         TooManyRecoveries,
+        /// Returned if the institution to link does not hold the custodian role.
+        NotACustodian,
+        /// Returned if the institution keeps the patient's records already (linked, or the
+        /// custodian).
+        AlreadyLinked,
+        /// Returned if the institution is not linked to the patient.
+        NotLinked,
+        /// Returned if the patient has `MAX_LINKED_INSTITUTIONS` linked already.
+        TooManyLinks,
     }
 
     /// The directory's result type.
@@ -300,6 +312,7 @@ mod directory {
                 hand_overs: Mapping::new(),
                 designated_operators: Mapping::new(),
                 custodial_recoveries: Mapping::new(),
+                linked: Mapping::new(),
             };
             directory.admins.set(&admins);
             Ok(directory)
@@ -539,6 +552,12 @@ mod directory {
             self.institutions.insert(to, &successor);
             for (patient, mut info) in moving {
                 info.custodian = to;
+                if let Some(mut linked) = self.linked.get(patient) {
+                    if linked.contains(&to) {
+                        linked.retain(|other| *other != to);
+                        self.linked.insert(patient, &linked);
+                    }
+                }
                 self.env().emit_event(CustodianChanged { patient, from, to, by: caller });
                 if info.controller == Controller::Custodial(from) {
                     self.change_controller(patient, &mut info, Controller::Custodial(to), caller);
@@ -582,6 +601,63 @@ mod directory {
             };
             self.patients.insert(patient, &info);
             self.env().emit_event(PatientRegistered { patient, custodian, registered_by: caller });
+            Ok(())
+        }
+
+        /// The patient's controller (their key, or their custodian's account) links
+        /// `institution`, a custodian, to the patient's id: the patient presented their id
+        /// there, and it keeps its records of them under it from now on, so that the patient's
+        /// history is one. Announced (`InstitutionLinked`). Linking widens no consent: a
+        /// receipt covers the records of the institutions that kept the patient's records
+        /// when it was granted.
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NotController`, `UnknownInstitution`, `NotACustodian`,
+        /// `AlreadyLinked`, `TooManyLinks`.
+        #[ink(message)]
+        pub fn link_institution(&mut self, patient: PatientId, institution: InstitutionId) -> Result<()> {
+            let caller = self.env().caller();
+            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            if !self.acts_for(caller, &info) {
+                return Err(Error::NotController);
+            }
+            let found = self.institutions.get(institution).ok_or(Error::UnknownInstitution)?;
+            if !found.roles.contains(Role::Custodian) {
+                return Err(Error::NotACustodian);
+            }
+            let mut linked = self.linked.get(patient).unwrap_or_default();
+            if institution == info.custodian || linked.contains(&institution) {
+                return Err(Error::AlreadyLinked);
+            }
+            linked.retain(|other| self.institutions.contains(other));
+            if linked.len() >= MAX_LINKED_INSTITUTIONS as usize {
+                return Err(Error::TooManyLinks);
+            }
+            linked.push(institution);
+            self.linked.insert(patient, &linked);
+            self.env().emit_event(InstitutionLinked { patient, institution, by: caller });
+            Ok(())
+        }
+
+        /// The patient's controller undoes a link: the institution opens no more records under
+        /// the patient's id (those it opened stay, with their history). Announced.
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NotController`, `NotLinked`.
+        #[ink(message)]
+        pub fn unlink_institution(&mut self, patient: PatientId, institution: InstitutionId) -> Result<()> {
+            let caller = self.env().caller();
+            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            if !self.acts_for(caller, &info) {
+                return Err(Error::NotController);
+            }
+            let mut linked = self.linked.get(patient).unwrap_or_default();
+            if !linked.contains(&institution) {
+                return Err(Error::NotLinked);
+            }
+            linked.retain(|other| *other != institution);
+            self.linked.insert(patient, &linked);
+            self.env().emit_event(InstitutionUnlinked { patient, institution, by: caller });
             Ok(())
         }
 
@@ -1341,6 +1417,23 @@ mod directory {
         #[ink(message)]
         fn may_act_for(&self, account: AccountId, patient: PatientId) -> bool {
             self.patients.get(patient).is_some_and(|info| self.acts_for(account, &info))
+        }
+
+        #[ink(message)]
+        fn keepers(&self, patient: PatientId) -> Vec<InstitutionId> {
+            let Some(info) = self.patients.get(patient) else { return Vec::new() };
+            let mut keepers = ink::prelude::vec![info.custodian];
+            let linked = self.linked.get(patient).unwrap_or_default();
+            keepers.extend(linked.into_iter().filter(|institution| self.institutions.contains(institution)));
+            keepers
+        }
+
+        #[ink(message)]
+        fn keeps_patient(&self, institution: InstitutionId, patient: PatientId) -> bool {
+            self.patients.get(patient).is_some_and(|info| {
+                info.custodian == institution
+                    || self.linked.get(patient).is_some_and(|linked| linked.contains(&institution))
+            })
         }
 
         #[ink(message)]

@@ -86,8 +86,6 @@ mod records {
         cached_members: Mapping<AccountId, InstitutionId>,
         /// Cache of an institution's roles, under the same rule.
         cached_roles: Mapping<InstitutionId, Roles>,
-        /// Patients the directory confirmed as registered (registration is never undone).
-        known_patients: Mapping<PatientId, ()>,
     }
 
     /// Why a records call was refused.
@@ -137,6 +135,9 @@ mod records {
         BatchTooLarge,
         /// Returned if the directory contract could not be called.
         DirectoryUnavailable,
+        /// Returned if the caller's institution does not keep the patient's records (it is not
+        /// their custodian, and their controller did not link it to their id).
+        NotPatientKeeper,
     }
 
     /// Why a batch was refused: the error, and the position of the version that caused it
@@ -166,7 +167,6 @@ mod records {
                 commitments: Mapping::new(),
                 cached_members: Mapping::new(),
                 cached_roles: Mapping::new(),
-                known_patients: Mapping::new(),
             }
         }
 
@@ -230,9 +230,10 @@ mod records {
             let caller = self.env().caller();
             let custodian = self.custodian_institution(caller).map_err(whole)?;
             let mut numbers = Vec::with_capacity(batch.len());
+            let mut opening = Vec::new();
             for (index, version) in (0u32..).zip(batch) {
                 let number = self
-                    .commit_version(caller, custodian, version)
+                    .commit_version(caller, custodian, version, &mut opening)
                     .map_err(|error| BatchError { item: Some(index), error })?;
                 numbers.push(number);
             }
@@ -341,15 +342,17 @@ mod records {
         fn commit_one(&mut self, version: NewVersion) -> Result<VersionNo> {
             let caller = self.env().caller();
             let custodian = self.custodian_institution(caller)?;
-            self.commit_version(caller, custodian, version)
+            self.commit_version(caller, custodian, version, &mut Vec::new())
         }
 
-        /// Checks and commits one version for an account of `custodian`.
+        /// Checks and commits one version for an account of `custodian` (`opening`: see
+        /// [`Self::ensure_keeper`]).
         fn commit_version(
             &mut self,
             caller: AccountId,
             custodian: InstitutionId,
             new: NewVersion,
+            opening: &mut Vec<PatientId>,
         ) -> Result<VersionNo> {
             let NewVersion { record, patient, commitment, locator, kind, supersedes } = new;
             Self::check_version_input(record, &commitment, &locator, &kind)?;
@@ -364,7 +367,7 @@ mod records {
                 Some(info) if info.patient != patient => return Err(Error::PatientMismatch),
                 Some(info) => info,
                 None => {
-                    self.ensure_registered(patient)?;
+                    self.ensure_keeper(custodian, patient, opening)?;
                     RecordInfo { patient, custodian, head: 0, created_at: self.env().block_timestamp() }
                 }
             };
@@ -499,16 +502,24 @@ mod records {
             Ok(lookup.membership)
         }
 
-        /// A patient must be registered before a record of theirs is opened.
-        fn ensure_registered(&mut self, patient: PatientId) -> Result<()> {
-            if self.known_patients.contains(patient) {
+        /// A record of a patient is opened only by an institution that keeps the patient's
+        /// records: their custodian, or one the patient's controller linked (the directory's
+        /// `keeps_patient`, asked at most once per patient and call: `opening` holds the
+        /// patients it allowed already). Linking can be undone, so the answer is not cached.
+        fn ensure_keeper(
+            &self,
+            custodian: InstitutionId,
+            patient: PatientId,
+            opening: &mut Vec<PatientId>,
+        ) -> Result<()> {
+            if opening.contains(&patient) {
                 return Ok(());
             }
-            let registered = Self::answer(self.directory_ref().call().patient(patient).try_invoke())?;
-            if registered.is_none() {
-                return Err(Error::UnknownPatient);
+            if !Self::answer(self.directory_ref().call().keeps_patient(custodian, patient).try_invoke())? {
+                let registered = Self::answer(self.directory_ref().call().patient(patient).try_invoke())?;
+                return Err(if registered.is_none() { Error::UnknownPatient } else { Error::NotPatientKeeper });
             }
-            self.known_patients.insert(patient, &());
+            opening.push(patient);
             Ok(())
         }
 
@@ -573,7 +584,7 @@ mod records {
                     let info = self.records.get(at.record)?;
                     let version = self.versions.get((at.record, at.version))?;
                     let erased = matches!(version.content, Content::Erased(_));
-                    Some(VersionFacts { patient: info.patient, kind: version.kind, erased })
+                    Some(VersionFacts { patient: info.patient, custodian: info.custodian, kind: version.kind, erased })
                 })
                 .collect()
         }

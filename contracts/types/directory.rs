@@ -21,6 +21,10 @@ pub const MAX_HAND_OVER_BATCH: u32 = 64;
 /// requests; guardians' requests do not count).
 pub const MAX_CUSTODIAL_RECOVERIES: u32 = 128;
 
+/// Most institutions a patient links to their id besides their custodian (hospitals, labs
+/// and clinics where they presented it).
+pub const MAX_LINKED_INSTITUTIONS: u32 = 16;
+
 /// Most hand-overs followed from an institution to the one that keeps its records now (an
 /// institution handed over to one that later left, and so on).
 pub const MAX_SUCCESSION: u32 = 8;
@@ -429,6 +433,16 @@ pub trait DirectoryQueries {
     /// (at most `MAX_SUCCESSION` of them).
     #[ink(message)]
     fn succeeds(&self, successor: InstitutionId, predecessor: InstitutionId) -> bool;
+
+    /// The institutions that keep records under the patient's id: the custodian first, then
+    /// those the patient's controller linked (still admitted). Empty if not registered.
+    #[ink(message)]
+    fn keepers(&self, patient: PatientId) -> Vec<InstitutionId>;
+
+    /// True if `institution` may open records under the patient's id: it is the patient's
+    /// custodian, or the patient's controller linked it.
+    #[ink(message)]
+    fn keeps_patient(&self, institution: InstitutionId, patient: PatientId) -> bool;
 }
 
 /// Emitted when an admin proposes a change to the directory.
@@ -666,6 +680,30 @@ pub struct CustodianChanged {
     pub patient: PatientId,
     pub from: InstitutionId,
     pub to: InstitutionId,
+    pub by: AccountId,
+}
+
+/// The patient's controller linked an institution to the patient's id (the patient presented
+/// it there): it keeps records under it from now on. Consents granted before do not cover them.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstitutionLinked {
+    #[ink(topic)]
+    pub patient: PatientId,
+    #[ink(topic)]
+    pub institution: InstitutionId,
+    pub by: AccountId,
+}
+
+/// The patient's controller undid a link: the institution opens no more records under the
+/// patient's id (those it opened stay, with their history).
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstitutionUnlinked {
+    #[ink(topic)]
+    pub patient: PatientId,
+    #[ink(topic)]
+    pub institution: InstitutionId,
     pub by: AccountId,
 }
 

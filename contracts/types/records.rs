@@ -220,6 +220,9 @@ pub struct VersionErased {
 pub struct VersionFacts {
     /// The record's patient.
     pub patient: PatientId,
+    /// The institution that opened the record (the consents registry checks a receipt was
+    /// granted while it kept the patient's records).
+    pub custodian: InstitutionId,
     /// The version's kind code.
     pub kind: CodeId,
     /// True if the version was erased (its facts stay).

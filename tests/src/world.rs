@@ -233,6 +233,14 @@ impl World {
         self.chain.query(operator, query).expect("admitted").institution
     }
 
+    /// The patient's controller links hospital B to the patient's id (the patient presented it
+    /// there), so that B keeps records under it too.
+    pub fn link_hospital_b(&mut self, patient: PatientId) {
+        let controller = if patient == self.keyed_patient { self.cast.patient_key } else { self.cast.hospital_a };
+        let link = self.dir().link_institution(patient, self.institutions.hospital_b);
+        self.chain.call(controller, link).value.expect("the controller links hospital B");
+    }
+
     /// Hospital A commits version 1 of a record of the custodial patient and returns its id.
     pub fn committed_record(&mut self, tag: u8) -> RecordId {
         let record = record_id(tag);

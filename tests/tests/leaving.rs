@@ -202,8 +202,9 @@ fn the_successor_keeps_the_leaving_custodians_records() {
             Supersedence::Transforms,
         )
     };
-    // Before the hand-over, hospital B can neither link to nor erase hospital A's version.
-    assert_eq!(w.chain.call_refused(w.cast.hospital_b, link_from_b(&w)), Err(RecordsError::ForeignTarget));
+    // Before the hand-over, hospital B can neither open a record of the patient (it does not
+    // keep their records) nor erase hospital A's version.
+    assert_eq!(w.chain.call_refused(w.cast.hospital_b, link_from_b(&w)), Err(RecordsError::NotPatientKeeper));
     let erase = w.rec().erase(old, 1, ErasureReason::PatientRequest);
     assert_eq!(w.chain.call_refused(w.cast.hospital_b, erase), Err(RecordsError::NotAuthorizedToErase));
 

@@ -30,6 +30,16 @@ fn commit_refusal(w: &World, who: AccountId) -> Error {
     }
 }
 
+/// Why `who` may not open a record of the custodial patient: hospital B is a custodian, but not
+/// the patient's, and the patient's controller has not linked it.
+fn opening_refusal(w: &World, who: AccountId) -> Error {
+    if who == w.cast.hospital_b {
+        Error::NotPatientKeeper
+    } else {
+        Error::NotCustodian
+    }
+}
+
 #[test]
 fn opening_a_record_is_for_custodians_only() {
     let mut w = World::new();
@@ -38,8 +48,7 @@ fn opening_a_record_is_for_custodians_only() {
         w.chain.restore(&start);
         let record = record_id(0x70);
         let commit = w.rec().commit(record, w.custodial_patient, commitment(1), LOCATOR.to_vec(), kind());
-        let may = record_custodians(&w).contains(&who) || who == w.cast.hospital_b;
-        if may {
+        if record_custodians(&w).contains(&who) {
             let outcome = w.chain.call(who, commit);
             assert_eq!(outcome.value, Ok(1), "{who:?} opens the record");
             let events = outcome.events_of::<VersionCommitted>();
@@ -52,10 +61,15 @@ fn opening_a_record_is_for_custodians_only() {
             assert_eq!(info.head, 1);
             assert_eq!(info.patient, w.custodial_patient);
         } else {
-            assert_eq!(w.chain.call_refused(who, commit), Err(Error::NotCustodian), "{who:?}");
+            assert_eq!(w.chain.call_refused(who, commit), Err(opening_refusal(&w, who)), "{who:?}");
             assert_eq!(w.chain.query(who, w.rec().record(record)), None);
         }
     }
+    // Once the patient's controller links hospital B, B opens records of the patient too.
+    w.chain.restore(&start);
+    w.link_hospital_b(w.custodial_patient);
+    let commit = w.rec().commit(record_id(0x70), w.custodial_patient, commitment(1), LOCATOR.to_vec(), kind());
+    assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
 }
 
 #[test]
@@ -437,11 +451,14 @@ fn only_custodians_commit_batches() {
     for who in w.cast.all() {
         w.chain.restore(&start);
         let batch = vec![new_version(&w, 0x53, 1), new_version(&w, 0x53, 2)];
-        let may = record_custodians(&w).contains(&who) || who == w.cast.hospital_b;
-        if may {
+        if record_custodians(&w).contains(&who) {
             let outcome = w.chain.call(who, w.rec().commit_batch(batch));
             assert_eq!(outcome.value, Ok(vec![1, 2]), "{who:?}");
             assert_eq!(outcome.events_of::<VersionCommitted>().len(), 2);
+        } else if who == w.cast.hospital_b {
+            // A custodian, but not this patient's: its first version is refused.
+            let refused = w.chain.call_refused(who, w.rec().commit_batch(batch));
+            assert_eq!(refused, Err(BatchError { item: Some(0), error: Error::NotPatientKeeper }), "{who:?}");
         } else {
             let refused = w.chain.call_refused(who, w.rec().commit_batch(batch));
             assert_eq!(refused, Err(BatchError { item: None, error: Error::NotCustodian }), "{who:?}");
@@ -499,6 +516,7 @@ fn cached_rights_end_when_the_directory_takes_them_away() {
 fn removing_an_institution_ends_its_cached_rights() {
     let mut w = World::new();
     let b = w.cast.hospital_b;
+    w.link_hospital_b(w.keyed_patient);
     let commit =
         |w: &World, n| w.rec().commit(record_id(0x55), w.keyed_patient, commitment(n), LOCATOR.to_vec(), kind());
     assert_eq!(w.chain.call(b, commit(&w, 1)).value, Ok(1));
@@ -574,6 +592,7 @@ fn an_unattached_registry_asks_the_directory_every_time() {
 
 /// Hospital B opens a record of hospital A's custodial patient and returns it.
 fn hospital_b_record_of_the_custodial_patient(w: &mut World) -> RecordId {
+    w.link_hospital_b(w.custodial_patient);
     let record = record_id(0x6B);
     let commit = w.rec().commit(record, w.custodial_patient, commitment(0x6B00), LOCATOR.to_vec(), kind());
     assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
@@ -596,6 +615,7 @@ fn a_custodial_account_cannot_erase_another_custodians_version() {
 #[test]
 fn the_patients_key_erases_another_custodians_version_announced() {
     let mut w = World::new();
+    w.link_hospital_b(w.keyed_patient);
     let record = record_id(0x6C);
     let commit = w.rec().commit(record, w.keyed_patient, commitment(0x6C00), LOCATOR.to_vec(), kind());
     assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
@@ -632,6 +652,7 @@ fn another_custodian_cannot_block_a_commit_by_committing_it_first() {
     // Hospital B sees hospital A's pending commitment and commits it first, under a record of
     // its own: A's commit must still go through, and each finds its own version.
     let pending = commitment(0x8000);
+    w.link_hospital_b(w.keyed_patient);
     let b_record = record_id(0x8B);
     let squat = w.rec().commit(b_record, w.keyed_patient, pending, LOCATOR.to_vec(), kind());
     assert_eq!(w.chain.call(w.cast.hospital_b, squat).value, Ok(1));

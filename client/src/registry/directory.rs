@@ -41,6 +41,8 @@ registry! {
         tx cancel_recovery(patient: PatientId) -> (), Error;
         tx complete_recovery(patient: PatientId) -> (), Error;
         tx set_operator(account: AccountId) -> (), Error;
+        tx link_institution(patient: PatientId, institution: InstitutionId) -> (), Error;
+        tx unlink_institution(patient: PatientId, institution: InstitutionId) -> (), Error;
         tx hand_over_patients(from: InstitutionId, patients: Vec<PatientId>) -> u32, Error => value::handed_over;
         query admins() -> Admins;
         query proposal(proposal: u32) -> Option<Proposal>;
@@ -61,5 +63,7 @@ registry! {
         query controller_of(patient: PatientId) -> Option<Controller>;
         query may_act_for(account: AccountId, patient: PatientId) -> bool;
         query succeeds(successor: InstitutionId, predecessor: InstitutionId) -> bool;
+        query keepers(patient: PatientId) -> Vec<InstitutionId>;
+        query keeps_patient(institution: InstitutionId, patient: PatientId) -> bool;
     }
 }

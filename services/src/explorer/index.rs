@@ -66,6 +66,8 @@ pub fn patient_of(event: &SuiteEvent) -> Option<PatientId> {
         E::ControlOffered(e) => e.patient,
         E::ControlChanged(e) => e.patient,
         E::CustodianChanged(e) => e.patient,
+        E::InstitutionLinked(e) => e.patient,
+        E::InstitutionUnlinked(e) => e.patient,
         E::RecoveryRequested(e) => e.patient,
         E::RecoveryApproved(e) => e.patient,
         E::RecoveryEnded(e) => e.patient,

@@ -111,6 +111,12 @@ pub fn patient(patient: &[u8; 32], filed: &[Filed], head: &LogHead, proofs: &[In
                 "event": "changed", "from": controller(&e.old), "to": controller(&e.new),
                 "by": account(&e.changed_by), "at": when,
             })),
+            SuiteEvent::InstitutionLinked(e) => control.push(json!({
+                "event": "institution_linked", "institution": e.institution, "by": account(&e.by), "at": when,
+            })),
+            SuiteEvent::InstitutionUnlinked(e) => control.push(json!({
+                "event": "institution_unlinked", "institution": e.institution, "by": account(&e.by), "at": when,
+            })),
             SuiteEvent::CustodianChanged(e) => control.push(json!({
                 "event": "custodian_changed", "from": e.from, "to": e.to, "by": account(&e.by), "at": when,
             })),

@@ -207,6 +207,10 @@ function controlSentence(c) {
     case "recovery_requested":
       return `${c.route === "custodian" ? "Your custodian" : "Your guardians"} asked to move control to ${controller(c.to)}`
         + (c.executable_at ? `; it can happen from ${when(c.executable_at)} unless you stop it.` : ".");
+    case "institution_linked":
+      return `Your id was linked to ${institution(c.institution)}: its records of you are part of this history from now on (consents you gave before do not cover them).`;
+    case "institution_unlinked":
+      return `${institution(c.institution)} was unlinked from your id: it adds no new records to this history.`;
     case "custodian_changed":
       return `${institution(c.from)} handed you over to ${institution(c.to)}, which keeps your records from now on (account ${short(c.by)}).`;
     case "recovery_approved": return `A guardian approved the recovery (${c.approvals} of ${c.threshold}).`;

@@ -1,0 +1,184 @@
+//! One patient, one identity across institutions (issue 15 §3), in the real pallet-contracts
+//! runtime: the patient's controller links a second hospital to the patient's id (the patient
+//! presented it there), which then keeps its records under it; only linked institutions and
+//! the custodian open records of a patient; a link is announced and can be undone; and linking
+//! widens no consent: a permit covers the records of the institutions that kept the patient's
+//! records when it was granted, while a deny covers every institution's.
+
+use custodia_tests::world::{commitment, id32, kind, record_id, World};
+use custodia_types::{
+    consents::{AccessCheck, ConsentQueries, Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
+    directory::{
+        Action, InstitutionKind, InstitutionLinked, InstitutionUnlinked, Role, Roles, MAX_LINKED_INSTITUTIONS,
+    },
+    records::VersionRef,
+    PatientId,
+};
+use directory::{DirectoryQueries, Error};
+use ink::primitives::AccountId;
+use records::Error as RecordsError;
+
+#[test]
+fn only_the_patients_controller_links_a_custodian_to_their_id() {
+    let mut w = World::new();
+    let (b, lab) = (w.institutions.hospital_b, w.institutions.lab);
+    for (patient, controller) in [(w.custodial_patient, w.cast.hospital_a), (w.keyed_patient, w.cast.patient_key)] {
+        let start = w.chain.snapshot();
+        for who in w.cast.all() {
+            w.chain.restore(&start);
+            let link = w.dir().link_institution(patient, b);
+            // The clerk acts for the custodial patient's institution as well.
+            let acts = who == controller || (controller == w.cast.hospital_a && who == w.cast.hospital_a_clerk);
+            if acts {
+                let outcome = w.chain.call(who, link);
+                assert_eq!(outcome.value, Ok(()), "{who:?}");
+                let linked = &outcome.events_of::<InstitutionLinked>()[0];
+                assert_eq!((linked.patient, linked.institution, linked.by), (patient, b, who));
+                assert_eq!(w.chain.query(who, w.dir().keepers(patient)), vec![w.institutions.hospital_a, b]);
+                assert!(w.chain.query(who, w.dir().keeps_patient(b, patient)));
+            } else {
+                assert_eq!(w.chain.call_refused(who, link), Err(Error::NotController), "{who:?}");
+            }
+        }
+        w.chain.restore(&start);
+        // Only a custodian, only once, never the custodian itself, never an unknown one.
+        let refusals = [
+            (lab, Error::NotACustodian),
+            (w.institutions.hospital_a, Error::AlreadyLinked),
+            (99, Error::UnknownInstitution),
+        ];
+        for (institution, error) in refusals {
+            let link = w.dir().link_institution(patient, institution);
+            assert_eq!(w.chain.call_refused(controller, link), Err(error), "{institution}");
+        }
+        assert_eq!(w.chain.call(controller, w.dir().link_institution(patient, b)).value, Ok(()));
+        let again = w.dir().link_institution(patient, b);
+        assert_eq!(w.chain.call_refused(controller, again), Err(Error::AlreadyLinked));
+        w.chain.restore(&start);
+    }
+    let unknown = w.dir().link_institution(PatientId::new(id32(0xEE)), b);
+    assert_eq!(w.chain.call_refused(w.cast.hospital_a, unknown), Err(Error::UnknownPatient));
+    assert_eq!(w.chain.query(w.cast.stranger, w.dir().keepers(PatientId::new(id32(0xEE)))), Vec::<u32>::new());
+}
+
+#[test]
+fn a_linked_institution_opens_records_until_the_link_is_undone() {
+    let mut w = World::new();
+    let (p, b) = (w.keyed_patient, w.institutions.hospital_b);
+    let open =
+        |w: &World, tag: u8| w.rec().commit(record_id(tag), p, commitment(u32::from(tag)), b"L".to_vec(), kind());
+    assert_eq!(w.chain.call_refused(w.cast.hospital_b, open(&w, 0x90)), Err(RecordsError::NotPatientKeeper));
+    let unknown = w.rec().commit(record_id(0x91), PatientId::new(id32(0xEE)), commitment(0x91), b"L".to_vec(), kind());
+    assert_eq!(w.chain.call_refused(w.cast.hospital_b, unknown), Err(RecordsError::UnknownPatient));
+    w.link_hospital_b(p);
+    assert_eq!(w.chain.call(w.cast.hospital_b, open(&w, 0x90)).value, Ok(1));
+
+    // Undone by the controller alone, announced; B opens no new record, its record stays.
+    for who in w.cast.all().into_iter().filter(|who| *who != w.cast.patient_key) {
+        let unlink = w.dir().unlink_institution(p, b);
+        assert_eq!(w.chain.call_refused(who, unlink), Err(Error::NotController), "{who:?}");
+    }
+    let outcome = w.chain.call(w.cast.patient_key, w.dir().unlink_institution(p, b));
+    assert_eq!(outcome.value, Ok(()));
+    let unlinked = &outcome.events_of::<InstitutionUnlinked>()[0];
+    assert_eq!((unlinked.patient, unlinked.institution, unlinked.by), (p, b, w.cast.patient_key));
+    let again = w.dir().unlink_institution(p, b);
+    assert_eq!(w.chain.call_refused(w.cast.patient_key, again), Err(Error::NotLinked));
+    assert_eq!(w.chain.call_refused(w.cast.hospital_b, open(&w, 0x92)), Err(RecordsError::NotPatientKeeper));
+    assert_eq!(w.chain.query(w.cast.stranger, w.rec().record(record_id(0x90))).expect("kept").head, 1);
+}
+
+#[test]
+fn a_patient_links_a_bounded_number_of_institutions() {
+    let mut w = World::new();
+    let p = w.keyed_patient;
+    let custodian = Roles::of(&[Role::Custodian]);
+    let mut ids = Vec::new();
+    for n in 0..=MAX_LINKED_INSTITUTIONS {
+        let operator = AccountId::from([0xB0 + n as u8; 32]);
+        w.chain.fund(operator);
+        ids.push(w.admit(operator, InstitutionKind::Clinic, custodian));
+    }
+    for (n, institution) in ids.iter().enumerate() {
+        let link = w.dir().link_institution(p, *institution);
+        if n < MAX_LINKED_INSTITUTIONS as usize {
+            assert_eq!(w.chain.call(w.cast.patient_key, link).value, Ok(()), "{n}");
+        } else {
+            assert_eq!(w.chain.call_refused(w.cast.patient_key, link), Err(Error::TooManyLinks));
+        }
+    }
+    // A removed institution no longer counts (nor is it a keeper).
+    assert_eq!(w.govern(Action::Remove { institution: ids[0] }), Ok(()));
+    let link = w.dir().link_institution(p, ids[MAX_LINKED_INSTITUTIONS as usize]);
+    assert_eq!(w.chain.call(w.cast.patient_key, link).value, Ok(()));
+    assert!(!w.chain.query(w.cast.stranger, w.dir().keepers(p)).contains(&ids[0]));
+}
+
+/// When the laboratory reads (the permits run from 0 for ever).
+const NOW: u64 = 1_700_000_000_000;
+
+/// Terms letting the laboratory read all of the keyed patient's records for treatment.
+fn lab_terms(w: &World, decision: Decision) -> Terms {
+    Terms {
+        patient: w.keyed_patient,
+        grantee: Grantee { institution: w.institutions.lab, account: None },
+        scope: Scope::AllRecords,
+        purposes: Purposes::of(&[Purpose::Treatment]),
+        decision,
+        valid_from: 0,
+        valid_until: u64::MAX,
+    }
+}
+
+fn lab_reads(w: &mut World, at: VersionRef, receipt: Option<u64>) -> Result<u64, Denial> {
+    let check = AccessCheck {
+        accessor: w.cast.lab,
+        patient: w.keyed_patient,
+        target: Target::Version(at),
+        purpose: Purpose::Treatment,
+        at: NOW,
+        receipt,
+    };
+    w.chain.query(w.cast.stranger, w.con().is_authorized(check))
+}
+
+#[test]
+fn linking_widens_no_consent_and_narrows_no_deny() {
+    let mut w = World::new();
+    let p = w.keyed_patient;
+    // A permit granted while only hospital A kept the patient's records.
+    let before = w.chain.call(w.cast.patient_key, w.con().grant(lab_terms(&w, Decision::Permit))).value.unwrap();
+    let a_version = {
+        let commit = w.rec().commit(record_id(0xA0), p, commitment(0xA0), b"L".to_vec(), kind());
+        assert_eq!(w.chain.call(w.cast.hospital_a, commit).value, Ok(1));
+        VersionRef { record: record_id(0xA0), version: 1 }
+    };
+    w.link_hospital_b(p);
+    let b_version = {
+        let commit = w.rec().commit(record_id(0xB0), p, commitment(0xB0), b"L".to_vec(), kind());
+        assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
+        VersionRef { record: record_id(0xB0), version: 1 }
+    };
+    // The earlier permit covers hospital A's records, not hospital B's: cited or searched.
+    assert_eq!(lab_reads(&mut w, a_version, Some(before)), Ok(before));
+    assert_eq!(lab_reads(&mut w, b_version, Some(before)), Err(Denial::OutOfScope(before)));
+    assert_eq!(lab_reads(&mut w, b_version, None), Err(Denial::OutOfScope(before)));
+    // The patient extends it by granting again: the new permit covers both.
+    let after = w.chain.call(w.cast.patient_key, w.con().grant(lab_terms(&w, Decision::Permit))).value.unwrap();
+    assert_eq!(lab_reads(&mut w, b_version, Some(after)), Ok(after));
+    assert_eq!(lab_reads(&mut w, b_version, None), Ok(after));
+    // A deny covers every institution's records, whenever it was granted.
+    let deny = w.chain.call(w.cast.patient_key, w.con().grant(lab_terms(&w, Decision::Deny))).value.unwrap();
+    assert_eq!(lab_reads(&mut w, b_version, Some(after)), Err(Denial::Denied(deny)));
+    assert_eq!(lab_reads(&mut w, a_version, None), Err(Denial::Denied(deny)));
+}
+
+#[test]
+fn a_hand_over_to_a_linked_institution_makes_it_the_custodian() {
+    let mut w = World::new();
+    let (a, b, p) = (w.institutions.hospital_a, w.institutions.hospital_b, w.keyed_patient);
+    w.link_hospital_b(p);
+    assert_eq!(w.govern(Action::HandOver { from: a, to: b }), Ok(()));
+    assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().hand_over_patients(a, vec![p])).value, Ok(1));
+    assert_eq!(w.chain.query(w.cast.stranger, w.dir().keepers(p)), vec![b]);
+}
