@@ -913,3 +913,46 @@ fn a_leaving_hospital_hands_its_patients_and_records_over() {
     assert_eq!(after.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&after.stderr).contains("NotCustodian"), "{after:?}");
 }
+
+#[test]
+fn a_patient_presents_her_id_at_a_second_hospital_whose_records_join_her_history() {
+    // Dave's hospital (#1) registered her and holds her first records; she holds her own key
+    // (Eve). At Ferdie's hospital (#2) she is another local patient (Abdul Koepp's bundle plays
+    // her record there), whose id derived there would be a stranger's.
+    let dir = common::deployed_with(&[("dave", "hospital", "custodian,accessor"), ("ferdie", "hospital", "custodian")]);
+    let s = dir.path();
+    let first = fhir_fixtures("bundles").join("hl7-r4__Bundle-father.json");
+    let imported = ok(s, &["fhir", "import", first.to_str().unwrap(), "--as", "dave"]);
+    let id = imported[0]["patient"].as_str().unwrap().to_string();
+    ok(s, &["patient", "offer", &id, "--to", "eve", "--as", "dave"]);
+    ok(s, &["patient", "accept", &id, "--as", "eve"]);
+    let local = "Patient/018f428e-34f6-4707-8009-5ad742f901e7";
+
+    // Ferdie's hospital cannot take her id on its own word: her key links it first.
+    let early = custodia(s, &["patient", "link-local", local, "--to", &id, "--as", "ferdie"]);
+    assert_eq!(early.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&early.stderr).contains("links it first"), "{early:?}");
+    let not_hers = custodia(s, &["patient", "link-institution", &id, "--institution", "2", "--as", "ferdie"]);
+    assert!(String::from_utf8_lossy(&not_hers.stderr).contains("NotController"), "{not_hers:?}");
+    let linked = ok(s, &["patient", "link-institution", &id, "--institution", "2", "--as", "eve"]);
+    assert_eq!(linked["events"][0]["name"], "InstitutionLinked");
+    ok(s, &["patient", "link-local", local, "--to", &id, "--as", "ferdie"]);
+
+    // Ferdie's records of her go under her one id.
+    let second = fhir_fixtures("bundles").join("smart-synthea__Abdul_Koepp_e925b0f3-8006-43f6-aa31-94bd215e55e7.json");
+    let imported = ok(s, &["fhir", "import", second.to_str().unwrap(), "--as", "ferdie"]);
+    assert_eq!(imported[0]["patient"], id.as_str(), "her id, not one derived at the second hospital");
+    assert_eq!(imported[0]["registered_patient"], false);
+    let shown = ok(s, &["patient", "show", &id]);
+    assert_eq!(shown["keepers"], serde_json::json!([1, 2]));
+    assert!(shown["controller"].as_str().unwrap().starts_with("patient key"), "{shown}");
+    // Both hospitals' versions check against the chain.
+    for bundle in [&first, &second] {
+        let verified = ok(s, &["fhir", "verify", bundle.to_str().unwrap()]);
+        assert!(verified[0]["resources"].as_array().unwrap().iter().all(|v| v["verification"] == "Match"));
+    }
+    // Her key undoes the link: Ferdie's hospital opens no new record under her id.
+    let unlinked = ok(s, &["patient", "unlink-institution", &id, "--institution", "2", "--as", "eve"]);
+    assert_eq!(unlinked["events"][0]["name"], "InstitutionUnlinked");
+    assert_eq!(ok(s, &["patient", "show", &id])["keepers"], serde_json::json!([1]));
+}

@@ -72,7 +72,13 @@ pub struct Pseudonyms {
     secret: zeroize::Zeroizing<[u8; 32]>,
     scheme: PseudonymScheme,
     source: String,
+    /// Patients known under an id they presented instead of the derived one, by (source
+    /// system, local id): see [`Pseudonyms::with_links`].
+    links: std::sync::Arc<PatientLinks>,
 }
+
+/// Local patients linked to the Custodia id they presented, by (source system, local id).
+pub type PatientLinks = std::collections::BTreeMap<(String, String), PatientId>;
 
 impl std::fmt::Debug for Pseudonyms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,13 +94,25 @@ impl Pseudonyms {
 
     /// Pseudonyms derived with `secret` under `scheme`, for [`LOCAL_SOURCE`].
     pub fn with_scheme(secret: [u8; 32], scheme: PseudonymScheme) -> Self {
-        Self { secret: zeroize::Zeroizing::new(secret), scheme, source: LOCAL_SOURCE.to_string() }
+        Self {
+            secret: zeroize::Zeroizing::new(secret),
+            scheme,
+            source: LOCAL_SOURCE.to_string(),
+            links: std::sync::Arc::default(),
+        }
     }
 
     /// The same secret and scheme, for the local ids of source system `source` (its base
     /// URL, e.g. `https://ehr.example/fhir`). Under V1 the source changes nothing.
     pub fn for_source(&self, source: &str) -> Self {
         Self { source: source.to_string(), ..self.clone() }
+    }
+
+    /// The same pseudonyms, except for the patients in `links`, who are known under the id
+    /// they presented (their Custodia id from another institution) instead of one derived here:
+    /// one patient, one identity across institutions.
+    pub fn with_links(self, links: PatientLinks) -> Self {
+        Self { links: std::sync::Arc::new(links), ..self }
     }
 
     /// A new random secret.
@@ -161,9 +179,12 @@ impl Pseudonyms {
     }
 
     /// The on-chain id of a patient known in this source system as `local_id` (an MRN,
-    /// `Patient/1`).
+    /// `Patient/1`): the id they presented if they are linked, else the one derived here.
     pub fn patient(&self, local_id: &str) -> PatientId {
-        PatientId::new(self.derive("custodia/patient", local_id))
+        match self.links.get(&(self.source.clone(), local_id.to_string())) {
+            Some(linked) => *linked,
+            None => PatientId::new(self.derive("custodia/patient", local_id)),
+        }
     }
 
     /// The on-chain id of a record known in this source system as `local_id`

@@ -23,6 +23,8 @@
 //! - [`explorer`]: the patient explorer: a page and a read-only JSON API from which a patient
 //!   sees every version, consent, access and change of control about them, checking each
 //!   access's inclusion proof in the browser; and auditors an institution's accesses;
+//! - [`patient_links`]: local patients known under the Custodia id they presented elsewhere
+//!   (one identity across institutions);
 //! - [`restore`]: a store restored from a backup brought in line with the chain
 //!   ([`Store::backup`], [`Store::restore`]).
 //!
@@ -41,6 +43,7 @@ pub mod fhir_server;
 pub mod gateway;
 pub mod index;
 pub mod outbox;
+pub mod patient_links;
 pub mod restore;
 pub mod salts;
 pub mod server_verify;

@@ -45,6 +45,7 @@ impl Store {
         crate::index::create_tables(&tx)?;
         crate::fhir_import::create_tables(&tx)?;
         crate::sync::create_tables(&tx)?;
+        crate::patient_links::create_tables(&tx)?;
         crate::explorer::index::create_tables(&tx)?;
         tx.commit()?;
         Ok(Self { db })
@@ -123,6 +124,7 @@ fn copy_tables(from: &ReadTransaction, to: &WriteTransaction) -> Result<()> {
     crate::outbox::copy_tables(from, to)?;
     crate::index::copy_tables(from, to)?;
     crate::fhir_import::copy_tables(from, to)?;
+    crate::patient_links::copy_tables(from, to)?;
     crate::sync::copy_tables(from, to)
 }
 

@@ -291,7 +291,8 @@ async fn a_patient_vetoes_a_custodians_recovery_with_no_institutions_help() {
 /// `scripts/chain/decode-events.mjs --require-all` (run after the e2e suites) proves each one
 /// decodes with `@polkadot/api-contract`: the governance and control events the other
 /// scenarios do not reach (a batch grant, an account removed, an operator changed, a proposal
-/// cancelled, roles and admins changed, a hand-over and the institution removed after it, recovery parameters, a patient's guardians and
+/// cancelled, roles and admins changed, an institution linked to a patient's id and unlinked, a
+/// hand-over and the institution removed after it, recovery parameters, a patient's guardians and
 /// their approval, a contract's code changed and a dependent that stopped answering detached).
 #[tokio::test(flavor = "current_thread")]
 async fn every_event_type_reaches_the_chain() {
@@ -339,6 +340,11 @@ async fn every_event_type_reaches_the_chain() {
     // RolesChanged, InstitutionRemoved, AdminsChanged, RecoveryParamsChanged.
     let both = Roles::of(&[Role::Custodian, Role::Accessor]);
     govern(&f.client, cast, Action::SetRoles { institution: f.hospital_b, roles: both }).await.unwrap();
+    // InstitutionLinked and InstitutionUnlinked: hospital A, the patient's custodial
+    // controller, links hospital B (now a custodian) to the patient's id, and undoes it.
+    dir.link_institution(f.patient, f.hospital_b).submit(&cast.hospital_a).await.unwrap();
+    assert_eq!(dir.keepers(f.patient).query().await.unwrap(), vec![f.hospital_a, f.hospital_b]);
+    dir.unlink_institution(f.patient, f.hospital_b).submit(&cast.hospital_a).await.unwrap();
     // HandOverApproved and CustodianChanged: hospital B, leaving, hands its patient to A first.
     let leaving_patient = f.pseudonyms.patient("Patient/leaving");
     dir.register_patient(leaving_patient).submit(&cast.hospital_b).await.unwrap();

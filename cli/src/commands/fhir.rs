@@ -7,7 +7,7 @@ use crate::{
 };
 use clap::Subcommand;
 use custodia_client::types::records::VersionRef;
-use custodia_services::{index::Index, outbox::Outbox, Error, Result};
+use custodia_services::{index::Index, outbox::Outbox, patient_links::Links, Error, Result};
 use serde_json::json;
 use std::{path::PathBuf, process::ExitCode};
 
@@ -148,8 +148,8 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
     use custodia_services::fhir_import::{FhirImport, ImportStage};
     let out = Out { json: ctx.global.json };
     let client = ctx.client().await?;
-    let pseudonyms = ctx.pseudonyms()?;
     let store = ctx.store(&client)?;
+    let pseudonyms = Links::new(&store).apply(ctx.pseudonyms()?)?;
     let fhir = FhirImport::new(&client, &store, &pseudonyms);
     match command {
         FhirCommand::Import { paths } => {

@@ -10,6 +10,7 @@ use custodia_client::Backend;
 use custodia_services::{
     fhir_server::{FhirServer, Retry},
     gateway::{config::Config, Gateway},
+    patient_links::Links,
     sync::{FollowOptions, Follower, Heads},
     Error, Result,
 };
@@ -35,7 +36,7 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<ExitCode> {
         }
     }
     let store = ctx.store(&client)?;
-    let pseudonyms = ctx.pseudonyms()?;
+    let pseudonyms = Links::new(&store).apply(ctx.pseudonyms()?)?;
     let server = FhirServer::new(&config.upstream, Retry::default());
     // The gateway is the one process committing this server's records: the newest version of
     // each is read from the store, not asked of the chain.

@@ -1,13 +1,18 @@
 //! `custodia patient`: control of a patient's identity, by the patient's key, the custodian
-//! and the patient's guardians.
+//! and the patient's guardians; and one identity across institutions (links).
 
 use crate::{
     context::Context,
     output::{self, hex32, Out},
 };
 use clap::Subcommand;
-use custodia_client::{keys::ss58, types::directory::RecoveryPolicy, Backend};
-use custodia_services::{Error, Result};
+use custodia_client::{
+    keys::ss58,
+    types::{directory::RecoveryPolicy, PatientId},
+    verify::{parse_hash, LOCAL_SOURCE},
+    Backend,
+};
+use custodia_services::{patient_links::Links, Error, Result};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -67,6 +72,34 @@ pub enum PatientCommand {
     Cancel { patient: String },
     /// Carry out a recovery whose delay passed unvetoed (anyone).
     Complete { patient: String },
+    /// Link a custodian to the patient's id, where the patient presented it (the patient's
+    /// controller): it keeps its records of them under that id from then on. Consents given
+    /// before do not cover its records.
+    LinkInstitution {
+        patient: String,
+        #[arg(long)]
+        institution: u32,
+    },
+    /// Undo a link (the patient's controller): the institution opens no new record under the id.
+    UnlinkInstitution {
+        patient: String,
+        #[arg(long)]
+        institution: u32,
+    },
+    /// Record that a local patient here is the patient who presented Custodia id `--to` (an
+    /// account of this institution, once the patient's controller linked it): their records
+    /// here are committed under that id, in this store only (no local id goes on chain).
+    LinkLocal {
+        /// The local id as the FHIR server or files name the patient (`Patient/123`).
+        local_id: String,
+        /// The id the patient presented (0x-hex).
+        #[arg(long)]
+        to: String,
+        /// The source system the local id belongs to (a FHIR server's base URL); default: this
+        /// institution's own (files with relative references, CLI arguments).
+        #[arg(long)]
+        source: Option<String>,
+    },
 }
 
 pub async fn run(ctx: &Context, command: PatientCommand) -> Result<ExitCode> {
@@ -84,6 +117,7 @@ pub async fn run(ctx: &Context, command: PatientCommand) -> Result<ExitCode> {
             let policy = dir.recovery_policy(id).query().await?;
             let params = dir.recovery_params().query().await?;
             let pending = dir.recovery(id).query().await?;
+            let keepers = dir.keepers(id).query().await?;
             let now = client.backend().now().await?;
             let custodian_may = policy.custodial || params.custodial_fallback_required;
             let mut text = format!(
@@ -96,6 +130,8 @@ pub async fn run(ctx: &Context, command: PatientCommand) -> Result<ExitCode> {
                 policy.threshold,
                 days(params.delay_ms),
             );
+            let keeping = keepers.iter().map(|k| format!("#{k}")).collect::<Vec<_>>().join(", ");
+            text.push_str(&format!("\n  records kept by: {keeping}"));
             let pending_json = pending.as_ref().map(|r| {
                 let state = match r.executable_at {
                     None => format!("waiting for guardians ({} of {})", r.approvals.len(), policy.threshold),
@@ -118,7 +154,8 @@ pub async fn run(ctx: &Context, command: PatientCommand) -> Result<ExitCode> {
                 json!({"patient": hex32(id.as_bytes()), "controller": output::controller(&info.controller),
                        "custodian": info.custodian, "custodian_may_recover": custodian_may,
                        "guardians": policy.guardians.iter().map(ss58).collect::<Vec<_>>(),
-                       "threshold": policy.threshold, "delay_ms": params.delay_ms, "pending": pending_json}),
+                       "threshold": policy.threshold, "delay_ms": params.delay_ms, "pending": pending_json,
+                       "keepers": keepers}),
             );
         }
         Offer { patient, to } => {
@@ -169,6 +206,25 @@ pub async fn run(ctx: &Context, command: PatientCommand) -> Result<ExitCode> {
         Complete { patient } => {
             let done = dir.complete_recovery(ctx.patient(&patient)?).submit(&ctx.signer()?).await?;
             out.submitted("recovery carried out", &done, json!(null));
+        }
+        LinkInstitution { patient, institution } => {
+            let done = dir.link_institution(ctx.patient(&patient)?, institution).submit(&ctx.signer()?).await?;
+            out.submitted(&format!("institution #{institution} linked"), &done, json!(null));
+        }
+        UnlinkInstitution { patient, institution } => {
+            let done = dir.unlink_institution(ctx.patient(&patient)?, institution).submit(&ctx.signer()?).await?;
+            out.submitted(&format!("institution #{institution} unlinked"), &done, json!(null));
+        }
+        LinkLocal { local_id, to, source } => {
+            let presented = PatientId::new(parse_hash(&to)?);
+            let store = ctx.store(&client)?;
+            let source = source.as_deref().unwrap_or(LOCAL_SOURCE);
+            let pseudonyms = ctx.pseudonyms()?;
+            Links::new(&store).link(&client, &ctx.signer()?, &pseudonyms, (source, &local_id), presented).await?;
+            out.show(
+                format!("{local_id} is patient {} here from now on", hex32(presented.as_bytes())),
+                json!({"patient": hex32(presented.as_bytes()), "source": source}),
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 use crate::{context::Context, output::Out};
 use custodia_services::{
     fhir_server::{FhirServer, Retry},
+    patient_links::Links,
     sync::{FollowOptions, Follower, Heads, SyncReport, SyncStage},
     Result,
 };
@@ -61,8 +62,8 @@ fn status(report: &SyncReport) -> String {
 pub async fn run(ctx: &Context, args: SyncArgs) -> Result<ExitCode> {
     let out = Out { json: ctx.global.json };
     let client = ctx.client().await?;
-    let pseudonyms = ctx.pseudonyms()?;
     let store = ctx.store(&client)?;
+    let pseudonyms = Links::new(&store).apply(ctx.pseudonyms()?)?;
     let retry = Retry { attempts: args.retries.max(1), ..Retry::default() };
     let server = FhirServer::new(&args.server, retry);
     let heads = if args.heads_from_store { Heads::Store } else { Heads::Chain };
