@@ -471,7 +471,8 @@ mod consents {
                 if receipt.decision == Decision::Deny {
                     return Err(Denial::OutOfScope(id));
                 }
-                return match self.judge_permit(id, receipt, check, &member, facts) {
+                let verdict = Self::judge(id, receipt, check, &member, facts);
+                return match verdict.or_else(|| self.uncovered_keeper(id, facts, cache)) {
                     None => Ok(id),
                     Some(denial) => Err(denial),
                 };
@@ -497,7 +498,8 @@ mod consents {
                 if receipt.decision == Decision::Deny {
                     continue;
                 }
-                match self.judge_permit(id, &receipt, check, member, facts) {
+                let verdict = Self::judge(id, &receipt, check, member, facts);
+                match verdict.or_else(|| self.uncovered_keeper(id, facts, cache)) {
                     None => return Ok(id),
                     Some(denial) if rank(&denial) > rank(&best) => best = denial,
                     Some(_) => {}
@@ -506,25 +508,31 @@ mod consents {
             Err(best)
         }
 
-        /// Why permit `id` does not authorise `check`, or `None` if it does: [`Self::judge`],
-        /// and the version read must be of a record opened by an institution that kept the
-        /// patient's records when the permit was granted (a query names no version; a permit
-        /// granted before keepers were recorded covers every custodian's records). A deny is
-        /// judged without this: linking an institution never narrows a deny.
-        fn judge_permit(
+        /// `OutOfScope` if permit `id`, which [`Self::judge`] let through, does not cover the
+        /// institution that opened the version read: it did not keep the patient's records
+        /// when the permit was granted (a query names no version; a permit granted before
+        /// keepers were recorded covers every custodian's records). A deny is judged without
+        /// this: linking an institution never narrows a deny. A permit's keepers are read once
+        /// per batch.
+        fn uncovered_keeper(
             &self,
             id: ReceiptId,
-            receipt: &Receipt,
-            check: &AccessCheck,
-            member: &Membership,
             facts: Option<&VersionFacts>,
+            cache: &mut BatchCache,
         ) -> Option<Denial> {
-            Self::judge(id, receipt, check, member, facts).or_else(|| {
-                let keeper = facts.map(|facts| facts.custodian);
-                let covered = keeper
-                    .is_none_or(|keeper| self.receipt_keepers.get(id).is_none_or(|keepers| keepers.contains(&keeper)));
-                (!covered).then_some(Denial::OutOfScope(id))
-            })
+            let keeper = facts?.custodian;
+            let at = match cache.keepers.iter().position(|(cached, _)| *cached == id) {
+                Some(at) => at,
+                None => {
+                    cache.keepers.push((id, self.receipt_keepers.get(id)));
+                    cache.keepers.len().saturating_sub(1)
+                }
+            };
+            let covered = cache
+                .keepers
+                .get(at)
+                .is_none_or(|(_, keepers)| keepers.as_ref().is_none_or(|keepers| keepers.contains(&keeper)));
+            (!covered).then_some(Denial::OutOfScope(id))
         }
 
         /// Where a cited receipt is in the batch's cache (read once per batch), or `None` if
@@ -593,6 +601,8 @@ mod consents {
     #[derive(Default)]
     struct BatchCache {
         receipts: Vec<(ReceiptId, Receipt)>,
+        /// Permits' keepers (`None`: granted before keepers were recorded).
+        keepers: Vec<(ReceiptId, Option<Vec<InstitutionId>>)>,
         denies: Vec<(PatientId, Vec<(ReceiptId, Receipt)>)>,
         heap: usize,
     }

@@ -62,12 +62,13 @@ mod directory {
             AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, CodeChanged, ControlChanged,
             ControlOffered, Controller, CustodianChanged, DependentAttached, DependentDetached, DirectoryQueries,
             Governed, GovernedError, HandOverApproved, Institution, InstitutionAdmitted, InstitutionLinked,
-            InstitutionRemoved, InstitutionUnlinked, Lookup, Membership, MembershipCache, OperatorChanged, PatientInfo,
-            PatientRegistered, Proposal, ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted,
-            ProposalStatus, Recovery, RecoveryApproved, RecoveryEnded, RecoveryOutcome, RecoveryParams,
-            RecoveryParamsChanged, RecoveryPolicy, RecoveryPolicyChanged, RecoveryRequested, RecoveryRoute, Role,
-            Roles, RolesChanged, MAX_ADMINS, MAX_CUSTODIAL_RECOVERIES, MAX_DEPENDENTS, MAX_GUARDIANS,
-            MAX_HAND_OVER_BATCH, MAX_LINKED_INSTITUTIONS, MAX_RECOVERY_DELAY_MS, MAX_SUCCESSION, MIN_RECOVERY_DELAY_MS,
+            InstitutionRemoved, InstitutionUnlinked, KeeperLookup, Lookup, Membership, MembershipCache,
+            OperatorChanged, PatientInfo, PatientRegistered, Proposal, ProposalApproved, ProposalCancelled,
+            ProposalCreated, ProposalExecuted, ProposalStatus, Recovery, RecoveryApproved, RecoveryEnded,
+            RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy, RecoveryPolicyChanged,
+            RecoveryRequested, RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS, MAX_CUSTODIAL_RECOVERIES,
+            MAX_DEPENDENTS, MAX_GUARDIANS, MAX_HAND_OVER_BATCH, MAX_LINKED_INSTITUTIONS, MAX_RECOVERY_DELAY_MS,
+            MAX_SUCCESSION, MIN_RECOVERY_DELAY_MS,
         },
         InstitutionId, PatientId,
     };
@@ -78,6 +79,7 @@ mod directory {
     enum Forget {
         Account(AccountId),
         Institution(InstitutionId),
+        Keeper(PatientId, InstitutionId),
     }
 
     /// The admin set and its threshold.
@@ -551,6 +553,7 @@ mod directory {
             self.institutions.insert(from, &leaving);
             self.institutions.insert(to, &successor);
             for (patient, mut info) in moving {
+                self.tell_dependents(Forget::Keeper(patient, from))?;
                 info.custodian = to;
                 if let Some(mut linked) = self.linked.get(patient) {
                     if linked.contains(&to) {
@@ -657,6 +660,7 @@ mod directory {
             }
             linked.retain(|other| *other != institution);
             self.linked.insert(patient, &linked);
+            self.tell_dependents(Forget::Keeper(patient, institution))?;
             self.env().emit_event(InstitutionUnlinked { patient, institution, by: caller });
             Ok(())
         }
@@ -1239,6 +1243,7 @@ mod directory {
                 let told = match forget {
                     Forget::Account(account) => cache.call_mut().forget_account(account).try_invoke(),
                     Forget::Institution(id) => cache.call_mut().forget_institution(id).try_invoke(),
+                    Forget::Keeper(patient, id) => cache.call_mut().forget_keeper(patient, id).try_invoke(),
                 };
                 if !matches!(told, Ok(Ok(Ok(())))) {
                     return Err(Error::DependentUnavailable);
@@ -1434,6 +1439,14 @@ mod directory {
                 info.custodian == institution
                     || self.linked.get(patient).is_some_and(|linked| linked.contains(&institution))
             })
+        }
+
+        #[ink(message)]
+        fn lookup_keeper(&self, institution: InstitutionId, patient: PatientId) -> KeeperLookup {
+            KeeperLookup {
+                keeps: self.keeps_patient(institution, patient),
+                cacheable: self.dependents().contains(&self.env().caller()),
+            }
         }
 
         #[ink(message)]

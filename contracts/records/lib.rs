@@ -86,6 +86,9 @@ mod records {
         cached_members: Mapping<AccountId, InstitutionId>,
         /// Cache of an institution's roles, under the same rule.
         cached_roles: Mapping<InstitutionId, Roles>,
+        /// Institutions the directory confirmed as keeping a patient's records, by (patient,
+        /// institution); the directory makes it forget one that stops (`forget_keeper`).
+        cached_keepers: Mapping<(PatientId, InstitutionId), ()>,
     }
 
     /// Why a records call was refused.
@@ -167,6 +170,7 @@ mod records {
                 commitments: Mapping::new(),
                 cached_members: Mapping::new(),
                 cached_roles: Mapping::new(),
+                cached_keepers: Mapping::new(),
             }
         }
 
@@ -504,20 +508,25 @@ mod records {
 
         /// A record of a patient is opened only by an institution that keeps the patient's
         /// records: their custodian, or one the patient's controller linked (the directory's
-        /// `keeps_patient`, asked at most once per patient and call: `opening` holds the
-        /// patients it allowed already). Linking can be undone, so the answer is not cached.
+        /// `lookup_keeper`; cached, like memberships, if this registry is attached and so told
+        /// to forget when the institution stops keeping them; asked at most once per patient
+        /// and call otherwise: `opening` holds the patients allowed in this call).
         fn ensure_keeper(
-            &self,
+            &mut self,
             custodian: InstitutionId,
             patient: PatientId,
             opening: &mut Vec<PatientId>,
         ) -> Result<()> {
-            if opening.contains(&patient) {
+            if opening.contains(&patient) || self.cached_keepers.contains((patient, custodian)) {
                 return Ok(());
             }
-            if !Self::answer(self.directory_ref().call().keeps_patient(custodian, patient).try_invoke())? {
+            let lookup = Self::answer(self.directory_ref().call().lookup_keeper(custodian, patient).try_invoke())?;
+            if !lookup.keeps {
                 let registered = Self::answer(self.directory_ref().call().patient(patient).try_invoke())?;
                 return Err(if registered.is_none() { Error::UnknownPatient } else { Error::NotPatientKeeper });
+            }
+            if lookup.cacheable {
+                self.cached_keepers.insert((patient, custodian), &());
             }
             opening.push(patient);
             Ok(())
@@ -602,6 +611,17 @@ mod records {
         fn forget_institution(&mut self, institution: InstitutionId) -> core::result::Result<(), ForgetError> {
             self.ensure_directory()?;
             self.cached_roles.remove(institution);
+            Ok(())
+        }
+
+        #[ink(message)]
+        fn forget_keeper(
+            &mut self,
+            patient: PatientId,
+            institution: InstitutionId,
+        ) -> core::result::Result<(), ForgetError> {
+            self.ensure_directory()?;
+            self.cached_keepers.remove((patient, institution));
             Ok(())
         }
     }

@@ -355,6 +355,17 @@ pub struct Lookup {
     pub cacheable: bool,
 }
 
+/// What the directory answers a dependent registry about who keeps a patient's records.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct KeeperLookup {
+    /// True if the institution keeps the patient's records (`keeps_patient`).
+    pub keeps: bool,
+    /// True if the asking contract is attached, so that it will be told when the institution
+    /// stops keeping them (an unlink, a hand-over) and may therefore cache a `true`.
+    pub cacheable: bool,
+}
+
 /// Why a dependent refused to forget.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]
@@ -394,6 +405,11 @@ pub trait MembershipCache {
     /// Drops what the registry cached about `institution`'s roles (changed or removed).
     #[ink(message)]
     fn forget_institution(&mut self, institution: InstitutionId) -> Result<(), ForgetError>;
+
+    /// Drops what the registry cached about `institution` keeping `patient`'s records (the
+    /// patient's controller unlinked it, or the patient was handed over from it).
+    #[ink(message)]
+    fn forget_keeper(&mut self, patient: PatientId, institution: InstitutionId) -> Result<(), ForgetError>;
 }
 
 /// The directory's interface for other contracts and for the client.
@@ -443,6 +459,10 @@ pub trait DirectoryQueries {
     /// custodian, or the patient's controller linked it.
     #[ink(message)]
     fn keeps_patient(&self, institution: InstitutionId, patient: PatientId) -> bool;
+
+    /// `keeps_patient` for a dependent registry, saying whether it may cache the answer.
+    #[ink(message)]
+    fn lookup_keeper(&self, institution: InstitutionId, patient: PatientId) -> KeeperLookup;
 }
 
 /// Emitted when an admin proposes a change to the directory.

@@ -314,3 +314,18 @@ fn governance_replaces_a_lost_operator_with_the_accounts_consent() {
     assert_eq!((changed.old, changed.new, changed.by), (w.cast.hospital_a_clerk, newcomer, newcomer));
     assert_eq!(w.chain.query(newcomer, w.dir().institution(a)).expect("admitted").operator, newcomer);
 }
+
+#[test]
+fn the_leaving_custodian_opens_no_new_record_of_a_patient_it_handed_over() {
+    let mut w = World::new();
+    let (a, p) = (w.institutions.hospital_a, w.keyed_patient);
+    let open =
+        |w: &World, tag: u8| w.rec().commit(record_id(tag), p, commitment(u32::from(tag)), b"L".to_vec(), kind());
+    // Hospital A opens a record of the patient (the records registry caches that A keeps them).
+    assert_eq!(w.chain.call(w.cast.hospital_a, open(&w, 0xC1)).value, Ok(1));
+    approve_hand_over(&mut w);
+    assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().hand_over_patients(a, vec![p])).value, Ok(1));
+    // The hand-over made the registry forget: A no longer opens records of the patient; B does.
+    assert_eq!(w.chain.call_refused(w.cast.hospital_a, open(&w, 0xC2)), Err(RecordsError::NotPatientKeeper));
+    assert_eq!(w.chain.call(w.cast.hospital_b, open(&w, 0xC2)).value, Ok(1));
+}
