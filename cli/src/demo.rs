@@ -17,9 +17,9 @@ use custodia_client::{
     types::{
         access_log::{Authorization, BreakGlassReason, LogHead},
         consents::{Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
-        directory::{Action, InstitutionKind, Role, Roles},
+        directory::{Action, InstitutionKind, RecoveryPolicy, Role, Roles},
         records::{ErasureReason, Supersedence, Verification, VersionRef},
-        InstitutionId, PatientId,
+        CodeId, InstitutionId, PatientId,
     },
     verify::{commitment, new_salt, opaque_locator, Pseudonyms},
     Backend, Client, Finality, NodeBackend, Signer,
@@ -458,6 +458,8 @@ pub async fn story<B: Backend>(
     )
     .await?;
 
+    let glucose = patient_control_chapter(&mut s, &cast, hospital_b, patient, &pseudonyms).await?;
+
     match fhir_server {
         Some(url) => fhir_server_chapter(&mut s, &store, url, &cast.hospital_a, &cast.lab).await?,
         None => {
@@ -476,8 +478,9 @@ pub async fn story<B: Backend>(
             .into_iter()
             .map(|(id, name)| (id, name.to_string()))
             .collect(),
-        codes: [(format!("0x{}", hex::encode(kind.as_bytes())), "a haemoglobin blood test (LOINC 718-7)".to_string())]
+        codes: [(kind, "a haemoglobin blood test (LOINC 718-7)"), (glucose, "a glucose test (LOINC 2345-7)")]
             .into_iter()
+            .map(|(code, name)| (format!("0x{}", hex::encode(code.as_bytes())), name.to_string()))
             .collect(),
     };
     if s.out.json {
@@ -500,6 +503,100 @@ pub async fn story<B: Backend>(
         crate::say!("Directory {}.", ss58(&client.deployment().directory.address));
     }
     Ok(Told { client, patient, other_patient, names })
+}
+
+/// The patient takes her own key, names guardians, presents her id at Hospital B (whose
+/// records join her history), vetoes her custodian's attempt to take control back, and, her
+/// key lost, her guardians request control for her new key: due after the network's delay
+/// (seven days; `tests/tests/recovery.rs` completes one with the sandbox's clock). Returns the
+/// kind code of Hospital B's record.
+async fn patient_control_chapter<B: Backend>(
+    s: &mut Story<'_, B>,
+    cast: &Cast,
+    hospital_b: InstitutionId,
+    patient: PatientId,
+    pseudonyms: &Pseudonyms,
+) -> Result<CodeId> {
+    let client = s.client;
+    let dir = client.directory();
+    let key = Signer::from_uri("//Custodia//Patient")?;
+    let new_key = Signer::from_uri("//Custodia//Patient//NewKey")?;
+    let guardians = [Signer::from_uri("//Custodia//Guardian1")?, Signer::from_uri("//Custodia//Guardian2")?];
+    for signer in [&key, &guardians[0], &guardians[1]] {
+        client.backend().fund(&cast.admins[0], signer.account(), 1_000_000_000_000_000).await?;
+    }
+    dir.offer_control(patient, key.account()).submit(&cast.hospital_a).await?;
+    let done = dir.accept_control(patient).submit(&key).await?;
+    s.done(
+        "Patient",
+        "takes her own key: Hospital A offered control, her key accepts",
+        &done,
+        format!("controller: her key {}; Hospital A stays her custodian (the fallback)", short(key.account().as_ref())),
+    )
+    .await?;
+    let policy =
+        RecoveryPolicy { custodial: true, guardians: guardians.iter().map(Signer::account).collect(), threshold: 2 };
+    let done = dir.set_recovery_policy(patient, policy).submit(&key).await?;
+    s.done(
+        "Patient",
+        "names two guardians (her sister, her GP), both needed to recover her identity",
+        &done,
+        "2 of 2".into(),
+    )
+    .await?;
+
+    // One identity across institutions.
+    let done = dir.link_institution(patient, hospital_b).submit(&key).await?;
+    s.done(
+        "Patient",
+        "presents her id at Hospital B; her key links Hospital B to it",
+        &done,
+        "announced; consents she gave before do not cover Hospital B's records".into(),
+    )
+    .await?;
+    let record = pseudonyms.for_source("https://hospital-b.example/fhir").record("Observation/glucose-3");
+    let kind = pseudonyms.code("http://loinc.org|2345-7");
+    let done = client
+        .records()
+        .commit(record, patient, commitment(&new_salt(), V1), opaque_locator(record, "1"), kind)
+        .submit(&cast.hospital_b)
+        .await?;
+    let keepers = dir.keepers(patient).query().await?;
+    expect(keepers.contains(&hospital_b), "Hospital B among the patient's keepers")?;
+    s.done(
+        "Hospital B",
+        "commits a result of hers under the id she presented: her history is one",
+        &done,
+        format!("record {} v1; her records are kept by institutions {keepers:?}", short(record.as_bytes())),
+    )
+    .await?;
+
+    // A custodian cannot take control back on its own.
+    let done = dir.request_recovery(patient, None).submit(&cast.hospital_a).await?;
+    s.done(
+        "Hospital A",
+        "requests control of her identity back (a recovery)",
+        &done,
+        "announced at once; due only after 7 days, and her key can stop it".into(),
+    )
+    .await?;
+    let done = dir.veto_recovery(patient).submit(&key).await?;
+    expect(dir.recovery(patient).query().await?.is_none(), "no recovery pending after the veto")?;
+    s.done("Patient", "vetoes it with her key", &done, "ended; she keeps control".into()).await?;
+
+    // Her key lost: her guardians step in, under the same delay and veto.
+    dir.request_recovery(patient, Some(new_key.account())).submit(&guardians[0]).await?;
+    let done = dir.approve_recovery(patient).submit(&guardians[1]).await?;
+    let pending = dir.recovery(patient).query().await?;
+    let due = pending.and_then(|r| r.executable_at).ok_or_else(|| Error::Input("demo: expected a due time".into()))?;
+    s.done(
+        "Guardians",
+        "her key is lost: one guardian requests control for her new key, the other approves",
+        &done,
+        format!("2 of 2; due at {} (7 days), unless her old key vetoes it first", clock(due)),
+    )
+    .await?;
+    Ok(kind)
 }
 
 /// A clinician's system writes to the hospital's FHIR server; the hospital's sync follower

@@ -48,14 +48,17 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
     );
 
     let versions = texts(&page["versions"]);
-    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert_eq!(versions.len(), 3, "both hospitals' versions in one history: {versions:?}");
+    // Hospital B's, committed under the id she presented there.
+    let joined = &versions[0];
+    assert!(joined.contains("Hospital B") && joined.contains("a glucose test"), "{joined}");
     assert!(
-        versions.iter().all(|v| v.contains("a haemoglobin blood test") && v.contains("Hospital A")),
+        versions[1..].iter().all(|v| v.contains("a haemoglobin blood test") && v.contains("Hospital A")),
         "{versions:?}"
     );
-    let newest = &versions[0];
+    let newest = &versions[1];
     assert!(newest.contains("version 2") && newest.contains("amends version 1"), "{newest}");
-    let erased = &versions[1];
+    let erased = &versions[2];
     assert!(
         erased.contains("Erased.") && erased.contains("because you asked for it to be deleted"),
         "the tombstone: {erased}"
@@ -72,7 +75,14 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
         "granted and revoked: {consents:?}"
     );
     let control = texts(&page["control"]);
-    assert!(control.iter().any(|c| c.contains("Hospital A (institution 1) registered you")), "{control:?}");
+    for expected in [
+        "Hospital A (institution 1) registered you",
+        "Your id was linked to Hospital B (institution 2)",
+        "The recovery request was stopped by you (veto)",
+        "Your guardians asked to move control to your own key",
+    ] {
+        assert!(control.iter().any(|c| c.contains(expected)), "{expected:?} not in {control:?}");
+    }
 
     assert_eq!(page["axe"], serde_json::json!([]), "WCAG 2.1 AA violations: {:#}", page["axe"]);
     let keyboard = page["keyboard"].as_array().unwrap();
