@@ -646,7 +646,12 @@ fn refused_versions_set_aside(mode: &[&str]) {
         serde_json::to_vec(&json!({"resourceType": "Bundle", "type": "collection", "entry": entries})).unwrap(),
     )
     .unwrap();
-    assert_eq!(ok(s, &["fhir", "import", file.to_str().unwrap(), "--as", "ferdie"])[0]["committed"], 2);
+    let imported = ok(s, &["fhir", "import", file.to_str().unwrap(), "--as", "ferdie"]);
+    assert_eq!(imported[0]["committed"], 2);
+    // The patient is Ferdie's; Ferdie's hospital, their controller, links Dave's to their id
+    // (they are treated at both), so that Dave's records of them may be opened.
+    let patient = imported[0]["patient"].as_str().unwrap();
+    ok(s, &["patient", "link-institution", patient, "--institution", "1", "--as", "ferdie"]);
 
     // Dave's follower: the chain refuses the two versions of Ferdie's records; the third goes on.
     let report = sync(s, &hfs);
