@@ -435,15 +435,22 @@ enum Step {
     Complete(AccountId),
     Policy(AccountId, bool, u32),
     RemoveClerk,
+    Link(AccountId),
+    Unlink(AccountId),
+    ApproveHandOver,
+    HandOver(AccountId),
     Wait(u64),
 }
 
 /// Random sequences of offers, accepts, releases, rotations, requests, approvals, vetoes,
-/// cancellations, completions, policy changes, removals and time steps, by every kind of caller.
-/// After each step: a refused step changed nothing; control changed only through the current
-/// controller's own act (rotate, release, an accepted offer it made), or a completed recovery
-/// whose delay had passed since its clock started and that was not vetoed; and every change of
-/// control is announced with `ControlChanged`.
+/// cancellations, completions, policy changes, removals, links of hospital B to the patient's
+/// id and unlinks, a hand-over of hospital A's patients to hospital B (approved by governance
+/// at some point of the walk, then carried out by an operator), and time steps, by every kind
+/// of caller. After each step: a refused step changed nothing; control changed only through the
+/// current controller's own act (rotate, release, an accepted offer it made), a completed
+/// recovery whose delay had passed since its clock started and that was not vetoed, or the
+/// approved hand-over of a custodial patient to its successor; and every change of control is
+/// announced with `ControlChanged`.
 #[test]
 fn no_path_takes_control_without_the_controller_or_an_unvetoed_delay() {
     let steps: u32 = std::env::var("CUSTODIA_CONTROL_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(1500);
@@ -459,15 +466,21 @@ fn no_path_takes_control_without_the_controller_or_an_unvetoed_delay() {
     let everyone: Vec<AccountId> = w.cast.all().into_iter().chain(keys).chain(guardians).collect();
     // Half the calls come from those who can act on the patient at all (its keys, guardians
     // and custodian's accounts), so that the walk reaches deep states; the rest from anyone.
-    let involved: Vec<AccountId> =
-        keys.iter().chain(&guardians).copied().chain([w.cast.hospital_a, w.cast.hospital_a_clerk]).collect();
+    let involved: Vec<AccountId> = keys
+        .iter()
+        .chain(&guardians)
+        .copied()
+        .chain([w.cast.hospital_a, w.cast.hospital_a_clerk, w.cast.hospital_b])
+        .collect();
+    let (hospital_a, hospital_b) = (w.institutions.hospital_a, w.institutions.hospital_b);
+    let mut hand_over_approved = false;
     let mut rng = Rng(seed.max(1));
     let mut clerk_removed = false;
-    let (mut refused, mut changes, mut completed) = (0u32, 0u32, 0u32);
+    let (mut refused, mut changes, mut completed, mut handed_over) = (0u32, 0u32, 0u32, 0u32);
     for step_no in 0..steps {
         let pick = |rng: &mut Rng, from: &[AccountId]| from[rng.below(from.len() as u64) as usize];
         let callers = if rng.below(2) == 0 { &involved } else { &everyone };
-        let step = match rng.below(16) {
+        let step = match rng.below(20) {
             0 => Step::Offer(pick(&mut rng, callers), pick(&mut rng, &keys)),
             1 => Step::Accept(pick(&mut rng, &keys)),
             2 => Step::Release(pick(&mut rng, callers)),
@@ -479,6 +492,10 @@ fn no_path_takes_control_without_the_controller_or_an_unvetoed_delay() {
             9 | 10 => Step::Complete(pick(&mut rng, callers)),
             11 => Step::Policy(pick(&mut rng, callers), rng.below(2) == 0, rng.below(3) as u32 + 1),
             12 if !clerk_removed && rng.below(20) == 0 => Step::RemoveClerk,
+            13 => Step::Link(pick(&mut rng, callers)),
+            14 => Step::Unlink(pick(&mut rng, callers)),
+            15 if !hand_over_approved && rng.below(20) == 0 => Step::ApproveHandOver,
+            16 if hand_over_approved => Step::HandOver(pick(&mut rng, callers)),
             _ => Step::Wait([DAY_MS, 3 * DAY_MS, DELAY, 60_000][rng.below(4) as usize]),
         };
         let before = controller(&mut w).expect("registered");
@@ -503,6 +520,17 @@ fn no_path_takes_control_without_the_controller_or_an_unvetoed_delay() {
             Step::RemoveClerk => {
                 clerk_removed = true;
                 w.chain.call(w.cast.hospital_a, w.dir().remove_account(w.cast.hospital_a_clerk))
+            }
+            Step::Link(who) => w.chain.call(who, w.dir().link_institution(p, hospital_b)),
+            Step::Unlink(who) => w.chain.call(who, w.dir().unlink_institution(p, hospital_b)),
+            Step::ApproveHandOver => {
+                hand_over_approved = true;
+                assert_eq!(w.govern(Action::HandOver { from: hospital_a, to: hospital_b }), Ok(()));
+                assert_eq!(controller(&mut w), Some(before), "approving a hand-over moves nobody");
+                continue;
+            }
+            Step::HandOver(who) => {
+                w.chain.call(who, w.dir().hand_over_patients(hospital_a, vec![p])).map(|r| r.map(|_| ()))
             }
             Step::Wait(ms) => {
                 w.chain.set_time(t + ms);
@@ -532,6 +560,15 @@ fn no_path_takes_control_without_the_controller_or_an_unvetoed_delay() {
         match step {
             Step::Rotate(who, _) | Step::Release(who) => assert!(acted_by_controller(who), "{context}"),
             Step::Accept(who) => assert_eq!(info_before.offered_to, Some(who), "{context}"),
+            Step::HandOver(who) => {
+                handed_over += 1;
+                assert!(who == w.cast.hospital_a || who == w.cast.hospital_b, "only an operator: {context}");
+                assert_eq!(
+                    (before, after),
+                    (Controller::Custodial(hospital_a), Controller::Custodial(hospital_b)),
+                    "{context}"
+                );
+            }
             Step::Complete(_) => {
                 completed += 1;
                 let pending = pending_before.expect("a recovery was pending");
@@ -545,6 +582,8 @@ fn no_path_takes_control_without_the_controller_or_an_unvetoed_delay() {
             _ => panic!("control changed by a step that must not change it: {context}"),
         }
     }
-    println!("{refused} steps refused, {changes} changes of control, {completed} by completed recoveries");
+    println!(
+        "{refused} steps refused, {changes} changes of control, {completed} by completed recoveries, {handed_over} by a hand-over"
+    );
     assert!(changes > 0 && refused > 0, "the walk reached too little of the machine");
 }
