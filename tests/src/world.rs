@@ -8,6 +8,7 @@ use custodia_sandbox::{
     SandboxBackend, SandboxClock,
 };
 use custodia_types::{
+    consents::{Decision, Grantee, Purpose, Purposes, Scope, Terms},
     directory::{Action, InstitutionKind, Role, Roles},
     CodeId, Commitment, InstitutionId, PatientId, RecordId,
 };
@@ -231,6 +232,20 @@ impl World {
         use directory::DirectoryQueries;
         let query = self.dir().membership(operator);
         self.chain.query(operator, query).expect("admitted").institution
+    }
+
+    /// Terms letting the laboratory read all of `patient`'s records for treatment, for ever
+    /// (`decision`: a permit or a deny).
+    pub fn lab_terms(&self, patient: PatientId, decision: Decision) -> Terms {
+        Terms {
+            patient,
+            grantee: Grantee { institution: self.institutions.lab, account: None },
+            scope: Scope::AllRecords,
+            purposes: Purposes::of(&[Purpose::Treatment]),
+            decision,
+            valid_from: 0,
+            valid_until: u64::MAX,
+        }
     }
 
     /// The patient's controller links hospital B to the patient's id (the patient presented it

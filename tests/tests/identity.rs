@@ -7,7 +7,7 @@
 
 use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
-    consents::{AccessCheck, ConsentQueries, Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
+    consents::{AccessCheck, ConsentQueries, Decision, Denial, Purpose, Target, Terms},
     directory::{
         Action, InstitutionKind, InstitutionLinked, InstitutionUnlinked, Role, Roles, MAX_LINKED_INSTITUTIONS,
     },
@@ -119,15 +119,7 @@ const NOW: u64 = 1_700_000_000_000;
 
 /// Terms letting the laboratory read all of the keyed patient's records for treatment.
 fn lab_terms(w: &World, decision: Decision) -> Terms {
-    Terms {
-        patient: w.keyed_patient,
-        grantee: Grantee { institution: w.institutions.lab, account: None },
-        scope: Scope::AllRecords,
-        purposes: Purposes::of(&[Purpose::Treatment]),
-        decision,
-        valid_from: 0,
-        valid_until: u64::MAX,
-    }
+    w.lab_terms(w.keyed_patient, decision)
 }
 
 fn lab_reads(w: &mut World, at: VersionRef, receipt: Option<u64>) -> Result<u64, Denial> {

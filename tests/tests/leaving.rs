@@ -8,7 +8,7 @@
 use consents::Error as ConsentError;
 use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
-    consents::{Decision, Grantee, Purpose, Purposes, Scope, Terms},
+    consents::Decision,
     directory::{
         AccountAdded, AccountInvited, Action, ControlChanged, Controller, CustodianChanged, HandOverApproved,
         InstitutionKind, InstitutionRemoved, OperatorChanged, RecoveryEnded, RecoveryOutcome, Role, Roles,
@@ -111,15 +111,7 @@ fn the_operators_of_either_side_move_patients_each_announced() {
     // From now on hospital B acts for the custodial patient, and hospital A no longer does.
     assert!(w.chain.query(w.cast.stranger, w.dir().may_act_for(w.cast.hospital_b, w.custodial_patient)));
     assert!(!w.chain.query(w.cast.stranger, w.dir().may_act_for(w.cast.hospital_a, w.custodial_patient)));
-    let terms = Terms {
-        patient: w.custodial_patient,
-        grantee: Grantee { institution: w.institutions.lab, account: None },
-        scope: Scope::AllRecords,
-        purposes: Purposes::of(&[Purpose::Treatment]),
-        decision: Decision::Permit,
-        valid_from: 0,
-        valid_until: u64::MAX,
-    };
+    let terms = w.lab_terms(w.custodial_patient, Decision::Permit);
     let grant = w.con().grant(terms.clone());
     assert_eq!(w.chain.call_refused(w.cast.hospital_a, grant), Err(ConsentError::NotController));
     assert!(w.chain.call(w.cast.hospital_b, w.con().grant(terms)).value.is_ok());
