@@ -2,6 +2,7 @@
 
 use super::parse::*;
 use crate::{
+    backend::AnyBackend,
     context::Context,
     output::{self, hex32, Out},
 };
@@ -9,6 +10,7 @@ use clap::Subcommand;
 use custodia_client::{
     events::SuiteEvent,
     keys::ss58,
+    registry::Directory,
     types::directory::{Action, InstitutionKind, Roles, MAX_HAND_OVER_BATCH},
 };
 use custodia_services::Result;
@@ -86,12 +88,12 @@ pub async fn run(ctx: &Context, command: DirectoryCommand) -> Result<ExitCode> {
     use DirectoryCommand::*;
     match command {
         ProposeAdmit { operator, kind, roles } => {
-            propose(&out, ctx, Action::Admit { operator: ctx.account(&operator)?, kind, roles }).await?
+            propose(&out, ctx, &dir, Action::Admit { operator: ctx.account(&operator)?, kind, roles }).await?
         }
-        ProposeRemove { institution } => propose(&out, ctx, Action::Remove { institution }).await?,
-        ProposeHandOver { from, to } => propose(&out, ctx, Action::HandOver { from, to }).await?,
+        ProposeRemove { institution } => propose(&out, ctx, &dir, Action::Remove { institution }).await?,
+        ProposeHandOver { from, to } => propose(&out, ctx, &dir, Action::HandOver { from, to }).await?,
         ProposeOperator { institution, operator } => {
-            propose(&out, ctx, Action::SetOperator { institution, operator: ctx.account(&operator)? }).await?
+            propose(&out, ctx, &dir, Action::SetOperator { institution, operator: ctx.account(&operator)? }).await?
         }
         Approve { proposal } => {
             let done = dir.approve(proposal).submit(&ctx.signer()?).await?;
@@ -193,8 +195,8 @@ pub async fn run(ctx: &Context, command: DirectoryCommand) -> Result<ExitCode> {
 }
 
 /// Proposes a governance action as the signing admin and says which proposal it became.
-async fn propose(out: &Out, ctx: &Context, action: Action) -> Result<()> {
-    let done = ctx.client().await?.directory().propose(action).submit(&ctx.signer()?).await?;
+async fn propose(out: &Out, ctx: &Context, dir: &Directory<'_, AnyBackend>, action: Action) -> Result<()> {
+    let done = dir.propose(action).submit(&ctx.signer()?).await?;
     out.submitted(&format!("proposal #{}", done.value), &done, json!({"proposal": done.value}));
     Ok(())
 }
