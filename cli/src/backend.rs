@@ -81,3 +81,14 @@ impl Backend for AnyBackend {
         delegate!(self.fund(faucet, account, amount))
     }
 }
+
+impl AnyBackend {
+    /// Lets `ms` milliseconds pass before the next block on the embedded chain (see
+    /// [`SandboxBackend::let_time_pass`]); `None` on a node, whose clock is the world's.
+    pub fn let_time_pass(&self, ms: u64) -> Option<Result<()>> {
+        match self {
+            AnyBackend::Sandbox(backend) => Some(backend.let_time_pass(ms)),
+            AnyBackend::Node(_) => None,
+        }
+    }
+}

@@ -80,6 +80,7 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
         "Your id was linked to Hospital B (institution 2)",
         "The recovery request was stopped by you (veto)",
         "Your guardians asked to move control to your own key",
+        "The recovery request was carried out",
     ] {
         assert!(control.iter().any(|c| c.contains(expected)), "{expected:?} not in {control:?}");
     }

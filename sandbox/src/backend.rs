@@ -18,19 +18,22 @@ use std::{
 };
 
 /// How the embedded chain's clock runs: block `n` has timestamp
-/// `genesis_ms + (n - 1) * block_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+/// `genesis_ms + (n - 1) * block_ms`, plus every skip made at or before block `n`
+/// ([`SandboxBackend::let_time_pass`]).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct SandboxClock {
     /// Timestamp of block 1 (milliseconds since the Unix epoch).
     pub genesis_ms: u64,
     /// Milliseconds between blocks.
     pub block_ms: u64,
+    /// Time let pass on the embedded chain: (first block after the skip, milliseconds).
+    pub skips: Vec<(u32, u64)>,
 }
 
 impl SandboxClock {
     /// A clock that starts at 2023-11-14 22:13:20 UTC: the same timeline on every run.
     pub const fn deterministic() -> Self {
-        Self { genesis_ms: 1_700_000_000_000, block_ms: 6_000 }
+        Self { genesis_ms: 1_700_000_000_000, block_ms: 6_000, skips: Vec::new() }
     }
 
     /// A clock that starts now.
@@ -39,12 +42,13 @@ impl SandboxClock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        Self { genesis_ms: now, block_ms: 6_000 }
+        Self { genesis_ms: now, block_ms: 6_000, skips: Vec::new() }
     }
 
     /// The timestamp of block `block`.
     pub fn at(&self, block: u32) -> u64 {
-        self.genesis_ms + u64::from(block.saturating_sub(1)) * self.block_ms
+        let skipped: u64 = self.skips.iter().filter(|(from, _)| *from <= block).map(|(_, ms)| ms).sum();
+        self.genesis_ms + u64::from(block.saturating_sub(1)) * self.block_ms + skipped
     }
 }
 
@@ -59,7 +63,27 @@ struct Saved {
     journal: Vec<BlockEvent>,
 }
 
-const FORMAT: u8 = 1;
+/// What the state file held before the clock could skip time (format 1).
+#[derive(Decode)]
+struct SavedV1 {
+    _format: u8,
+    genesis: Hash,
+    clock: (u64, u64),
+    storage: ink_sandbox::RawStorage,
+    root: Hash,
+    journal: Vec<BlockEvent>,
+}
+
+impl From<SavedV1> for Saved {
+    fn from(v1: SavedV1) -> Self {
+        let (genesis_ms, block_ms) = v1.clock;
+        let clock = SandboxClock { genesis_ms, block_ms, skips: Vec::new() };
+        Self { format: FORMAT, genesis: v1.genesis, clock, storage: v1.storage, root: v1.root, journal: v1.journal }
+    }
+}
+
+/// The state file's format: 2 since the clock can skip time (format 1 had no skips).
+const FORMAT: u8 = 2;
 
 struct State {
     sandbox: Sandbox,
@@ -135,7 +159,19 @@ impl SandboxBackend {
 
     /// The clock the chain runs on.
     pub fn clock(&self) -> SandboxClock {
-        self.lock().clock
+        self.lock().clock.clone()
+    }
+
+    /// Lets `ms` milliseconds pass before the next block (the blocks sealed so far keep their
+    /// times): what a story on the embedded chain does to show what happens after a delay,
+    /// such as a recovery that falls due after seven days. A node's clock is the world's.
+    pub fn let_time_pass(&self, ms: u64) -> Result<()> {
+        let mut state = self.lock();
+        let next = state.sandbox.block_number();
+        state.clock.skips.push((next, ms));
+        let time = state.clock.at(next);
+        state.sandbox.set_time(time);
+        self.save(&mut state)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -160,7 +196,7 @@ impl SandboxBackend {
         let saved = Saved {
             format: FORMAT,
             genesis: state.genesis,
-            clock: state.clock,
+            clock: state.clock.clone(),
             storage: snapshot.storage,
             root: snapshot.storage_root.0,
             journal: state.sandbox.journal().to_vec(),
@@ -177,10 +213,12 @@ fn modified(file: &Path) -> Option<std::time::SystemTime> {
 /// The chain saved in `file`.
 fn load(file: &Path) -> Result<State> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-    let saved = Saved::decode(&mut &bytes[..]).map_err(|e| Error::decoding("the embedded chain's state file", e))?;
-    if saved.format != FORMAT {
-        return Err(Error::decoding("the embedded chain's state file", format!("unknown format {}", saved.format)));
-    }
+    let what = "the embedded chain's state file";
+    let saved = match bytes.first() {
+        Some(&FORMAT) => Saved::decode(&mut &bytes[..]).map_err(|e| Error::decoding(what, e))?,
+        Some(1) => SavedV1::decode(&mut &bytes[..]).map_err(|e| Error::decoding(what, e))?.into(),
+        other => return Err(Error::decoding(what, format!("unknown format {other:?}"))),
+    };
     let snapshot = Snapshot { storage: saved.storage, storage_root: H256(saved.root) };
     Ok(State { sandbox: Sandbox::restored(snapshot, saved.journal), genesis: saved.genesis, clock: saved.clock })
 }

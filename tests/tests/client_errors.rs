@@ -135,6 +135,33 @@ async fn the_embedded_chain_survives_the_process() {
     assert!(matches!(SandboxBackend::open(&file), Err(Error::Decoding { .. })));
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn time_let_pass_on_the_embedded_chain_moves_only_later_blocks_and_survives_the_process() {
+    use custodia_client::Backend;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chain.scale");
+    let alice = Signer::dev("alice").unwrap();
+    const WEEK: u64 = 7 * 24 * 3_600_000;
+    let (before, sealed_before) = {
+        let backend = SandboxBackend::open(&file).unwrap();
+        backend.fund(&alice, alice.account(), common::FUNDS).await.unwrap();
+        let governance = Governance { admins: vec![alice.account()], threshold: 1 };
+        deploy(&backend, &alice, &[], &governance, &Bundles::from_env(), b"t", "embedded").await.unwrap();
+        let sealed = backend.block_number().await.unwrap();
+        let before = backend.block_time(sealed).await.unwrap();
+        backend.let_time_pass(WEEK).unwrap();
+        (before, sealed)
+    };
+    // Reopened from the file: the skip is there, the blocks sealed before it kept their times.
+    let backend = SandboxBackend::open(&file).unwrap();
+    assert_eq!(backend.block_time(sealed_before).await.unwrap(), before);
+    assert!(backend.now().await.unwrap() >= before + WEEK, "the clock moved on a week");
+    let governance = Governance { admins: vec![alice.account()], threshold: 1 };
+    deploy(&backend, &alice, &[], &governance, &Bundles::from_env(), b"u", "embedded").await.unwrap();
+    let next = backend.block_time(sealed_before + 1).await.unwrap();
+    assert_eq!(next, before + WEEK + backend.clock().block_ms, "the next block lands a week and a block later");
+}
+
 // ---- security review, finding 13: the deployment check skips wiring ----
 
 #[tokio::test(flavor = "current_thread")]
