@@ -4,7 +4,7 @@ use crate::backend::AnyBackend;
 use custodia_client::{
     error::KeyError,
     types::{CodeId, PatientId, RecordId},
-    verify::{parse_hash, Pseudonyms},
+    verify::{parse_hash, CodeKey, Pseudonyms},
     Backend, Client, Deployment, Finality, NodeBackend, Signer,
 };
 use custodia_sandbox::SandboxBackend;
@@ -99,8 +99,19 @@ impl Context {
         }
     }
 
+    /// The institution's pseudonyms (`pseudonym.key`, created on first use), with the
+    /// network's code key (`codes.key`) when the deployment names one: then it must be there.
     pub fn pseudonyms(&self) -> Result<Pseudonyms> {
-        Ok(Pseudonyms::load_or_create(&self.path("pseudonym.key"))?)
+        let pseudonyms = Pseudonyms::load_or_create(&self.path("pseudonym.key"))?;
+        match Deployment::load(&self.deployment_path()).ok().and_then(|d| d.code_key) {
+            Some(fingerprint) => Ok(pseudonyms.with_codes(CodeKey::load(&self.code_key_path(), fingerprint)?)),
+            None => Ok(pseudonyms),
+        }
+    }
+
+    /// Where the network's code key is kept.
+    pub fn code_key_path(&self) -> PathBuf {
+        self.path("codes.key")
     }
 
     /// A patient: 0x-hex as given, anything else is a local id turned into its pseudonym.

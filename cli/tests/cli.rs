@@ -673,6 +673,41 @@ fn the_state_directory_and_the_pseudonym_secret_stay_private() {
 }
 
 #[test]
+fn the_networks_code_key_is_made_with_the_deployment_and_required_where_it_names_one() {
+    use custodia_client::{verify::CodeKey, Deployment};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = deployed();
+    let s = dir.path();
+    let key = s.join("codes.key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o077, 0, "the code key is private");
+    let fingerprint = CodeKey::load_or_create(&key).unwrap().fingerprint();
+    let deployment = Deployment::load(&s.join("deployment.json")).unwrap();
+    assert_eq!(deployment.code_key, Some(fingerprint), "the deployment names the key by its fingerprint");
+    let text = std::fs::read_to_string(s.join("deployment.json")).unwrap();
+    assert!(!text.contains(&hex::encode(std::fs::read(&key).unwrap())), "the key itself stays out of the file");
+
+    // The same institution's installation restored on another server, without the key first.
+    let restored = s.join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    for file in ["deployment.json", "chain.scale", "pseudonym.key"] {
+        std::fs::copy(s.join(file), restored.join(file)).unwrap();
+    }
+    let refused = |out: std::process::Output, why: &str| {
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why) && stderr.contains("codes.key"), "{stderr}");
+    };
+    refused(custodia(&restored, &["directory", "patient", "MRN-7"]), "no network code key");
+    let wrong = restored.join("codes.key");
+    std::fs::write(&wrong, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    refused(custodia(&restored, &["directory", "patient", "MRN-7"]), "is not this deployment's");
+    std::fs::remove_file(&wrong).unwrap();
+    std::fs::copy(&key, &wrong).unwrap();
+    assert_eq!(ok(&restored, &["directory", "patient", "MRN-7"]), ok(s, &["directory", "patient", "MRN-7"]));
+}
+
+#[test]
 fn a_restored_store_keeps_its_salts_except_those_erased_since_and_reindexes_from_the_chain() {
     let dir = deployed();
     let s = dir.path();

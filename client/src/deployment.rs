@@ -48,6 +48,11 @@ pub struct Deployment {
     /// The governance proposal attaching the records registry to the directory, if it still
     /// needed approvals when the suite was deployed.
     pub attach_proposal: Option<u32>,
+    /// The fingerprint of the network's code key ([`crate::verify::CodeKey`]), if the
+    /// deployment's members derive codes with one (every deployment made since network-wide
+    /// codes; `None` in older files, whose institutions each derive their own).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "as_hex_option")]
+    pub code_key: Option<Hash>,
 }
 
 impl Deployment {
@@ -204,6 +209,7 @@ pub async fn deploy<B: Backend>(
         consents: deployed(&consents),
         access_log: deployed(&access_log),
         attach_proposal: None,
+        code_key: None,
     };
     if admins.contains(&deployer.account()) {
         let client = crate::Client::new(backend, deployment.clone());
@@ -273,5 +279,20 @@ pub(crate) mod as_hex {
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
         let text = String::deserialize(d)?;
         parse_hash(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod as_hex_option {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(hash: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
+        match hash {
+            Some(hash) => as_hex::serialize(hash, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Hash>, D::Error> {
+        Option::<String>::deserialize(d)?.map(|text| parse_hash(&text).map_err(serde::de::Error::custom)).transpose()
     }
 }

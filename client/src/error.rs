@@ -358,6 +358,26 @@ pub enum KeyError {
         /// The secret file.
         path: String,
     },
+    /// The deployment derives codes with a network code key, and there is none at `path`.
+    #[error(
+        "no network code key at {path}: this deployment's category codes are derived with the key of fingerprint \
+         0x{}; get it from the network's operators (the deployer's codes.key) over a confidential channel",
+        hex::encode(fingerprint)
+    )]
+    MissingCodeKey {
+        /// Where the key was looked for.
+        path: String,
+        /// The fingerprint the deployment names.
+        fingerprint: [u8; 32],
+    },
+    /// The code key at `path` is not the deployment's.
+    #[error("the code key at {path} is not this deployment's (its fingerprint is 0x{})", hex::encode(fingerprint))]
+    WrongCodeKey {
+        /// The key file.
+        path: String,
+        /// The fingerprint the deployment names.
+        fingerprint: [u8; 32],
+    },
 }
 
 /// An error a Custodia contract returned, as the contract's own type.

@@ -3,8 +3,10 @@
 //!
 //! A version's commitment is `SHA-256(salt || content)` with a fresh 32-byte salt per version:
 //! without the salt nobody can test a guess of the content against the chain. Pseudonyms
-//! (patient ids, record ids, code ids) are `HMAC-SHA-256(deployment secret, domain || local
-//! id)`: stable within a deployment, unlinkable to the local id without the secret.
+//! (patient ids, record ids) are `HMAC-SHA-256(institution secret, domain || local id)`:
+//! stable within an institution, unlinkable to the local id without the secret. Terminology
+//! codes are `HMAC-SHA-256(network code key, domain || system|code)` ([`CodeKey`]): the same at
+//! every member institution, opaque to whoever reads the chain without the key.
 
 use crate::{backend::Hash, error::KeyError, Error, Result};
 use custodia_types::{CodeId, Commitment, PatientId, RecordId};
@@ -60,17 +62,120 @@ impl PseudonymScheme {
     }
 }
 
+/// The network's key for terminology codes: every member institution derives a code's opaque
+/// id (a record's kind, a consent's category) with it, so that a consent to "laboratory
+/// results" covers them at every custodian, while a reader of the chain without the key
+/// cannot tell one category from another. Members can: the vocabulary is small, so whoever
+/// holds the key can name every kind on chain. Created with the deployment and handed to each
+/// member over a confidential channel; the deployment file names only its fingerprint.
+#[derive(Clone)]
+pub struct CodeKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for CodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CodeKey(<secret>, fingerprint 0x{})", hex::encode(self.fingerprint()))
+    }
+}
+
+impl CodeKey {
+    /// The key `key`.
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(zeroize::Zeroizing::new(key))
+    }
+
+    /// A new random key (a new network's).
+    pub fn generate() -> Self {
+        Self::new(new_salt())
+    }
+
+    /// What the deployment file records to check that a member holds the network's key: an
+    /// HMAC of a fixed label, which tells nothing about the codes.
+    pub fn fingerprint(&self) -> Hash {
+        hmac(&self.0, &[b"custodia/code-key-fingerprint"])
+    }
+
+    /// The opaque id of a terminology code (`system|code`, e.g. `http://loinc.org|8867-4`):
+    /// codes name the same thing in every source system and at every institution.
+    pub fn code(&self, system_and_code: &str) -> CodeId {
+        CodeId::new(hmac(&self.0, &[b"custodia/code", system_and_code.as_bytes()]))
+    }
+
+    /// Reads the key from `path` (owner-only, 32 bytes) and checks it against the fingerprint
+    /// the deployment recorded.
+    pub fn load(path: &std::path::Path, fingerprint: Hash) -> Result<Self> {
+        let shown = path.display().to_string();
+        match Self::read(path)? {
+            None => Err(Error::Key(KeyError::MissingCodeKey { path: shown, fingerprint })),
+            Some(key) if key.fingerprint() != fingerprint => {
+                Err(Error::Key(KeyError::WrongCodeKey { path: shown, fingerprint }))
+            }
+            Some(key) => Ok(key),
+        }
+    }
+
+    /// Reads the key from `path`, or creates a new one there (owner-only) if there is none:
+    /// what the deployer does.
+    pub fn load_or_create(path: &std::path::Path) -> Result<Self> {
+        if let Some(key) = Self::read(path)? {
+            return Ok(key);
+        }
+        let fresh = Self::generate();
+        write_private(path, &fresh.0[..])?;
+        Ok(fresh)
+    }
+
+    /// The key at `path`, if there is a file.
+    fn read(path: &std::path::Path) -> Result<Option<Self>> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        crate::keys::check_private(path)?;
+        let key = bytes.try_into().map_err(|_| Error::Key(KeyError::BadSecret { path: path.display().to_string() }))?;
+        Ok(Some(Self::new(key)))
+    }
+}
+
+/// `HMAC-SHA-256(key, parts joined by 0 bytes)`.
+fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key[..]).expect("HMAC takes any key length");
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            mac.update(&[0]);
+        }
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Writes a new secret file readable by its owner only; never overwrites one.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(bytes).and_then(|_| file.sync_all()))
+        .map_err(|e| Error::io(path, e))
+}
+
 /// The source system of local ids that name no system of their own (a CLI argument, a file
 /// with relative references only): the institution's own.
 pub const LOCAL_SOURCE: &str = "local";
 
-/// The deployment secret pseudonyms are derived with, the scheme, and the source system whose
-/// local ids they name. Never printed; kept in the state directory with owner-only permissions
-/// by the CLI.
+/// The institution's secret pseudonyms are derived with, the scheme, the source system whose
+/// local ids they name, and the key codes are derived with. Never printed; kept in the state
+/// directory with owner-only permissions by the CLI.
 #[derive(Clone)]
 pub struct Pseudonyms {
     secret: zeroize::Zeroizing<[u8; 32]>,
     scheme: PseudonymScheme,
+    /// The network's code key ([`Pseudonyms::with_codes`]); without one, the institution's
+    /// secret, whose codes mean nothing at other institutions.
+    codes: CodeKey,
     source: String,
     /// Patients known under an id they presented instead of the derived one, by (source
     /// system, local id): see [`Pseudonyms::with_links`].
@@ -97,6 +202,7 @@ impl Pseudonyms {
         Self {
             secret: zeroize::Zeroizing::new(secret),
             scheme,
+            codes: CodeKey::new(secret),
             source: LOCAL_SOURCE.to_string(),
             links: std::sync::Arc::default(),
         }
@@ -113,6 +219,12 @@ impl Pseudonyms {
     /// one patient, one identity across institutions.
     pub fn with_links(self, links: PatientLinks) -> Self {
         Self { links: std::sync::Arc::new(links), ..self }
+    }
+
+    /// The same pseudonyms, with codes derived with the network's key: the same at every member
+    /// institution.
+    pub fn with_codes(self, codes: CodeKey) -> Self {
+        Self { codes, ..self }
     }
 
     /// A new random secret.
@@ -144,28 +256,12 @@ impl Pseudonyms {
             return Ok(Self::with_scheme(secret.try_into().map_err(|_| bad())?, scheme));
         }
         let fresh = Self::generate();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        use std::io::Write;
-        let stored = [&[fresh.scheme.code()][..], &fresh.secret()[..]].concat();
-        options
-            .open(path)
-            .and_then(|mut file| file.write_all(&stored).and_then(|_| file.sync_all()))
-            .map_err(|e| Error::io(path, e))?;
+        write_private(path, &[&[fresh.scheme.code()][..], &fresh.secret()[..]].concat())?;
         Ok(fresh)
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret[..]).expect("HMAC takes any key length");
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                mac.update(&[0]);
-            }
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
+        hmac(&self.secret, parts)
     }
 
     /// A pseudonym of a local id in `domain`, within the source system where the scheme says so.
@@ -194,9 +290,10 @@ impl Pseudonyms {
     }
 
     /// The opaque id of a terminology code (`system|code`, e.g. `http://loinc.org|8867-4`):
-    /// codes name the same thing in every source system, so no source goes into it.
+    /// codes name the same thing in every source system, so no source goes into it; see
+    /// [`CodeKey::code`].
     pub fn code(&self, system_and_code: &str) -> CodeId {
-        CodeId::new(self.mac(&[b"custodia/code", system_and_code.as_bytes()]))
+        self.codes.code(system_and_code)
     }
 }
 

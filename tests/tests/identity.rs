@@ -174,3 +174,40 @@ fn a_hand_over_to_a_linked_institution_makes_it_the_custodian() {
     assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().hand_over_patients(a, vec![p])).value, Ok(1));
     assert_eq!(w.chain.query(w.cast.stranger, w.dir().keepers(p)), vec![b]);
 }
+
+#[test]
+fn a_category_consent_covers_its_category_at_every_custodian_that_holds_the_network_code_key() {
+    use custodia_client::verify::{CodeKey, Pseudonyms};
+    use custodia_types::consents::Scope;
+    const GLUCOSE: &str = "http://loinc.org|2345-7";
+    let mut w = World::new();
+    let p = w.keyed_patient;
+    // Two hospitals, each with its own pseudonym secret, one network code key.
+    let network = CodeKey::generate();
+    let hospital_a = Pseudonyms::generate().with_codes(network.clone());
+    let hospital_b = Pseudonyms::generate().with_codes(network);
+    assert_ne!(hospital_a.record("Observation/1"), hospital_b.record("Observation/1"), "ids stay institutions' own");
+    assert_eq!(hospital_a.code(GLUCOSE), hospital_b.code(GLUCOSE), "a code is the network's");
+    w.link_hospital_b(p);
+    let commit = |w: &mut World, who: AccountId, tag: u8, kind| {
+        let commit = w.rec().commit(record_id(tag), p, commitment(u32::from(tag)), b"L".to_vec(), kind);
+        assert_eq!(w.chain.call(who, commit).value, Ok(1));
+        VersionRef { record: record_id(tag), version: 1 }
+    };
+    let (a, b) = (w.cast.hospital_a, w.cast.hospital_b);
+    let at_a = commit(&mut w, a, 0xA1, hospital_a.code(GLUCOSE));
+    let at_b = commit(&mut w, b, 0xB1, hospital_b.code(GLUCOSE));
+    // Without the network's key, hospital B's code for the same test is its own.
+    let alone = Pseudonyms::generate().code(GLUCOSE);
+    assert_ne!(alone, hospital_a.code(GLUCOSE));
+    let unshared = commit(&mut w, b, 0xB2, alone);
+    let other = commit(&mut w, b, 0xB3, hospital_b.code("http://loinc.org|718-7"));
+
+    // The patient consents to her glucose results, naming the code as hospital A derives it.
+    let terms = Terms { scope: Scope::Categories(vec![hospital_a.code(GLUCOSE)]), ..lab_terms(&w, Decision::Permit) };
+    let receipt = w.chain.call(w.cast.patient_key, w.con().grant(terms)).value.unwrap();
+    assert_eq!(lab_reads(&mut w, at_a, None), Ok(receipt));
+    assert_eq!(lab_reads(&mut w, at_b, None), Ok(receipt), "hospital B's glucose result is covered too");
+    assert_eq!(lab_reads(&mut w, unshared, None), Err(Denial::OutOfScope(receipt)));
+    assert_eq!(lab_reads(&mut w, other, None), Err(Denial::OutOfScope(receipt)), "another category stays closed");
+}

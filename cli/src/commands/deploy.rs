@@ -9,7 +9,8 @@ use clap::Args;
 use custodia_client::{
     deployment::{deploy as deploy_suite, Bundles, Governance},
     keys::ss58,
-    Backend, Signer,
+    verify::CodeKey,
+    Backend, Deployment, Signer,
 };
 use custodia_services::Result;
 use std::{path::PathBuf, process::ExitCode};
@@ -68,11 +69,20 @@ pub async fn run(ctx: &Context, args: DeployArgs) -> Result<ExitCode> {
         &ctx.endpoint(),
     )
     .await?;
+    // The network's code key: its members derive category codes with it (it goes to each of
+    // them over a confidential channel; the deployment file names its fingerprint only).
+    let codes = CodeKey::load_or_create(&ctx.code_key_path())?;
+    let deployment = Deployment { code_key: Some(codes.fingerprint()), ..deployment };
     deployment.save(&ctx.deployment_path())?;
     let mut text = format!("deployed on chain {} at block #{}:", hex32(&deployment.chain), deployment.block);
     for (name, d) in deployment.contracts() {
         text.push_str(&format!("\n  {name:<10} {} (code {})", ss58(&d.address), output::short(&d.code_hash)));
     }
+    text.push_str(&format!(
+        "\nthe network's code key is {} (fingerprint {}): give it to each member institution over a confidential channel",
+        ctx.code_key_path().display(),
+        hex32(&codes.fingerprint())
+    ));
     if let Some(p) = deployment.attach_proposal {
         text.push_str(&format!("\nproposal #{p} attaches the records registry; it needs the other admins' approvals: `custodia directory approve {p}` then `execute {p}`"));
     }
