@@ -552,6 +552,25 @@ async fn patient_control_chapter(
     )
     .await?;
 
+    // Unconscious in Hospital B's emergency department, she could not give her id.
+    let hospital_b_server = pseudonyms.for_source("https://hospital-b.example/fhir");
+    let kind = pseudonyms.code("http://loinc.org|2345-7");
+    let emergency = hospital_b_server.patient("Patient/er-unidentified-17");
+    dir.register_patient(emergency).submit(&cast.hospital_b).await?;
+    let er_record = hospital_b_server.record("Observation/er-glucose-1");
+    let done = client
+        .records()
+        .commit(er_record, emergency, commitment(&new_salt(), V1), opaque_locator(er_record, "1"), kind)
+        .submit(&cast.hospital_b)
+        .await?;
+    s.done(
+        "Hospital B",
+        "earlier, she was brought in unconscious and could not give her id: Hospital B registered her under an emergency id and measured her glucose",
+        &done,
+        format!("emergency id {}, its custodian Hospital B", short(emergency.as_bytes())),
+    )
+    .await?;
+
     // One identity across institutions.
     let done = dir.link_institution(patient, hospital_b).submit(&key).await?;
     s.done(
@@ -561,8 +580,7 @@ async fn patient_control_chapter(
         "announced; consents she gave before do not cover Hospital B's records".into(),
     )
     .await?;
-    let record = pseudonyms.for_source("https://hospital-b.example/fhir").record("Observation/glucose-3");
-    let kind = pseudonyms.code("http://loinc.org|2345-7");
+    let record = hospital_b_server.record("Observation/glucose-3");
     let done = client
         .records()
         .commit(record, patient, commitment(&new_salt(), V1), opaque_locator(record, "1"), kind)
@@ -575,6 +593,15 @@ async fn patient_control_chapter(
         "commits a result of hers under the id she presented: her history is one",
         &done,
         format!("record {} v1; her records are kept by institutions {keepers:?}", short(record.as_bytes())),
+    )
+    .await?;
+    dir.offer_alias(emergency, patient).submit(&cast.hospital_b).await?;
+    let done = dir.accept_alias(emergency).submit(&key).await?;
+    s.done(
+        "Patient",
+        "joins the emergency id to her own: Hospital B offered it as an alias, her key accepts",
+        &done,
+        "announced on both ids, undone by either side at will; her consents do not extend to it".into(),
     )
     .await?;
 

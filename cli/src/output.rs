@@ -251,6 +251,13 @@ pub fn describe(event: &SuiteEvent) -> String {
         CustodianChanged(e) => {
             format!("CustodianChanged {}: #{} -> #{}", short(e.patient.as_bytes()), e.from, e.to)
         }
+        AliasChanged(e) => format!(
+            "AliasChanged {} as an alias of {}: {:?} by {}",
+            short(e.patient.as_bytes()),
+            short(e.of.as_bytes()),
+            e.change,
+            ss58(&e.by)
+        ),
         PatientRegistered(e) => format!("PatientRegistered {} custodian #{}", short(e.patient.as_bytes()), e.custodian),
         ControlOffered(e) => format!("ControlOffered {} to {}", short(e.patient.as_bytes()), ss58(&e.offered_to)),
         ControlChanged(e) => {

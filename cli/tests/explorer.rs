@@ -48,17 +48,19 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
     );
 
     let versions = texts(&page["versions"]);
-    assert_eq!(versions.len(), 3, "both hospitals' versions in one history: {versions:?}");
-    // Hospital B's, committed under the id she presented there.
-    let joined = &versions[0];
-    assert!(joined.contains("Hospital B") && joined.contains("a glucose test"), "{joined}");
+    assert_eq!(versions.len(), 4, "both hospitals' versions, and the emergency id's, in one history: {versions:?}");
+    // Hospital B's, committed under the id she presented there, and before that under the
+    // emergency id it gave her, joined to hers since.
+    for joined in &versions[..2] {
+        assert!(joined.contains("Hospital B") && joined.contains("a glucose test"), "{joined}");
+    }
     assert!(
-        versions[1..].iter().all(|v| v.contains("a haemoglobin blood test") && v.contains("Hospital A")),
+        versions[2..].iter().all(|v| v.contains("a haemoglobin blood test") && v.contains("Hospital A")),
         "{versions:?}"
     );
-    let newest = &versions[1];
+    let newest = &versions[2];
     assert!(newest.contains("version 2") && newest.contains("amends version 1"), "{newest}");
-    let erased = &versions[2];
+    let erased = &versions[3];
     assert!(
         erased.contains("Erased.") && erased.contains("because you asked for it to be deleted"),
         "the tombstone: {erased}"
@@ -81,6 +83,7 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
         "The recovery request was stopped by you (veto)",
         "Your guardians asked to move control to your own key",
         "The recovery request was carried out",
+        "was joined to yours: what happened under it is part of this history",
     ] {
         assert!(control.iter().any(|c| c.contains(expected)), "{expected:?} not in {control:?}");
     }

@@ -59,16 +59,16 @@ pub use self::directory::{Admins, Directory, DirectoryRef, Error};
 mod directory {
     use custodia_types::{
         directory::{
-            AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, CodeChanged, ControlChanged,
-            ControlOffered, Controller, CustodianChanged, DependentAttached, DependentDetached, DirectoryQueries,
-            Governed, GovernedError, HandOverApproved, Institution, InstitutionAdmitted, InstitutionLinked,
-            InstitutionRemoved, InstitutionUnlinked, KeeperLookup, Lookup, Membership, MembershipCache,
-            OperatorChanged, PatientInfo, PatientRegistered, Proposal, ProposalApproved, ProposalCancelled,
-            ProposalCreated, ProposalExecuted, ProposalStatus, Recovery, RecoveryApproved, RecoveryEnded,
-            RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy, RecoveryPolicyChanged,
-            RecoveryRequested, RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS, MAX_CUSTODIAL_RECOVERIES,
-            MAX_DEPENDENTS, MAX_GUARDIANS, MAX_HAND_OVER_BATCH, MAX_LINKED_INSTITUTIONS, MAX_RECOVERY_DELAY_MS,
-            MAX_SUCCESSION, MIN_RECOVERY_DELAY_MS,
+            AccountAdded, AccountInvited, AccountRemoved, Action, AdminsChanged, AliasChange, AliasChanged,
+            CodeChanged, ControlChanged, ControlOffered, Controller, CustodianChanged, DependentAttached,
+            DependentDetached, DirectoryQueries, Governed, GovernedError, HandOverApproved, Institution,
+            InstitutionAdmitted, InstitutionLinked, InstitutionRemoved, InstitutionUnlinked, KeeperLookup, Lookup,
+            Membership, MembershipCache, OperatorChanged, PatientAlias, PatientInfo, PatientRegistered, Proposal,
+            ProposalApproved, ProposalCancelled, ProposalCreated, ProposalExecuted, ProposalStatus, Recovery,
+            RecoveryApproved, RecoveryEnded, RecoveryOutcome, RecoveryParams, RecoveryParamsChanged, RecoveryPolicy,
+            RecoveryPolicyChanged, RecoveryRequested, RecoveryRoute, Role, Roles, RolesChanged, MAX_ADMINS,
+            MAX_ALIASES, MAX_CUSTODIAL_RECOVERIES, MAX_DEPENDENTS, MAX_GUARDIANS, MAX_HAND_OVER_BATCH,
+            MAX_LINKED_INSTITUTIONS, MAX_RECOVERY_DELAY_MS, MAX_SUCCESSION, MIN_RECOVERY_DELAY_MS,
         },
         InstitutionId, PatientId,
     };
@@ -143,6 +143,10 @@ mod directory {
         /// The institutions each patient's controller linked to the patient's id besides the
         /// custodian (at most `MAX_LINKED_INSTITUTIONS`).
         linked: Mapping<PatientId, Vec<InstitutionId>>,
+        /// Ids joined to another patient's id as its aliases (offered or accepted), by alias.
+        aliases: Mapping<PatientId, PatientAlias>,
+        /// How many aliases (offered or accepted) each id has (at most `MAX_ALIASES`).
+        alias_counts: Mapping<PatientId, u32>,
     }
 
     /// Why a directory call was refused.
@@ -281,6 +285,17 @@ mod directory {
         NotLinked,
         /// Returned if the patient has `MAX_LINKED_INSTITUTIONS` linked already.
         TooManyLinks,
+        /// Returned if an id is offered as an alias of itself.
+        SamePatient,
+        /// Returned if the id is an alias already (offered or accepted): remove it first.
+        AlreadyAliased,
+        /// Returned if the alias would make a chain: the id to join is an alias itself, or the
+        /// offered id has aliases of its own.
+        AliasChain,
+        /// Returned if the id has `MAX_ALIASES` aliases (offered or accepted) already.
+        TooManyAliases,
+        /// Returned if the id is no alias (or, to accept, no offered one).
+        NoAlias,
     }
 
     /// The directory's result type.
@@ -315,6 +330,8 @@ mod directory {
                 designated_operators: Mapping::new(),
                 custodial_recoveries: Mapping::new(),
                 linked: Mapping::new(),
+                aliases: Mapping::new(),
+                alias_counts: Mapping::new(),
             };
             directory.admins.set(&admins);
             Ok(directory)
@@ -619,11 +636,7 @@ mod directory {
         /// `AlreadyLinked`, `TooManyLinks`.
         #[ink(message)]
         pub fn link_institution(&mut self, patient: PatientId, institution: InstitutionId) -> Result<()> {
-            let caller = self.env().caller();
-            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
-            if !self.acts_for(caller, &info) {
-                return Err(Error::NotController);
-            }
+            let (caller, info) = self.acted_for(patient)?;
             let found = self.institutions.get(institution).ok_or(Error::UnknownInstitution)?;
             if !found.roles.contains(Role::Custodian) {
                 return Err(Error::NotACustodian);
@@ -649,11 +662,7 @@ mod directory {
         /// `UnknownPatient`, `NotController`, `NotLinked`.
         #[ink(message)]
         pub fn unlink_institution(&mut self, patient: PatientId, institution: InstitutionId) -> Result<()> {
-            let caller = self.env().caller();
-            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
-            if !self.acts_for(caller, &info) {
-                return Err(Error::NotController);
-            }
+            let (caller, _) = self.acted_for(patient)?;
             let mut linked = self.linked.get(patient).unwrap_or_default();
             if !linked.contains(&institution) {
                 return Err(Error::NotLinked);
@@ -665,6 +674,79 @@ mod directory {
             Ok(())
         }
 
+        /// Whoever acts for `patient` offers it as an alias of `of`: the same person, whom the
+        /// caller's institution registered under a second id when she could not present hers
+        /// (unconscious in an emergency, say). Whoever acts for `of` accepts it
+        /// (`accept_alias`). Announced on both ids (`AliasChanged`).
+        ///
+        /// # Errors
+        /// `UnknownPatient` (either id), `NotController`, `SamePatient`, `AlreadyAliased`,
+        /// `AliasChain`, `TooManyAliases`.
+        #[ink(message)]
+        pub fn offer_alias(&mut self, patient: PatientId, of: PatientId) -> Result<()> {
+            let (caller, _) = self.acted_for(patient)?;
+            if !self.patients.contains(of) {
+                return Err(Error::UnknownPatient);
+            }
+            if patient == of {
+                return Err(Error::SamePatient);
+            }
+            if self.aliases.contains(patient) {
+                return Err(Error::AlreadyAliased);
+            }
+            if self.aliases.contains(of) || self.alias_counts.get(patient).unwrap_or(0) > 0 {
+                return Err(Error::AliasChain);
+            }
+            let count = self.alias_counts.get(of).unwrap_or(0);
+            if count >= MAX_ALIASES {
+                return Err(Error::TooManyAliases);
+            }
+            self.alias_counts.insert(of, &count.saturating_add(1));
+            self.aliases.insert(patient, &PatientAlias { of, accepted: false });
+            self.env().emit_event(AliasChanged { patient, of, change: AliasChange::Offered, by: caller });
+            Ok(())
+        }
+
+        /// Whoever acts for the id an alias was offered to join (her key, or her custodian's
+        /// account) accepts it: from now on the two ids are one history for whoever reads them.
+        /// Each keeps its records, receipts and controller: joining widens no consent.
+        ///
+        /// # Errors
+        /// `NoAlias` (no offer pending), `UnknownPatient`, `NotController`.
+        #[ink(message)]
+        pub fn accept_alias(&mut self, patient: PatientId) -> Result<()> {
+            let alias = self.aliases.get(patient).filter(|alias| !alias.accepted).ok_or(Error::NoAlias)?;
+            let (caller, _) = self.acted_for(alias.of)?;
+            self.aliases.insert(patient, &PatientAlias { accepted: true, ..alias });
+            self.env().emit_event(AliasChanged { patient, of: alias.of, change: AliasChange::Accepted, by: caller });
+            Ok(())
+        }
+
+        /// Either side undoes an alias, offered or accepted: whoever acts for the alias or for
+        /// the id it joins. Two histories again; nothing else changes.
+        ///
+        /// # Errors
+        /// `NoAlias`, `NotController`.
+        #[ink(message)]
+        pub fn remove_alias(&mut self, patient: PatientId) -> Result<()> {
+            let caller = self.env().caller();
+            let alias = self.aliases.get(patient).ok_or(Error::NoAlias)?;
+            let acts = |id| self.patients.get(id).is_some_and(|info| self.acts_for(caller, &info));
+            if !acts(patient) && !acts(alias.of) {
+                return Err(Error::NotController);
+            }
+            self.aliases.remove(patient);
+            let count = self.alias_counts.get(alias.of).unwrap_or(0).saturating_sub(1);
+            match count {
+                0 => self.alias_counts.remove(alias.of),
+                _ => {
+                    self.alias_counts.insert(alias.of, &count);
+                }
+            }
+            self.env().emit_event(AliasChanged { patient, of: alias.of, change: AliasChange::Removed, by: caller });
+            Ok(())
+        }
+
         /// Offers control of `patient` to the patient-held account `to` (the first step of a
         /// handover; `to` accepts with `accept_control`). A patient key can also rotate itself.
         ///
@@ -673,11 +755,7 @@ mod directory {
         /// `AccountIsInstitutional`.
         #[ink(message)]
         pub fn offer_control(&mut self, patient: PatientId, to: AccountId) -> Result<()> {
-            let caller = self.env().caller();
-            let mut info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
-            if !self.acts_for(caller, &info) {
-                return Err(Error::NotController);
-            }
+            let (caller, mut info) = self.acted_for(patient)?;
             if info.controller == Controller::PatientHeld(to) {
                 return Err(Error::SameKey);
             }
@@ -1006,6 +1084,12 @@ mod directory {
             self.hand_overs.get(institution)
         }
 
+        /// The id `patient` is an alias of (offered or accepted), if any.
+        #[ink(message)]
+        pub fn alias(&self, patient: PatientId) -> Option<PatientAlias> {
+            self.aliases.get(patient)
+        }
+
         /// The attached dependent registries.
         #[ink(message)]
         pub fn dependents(&self) -> Vec<AccountId> {
@@ -1294,6 +1378,24 @@ mod directory {
             }
         }
 
+        /// The caller and the patient, if the caller acts for the patient now ([`acts_for`]).
+        ///
+        /// # Errors
+        /// `UnknownPatient`, `NotController`.
+        fn acted_for(&self, patient: PatientId) -> Result<(AccountId, PatientInfo)> {
+            let caller = self.env().caller();
+            let info = self.patients.get(patient).ok_or(Error::UnknownPatient)?;
+            match self.acts_for(caller, &info) {
+                true => Ok((caller, info)),
+                false => Err(Error::NotController),
+            }
+        }
+
+        /// True if the caller is an attached registry (which may cache what it is told).
+        fn caller_is_dependent(&self) -> bool {
+            self.dependents().contains(&self.env().caller())
+        }
+
         /// `Ok` if `caller` is the key that holds the patient now.
         fn ensure_key(info: &PatientInfo, caller: AccountId) -> Result<()> {
             match info.controller {
@@ -1401,7 +1503,7 @@ mod directory {
 
         #[ink(message)]
         fn lookup(&self, account: AccountId) -> Lookup {
-            Lookup { membership: self.membership(account), cacheable: self.dependents().contains(&self.env().caller()) }
+            Lookup { membership: self.membership(account), cacheable: self.caller_is_dependent() }
         }
 
         #[ink(message)]
@@ -1435,18 +1537,12 @@ mod directory {
 
         #[ink(message)]
         fn keeps_patient(&self, institution: InstitutionId, patient: PatientId) -> bool {
-            self.patients.get(patient).is_some_and(|info| {
-                info.custodian == institution
-                    || self.linked.get(patient).is_some_and(|linked| linked.contains(&institution))
-            })
+            self.keepers(patient).contains(&institution)
         }
 
         #[ink(message)]
         fn lookup_keeper(&self, institution: InstitutionId, patient: PatientId) -> KeeperLookup {
-            KeeperLookup {
-                keeps: self.keeps_patient(institution, patient),
-                cacheable: self.dependents().contains(&self.env().caller()),
-            }
+            KeeperLookup { keeps: self.keeps_patient(institution, patient), cacheable: self.caller_is_dependent() }
         }
 
         #[ink(message)]

@@ -25,6 +25,10 @@ pub const MAX_CUSTODIAL_RECOVERIES: u32 = 128;
 /// and clinics where they presented it).
 pub const MAX_LINKED_INSTITUTIONS: u32 = 16;
 
+/// Most ids joined to one patient's id as its aliases (offered or accepted): ids an
+/// institution gave the patient when she could not present hers, such as in an emergency.
+pub const MAX_ALIASES: u32 = 8;
+
 /// Most hand-overs followed from an institution to the one that keeps its records now (an
 /// institution handed over to one that later left, and so on).
 pub const MAX_SUCCESSION: u32 = 8;
@@ -234,6 +238,33 @@ pub enum RecoveryRoute {
     Custodian,
     /// The patient's guardians.
     Guardians,
+}
+
+/// An id joined to another as its alias: the same person, registered under a second id by an
+/// institution she could not present hers to (unconscious in an emergency, say). Offered by
+/// whoever acts for the alias, accepted by whoever acts for the id it joins; either side can
+/// undo it. It joins two histories for whoever reads them; it widens no consent and moves no
+/// record (each id keeps its records, receipts and controller).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct PatientAlias {
+    /// The id this one is an alias of.
+    pub of: PatientId,
+    /// Whether whoever acts for `of` accepted it (until then, only offered).
+    pub accepted: bool,
+}
+
+/// What happened to an alias.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub enum AliasChange {
+    /// Whoever acts for the alias offered to join it to the other id.
+    Offered,
+    /// Whoever acts for the other id accepted: one person, one history.
+    Accepted,
+    /// Either side undid it (or withdrew the offer): two histories again.
+    Removed,
 }
 
 /// A pending recovery: announced at once, carried out only after the delay, vetoed by the
@@ -724,6 +755,21 @@ pub struct InstitutionUnlinked {
     pub patient: PatientId,
     #[ink(topic)]
     pub institution: InstitutionId,
+    pub by: AccountId,
+}
+
+/// An id was offered, accepted or removed as an alias of another (see [`PatientAlias`]):
+/// announced on both ids' topics, so that either's history finds it.
+#[ink::event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasChanged {
+    /// The alias (the second id).
+    #[ink(topic)]
+    pub patient: PatientId,
+    /// The id it joins.
+    #[ink(topic)]
+    pub of: PatientId,
+    pub change: AliasChange,
     pub by: AccountId,
 }
 

@@ -351,6 +351,10 @@ async fn every_event_type_reaches_the_chain() {
     govern(&f.client, cast, Action::HandOver { from: f.hospital_b, to: f.hospital_a }).await.unwrap();
     let moved = dir.hand_over_patients(f.hospital_b, vec![leaving_patient]).submit(&cast.hospital_a).await.unwrap();
     assert_eq!(moved.value, 1);
+    // AliasChanged: hospital A, now acting for both ids, joins the handed-over one to the
+    // patient's as an alias (offered, accepted).
+    dir.offer_alias(leaving_patient, f.patient).submit(&cast.hospital_a).await.unwrap();
+    dir.accept_alias(leaving_patient).submit(&cast.hospital_a).await.unwrap();
     govern(&f.client, cast, Action::Remove { institution: f.hospital_b }).await.unwrap();
     let admins = cast.admins.iter().map(|a| a.account()).collect();
     govern(&f.client, cast, Action::SetAdmins { admins, threshold: 2 }).await.unwrap();

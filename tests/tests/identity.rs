@@ -9,7 +9,8 @@ use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
     consents::{AccessCheck, ConsentQueries, Decision, Denial, Purpose, Target, Terms},
     directory::{
-        Action, InstitutionKind, InstitutionLinked, InstitutionUnlinked, Role, Roles, MAX_LINKED_INSTITUTIONS,
+        Action, AliasChange, AliasChanged, InstitutionKind, InstitutionLinked, InstitutionUnlinked, PatientAlias, Role,
+        Roles, MAX_ALIASES, MAX_LINKED_INSTITUTIONS,
     },
     records::VersionRef,
     PatientId,
@@ -210,4 +211,131 @@ fn a_category_consent_covers_its_category_at_every_custodian_that_holds_the_netw
     assert_eq!(lab_reads(&mut w, at_b, None), Ok(receipt), "hospital B's glucose result is covered too");
     assert_eq!(lab_reads(&mut w, unshared, None), Err(Denial::OutOfScope(receipt)));
     assert_eq!(lab_reads(&mut w, other, None), Err(Denial::OutOfScope(receipt)), "another category stays closed");
+}
+
+/// An id hospital B gives the keyed patient when she arrives unable to give hers, with a
+/// record hospital B commits under it. Returns the id and the record's version.
+fn emergency_id(w: &mut World, tag: u8) -> (PatientId, VersionRef) {
+    let temporary = PatientId::new(id32(tag));
+    assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().register_patient(temporary)).value, Ok(()));
+    let commit = w.rec().commit(record_id(tag), temporary, commitment(u32::from(tag)), b"L".to_vec(), kind());
+    assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
+    (temporary, VersionRef { record: record_id(tag), version: 1 })
+}
+
+#[test]
+fn an_id_given_in_an_emergency_joins_the_patients_own_when_both_sides_agree_and_either_undoes_it() {
+    let mut w = World::new();
+    let p = w.keyed_patient;
+    let (t, _) = emergency_id(&mut w, 0x71);
+    // Only whoever acts for the emergency id offers it: hospital B (custodian role).
+    let start = w.chain.snapshot();
+    for who in w.cast.all() {
+        w.chain.restore(&start);
+        let offer = w.dir().offer_alias(t, p);
+        if who == w.cast.hospital_b {
+            let outcome = w.chain.call(who, offer);
+            assert_eq!(outcome.value, Ok(()));
+            let announced = &outcome.events_of::<AliasChanged>()[0];
+            assert_eq!(
+                (announced.patient, announced.of, announced.change, announced.by),
+                (t, p, AliasChange::Offered, who)
+            );
+            let topics = &outcome.events.iter().find(|e| e.topics.len() == 3).expect("an event with two topics").topics;
+            assert!(topics.contains(t.as_bytes()) && topics.contains(p.as_bytes()), "announced on both ids");
+        } else {
+            assert_eq!(w.chain.call_refused(who, offer), Err(Error::NotController), "{who:?}");
+        }
+    }
+    w.chain.restore(&start);
+    assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().offer_alias(t, p)).value, Ok(()));
+    assert_eq!(w.chain.query(w.cast.stranger, w.dir().alias(t)), Some(PatientAlias { of: p, accepted: false }));
+    // Only whoever acts for the patient's own id accepts: her key.
+    let after_offer = w.chain.snapshot();
+    for who in w.cast.all() {
+        w.chain.restore(&after_offer);
+        let accept = w.dir().accept_alias(t);
+        if who == w.cast.patient_key {
+            let outcome = w.chain.call(who, accept);
+            assert_eq!(outcome.value, Ok(()));
+            let announced = &outcome.events_of::<AliasChanged>()[0];
+            assert_eq!((announced.patient, announced.of, announced.change), (t, p, AliasChange::Accepted));
+        } else {
+            assert_eq!(w.chain.call_refused(who, accept), Err(Error::NotController), "{who:?}");
+        }
+    }
+    w.chain.restore(&after_offer);
+    assert_eq!(w.chain.call(w.cast.patient_key, w.dir().accept_alias(t)).value, Ok(()));
+    assert_eq!(w.chain.query(w.cast.stranger, w.dir().alias(t)), Some(PatientAlias { of: p, accepted: true }));
+    assert_eq!(w.chain.call_refused(w.cast.patient_key, w.dir().accept_alias(t)), Err(Error::NoAlias));
+    // Either side undoes it, nobody else.
+    let joined = w.chain.snapshot();
+    for who in w.cast.all() {
+        w.chain.restore(&joined);
+        let remove = w.dir().remove_alias(t);
+        if who == w.cast.patient_key || who == w.cast.hospital_b {
+            let outcome = w.chain.call(who, remove);
+            assert_eq!(outcome.value, Ok(()), "{who:?}");
+            let announced = &outcome.events_of::<AliasChanged>()[0];
+            assert_eq!(
+                (announced.patient, announced.of, announced.change, announced.by),
+                (t, p, AliasChange::Removed, who)
+            );
+            assert_eq!(w.chain.query(who, w.dir().alias(t)), None);
+            assert_eq!(w.chain.call_refused(who, w.dir().remove_alias(t)), Err(Error::NoAlias));
+        } else {
+            assert_eq!(w.chain.call_refused(who, remove), Err(Error::NotController), "{who:?}");
+        }
+    }
+    // An offer can be withdrawn or declined the same way, and made again.
+    w.chain.restore(&after_offer);
+    assert_eq!(w.chain.call(w.cast.patient_key, w.dir().remove_alias(t)).value, Ok(()));
+    assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().offer_alias(t, p)).value, Ok(()));
+}
+
+#[test]
+fn aliases_make_no_chains_and_are_bounded() {
+    let mut w = World::new();
+    let p = w.keyed_patient;
+    let (t, _) = emergency_id(&mut w, 0x71);
+    let b = w.cast.hospital_b;
+    let unknown = PatientId::new(id32(0xEE));
+    assert_eq!(w.chain.call_refused(b, w.dir().offer_alias(t, unknown)), Err(Error::UnknownPatient));
+    assert_eq!(w.chain.call_refused(b, w.dir().offer_alias(unknown, p)), Err(Error::UnknownPatient));
+    assert_eq!(w.chain.call_refused(b, w.dir().offer_alias(t, t)), Err(Error::SamePatient));
+    assert_eq!(w.chain.call(b, w.dir().offer_alias(t, p)).value, Ok(()));
+    assert_eq!(w.chain.call_refused(b, w.dir().offer_alias(t, w.custodial_patient)), Err(Error::AlreadyAliased));
+    // No alias of an alias, and an id with aliases becomes none.
+    let (u, _) = emergency_id(&mut w, 0x72);
+    assert_eq!(w.chain.call_refused(b, w.dir().offer_alias(u, t)), Err(Error::AliasChain));
+    let a = w.cast.hospital_a;
+    assert_eq!(w.chain.call_refused(a, w.dir().offer_alias(p, w.custodial_patient)), Err(Error::NotController));
+    assert_eq!(w.chain.call_refused(w.cast.patient_key, w.dir().offer_alias(p, u)), Err(Error::AliasChain));
+    // At most MAX_ALIASES per id, offered or accepted; removing one frees its place.
+    let mut others = vec![t];
+    for tag in 0..MAX_ALIASES as u8 - 1 {
+        let (other, _) = emergency_id(&mut w, 0x80 + tag);
+        assert_eq!(w.chain.call(b, w.dir().offer_alias(other, p)).value, Ok(()));
+        others.push(other);
+    }
+    assert_eq!(w.chain.call_refused(b, w.dir().offer_alias(u, p)), Err(Error::TooManyAliases));
+    assert_eq!(w.chain.call(w.cast.patient_key, w.dir().remove_alias(others[3])).value, Ok(()));
+    assert_eq!(w.chain.call(b, w.dir().offer_alias(u, p)).value, Ok(()));
+}
+
+#[test]
+fn joining_an_emergency_id_widens_no_consent_and_moves_no_record() {
+    let mut w = World::new();
+    let p = w.keyed_patient;
+    let (t, at_t) = emergency_id(&mut w, 0x71);
+    let permit = w.chain.call(w.cast.patient_key, w.con().grant(lab_terms(&w, Decision::Permit))).value.unwrap();
+    let before = (lab_reads(&mut w, at_t, Some(permit)), lab_reads(&mut w, at_t, None));
+    assert!(before.0.is_err() && before.1.is_err(), "her consent does not cover another id's record: {before:?}");
+    assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().offer_alias(t, p)).value, Ok(()));
+    assert_eq!(w.chain.call(w.cast.patient_key, w.dir().accept_alias(t)).value, Ok(()));
+    assert_eq!((lab_reads(&mut w, at_t, Some(permit)), lab_reads(&mut w, at_t, None)), before, "nor after joining");
+    // The record stays under the emergency id, and hospital B still acts for that id.
+    let facts = w.chain.query(w.cast.stranger, w.rec().record(record_id(0x71))).expect("the record");
+    assert_eq!(facts.patient, t);
+    assert!(w.chain.query(w.cast.stranger, w.dir().may_act_for(w.cast.hospital_b, t)));
 }

@@ -86,6 +86,26 @@ pub enum PatientCommand {
         #[arg(long)]
         institution: u32,
     },
+    /// Offer a second id of the same person as an alias of her own (whoever acts for the
+    /// second id: the institution that registered her under it when she could not give hers,
+    /// e.g. unconscious). Whoever acts for her own id accepts with `alias-accept`.
+    AliasOffer {
+        /// The second id (0x-hex, or a local id here).
+        patient: String,
+        /// Her own id (0x-hex).
+        #[arg(long)]
+        of: String,
+    },
+    /// Accept the offered alias (her key, or her custodian's account): one history from now on.
+    AliasAccept {
+        /// The second id (0x-hex).
+        patient: String,
+    },
+    /// Undo an alias or withdraw its offer (whoever acts for either id).
+    AliasRemove {
+        /// The second id (0x-hex, or a local id here).
+        patient: String,
+    },
     /// Record that a local patient here is the patient who presented Custodia id `--to` (an
     /// account of this institution, once the patient's controller linked it): their records
     /// here are committed under that id, in this store only (no local id goes on chain).
@@ -132,6 +152,12 @@ pub async fn run(ctx: &Context, command: PatientCommand) -> Result<ExitCode> {
             );
             let keeping = keepers.iter().map(|k| format!("#{k}")).collect::<Vec<_>>().join(", ");
             text.push_str(&format!("\n  records kept by: {keeping}"));
+            let alias = dir.alias(id).query().await?;
+            if let Some(alias) = &alias {
+                let state = if alias.accepted { "an alias" } else { "offered as an alias" };
+                text.push_str(&format!("\n  {state} of {}", hex32(alias.of.as_bytes())));
+            }
+            let alias_json = alias.map(|a| json!({"of": hex32(a.of.as_bytes()), "accepted": a.accepted}));
             let pending_json = pending.as_ref().map(|r| {
                 let state = match r.executable_at {
                     None => format!("waiting for guardians ({} of {})", r.approvals.len(), policy.threshold),
@@ -155,7 +181,7 @@ pub async fn run(ctx: &Context, command: PatientCommand) -> Result<ExitCode> {
                        "custodian": info.custodian, "custodian_may_recover": custodian_may,
                        "guardians": policy.guardians.iter().map(ss58).collect::<Vec<_>>(),
                        "threshold": policy.threshold, "delay_ms": params.delay_ms, "pending": pending_json,
-                       "keepers": keepers}),
+                       "keepers": keepers, "alias": alias_json}),
             );
         }
         Offer { patient, to } => {
@@ -214,6 +240,23 @@ pub async fn run(ctx: &Context, command: PatientCommand) -> Result<ExitCode> {
         UnlinkInstitution { patient, institution } => {
             let done = dir.unlink_institution(ctx.patient(&patient)?, institution).submit(&ctx.signer()?).await?;
             out.submitted(&format!("institution #{institution} unlinked"), &done, json!(null));
+        }
+        AliasOffer { patient, of } => {
+            let (alias, of) = (ctx.patient(&patient)?, PatientId::new(parse_hash(&of)?));
+            let done = dir.offer_alias(alias, of).submit(&ctx.signer()?).await?;
+            out.submitted(
+                &format!("{} offered as an alias of {}", hex32(alias.as_bytes()), hex32(of.as_bytes())),
+                &done,
+                json!({"patient": hex32(alias.as_bytes()), "of": hex32(of.as_bytes())}),
+            );
+        }
+        AliasAccept { patient } => {
+            let done = dir.accept_alias(ctx.patient(&patient)?).submit(&ctx.signer()?).await?;
+            out.submitted("alias accepted: one history", &done, json!(null));
+        }
+        AliasRemove { patient } => {
+            let done = dir.remove_alias(ctx.patient(&patient)?).submit(&ctx.signer()?).await?;
+            out.submitted("alias removed", &done, json!(null));
         }
         LinkLocal { local_id, to, source } => {
             let presented = PatientId::new(parse_hash(&to)?);

@@ -4,8 +4,8 @@ use super::registry;
 use crate::events::value;
 use custodia_types::{
     directory::{
-        Action, Controller, Institution, Lookup, Membership, PatientInfo, Proposal, Recovery, RecoveryParams,
-        RecoveryPolicy, Role, Roles,
+        Action, Controller, Institution, Lookup, Membership, PatientAlias, PatientInfo, Proposal, Recovery,
+        RecoveryParams, RecoveryPolicy, Role, Roles,
     },
     InstitutionId, PatientId,
 };
@@ -44,6 +44,9 @@ registry! {
         tx link_institution(patient: PatientId, institution: InstitutionId) -> (), Error;
         tx unlink_institution(patient: PatientId, institution: InstitutionId) -> (), Error;
         tx hand_over_patients(from: InstitutionId, patients: Vec<PatientId>) -> u32, Error => value::handed_over;
+        tx offer_alias(patient: PatientId, of: PatientId) -> (), Error;
+        tx accept_alias(patient: PatientId) -> (), Error;
+        tx remove_alias(patient: PatientId) -> (), Error;
         query admins() -> Admins;
         query proposal(proposal: u32) -> Option<Proposal>;
         query has_approved(proposal: u32, admin: AccountId) -> bool;
@@ -53,6 +56,7 @@ registry! {
         query recovery_policy(patient: PatientId) -> RecoveryPolicy;
         query recovery_params() -> RecoveryParams;
         query successor(institution: InstitutionId) -> Option<InstitutionId>;
+        query alias(patient: PatientId) -> Option<PatientAlias>;
     }
     docs "custodia_types::directory::DirectoryQueries" {
         query is_member(account: AccountId, role: Role) -> bool;

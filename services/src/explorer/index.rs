@@ -58,8 +58,16 @@ impl Filed {
     }
 }
 
-/// The patient an event is about, if it is about one.
-pub fn patient_of(event: &SuiteEvent) -> Option<PatientId> {
+/// The patients an event is about: one, or for an alias both ids (either's history finds it).
+pub fn patients_of(event: &SuiteEvent) -> Vec<PatientId> {
+    match event {
+        SuiteEvent::AliasChanged(e) => vec![e.patient, e.of],
+        event => patient_of(event).into_iter().collect(),
+    }
+}
+
+/// The patient an event is about, if it is about one (the alias, for an alias's change).
+fn patient_of(event: &SuiteEvent) -> Option<PatientId> {
     use SuiteEvent as E;
     Some(match event {
         E::PatientRegistered(e) => e.patient,
@@ -68,6 +76,7 @@ pub fn patient_of(event: &SuiteEvent) -> Option<PatientId> {
         E::CustodianChanged(e) => e.patient,
         E::InstitutionLinked(e) => e.patient,
         E::InstitutionUnlinked(e) => e.patient,
+        E::AliasChanged(e) => e.patient,
         E::RecoveryRequested(e) => e.patient,
         E::RecoveryApproved(e) => e.patient,
         E::RecoveryEnded(e) => e.patient,
@@ -129,7 +138,10 @@ impl<'a, B: Backend> EventIndex<'a, B> {
             if let SuiteEvent::LogExtended(e) = &decoded {
                 sizes.push((e.size, block));
             }
-            let Some(patient) = patient_of(&decoded) else { continue };
+            let patients = patients_of(&decoded);
+            if patients.is_empty() {
+                continue;
+            }
             let time = match times.get(&block) {
                 Some(time) => *time,
                 None => {
@@ -138,7 +150,10 @@ impl<'a, B: Backend> EventIndex<'a, B> {
                     time
                 }
             };
-            filed.push((patient, accessor_of(&decoded), Filed { block, time, event }));
+            let accessor = accessor_of(&decoded);
+            for patient in patients {
+                filed.push((patient, accessor, Filed { block, time, event: event.clone() }));
+            }
         }
         let tx = self.store.write()?;
         {

@@ -21,7 +21,12 @@ pub mod index;
 pub mod view;
 
 use crate::{index::Index, Error, Result, Store};
-use custodia_client::{types::PatientId, verify::parse_hash, Backend, Client};
+use custodia_client::{
+    events::SuiteEvent,
+    types::{directory::AliasChange, PatientId},
+    verify::parse_hash,
+    Backend, Client,
+};
 use custodia_fhir::mapping::hex;
 use http_body_util::Full;
 use hyper::{
@@ -32,7 +37,7 @@ use hyper::{
     Method, Request, Response, StatusCode,
 };
 use hyper_util::rt::{TokioIo, TokioTimer};
-use index::EventIndex;
+use index::{EventIndex, Filed};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::{collections::BTreeMap, future::Future, path::Path, time::Duration};
@@ -147,7 +152,7 @@ impl<'a, B: Backend> Explorer<'a, B> {
     /// A patient's history, with an inclusion proof of each logged access against the log's
     /// head as the chain reports it now.
     pub async fn patient(&self, patient: PatientId) -> Result<Option<Value>> {
-        let filed = EventIndex::new(self.client, self.store).of_patient(patient)?;
+        let filed = self.history(patient)?;
         if filed.is_empty() {
             return Ok(None);
         }
@@ -159,10 +164,35 @@ impl<'a, B: Backend> Explorer<'a, B> {
         Ok(Some(history))
     }
 
+    /// The events about `patient` and about the ids joined to theirs as accepted aliases (an
+    /// id a hospital gave them in an emergency, say): one history, oldest first.
+    fn history(&self, patient: PatientId) -> Result<Vec<Filed>> {
+        let index = EventIndex::new(self.client, self.store);
+        let mut filed = index.of_patient(patient)?;
+        let mut joined = std::collections::BTreeSet::new();
+        for event in filed.iter().filter_map(Filed::decoded) {
+            if let SuiteEvent::AliasChanged(e) = event {
+                if e.of == patient {
+                    match e.change {
+                        AliasChange::Accepted => joined.insert(e.patient),
+                        AliasChange::Offered | AliasChange::Removed => joined.remove(&e.patient),
+                    };
+                }
+            }
+        }
+        for alias in joined {
+            // Its alias announcements are in the patient's own events already.
+            let own = index.of_patient(alias)?.into_iter();
+            filed.extend(own.filter(|f| !matches!(f.decoded(), Some(SuiteEvent::AliasChanged(_)))));
+        }
+        filed.sort_by_key(|f| f.block);
+        Ok(filed)
+    }
+
     /// A patient's logged accesses as FHIR R4 AuditEvents (IHE BALP, the mapping of
     /// `custodia_fhir::mapping::audit`), newest first, in a `searchset` Bundle.
     pub fn audit_events(&self, patient: PatientId) -> Result<Option<Value>> {
-        let filed = EventIndex::new(self.client, self.store).of_patient(patient)?;
+        let filed = self.history(patient)?;
         if filed.is_empty() {
             return Ok(None);
         }

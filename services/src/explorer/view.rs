@@ -10,7 +10,7 @@ use custodia_client::{
     types::{
         access_log::{Authorization, BreakGlassReason, Entry, LogHead},
         consents::{Decision, Purpose, Purposes, Scope, Target},
-        directory::{Controller, RecoveryOutcome, RecoveryRoute},
+        directory::{AliasChange, Controller, RecoveryOutcome, RecoveryRoute},
         records::{ErasureReason, Supersedence, VersionRef},
     },
 };
@@ -131,6 +131,16 @@ pub fn patient(patient: &[u8; 32], filed: &[Filed], head: &LogHead, proofs: &[In
             })),
             SuiteEvent::RecoveryEnded(e) => control.push(json!({
                 "event": "recovery_ended", "outcome": recovery_outcome(e.outcome), "by": account(&e.by), "at": when,
+            })),
+            SuiteEvent::AliasChanged(e) => control.push(json!({
+                "event": "alias",
+                "change": match e.change {
+                    AliasChange::Offered => "offered",
+                    AliasChange::Accepted => "accepted",
+                    AliasChange::Removed => "removed",
+                },
+                "alias": hex(e.patient.as_bytes()), "of": hex(e.of.as_bytes()),
+                "mine": e.of.as_bytes() == patient, "by": account(&e.by), "at": when,
             })),
             SuiteEvent::RecoveryPolicyChanged(_) => {
                 control.push(json!({"event": "recovery_policy_changed", "at": when}))

@@ -215,8 +215,22 @@ function controlSentence(c) {
       return `${institution(c.from)} handed you over to ${institution(c.to)}, which keeps your records from now on (account ${short(c.by)}).`;
     case "recovery_approved": return `A guardian approved the recovery (${c.approvals} of ${c.threshold}).`;
     case "recovery_ended": return `The recovery request ${RECOVERY_WORDS[c.outcome] ?? c.outcome}.`;
+    case "alias": return aliasSentence(c);
     default: return "Your recovery settings changed.";
   }
+}
+
+/** An alias's change, told from the side of the page's id (`c.mine`: it is the id joined). */
+function aliasSentence(c) {
+  const other = short(c.mine ? c.alias : c.of);
+  const words = c.mine
+    ? { offered: `A hospital that registered you under a second id (${other}), when you could not give it yours, asked to join that id to yours.`,
+        accepted: `The second id ${other} was joined to yours: what happened under it is part of this history from now on (consents you gave under one id do not cover the other's records).`,
+        removed: `The second id ${other} is no longer joined to yours.` }
+    : { offered: `This id was offered to be joined to the id ${other} (the same person).`,
+        accepted: `This id was joined to the id ${other}: its history is shown there too.`,
+        removed: `This id is no longer joined to the id ${other}.` };
+  return `${words[c.change] ?? c.change} (account ${short(c.by)})`;
 }
 
 async function showPatient(id) {
