@@ -708,6 +708,51 @@ fn the_networks_code_key_is_made_with_the_deployment_and_required_where_it_names
 }
 
 #[test]
+fn a_file_whose_patient_presents_her_custodia_id_goes_under_it_once_her_controller_linked_the_institution() {
+    let dir = common::deployed_with(&[
+        ("dave", "hospital", "custodian,accessor"),
+        ("eve", "hospital", "custodian"),
+        ("ferdie", "laboratory", "accessor"),
+    ]);
+    let s = dir.path();
+    ok(s, &["directory", "register-patient", "MRN-7", "--as", "dave"]);
+    let her = ok(s, &["patient", "show", "MRN-7"])["patient"].as_str().unwrap().to_string();
+    let file = |name: &str, id: &str| {
+        let bundle = serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": {"resourceType": "Patient", "id": "b-41",
+                          "identifier": [{"system": "urn:custodia:patient-id", "value": id}]}},
+            {"resource": {"resourceType": "Observation", "id": "b-glucose", "status": "final",
+                          "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+                          "subject": {"reference": "Patient/b-41"}}}]});
+        let path = s.join(name);
+        std::fs::write(&path, bundle.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let presented = file("presented.json", &her);
+    // Eve's hospital does not keep her records yet: refused, nothing committed or registered.
+    let out = custodia(s, &["fhir", "import", &presented, "--as", "eve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not keep records of") && stderr.contains("link"), "{stderr}");
+    assert_eq!(ok(s, &["directory", "patient", "Patient/b-41"]), Value::Null, "no second identity registered");
+    // Her controller (her custodian, dave's hospital) links eve's institution: the file goes
+    // under her id, and nothing is registered anew.
+    ok(s, &["patient", "link-institution", "MRN-7", "--institution", "2", "--as", "dave"]);
+    let imported = ok(s, &["fhir", "import", &presented, "--as", "eve"]);
+    assert_eq!(imported[0]["patient"].as_str(), Some(her.as_str()), "{imported}");
+    assert_eq!(
+        (imported[0]["committed"].as_u64(), imported[0]["registered_patient"].as_bool()),
+        (Some(2), Some(false))
+    );
+    assert_eq!(ok(s, &["directory", "patient", "Patient/b-41"]), Value::Null);
+    // A malformed id is refused before anything reaches the chain.
+    let bad = file("bad.json", "0x1234");
+    let out = custodia(s, &["fhir", "import", &bad, "--as", "eve"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not 0x and 64 hex digits"));
+}
+
+#[test]
 fn a_restored_store_keeps_its_salts_except_those_erased_since_and_reindexes_from_the_chain() {
     let dir = deployed();
     let s = dir.path();

@@ -214,6 +214,11 @@ impl Pseudonyms {
         Self { source: source.to_string(), ..self.clone() }
     }
 
+    /// The source system whose local ids these pseudonyms name.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// The same pseudonyms, except for the patients in `links`, who are known under the id
     /// they presented (their Custodia id from another institution) instead of one derived here:
     /// one patient, one identity across institutions.

@@ -83,6 +83,30 @@ impl<'s> Links<'s> {
         Ok(tx.commit()?)
     }
 
+    /// Links the patient of `document` to the Custodia id she presented, if the file records
+    /// one (`Patient.identifier` of [`custodia_fhir::document::CUSTODIA_ID_SYSTEM`]), as
+    /// [`Links::link`] does (the same checks; nothing if the link is there already). Returns
+    /// the presented id. A file importer applies the links again afterwards
+    /// ([`Links::apply`]), so that every resource of the file goes under it.
+    pub async fn link_presented<B: Backend>(
+        &self,
+        client: &Client<B>,
+        signer: &Signer,
+        pseudonyms: &Pseudonyms,
+        document: &custodia_fhir::document::Document,
+    ) -> Result<Option<PatientId>> {
+        let presented = document.patient.presented_id().map_err(|problem| {
+            Error::from(custodia_fhir::FhirError { file: document.file.clone(), entry: None, problem })
+        })?;
+        let Some(presented) = presented else { return Ok(None) };
+        let source = document.source.as_deref().unwrap_or(pseudonyms.source());
+        let local_id = custodia_fhir::document::local_form(&document.patient.reference);
+        if pseudonyms.for_source(source).patient(&local_id) != presented {
+            self.link(client, signer, pseudonyms, (source, &local_id), presented).await?;
+        }
+        Ok(Some(presented))
+    }
+
     /// Every link, for [`Pseudonyms::with_links`].
     pub fn all(&self) -> Result<PatientLinks> {
         let tx = self.store.read()?;

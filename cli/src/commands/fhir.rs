@@ -158,6 +158,7 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
             let total: usize = documents.iter().map(|d| d.resources.len()).sum();
             let bar = output::progress(&out, total as u64);
             let mut reports = Vec::new();
+            let links = Links::new(&store);
             for document in &documents {
                 bar.set_message(document.file.clone());
                 let mut hook = |stage: ImportStage| {
@@ -166,7 +167,15 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
                         super::crash_if_at("import-batch");
                     }
                 };
-                let report = fhir.import(document, &signer, &mut hook).await?;
+                // A patient who presented her Custodia id here: linked first (or refused), so
+                // that the whole file goes under it.
+                let report = match links.link_presented(&client, &signer, &pseudonyms, document).await? {
+                    Some(_) => {
+                        let linked = links.apply(ctx.pseudonyms()?)?;
+                        FhirImport::new(&client, &store, &linked).import(document, &signer, &mut hook).await?
+                    }
+                    None => fhir.import(document, &signer, &mut hook).await?,
+                };
                 bar.inc((report.resources - report.committed) as u64);
                 reports.push(report);
             }

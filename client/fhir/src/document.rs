@@ -84,6 +84,40 @@ pub struct Patient {
     pub birth_date: Option<String>,
 }
 
+/// The identifier system of a patient's Custodia id (`Patient.identifier` with this system and
+/// the id as `0x` and 64 hex digits): how a patient who presented her id at this institution
+/// is recorded in its FHIR server or files, so that her records here go under it.
+pub const CUSTODIA_ID_SYSTEM: &str = "urn:custodia:patient-id";
+
+impl Patient {
+    /// The Custodia id the patient presented (her `Patient.identifier` of
+    /// [`CUSTODIA_ID_SYSTEM`]), if any.
+    ///
+    /// # Errors
+    /// [`Problem::BadCustodiaId`] if its value is not one, [`Problem::ConflictingCustodiaIds`]
+    /// if the patient has two different ones.
+    pub fn presented_id(&self) -> Result<Option<custodia_types::PatientId>, Problem> {
+        let mut found = None;
+        for (system, value) in &self.identifier_tokens {
+            if system != CUSTODIA_ID_SYSTEM {
+                continue;
+            }
+            let bytes: [u8; 32] = value
+                .strip_prefix("0x")
+                .filter(|hex| hex.len() == 64)
+                .and_then(|hex| hex::decode(hex).ok())
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or_else(|| Problem::BadCustodiaId(value.clone()))?;
+            let id = custodia_types::PatientId::new(bytes);
+            match found {
+                Some(other) if other != id => return Err(Problem::ConflictingCustodiaIds),
+                _ => found = Some(id),
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// A parsed, checked file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
@@ -167,6 +201,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Document, FhirError> {
     }
     let patient =
         patient_of(&resources).map_err(|(problem, entry)| FhirError { file: file.to_string(), entry, problem })?;
+    patient.presented_id().map_err(|problem| FhirError { file: file.to_string(), entry: None, problem })?;
     let source = source_of(&resources);
     Ok(Document { file: file.to_string(), bundle_type, resources, patient, source })
 }

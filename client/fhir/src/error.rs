@@ -42,6 +42,12 @@ pub enum Problem {
         /// The key.
         key: String,
     },
+    /// A `Patient.identifier` of the Custodia id system whose value is not a Custodia id.
+    #[error("the patient's Custodia id (identifier system urn:custodia:patient-id) {0:?} is not 0x and 64 hex digits")]
+    BadCustodiaId(String),
+    /// A patient with two different Custodia ids.
+    #[error("the patient has two different Custodia ids (identifier system urn:custodia:patient-id)")]
+    ConflictingCustodiaIds,
     /// The top level is not a JSON object.
     #[error("not a FHIR resource: the top level is not a JSON object")]
     NotAnObject,
