@@ -28,6 +28,9 @@ fn a_patient_sees_who_read_their_records_checked_in_their_own_browser() {
     // The embedded chain has no node the browser could ask: checked against the explorer's
     // root, and said so (not "verified").
     assert_eq!(page["checked"], "server-root", "{page:#}");
+    assert_eq!(page["complete"], "complete", "{page:#}");
+    let said = page["completeness"].as_str().unwrap();
+    assert!(said.contains("the ledger counts 2 accesses") && said.contains("not an independent check"), "{said}");
     let accesses = page["accesses"].as_array().unwrap();
     assert_eq!(accesses.len(), 2, "the read under consent and the break-glass read: {page:#}");
     for access in accesses {
@@ -199,6 +202,11 @@ fn an_altered_proof_or_entry_shows_as_failed_in_the_browser() {
             page["summary"]
         );
     }
+    // A server that leaves an access out: the ledger's count says so.
+    let hidden = browse(demo.link("the patient"), &["--tamper", "hide"]);
+    assert_eq!(hidden["complete"], "incomplete", "{hidden:#}");
+    let said = hidden["completeness"].as_str().unwrap();
+    assert!(said.contains("the ledger counts 2 accesses") && said.contains("shows 1"), "{said}");
     // A server that answers one patient's page with another patient's genuine history.
     let other = demo.link("another patient").rsplit('/').next().unwrap().to_string();
     let swapped = browse(demo.link("the patient"), &["--swap-with", &other]);

@@ -32,8 +32,17 @@ fn the_patients_browser_checks_every_access_against_the_nodes_root() {
     assert_eq!(accesses.iter().filter(|a| a["breakGlass"] == true).count(), 1);
     assert_eq!(page["axe"], serde_json::json!([]), "WCAG 2.1 AA violations: {:#}", page["axe"]);
 
+    // Completeness, from the count the browser read from the node itself.
+    assert_eq!(page["complete"], "complete", "{page:#}");
+    let said = page["completeness"].as_str().unwrap();
+    assert!(said.contains("the ledger counts 2 accesses") && said.contains(&format!("from the node {node}")), "{said}");
+
     let tampered = browse(demo.link("the patient"), &["--tamper", "leaf"]);
     assert_eq!(tampered["checked"], "failed", "{tampered:#}");
+    // An explorer that leaves an access out cannot hide it: the node's count says so.
+    let hidden = browse(demo.link("the patient"), &["--tamper", "hide"]);
+    assert_eq!(hidden["complete"], "incomplete", "{hidden:#}");
+    assert!(hidden["completeness"].as_str().unwrap().contains("shows 1"), "{hidden:#}");
 }
 
 #[test]
@@ -99,7 +108,7 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
     let granted = act(
         "//Eve",
         "grant-submit",
-        &format!("grant-institution=2,grant-scope={record},grant-purpose-treatment=on,grant-days=30"),
+        &format!("grant-institution=2,grant-scope=record:{record},grant-purpose-treatment=on,grant-days=30"),
     );
     assert_eq!(granted["state"], "done:grant-submit", "{granted:#}");
     let receipts = || ok(s, &["consent", "list", &patient]).as_array().unwrap().clone();
@@ -115,6 +124,22 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
     let days = (receipt["valid_until"].as_u64().unwrap() - receipt["valid_from"].as_u64().unwrap()) / 86_400_000;
     assert_eq!(days, 30);
     wait_for(&base, &patient, |history| history["consents"].as_array().is_some_and(|c| c.len() == 1));
+
+    // 2b. She shares her records of that kind, from any hospital, for research: a category
+    // consent naming the record's (network-wide) kind code.
+    let (_, body) = common::explorer::get(&format!("{base}api/patients/{patient}"));
+    let kind =
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["versions"][0]["kind"].as_str().unwrap().to_string();
+    let by_kind = act(
+        "//Eve",
+        "grant-submit",
+        &format!("grant-institution=2,grant-scope=kind:{kind},grant-purpose-research=on,grant-days=7"),
+    );
+    assert_eq!(by_kind["state"], "done:grant-submit", "{by_kind:#}");
+    let category = &receipts()[1];
+    assert!(category["scope"]["categories"] == serde_json::json!([kind]), "the kind only: {category:#}");
+    assert_eq!(category["granted_by"], receipt["granted_by"], "her key again");
+    wait_for(&base, &patient, |history| history["consents"].as_array().is_some_and(|c| c.len() == 2));
 
     // 3. The laboratory's key neither controls the identity nor is the custodian's: the chain
     // refuses it, named, from the page, and nothing is sent.
@@ -145,7 +170,11 @@ fn a_patient_acts_with_their_own_key_in_the_page() {
     assert_eq!(withdrawn["axe"], serde_json::json!([]), "WCAG 2.1 AA violations: {:#}", withdrawn["axe"]);
     let revoked = &receipts()[0];
     assert_eq!(revoked["revoked"]["by"], revoked["granted_by"], "revoked by the patient's key: {revoked:#}");
-    wait_for(&base, &patient, |history| !history["consents"][0]["revoked"].is_null());
+    wait_for(&base, &patient, |history| {
+        history["consents"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["receipt"] == receipt_id && !c["revoked"].is_null()))
+    });
     let after = browse(&page, &[]);
     assert!(after["consents"].to_string().contains("Withdrawn on"), "{}", after["consents"]);
 

@@ -41,11 +41,11 @@ mod access_log {
     use custodia_types::{
         access_log::{
             AccessLogged, Appended, Authorization, BreakGlassAccess, Entry, LogExtended, LogHead, NewEntry,
-            MAX_ACCESS_AGE_MS, MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
+            PatientAccesses, MAX_ACCESS_AGE_MS, MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
         },
         consents::{AccessCheck, ConsentQueries, Denial, Target},
         directory::{DirectoryQueries, Governed, GovernedError, Role},
-        InstitutionId,
+        InstitutionId, PatientId,
     };
     use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, scale::Encode, storage::Lazy, storage::Mapping};
 
@@ -83,6 +83,9 @@ mod access_log {
         /// Break-glass entries per institution and day (days since the Unix epoch, UTC, of the
         /// block time), so that a watcher reads an institution's rate, not only its total.
         break_glass_by_day: Mapping<(InstitutionId, u32), u32>,
+        /// Entries about each patient, and the newest one's index: written once per patient per
+        /// append call, so that a patient's page can tell that it shows every entry of theirs.
+        patient_accesses: Mapping<PatientId, PatientAccesses>,
     }
 
     /// Why an append was refused.
@@ -149,6 +152,7 @@ mod access_log {
                 next_seq: Mapping::new(),
                 break_glass: Mapping::new(),
                 break_glass_by_day: Mapping::new(),
+                patient_accesses: Mapping::new(),
             };
             log.peaks.set(&Vec::new());
             log
@@ -193,6 +197,8 @@ mod access_log {
             let mut scratch = Vec::with_capacity(256);
             // One announcement per patient with break-glass entries in this call.
             let mut alarms: Vec<BreakGlassAccess> = Vec::new();
+            // Each entry's patient and index, counted per patient after the loop.
+            let mut touched: Vec<(PatientId, u64)> = Vec::with_capacity(entries.len().saturating_sub(fresh));
             for new in &entries[fresh..] {
                 let entry = Entry {
                     institution,
@@ -207,6 +213,7 @@ mod access_log {
                 };
                 let leaf = leaf_hash_into::<ChainSha256>(&mut scratch, |buffer| entry.encode_to(buffer));
                 let index = frontier.append::<ChainSha256>(leaf);
+                touched.push((new.patient, index));
                 if let Authorization::BreakGlass(reason) = new.authorization {
                     break_glass = break_glass.checked_add(1).ok_or(whole(Error::IdsExhausted))?;
                     today = today.checked_add(1).ok_or(whole(Error::IdsExhausted))?;
@@ -242,6 +249,16 @@ mod access_log {
                 if today > 0 {
                     self.break_glass.insert(institution, &break_glass);
                     self.break_glass_by_day.insert((institution, day), &today);
+                }
+                // Sorted, each patient's entries are one run whose last is the newest.
+                touched.sort_unstable();
+                for run in touched.chunk_by(|a, b| a.0 == b.0) {
+                    let (patient, newest) = run[run.len().saturating_sub(1)];
+                    let mut seen = self.patient_accesses.get(patient).unwrap_or_default();
+                    let added = u64::try_from(run.len()).map_err(|_| whole(Error::BatchTooLarge))?;
+                    seen.count = seen.count.checked_add(added).ok_or(whole(Error::IdsExhausted))?;
+                    seen.newest = newest;
+                    self.patient_accesses.insert(patient, &seen);
                 }
                 self.env().emit_event(LogExtended { institution, size: frontier.size, root });
             }
@@ -281,6 +298,12 @@ mod access_log {
         #[ink(message)]
         pub fn break_glass_on(&self, institution: InstitutionId, day: u32) -> u32 {
             self.break_glass_by_day.get((institution, day)).unwrap_or(0)
+        }
+
+        /// How many entries are about `patient`, and the newest one's index (`None`: none).
+        #[ink(message)]
+        pub fn patient_accesses(&self, patient: PatientId) -> Option<PatientAccesses> {
+            self.patient_accesses.get(patient)
         }
 
         /// The directory this log asks who is an accessor.

@@ -130,6 +130,19 @@ pub struct LogHead {
     pub root: [u8; 32],
 }
 
+/// How many entries of the log are about one patient, and the newest one's index: what a
+/// patient's page checks that it shows them all by (it shows `count` entries of hers, each
+/// proven in the log, when `newest` is below the log size it proves against).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+pub struct PatientAccesses {
+    /// Entries about the patient.
+    pub count: u64,
+    /// The leaf index of the newest of them.
+    pub newest: u64,
+}
+
 /// What an append did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]

@@ -2,12 +2,12 @@
 // puppeteer-core), waits until the page has checked every proof itself, runs axe-core (WCAG
 // 2.1 A and AA) on it, and prints what a person sees as JSON, for the Rust tests to assert on.
 //
-//   node explorer-check.mjs URL [--screenshot FILE] [--tamper path|leaf|consistency] [--swap-with 0x…]
+//   node explorer-check.mjs URL [--screenshot FILE] [--tamper path|leaf|hide|consistency] [--swap-with 0x…]
 //                               [--act KEY:BUTTON [--fill ID=VALUE,…]]   (act with KEY in the page)
 //
-// --tamper alters the first access's proof (a sibling hash, or a byte of the entry), or the
-// consistency proof (`consistency`), in the API's answer on its way to the page: the page, not
-// the server, must catch it. On an institution's page the consistency check is run (Check
+// --tamper alters the first access's proof (a sibling hash, or a byte of the entry), leaves the
+// first access out (`hide`), or alters the consistency proof (`consistency`), in the API's
+// answer on its way to the page: the page, not the server, must catch it. On an institution's page the consistency check is run (Check
 // clicked with the oldest and newest recorded sizes).
 import puppeteer from "puppeteer-core";
 import { readFileSync } from "node:fs";
@@ -76,6 +76,7 @@ try {
       const proof = data.accesses[0].proof;
       const flip = (hex, at) => hex.slice(0, at) + ((parseInt(hex[at], 16) ^ 1).toString(16)) + hex.slice(at + 1);
       if (tamper === "path") proof.path[0] = flip(proof.path[0], 10);
+      else if (tamper === "hide") data.accesses.shift();
       else proof.leaf = flip(proof.leaf, proof.leaf.length - 1);
       request.respond({ status: 200, contentType: "application/json", body: JSON.stringify(data) });
     });
@@ -135,6 +136,8 @@ try {
     return {
       title: document.title,
       checked: document.body.dataset.checked ?? null,
+      complete: document.body.dataset.complete ?? null,
+      completeness: document.getElementById("completeness")?.innerText ?? null,
       summary: text("#summary p"),
       alerts: text("[role=alert]"),
       accesses: [...document.querySelectorAll("li.access")].map((li) => ({

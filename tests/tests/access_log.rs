@@ -9,7 +9,7 @@ use custodia_tests::world::{commitment, id32, kind, record_id, World};
 use custodia_types::{
     access_log::{
         AccessLogged, Appended, Authorization, BreakGlassAccess, BreakGlassReason, LogExtended, LogHead, NewEntry,
-        MAX_ACCESS_AGE_MS, MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
+        PatientAccesses, MAX_ACCESS_AGE_MS, MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
     },
     consents::{Decision, Denial, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
     records::VersionRef,
@@ -186,6 +186,37 @@ fn a_batch_announces_break_glass_once_per_patient_with_its_entries_counted() {
     assert!(alarms.iter().all(|a| a.institution == s.w.institutions.lab && a.account == lab));
     assert_eq!(outcome.events_of::<AccessLogged>().len(), 4, "every entry is logged");
     assert_eq!(s.w.chain.query(lab, s.w.log().break_glass_count(s.w.institutions.lab)), 3);
+}
+
+#[test]
+fn the_log_counts_each_patients_entries_once_per_call_for_their_page_to_check_it_shows_all() {
+    let mut s = setup();
+    let (lab, custodial, keyed) = (s.w.cast.lab, s.w.custodial_patient, s.w.keyed_patient);
+    let counted = |s: &mut Setup, patient| s.w.chain.query(lab, s.w.log().patient_accesses(patient));
+    assert_eq!(counted(&mut s, custodial), None, "nobody looked yet");
+    // A batch mixing two patients, interleaved: each patient's count and newest index.
+    let keyed_record = record_id(0x41);
+    let commit =
+        s.w.rec().commit(keyed_record, keyed, commitment(0x4100), b"Observation/k/_history/1".to_vec(), kind());
+    assert_eq!(s.w.chain.call(s.w.cast.hospital_a, commit).value, Ok(1));
+    let keyed_target = Target::Version(VersionRef { record: keyed_record, version: 1 });
+    let of_keyed = |s: &Setup, seq| NewEntry { patient: keyed, target: keyed_target, ..break_glass(s, seq) };
+    let batch = vec![consented(&s, 0), of_keyed(&s, 1), consented(&s, 2), of_keyed(&s, 3), consented(&s, 4)];
+    assert_eq!(s.w.chain.call(lab, s.w.log().append_batch(batch.clone())).value.map(|a| a.appended), Ok(5));
+    assert_eq!(counted(&mut s, custodial), Some(PatientAccesses { count: 3, newest: 4 }));
+    assert_eq!(counted(&mut s, keyed), Some(PatientAccesses { count: 2, newest: 3 }));
+    // A resubmission counts nothing again; the next call adds to the count.
+    assert_eq!(s.w.chain.call(lab, s.w.log().append_batch(batch)).value.map(|a| a.appended), Ok(0));
+    assert_eq!(counted(&mut s, custodial), Some(PatientAccesses { count: 3, newest: 4 }));
+    assert_eq!(s.w.chain.call(lab, s.w.log().append(consented(&s, 5))).value.map(|a| a.appended), Ok(1));
+    assert_eq!(counted(&mut s, custodial), Some(PatientAccesses { count: 4, newest: 5 }));
+    // A refused call counts nothing.
+    let refused = s.w.chain.call_refused(lab, s.w.log().append_batch(vec![consented(&s, 6), consented(&s, 9)]));
+    assert_eq!(
+        refused.map(|a| a.appended),
+        Err(BatchError { item: Some(1), error: Error::SequenceGap { expected: 7 } })
+    );
+    assert_eq!(counted(&mut s, custodial), Some(PatientAccesses { count: 4, newest: 5 }));
 }
 
 #[test]

@@ -5,8 +5,8 @@
 use super::registry;
 use access_log::{BatchError, Error};
 use custodia_types::{
-    access_log::{Appended, LogHead, NewEntry},
-    InstitutionId,
+    access_log::{Appended, LogHead, NewEntry, PatientAccesses},
+    InstitutionId, PatientId,
 };
 use ink::primitives::AccountId;
 
@@ -21,6 +21,7 @@ registry! {
         query next_seq(account: AccountId) -> u64;
         query break_glass_count(institution: InstitutionId) -> u32;
         query break_glass_on(institution: InstitutionId, day: u32) -> u32;
+        query patient_accesses(patient: PatientId) -> Option<PatientAccesses>;
         query directory() -> AccountId;
         query consents() -> AccountId;
     }

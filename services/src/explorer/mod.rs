@@ -152,7 +152,7 @@ impl<'a, B: Backend> Explorer<'a, B> {
     /// A patient's history, with an inclusion proof of each logged access against the log's
     /// head as the chain reports it now.
     pub async fn patient(&self, patient: PatientId) -> Result<Option<Value>> {
-        let filed = self.history(patient)?;
+        let (ids, filed) = self.history(patient)?;
         if filed.is_empty() {
             return Ok(None);
         }
@@ -161,12 +161,21 @@ impl<'a, B: Backend> Explorer<'a, B> {
         let mut history = view::patient(patient.as_bytes(), &filed, &head, &proofs);
         // The chain's time, which is what "in force" and "expired" are judged by.
         history["now"] = json!(self.client.backend().now().await?);
+        // How many entries the chain counts for each id (the page asks a node itself where it
+        // can): what tells the page that it shows them all.
+        let mut counted = Vec::new();
+        for id in &ids {
+            let seen = self.client.access_log().patient_accesses(*id).query().await?.unwrap_or_default();
+            counted.push(json!({"patient": hex(id.as_bytes()), "count": seen.count, "newest": seen.newest}));
+        }
+        history["counted"] = json!(counted);
         Ok(Some(history))
     }
 
     /// The events about `patient` and about the ids joined to theirs as accepted aliases (an
-    /// id a hospital gave them in an emergency, say): one history, oldest first.
-    fn history(&self, patient: PatientId) -> Result<Vec<Filed>> {
+    /// id a hospital gave them in an emergency, say): those ids (the patient's first), and one
+    /// history, oldest first.
+    fn history(&self, patient: PatientId) -> Result<(Vec<PatientId>, Vec<Filed>)> {
         let index = EventIndex::new(self.client, self.store);
         let mut filed = index.of_patient(patient)?;
         let mut joined = std::collections::BTreeSet::new();
@@ -180,19 +189,19 @@ impl<'a, B: Backend> Explorer<'a, B> {
                 }
             }
         }
-        for alias in joined {
+        for alias in &joined {
             // Its alias announcements are in the patient's own events already.
-            let own = index.of_patient(alias)?.into_iter();
+            let own = index.of_patient(*alias)?.into_iter();
             filed.extend(own.filter(|f| !matches!(f.decoded(), Some(SuiteEvent::AliasChanged(_)))));
         }
         filed.sort_by_key(|f| f.block);
-        Ok(filed)
+        Ok((std::iter::once(patient).chain(joined).collect(), filed))
     }
 
     /// A patient's logged accesses as FHIR R4 AuditEvents (IHE BALP, the mapping of
     /// `custodia_fhir::mapping::audit`), newest first, in a `searchset` Bundle.
     pub fn audit_events(&self, patient: PatientId) -> Result<Option<Value>> {
-        let filed = self.history(patient)?;
+        let (_, filed) = self.history(patient)?;
         if filed.is_empty() {
             return Ok(None);
         }
@@ -259,7 +268,8 @@ impl<'a, B: Backend> Explorer<'a, B> {
         let named = |refusals: Vec<(u8, String)>| {
             refusals.into_iter().map(|(index, text)| (index.to_string(), text)).collect::<BTreeMap<_, _>>()
         };
-        // The messages the page calls itself (`root_at` to read roots from a node; the rest
+        // The messages the page calls itself (`root_at` and `patient_accesses` to read roots
+        // and counts from a node; the rest
         // signed by a patient acting with their own key): each contract's address, each
         // message's selector (the page encodes the arguments), the contracts' refusals in words.
         let selector = |input: &[u8]| hex(&input[..4]);
@@ -280,6 +290,8 @@ impl<'a, B: Backend> Explorer<'a, B> {
                 "veto_recovery": selector(directory.veto_recovery(nobody).input()),
                 "grant": selector(consents.grant(grant_example()).input()),
                 "root_at": selector(self.client.access_log().root_at(0).input()),
+                "patient_accesses": selector(self.client.access_log().patient_accesses(nobody).input()),
+                "alias": selector(directory.alias(nobody).input()),
             },
             "refusals": {
                 "consents": named(custodia_client::registry::consents_refusals()),

@@ -102,17 +102,20 @@ function empty(list, text) {
   list.append(el("li", { class: "none" }, text));
 }
 
-/** Reads the access log's root for `size` from the node the patient named, over JSON-RPC. */
-async function rootFromNode(url, size) {
-  const input = new Uint8Array([...fromHex(about.selectors.root_at), ...u64(size)]);
-  const args = new Uint8Array([
-    ...new Uint8Array(32), ...fromHex(about.contracts.access_log), ...new Uint8Array(16), 0, 0, ...compact(input.length), ...input,
+/**
+ * Asks the node the patient named, over JSON-RPC, for a contract query's answer (a dry run of
+ * the message `selector` with `args` encoded after it): the message's own output bytes.
+ */
+async function queryNode(url, contract, selector, args) {
+  const input = new Uint8Array([...fromHex(selector), ...args]);
+  const call = new Uint8Array([
+    ...new Uint8Array(32), ...fromHex(contract), ...new Uint8Array(16), 0, 0, ...compact(input.length), ...input,
   ]);
   const answer = await new Promise((resolve, reject) => {
     const socket = new WebSocket(url);
     const timer = setTimeout(() => { socket.close(); reject(new Error("the node did not answer")); }, 10000);
     socket.onerror = () => { clearTimeout(timer); reject(new Error("cannot reach the node")); };
-    socket.onopen = () => socket.send(JSON.stringify({ id: 1, jsonrpc: "2.0", method: "state_call", params: ["ContractsApi_call", toHex(args)] }));
+    socket.onopen = () => socket.send(JSON.stringify({ id: 1, jsonrpc: "2.0", method: "state_call", params: ["ContractsApi_call", toHex(call)] }));
     socket.onmessage = (message) => {
       clearTimeout(timer);
       socket.close();
@@ -121,8 +124,8 @@ async function rootFromNode(url, size) {
     };
   });
   // ContractResult: two weights (compact pairs), a deposit (variant + u128), the debug
-  // message, then Ok(ExecReturnValue { flags: u32, data }) whose data is
-  // Ok(Option<[u8; 32]>) (ink!'s MessageResult).
+  // message, then Ok(ExecReturnValue { flags: u32, data }) whose data is ink!'s
+  // MessageResult: Ok (0) and the message's own output.
   let at = 0;
   const skipCompact = () => { const mode = answer[at] & 3; at += mode === 0 ? 1 : mode === 1 ? 2 : mode === 2 ? 4 : 1 + (answer[at] >> 2) + 4; };
   const readCompact = () => {
@@ -139,8 +142,35 @@ async function rootFromNode(url, size) {
   at += 4;
   const length = readCompact();
   const data = answer.subarray(at, at + length);
-  if (data.length !== 34 || data[0] !== 0 || data[1] !== 1) throw new Error(`the node has no root for ${size} entries`);
-  return data.subarray(2);
+  if (data[0] !== 0) throw new Error("the contract refused the query");
+  return data.subarray(1);
+}
+
+/** Reads the access log's root for `size` from the node the patient named. */
+async function rootFromNode(url, size) {
+  const answer = await queryNode(url, about.contracts.access_log, about.selectors.root_at, u64(size));
+  if (answer.length !== 33 || answer[0] !== 1) throw new Error(`the node has no root for ${size} entries`);
+  return answer.subarray(1);
+}
+
+/** How many entries the log holds about `patient` (hex), and the newest's index, from the node. */
+async function countFromNode(url, patient) {
+  const answer = await queryNode(url, about.contracts.access_log, about.selectors.patient_accesses, fromHex(patient));
+  if (answer.length === 1 && answer[0] === 0) return { count: 0n, newest: null };
+  if (answer.length !== 17 || answer[0] !== 1) throw new Error("the node's count could not be read");
+  return { count: le64(answer, 1), newest: le64(answer, 9) };
+}
+
+/** Whether the node says `alias` (hex) is joined to `patient` (hex) as an accepted alias. */
+async function aliasFromNode(url, alias, patient) {
+  const answer = await queryNode(url, about.contracts.directory, about.selectors.alias, fromHex(alias));
+  return answer.length === 34 && answer[0] === 1 && toHex(answer.subarray(1, 33)) === patient && answer[33] === 1;
+}
+
+function le64(bytes, at) {
+  let v = 0n;
+  for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(bytes[at + i]);
+  return v;
 }
 
 function u64(n) {
@@ -158,13 +188,13 @@ function compact(n) {
 
 /**
  * Checks one access: the entry the page shows was read from the proof's leaf itself; it must
- * be about the patient whose page this is, appear once, and its leaf must be in the log of
+ * be about the patient whose page this is (or an id joined to theirs, `ids`), appear once, and its leaf must be in the log of
  * `size` entries whose root is `root`. Returns whether it held, and why not.
  */
-async function check(row, patient, size, root) {
+async function check(row, ids, size, root) {
   const { a, entry, duplicate } = row;
   if (!entry) return [false, "The entry could not be read from its proof."];
-  if (entry.patient !== patient) return [false, "The entry is about someone else."];
+  if (!ids.has(entry.patient)) return [false, "The entry is about someone else."];
   if (duplicate) return [false, "The same entry is shown twice."];
   if (BigInt(a.proof.size) !== BigInt(size)) return [false, "The proof is for another size of the log."];
   const ok = await verifyInclusion(await leafHash(fromHex(a.proof.leaf)), a.leaf, a.proof.size, a.proof.path.map(fromHex), root);
@@ -370,8 +400,9 @@ async function showPatient(id) {
   main.append(controlBox);
 
   showSources();
-  main.append(el("p", { class: "completeness" }, "This page proves that each access shown is in the log. It cannot yet prove that "
-    + "no access is missing: the chain does not yet keep a count of accesses per patient."));
+  const completeness = el("p", { id: "completeness", class: "completeness", "aria-live": "polite" },
+    "Checking that no access to your records is missing from this page…");
+  document.getElementById("summary").append(completeness);
 
   // Proofs, checked here.
   const summaryLine = document.getElementById("proof-summary");
@@ -396,9 +427,29 @@ async function showPatient(id) {
     document.body.dataset.checked = "unchecked";
     return;
   }
+  // The ids whose entries belong on this page: the patient's, and those the explorer says are
+  // joined to it as aliases (asked of the node where there is one).
+  const ids = new Set([wanted]);
+  const counted = [];
+  let counts = "unchecked";
+  try {
+    for (const c of data.counted ?? []) {
+      if (c.patient !== wanted && !(node ? await aliasFromNode(node, c.patient, wanted) : true)) {
+        throw new Error(`the id ${short(c.patient)} is not joined to yours on the ledger`);
+      }
+      ids.add(c.patient);
+      counted.push(node ? await countFromNode(node, c.patient)
+        : { count: BigInt(c.count), newest: c.count ? BigInt(c.newest) : null });
+    }
+    counts = "read";
+  } catch (error) {
+    completeness.textContent = `Whether an access is missing could not be checked: ${error.message}.`;
+    completeness.className = "completeness failed";
+    document.body.dataset.complete = "unchecked";
+  }
   let failed = 0;
   for (const row of rows) {
-    const [ok, why] = await check(row, wanted, data.log.size, root);
+    const [ok, why] = await check(row, ids, data.log.size, root);
     row.status.classList.remove("pending");
     row.status.classList.add(ok ? (node ? "verified" : "server-root") : "failed");
     row.status.textContent = ok ? `✓ In the log: checked in your browser against ${source}.` : `✗ Check failed: ${why}`;
@@ -409,6 +460,30 @@ async function showPatient(id) {
     : `All ${rows.length} accesses were checked in your browser against ${source}.`;
   summaryLine.className = failed ? "failed" : node ? "verified" : "server-root";
   document.body.dataset.checked = failed ? "failed" : node ? "verified" : "server-root";
+  if (counts === "read") checkComplete(completeness, counted, BigInt(rows.length - failed), BigInt(data.log.size), node);
+}
+
+/**
+ * Completeness: the ledger counts the entries about each of the patient's ids; every one of
+ * them older than the log the proofs were checked against must be on the page, checked.
+ */
+function checkComplete(line, counted, shown, size, node) {
+  const total = counted.reduce((n, c) => n + c.count, 0n);
+  const newest = counted.reduce((n, c) => (c.newest !== null && (n === null || c.newest > n) ? c.newest : n), null);
+  const whose = node ? `the count your browser read from the node ${node}` : "the count this explorer reported (not an independent check)";
+  let state;
+  if (newest !== null && newest >= size) {
+    state = "newer";
+    line.textContent = `Your records were looked at again since this page was made: reload it to see every access (${whose}).`;
+  } else if (shown === total) {
+    state = "complete";
+    line.textContent = `Nothing is missing: the ledger counts ${total} access${total === 1n ? "" : "es"} to your records, and every one is on this page, checked (${whose}).`;
+  } else {
+    state = "incomplete";
+    line.textContent = `Something is missing: the ledger counts ${total} access${total === 1n ? "" : "es"} to your records, but this page shows ${shown} that passed the check (${whose}).`;
+  }
+  line.className = `completeness ${state === "incomplete" ? "failed" : state === "complete" ? (node ? "verified" : "server-root") : ""}`;
+  document.body.dataset.complete = state;
 }
 
 /**
@@ -508,7 +583,10 @@ function actionsFor(data, pair, status) {
   return items;
 }
 
-/** A form to share all one's records with an institution (or refuse it), for purposes, for a time. */
+/**
+ * A form to share one's records (all, those of one kind, one record or one version) with an
+ * institution, or refuse it, for purposes, for a time.
+ */
 function grantForm(data, button) {
   const institutionIds = Object.keys(about.names.institutions);
   const who = el("input", { id: "grant-institution", type: "number", min: "1", inputmode: "numeric", list: "grant-institutions" });
@@ -519,10 +597,14 @@ function grantForm(data, button) {
     return el("span", { class: "choice" }, box, el("label", { for: `grant-purpose-${p}` }, ` ${PURPOSE_WORDS[p]}`));
   });
   const days = el("input", { id: "grant-days", type: "number", min: "1", value: "365", inputmode: "numeric" });
-  // All records, or one of the patient's records.
+  // All records, the records of one kind, one record, or one version of it.
   const records = [...new Map(data.versions.map((v) => [v.record, v])).values()];
+  const kinds = [...new Set(data.versions.map((v) => v.kind))];
   const which = el("select", { id: "grant-scope" }, el("option", { value: "all" }, "All your records"),
-    ...records.map((v) => el("option", { value: v.record }, `Only ${kind(v.kind)} (record ${short(v.record)})`)));
+    ...kinds.map((code) => el("option", { value: `kind:${code}` }, `All your records of this kind: ${kind(code)}, from any hospital`)),
+    ...records.map((v) => el("option", { value: `record:${v.record}` }, `Only ${kind(v.kind)} (record ${short(v.record)}), every version`)),
+    ...data.versions.filter((v) => !v.erased).map((v) => el("option", { value: `version:${v.record}:${v.version}` },
+      `Only version ${v.version} of ${kind(v.kind)} (record ${short(v.record)})`)));
   const refuse = el("input", { type: "checkbox", id: "grant-refuse" });
   const submit = button("grant-submit", "Record my decision", () => {
     const id = Number(who.value);
@@ -534,11 +616,17 @@ function grantForm(data, button) {
     const bits = chosen.reduce((set, index) => set | (1 << index), 0);
     const from = BigInt(data.now);
     const until = from + BigInt(length) * 86400000n;
-    // Terms { patient, grantee { institution, account: None }, scope (Record(id) or
-    // AllRecords), purposes, decision, valid_from, valid_until }, as SCALE.
-    const scope = which.value === "all" ? [3] : [0, ...fromHex(which.value)];
+    // Terms { patient, grantee { institution, account: None }, scope, purposes, decision,
+    // valid_from, valid_until }, as SCALE; the scope is Record(id) (0), Version { record,
+    // version } (1), Categories([code]) (2, a list of one) or AllRecords (3).
+    const [shape, hex, number] = which.value.split(":");
+    const [scope, what] = {
+      all: () => [[3], "your records"],
+      kind: () => [[2, ...compact(1), ...fromHex(hex)], `your records of this kind: ${kind(hex)}`],
+      record: () => [[0, ...fromHex(hex)], `record ${short(hex)}`],
+      version: () => [[1, ...fromHex(hex), ...u32(Number(number))], `version ${number} of record ${short(hex)}`],
+    }[shape]();
     const terms = [...patientBytes(data), ...u32(id), 0, ...scope, bits & 255, bits >> 8, refuse.checked ? 1 : 0, ...u64(from), ...u64(until)];
-    const what = which.value === "all" ? "your records" : `record ${short(which.value)}`;
     return {
       contract: "consents", what: refuse.checked ? `refuse ${institution(id)} ${what}` : `share ${what} with ${institution(id)}`,
       data: [...fromHex(about.selectors.grant), ...terms],
