@@ -52,6 +52,7 @@ node "$here/chain/check.mjs" "$url"
 cargo test --quiet -p custodia-tests --features e2e --test client_node --test consortium -- --test-threads=1
 cargo test --quiet -p custodia-cli --features e2e,hfs,browser --test node --test gateway_node --test explorer_node
 # Every contract event the suites emitted decodes, field by field, with @polkadot/api-contract
-# (what polkadot.js Apps, Contracts UI and indexers read): issue 14 §1.
-echo "==> every contract event on the chain, decoded with @polkadot/api-contract"
-node "$here/chain/decode-events.mjs" "$url" "$CUSTODIA_ROOT/target/bundles" --require-all
+# (what polkadot.js Apps, Contracts UI and indexers read) and with `cargo contract decode
+# event`: issue 14 §1.
+echo "==> every contract event on the chain, decoded with @polkadot/api-contract and cargo contract"
+node "$here/chain/decode-events.mjs" "$url" "$CUSTODIA_ROOT/target/bundles" --require-all --cargo-contract "$CUSTODIA_ROOT"

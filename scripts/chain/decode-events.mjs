@@ -13,15 +13,22 @@
 // bytes, or its blake2-256 when longer). Events with an unknown first topic (other contracts)
 // are counted and ignored.
 //
-// Usage: node scripts/chain/decode-events.mjs <ws-url> <bundles-dir> [--require-all]
+// With --cargo-contract <repository root>, the first event of each type is also decoded by
+// `cargo contract decode event` (cargo-contract 5, run in the emitting bundle's contract
+// directory over the metadata its build left in target/contracts/<bundle>), which must name
+// the event and every field. cargo-contract needs a signature topic, so it cannot decode the
+// anonymous `AccessLogged`: that one is reported, not failed.
+//
+// Usage: node scripts/chain/decode-events.mjs <ws-url> <bundles-dir> [--require-all] [--cargo-contract <root>]
 //   Prints a table: event type, how many were seen, a sample of decoded fields.
 //   Exit 1 if a Custodia event fails to decode or to check; with --require-all, also if an
 //   event type of the bundles was never seen (naming them). Exit 2 on bad usage.
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ApiPromise, WsProvider } from '@polkadot/api'
 import { Abi } from '@polkadot/api-contract'
-import { u8aConcat, u8aEq, u8aToHex } from '@polkadot/util'
+import { compactAddLength, u8aConcat, u8aEq, u8aToHex } from '@polkadot/util'
 import { blake2AsU8a } from '@polkadot/util-crypto'
 
 const BUNDLES = ['directory', 'records', 'consents', 'access_log']
@@ -29,9 +36,12 @@ const PARALLEL = 16 // blocks fetched at a time
 
 const args = process.argv.slice(2)
 const requireAll = args.includes('--require-all')
-const [url, dir, ...rest] = args.filter((a) => a !== '--require-all')
-if (!url || !dir || rest.length) {
-  console.error('usage: decode-events.mjs <ws-url> <bundles-dir> [--require-all]')
+const cargoAt = args.indexOf('--cargo-contract')
+const cargoRoot = cargoAt >= 0 ? args[cargoAt + 1] : undefined
+const positional = args.filter((a, i) => a !== '--require-all' && (cargoAt < 0 || (i !== cargoAt && i !== cargoAt + 1)))
+const [url, dir, ...rest] = positional
+if (!url || !dir || rest.length || (cargoAt >= 0 && !cargoRoot)) {
+  console.error('usage: decode-events.mjs <ws-url> <bundles-dir> [--require-all] [--cargo-contract <root>]')
   process.exit(2)
 }
 
@@ -46,7 +56,7 @@ for (const bundle of BUNDLES) {
   const abi = new Abi(readFileSync(join(dir, `${bundle}.contract`), 'utf8'))
   for (const event of abi.events) {
     const [module, label] = event.identifier.split('::').slice(-2)
-    const kind = { name: `${module}.${label}`, abi, event }
+    const kind = { name: `${module}.${label}`, abi, event, bundle }
     if (!event.signatureTopic) {
       const topics = event.args.filter((a) => a.indexed).length
       const other = anonymous.get(topics)
@@ -128,7 +138,10 @@ try {
         seen.set(kind.name, entry)
         try {
           const fields = check(record, kind)
-          if (!entry.sample) entry.sample = short(fields)
+          if (!entry.sample) {
+            entry.sample = short(fields)
+            entry.first = { kind, topic: record.topics[0]?.toHex(), data: record.event.data[1].toU8a(true), at: `#${n} event ${i}` }
+          }
         } catch (error) {
           failures.push(`#${n} event ${i} ${kind.name} from ${record.event.data[0]}: ${error.message}` +
             ` (data ${u8aToHex(record.event.data[1])})`)
@@ -150,6 +163,38 @@ for (const name of names) {
 }
 const unseen = names.filter((n) => !seen.has(n))
 console.log(`${names.length - unseen.length} of ${names.length} event types seen`)
+
+// The same events through cargo-contract's decoder: the name and every field, by name.
+if (cargoRoot) {
+  const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+  let decoded = 0
+  const anonymousTypes = []
+  for (const [name, { first }] of seen) {
+    if (!first) continue
+    const { kind, topic, data, at } = first
+    if (!kind.event.signatureTopic) {
+      anonymousTypes.push(name)
+      continue
+    }
+    try {
+      const out = execFileSync('cargo', ['contract', 'decode', 'event', '-s', topic, '-d', u8aToHex(compactAddLength(data))], {
+        cwd: join(cargoRoot, 'contracts', kind.bundle),
+        env: { ...process.env, CARGO_TARGET_DIR: join(cargoRoot, 'target', 'contracts', kind.bundle) },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      const label = kind.event.identifier.split('::').pop()
+      const missing = kind.event.args.map((a) => snake(a.name)).filter((field) => !out.includes(`${field}: `))
+      if (!out.includes(`Decoded data: ${label} {`) || missing.length) {
+        throw new Error(`cargo contract printed ${JSON.stringify(out.slice(0, 200))} (missing ${missing.join(', ') || 'the name'})`)
+      }
+      decoded++
+    } catch (error) {
+      failures.push(`${at} ${name} by cargo contract: ${(error.stderr || error.message).toString().split('\n')[0]}`)
+    }
+  }
+  console.log(`cargo contract decoded ${decoded} event type(s) with their fields; not decodable by it (no signature topic): ${anonymousTypes.join(', ') || 'none'}`)
+}
 for (const failure of failures.slice(0, 20)) console.error(`FAILED: ${failure}`)
 if (failures.length) console.error(`${failures.length} Custodia event(s) failed to decode or check (first 20 shown)`)
 if (requireAll && unseen.length) console.error(`never seen (--require-all): ${unseen.join(', ')}`)

@@ -2,7 +2,8 @@
 //! verify local copies against the chain.
 //!
 //! A resource's record is `HMAC(secret, "Type/id")`, its patient `HMAC(secret, patient
-//! reference)`, its kind `HMAC(secret, "http://hl7.org/fhir/resource-types|Type")`; its
+//! reference)` (or the Custodia id the patient presented, once linked), its kind
+//! `HMAC(network code key, "http://hl7.org/fhir/resource-types|Type")`; its
 //! commitment is `SHA-256(salt || canonical form)` ([`custodia_fhir::canonical`]); its locator
 //! is `Type/id/_history/n`, except for Patient resources and resources whose id is one of the
 //! patient's identifiers, which get the record's pseudonym instead of the id. No name,
@@ -31,7 +32,8 @@ use redb::{TableDefinition, WriteTransaction};
 use scale::{Decode, Encode};
 use sha2::{Digest, Sha256};
 
-/// References to on-chain ids for the mappings: pseudonyms from the deployment secret;
+/// References to on-chain ids for the mappings: pseudonyms from the institution's secret (codes
+/// from the network's key);
 /// institutions from `Organization/custodia-institution-<n>` references and a local table
 /// (e.g. `Organization/f001` -> 3) that the interface team keeps.
 pub struct Resolver<'a> {
