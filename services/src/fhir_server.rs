@@ -8,6 +8,7 @@
 //! Error messages name the server and the kind of request, never a resource's id (source
 //! systems put MRNs in ids).
 
+use custodia_fhir::mapping::time::{civil_from_days, days_from_civil};
 use serde_json::Value;
 use std::{collections::HashSet, time::Duration};
 
@@ -398,14 +399,7 @@ pub fn instant_nanos(text: &str) -> Option<i128> {
         }
         _ => return None,
     };
-    // Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(year, u32::try_from(month).ok()?, u32::try_from(day).ok()?);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
     Some(i128::from(seconds) * 1_000_000_000 + nanos)
 }
@@ -416,16 +410,9 @@ pub fn format_instant(nanos: i128) -> String {
     let fraction = nanos.rem_euclid(1_000_000_000);
     let days = seconds.div_euclid(86_400);
     let of_day = seconds.rem_euclid(86_400);
-    // H. Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i128::from(month <= 2);
+    // Any instant a FHIR server writes is within a few million days of 1970; clamped, a
+    // nonsense one still formats.
+    let (year, month, day) = civil_from_days(days.clamp(-100_000_000, 100_000_000) as i64);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:09}Z",
         of_day / 3600,
