@@ -171,7 +171,7 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
                 // that the whole file goes under it.
                 let report = match links.link_presented(&client, &signer, &pseudonyms, document).await? {
                     Some(_) => {
-                        let linked = links.apply(ctx.pseudonyms()?)?;
+                        let linked = links.apply(pseudonyms.clone())?;
                         FhirImport::new(&client, &store, &linked).import(document, &signer, &mut hook).await?
                     }
                     None => fhir.import(document, &signer, &mut hook).await?,

@@ -66,7 +66,8 @@ pub fn patients_of(event: &SuiteEvent) -> Vec<PatientId> {
     }
 }
 
-/// The patient an event is about, if it is about one (the alias, for an alias's change).
+/// The patient an event is about, if it is about one (an alias's change is about two:
+/// [`patients_of`]).
 fn patient_of(event: &SuiteEvent) -> Option<PatientId> {
     use SuiteEvent as E;
     Some(match event {
@@ -76,7 +77,6 @@ fn patient_of(event: &SuiteEvent) -> Option<PatientId> {
         E::CustodianChanged(e) => e.patient,
         E::InstitutionLinked(e) => e.patient,
         E::InstitutionUnlinked(e) => e.patient,
-        E::AliasChanged(e) => e.patient,
         E::RecoveryRequested(e) => e.patient,
         E::RecoveryApproved(e) => e.patient,
         E::RecoveryEnded(e) => e.patient,
