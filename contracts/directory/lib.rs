@@ -694,7 +694,8 @@ mod directory {
             if self.aliases.contains(patient) {
                 return Err(Error::AlreadyAliased);
             }
-            if self.aliases.contains(of) || self.alias_counts.get(patient).unwrap_or(0) > 0 {
+            // An id's count is removed when it drops to zero: a count is there while it has any.
+            if self.aliases.contains(of) || self.alias_counts.contains(patient) {
                 return Err(Error::AliasChain);
             }
             let count = self.alias_counts.get(of).unwrap_or(0);
@@ -731,8 +732,7 @@ mod directory {
         pub fn remove_alias(&mut self, patient: PatientId) -> Result<()> {
             let caller = self.env().caller();
             let alias = self.aliases.get(patient).ok_or(Error::NoAlias)?;
-            let acts = |id| self.patients.get(id).is_some_and(|info| self.acts_for(caller, &info));
-            if !acts(patient) && !acts(alias.of) {
+            if !self.may_act_for(caller, patient) && !self.may_act_for(caller, alias.of) {
                 return Err(Error::NotController);
             }
             self.aliases.remove(patient);
