@@ -4,7 +4,8 @@
 #  2. `cargo test --workspace`: the contracts' unit tests (off chain), the integration tests
 #     (the bundles in the real pallet-contracts runtime, in process), the client, services and
 #     CLI tests on the embedded chain, the FHIR tests;
-#  3. the examples (one task each), run as a user would;
+#  3. the examples (one task each), run as a user would; the libFuzzer targets (scripts/fuzz.sh,
+#     bounded);
 #  4. `custodia sync`, `fhir verify --server` and the gateway (`custodia gateway`, in process and
 #     as a process killed under load) against real Helios HFS servers (its debug build,
 #     installed by scripts/setup.sh; each test starts its own with scripts/hfs-start.sh); the
@@ -29,6 +30,9 @@ for example in records_commit_and_verify consents_grant_and_check access_log_and
   echo "==> example $example"
   cargo run --quiet -p custodia-services --example "$example"
 done
+
+# Coverage-guided fuzzing of the FHIR reader and canonical form, bounded (scripts/fuzz.sh).
+"$here/fuzz.sh"
 
 echo "==> the page's proof checker (merkle.js) against custodia-merkle's vectors, in Node.js"
 node --test services/src/explorer/page/merkle.test.mjs

@@ -18,7 +18,7 @@ use custodia_client::{
         access_log::{Authorization, BreakGlassReason, LogHead},
         consents::{Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
         directory::{Action, Controller, InstitutionKind, RecoveryPolicy, Role, Roles},
-        records::{ErasureReason, Supersedence, Verification, VersionRef},
+        records::{ErasureReason, Link, NewVersion, Supersedence, Verification, VersionRef},
         CodeId, InstitutionId, PatientId,
     },
     verify::{commitment, new_salt, opaque_locator, Pseudonyms},
@@ -274,7 +274,14 @@ pub async fn story(
     let kind = pseudonyms.code("http://loinc.org|718-7");
     let (salt1, salt2) = (new_salt(), new_salt());
     let done = records
-        .commit(record, patient, commitment(&salt1, V1), opaque_locator(record, "1"), kind)
+        .commit(NewVersion {
+            record,
+            patient,
+            commitment: commitment(&salt1, V1),
+            locator: opaque_locator(record, "1"),
+            kind,
+            supersedes: None,
+        })
         .submit(&cast.hospital_a)
         .await?;
     s.done(
@@ -286,7 +293,14 @@ pub async fn story(
     .await?;
     let v1 = VersionRef { record, version: 1 };
     let done = records
-        .supersede(record, patient, commitment(&salt2, V2), opaque_locator(record, "2"), kind, v1, Supersedence::Amends)
+        .commit(NewVersion {
+            record,
+            patient,
+            commitment: commitment(&salt2, V2),
+            locator: opaque_locator(record, "2"),
+            kind,
+            supersedes: Some(Link { target: v1, how: Supersedence::Amends }),
+        })
         .submit(&cast.hospital_a)
         .await?;
     s.done(
@@ -302,7 +316,14 @@ pub async fn story(
     dir.register_patient(other_patient).submit(&cast.hospital_b).await?;
     let other_record = pseudonyms.record("Observation/chol-7");
     let done = records
-        .commit(other_record, other_patient, commitment(&new_salt(), V1), opaque_locator(other_record, "1"), kind)
+        .commit(NewVersion {
+            record: other_record,
+            patient: other_patient,
+            commitment: commitment(&new_salt(), V1),
+            locator: opaque_locator(other_record, "1"),
+            kind,
+            supersedes: None,
+        })
         .submit(&cast.hospital_b)
         .await?;
     s.done(
@@ -313,7 +334,14 @@ pub async fn story(
     )
     .await?;
     let attempt = records
-        .commit(record, patient, commitment(&new_salt(), V2), b"x".to_vec(), kind)
+        .commit(NewVersion {
+            record,
+            patient,
+            commitment: commitment(&new_salt(), V2),
+            locator: b"x".to_vec(),
+            kind,
+            supersedes: None,
+        })
         .submit(&cast.hospital_b)
         .await;
     s.refused("Hospital B", "tries to commit a version of Hospital A's record", attempt).await?;
@@ -560,7 +588,14 @@ async fn patient_control_chapter(
     let er_record = hospital_b_server.record("Observation/er-glucose-1");
     let done = client
         .records()
-        .commit(er_record, emergency, commitment(&new_salt(), V1), opaque_locator(er_record, "1"), kind)
+        .commit(NewVersion {
+            record: er_record,
+            patient: emergency,
+            commitment: commitment(&new_salt(), V1),
+            locator: opaque_locator(er_record, "1"),
+            kind,
+            supersedes: None,
+        })
         .submit(&cast.hospital_b)
         .await?;
     s.done(
@@ -583,7 +618,14 @@ async fn patient_control_chapter(
     let record = hospital_b_server.record("Observation/glucose-3");
     let done = client
         .records()
-        .commit(record, patient, commitment(&new_salt(), V1), opaque_locator(record, "1"), kind)
+        .commit(NewVersion {
+            record,
+            patient,
+            commitment: commitment(&new_salt(), V1),
+            locator: opaque_locator(record, "1"),
+            kind,
+            supersedes: None,
+        })
         .submit(&cast.hospital_b)
         .await?;
     let keepers = dir.keepers(patient).query().await?;

@@ -154,7 +154,7 @@ pub fn receipt(id: u64, r: &Receipt) -> Value {
         "patient": hex32(r.patient.as_bytes()),
         "grantee": {"institution": r.grantee.institution, "account": r.grantee.account.as_ref().map(ss58)},
         "scope": scope(&r.scope),
-        "purposes": r.purposes.0,
+        "purposes": r.purposes.bits,
         "decision": format!("{:?}", r.decision),
         "valid_from": r.valid_from,
         "valid_until": r.valid_until,
@@ -229,9 +229,9 @@ pub fn describe(event: &SuiteEvent) -> String {
         ProposalExecuted(e) => format!("ProposalExecuted #{}", e.proposal),
         ProposalCancelled(e) => format!("ProposalCancelled #{}", e.proposal),
         InstitutionAdmitted(e) => {
-            format!("InstitutionAdmitted #{} {:?} roles {:03b}", e.institution, e.kind, e.roles.0)
+            format!("InstitutionAdmitted #{} {:?} roles {:03b}", e.institution, e.kind, e.roles.bits)
         }
-        RolesChanged(e) => format!("RolesChanged #{} {:03b} -> {:03b}", e.institution, e.old.0, e.new.0),
+        RolesChanged(e) => format!("RolesChanged #{} {:03b} -> {:03b}", e.institution, e.old.bits, e.new.bits),
         InstitutionRemoved(e) => format!("InstitutionRemoved #{}", e.institution),
         AdminsChanged(e) => format!("AdminsChanged threshold {} -> {}", e.old_threshold, e.new_threshold),
         DependentAttached(e) => format!("DependentAttached {}", ss58(&e.contract)),

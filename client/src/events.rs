@@ -84,7 +84,7 @@ pub mod value {
     use super::*;
     use custodia_types::{consents::ReceiptId, records::VersionNo};
 
-    /// The version `commit` or `supersede` committed.
+    /// The version `commit` committed.
     pub fn version(events: &[Emitted]) -> Option<VersionNo> {
         events.iter().find_map(Emitted::decode::<VersionCommitted>).map(|e| e.version)
     }

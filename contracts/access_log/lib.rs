@@ -45,6 +45,7 @@ mod access_log {
         },
         consents::{AccessCheck, ConsentQueries, Denial, Target},
         directory::{DirectoryQueries, Governed, GovernedError, Role},
+        errors::{answered, IdField, Registry},
         InstitutionId, PatientId,
     };
     use ink::{codegen::TraitCallBuilder, prelude::vec::Vec, scale::Encode, storage::Lazy, storage::Mapping};
@@ -104,7 +105,7 @@ mod access_log {
         /// Returned if the caller does not act for an accessor institution.
         NotAccessor,
         /// Returned if a patient, record or code id is all zeros, or a version number is 0.
-        ZeroId,
+        ZeroId(IdField),
         /// Returned if the patient is not registered (break-glass entries).
         UnknownPatient,
         /// Returned if an entry's number skips one (the account's next is `expected`).
@@ -114,7 +115,7 @@ mod access_log {
         /// Returned if the cited receipt does not authorise the access, and why.
         NotAuthorized(Denial),
         /// Returned if the directory or the consents registry could not be called.
-        RegistryUnavailable,
+        RegistryUnavailable(Registry),
         /// Returned if a counter would overflow.
         IdsExhausted,
         /// Returned if an entry's access time is more than `MAX_CLOCK_SKEW_MS` after the
@@ -125,16 +126,8 @@ mod access_log {
         AccessedTooLongAgo,
     }
 
-    /// Why a batch was refused: the error, and the position of the entry that caused it
-    /// (`None` when the batch as a whole was refused). Nothing of the batch is logged.
-    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-    #[ink::scale_derive(Encode, Decode, TypeInfo)]
-    pub struct BatchError {
-        /// Index of the refused entry in the batch, if one was.
-        pub item: Option<u32>,
-        /// What was wrong.
-        pub error: Error,
-    }
+    /// Why a batch was refused: the error, and the position of the entry that caused it.
+    pub type BatchError = custodia_types::errors::BatchError<Error>;
 
     /// The log's result type.
     pub type Result<T> = core::result::Result<T, Error>;
@@ -176,7 +169,7 @@ mod access_log {
         /// `BatchTooLarge` with the entry's position.
         #[ink(message)]
         pub fn append_batch(&mut self, entries: Vec<NewEntry>) -> core::result::Result<Appended, BatchError> {
-            let whole = |error| BatchError { item: None, error };
+            let whole = BatchError::whole;
             if entries.is_empty() {
                 return Err(whole(Error::EmptyBatch));
             }
@@ -340,19 +333,22 @@ mod access_log {
                     return Err(at(i, Error::SequenceGap { expected }));
                 }
                 expected = expected.saturating_add(1);
-                if Self::has_zero_id(entry) {
-                    return Err(at(i, Error::ZeroId));
+                if let Some(field) = Self::zero_id(entry) {
+                    return Err(at(i, Error::ZeroId(field)));
                 }
             }
             Ok(skipped)
         }
 
-        fn has_zero_id(entry: &NewEntry) -> bool {
-            entry.patient.is_zero()
-                || match entry.target {
-                    Target::Version(at) => at.record.is_zero() || at.version == 0,
-                    Target::Query(code) => code.is_zero(),
-                }
+        /// The first id of `entry` that is all zeros, if any.
+        fn zero_id(entry: &NewEntry) -> Option<IdField> {
+            match entry.target {
+                _ if entry.patient.is_zero() => Some(IdField::Patient),
+                Target::Version(at) if at.record.is_zero() => Some(IdField::Record),
+                Target::Version(at) if at.version == 0 => Some(IdField::Version),
+                Target::Query(code) if code.is_zero() => Some(IdField::Code),
+                _ => None,
+            }
         }
 
         /// Every fresh entry is judged by the consents registry, in at most two calls for the
@@ -408,15 +404,16 @@ mod access_log {
             answers: core::result::Result<ink::MessageResult<Vec<core::result::Result<T, Denial>>>, ink::env::Error>,
             positions: &[usize],
         ) -> core::result::Result<(), BatchError> {
-            let answers = match answers {
-                Ok(Ok(answers)) if answers.len() == positions.len() => answers,
-                _ => return Err(BatchError { item: None, error: Error::RegistryUnavailable }),
+            let unavailable = Error::RegistryUnavailable(Registry::Consents);
+            let answers = match answered(answers) {
+                Some(answers) if answers.len() == positions.len() => answers,
+                _ => return Err(BatchError::whole(unavailable)),
             };
             for (answer, i) in answers.into_iter().zip(positions) {
                 let item = u32::try_from(*i).ok();
                 match answer {
                     Ok(_) => {}
-                    Err(Denial::Unavailable) => return Err(BatchError { item, error: Error::RegistryUnavailable }),
+                    Err(Denial::Unavailable) => return Err(BatchError { item, error: unavailable }),
                     Err(Denial::UnknownPatient) => return Err(BatchError { item, error: Error::UnknownPatient }),
                     Err(Denial::BatchTooLarge) => return Err(BatchError { item, error: Error::BatchTooLarge }),
                     Err(denial) => return Err(BatchError { item, error: Error::NotAuthorized(denial) }),
@@ -426,10 +423,10 @@ mod access_log {
         }
 
         fn accessor_institution(&self, account: AccountId) -> Result<InstitutionId> {
-            match self.directory_ref().call().membership(account).try_invoke() {
-                Ok(Ok(Some(member))) if member.roles.contains(Role::Accessor) => Ok(member.institution),
-                Ok(Ok(_)) => Err(Error::NotAccessor),
-                _ => Err(Error::RegistryUnavailable),
+            match answered(self.directory_ref().call().membership(account).try_invoke()) {
+                Some(Some(member)) if member.roles.contains(Role::Accessor) => Ok(member.institution),
+                Some(_) => Err(Error::NotAccessor),
+                None => Err(Error::RegistryUnavailable(Registry::Directory)),
             }
         }
 
@@ -495,7 +492,7 @@ mod access_log {
             assert_eq!(backwards.map_err(|e| e.error), Err(Error::SequenceNotIncreasing));
             let mut zero = entry(0);
             zero.patient = PatientId::default();
-            assert_eq!(log.fresh_entries(caller, &[zero]).map_err(|e| e.error), Err(Error::ZeroId));
+            assert_eq!(log.fresh_entries(caller, &[zero]).map_err(|e| e.error), Err(Error::ZeroId(IdField::Patient)));
         }
 
         #[ink::test]

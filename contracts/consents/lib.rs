@@ -42,11 +42,12 @@ mod consents {
     use custodia_types::{
         consents::{
             AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, ConsentSet, ConsentSetGranted, Decision,
-            Denial, NumberedReceipt, Purpose, Receipt, ReceiptId, ReceiptPage, Revocation, Scope, Target, Terms,
-            VersionFacts, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT, MAX_RECEIPT_PAGE, MAX_RECEIPT_SCAN,
-            MAX_SET,
+            Denial, NumberedReceipt, Purpose, Receipt, ReceiptId, ReceiptPage, ReceiptQuery, Revocation, Scope, Target,
+            Terms, VersionFacts, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT, MAX_RECEIPT_PAGE,
+            MAX_RECEIPT_SCAN, MAX_SET,
         },
         directory::{DirectoryQueries, Governed, GovernedError, Membership, Role},
+        errors::{answered, IdField, Registry},
         records::{RecordQueries, VersionRef},
         CodeId, InstitutionId, PatientId,
     };
@@ -86,6 +87,9 @@ mod consents {
     /// Why a consents call was refused.
     #[derive(Debug, PartialEq, Eq, Clone, Copy)]
     #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    // scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+    // than 256 variants, so the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
     pub enum Error {
         /// Returned if the patient is not registered.
         UnknownPatient,
@@ -93,8 +97,8 @@ mod consents {
         NotController,
         /// Returned if the grantee institution is not admitted.
         UnknownGrantee,
-        /// Returned if a patient, record or code id is all zeros.
-        ZeroId,
+        /// Returned if a patient, record or code id (or a version number) is all zeros.
+        ZeroId(IdField),
         /// Returned if no purpose (or an unknown one) is named.
         InvalidPurposes,
         /// Returned if the period ends before it starts.
@@ -115,7 +119,7 @@ mod consents {
         /// controller lifts; a permit also the custodian-role accounts of the patient's custodian.
         NotAuthorizedToRevoke,
         /// Returned if the directory could not be called.
-        DirectoryUnavailable,
+        RegistryUnavailable(Registry),
         /// Returned if a counter would overflow.
         IdsExhausted,
         /// Returned if a set holds no terms.
@@ -151,7 +155,7 @@ mod consents {
         /// # Errors
         /// `ZeroId`, `InvalidPurposes`, `InvalidPeriod`, `AlreadyExpired`, `EmptyScope`,
         /// `ScopeTooLarge`, `UnknownPatient`, `NotController`, `UnknownGrantee`,
-        /// `TooManyDenies`, `DirectoryUnavailable`.
+        /// `TooManyDenies`, `RegistryUnavailable`.
         #[ink(message)]
         pub fn grant(&mut self, terms: Terms) -> Result<ReceiptId> {
             let caller = self.env().caller();
@@ -267,7 +271,7 @@ mod consents {
         /// Revokes a receipt; it stops authorising in this block.
         ///
         /// # Errors
-        /// `UnknownReceipt`, `AlreadyRevoked`, `NotAuthorizedToRevoke`, `DirectoryUnavailable`.
+        /// `UnknownReceipt`, `AlreadyRevoked`, `NotAuthorizedToRevoke`, `RegistryUnavailable`.
         #[ink(message)]
         pub fn revoke(&mut self, receipt: ReceiptId) -> Result<()> {
             let caller = self.env().caller();
@@ -315,12 +319,12 @@ mod consents {
             self.receipts.get(receipt)
         }
 
-        /// Up to `limit` (at most `MAX_RECEIPT_PAGE`) of the patient's receipts from position
-        /// `from` on (grant order), reading at most `MAX_RECEIPT_SCAN` positions, with the next
-        /// position to read (the patient's receipt count when there are no more);
-        /// `active_only` leaves out revoked and expired ones.
+        /// The receipts `query` asks for (see [`ReceiptQuery`]), reading at most
+        /// `MAX_RECEIPT_SCAN` positions, with the next position to read (the patient's receipt
+        /// count when there are no more).
         #[ink(message)]
-        pub fn receipts(&self, patient: PatientId, from: u32, limit: u32, active_only: bool) -> ReceiptPage {
+        pub fn receipts(&self, query: ReceiptQuery) -> ReceiptPage {
+            let ReceiptQuery { patient, from, limit, active_only } = query;
             let count = self.patient_count.get(patient).unwrap_or(0);
             let now = self.env().block_timestamp();
             let mut page = Vec::new();
@@ -341,7 +345,7 @@ mod consents {
 
         fn check_terms(terms: &Terms, now: Timestamp) -> Result<()> {
             if terms.patient.is_zero() {
-                return Err(Error::ZeroId);
+                return Err(Error::ZeroId(IdField::Patient));
             }
             if !terms.purposes.is_valid() {
                 return Err(Error::InvalidPurposes);
@@ -353,11 +357,14 @@ mod consents {
                 return Err(Error::AlreadyExpired);
             }
             match &terms.scope {
-                Scope::Record(record) if record.is_zero() => Err(Error::ZeroId),
-                Scope::Version(at) if at.record.is_zero() || at.version == 0 => Err(Error::ZeroId),
+                Scope::Record(record) if record.is_zero() => Err(Error::ZeroId(IdField::Record)),
+                Scope::Version(at) if at.record.is_zero() => Err(Error::ZeroId(IdField::Record)),
+                Scope::Version(at) if at.version == 0 => Err(Error::ZeroId(IdField::Version)),
                 Scope::Categories(codes) if codes.is_empty() => Err(Error::EmptyScope),
                 Scope::Categories(codes) if codes.len() > MAX_CATEGORIES as usize => Err(Error::ScopeTooLarge),
-                Scope::Categories(codes) if codes.iter().any(|code| code.is_zero()) => Err(Error::ZeroId),
+                Scope::Categories(codes) if codes.iter().any(|code| code.is_zero()) => {
+                    Err(Error::ZeroId(IdField::Code))
+                }
                 _ => Ok(()),
             }
         }
@@ -638,12 +645,9 @@ mod consents {
         }
     }
 
-    /// The value a cross-contract call returned, or `DirectoryUnavailable`.
-    fn returned<T>(called: core::result::Result<ink::MessageResult<T>, ink::env::Error>) -> Result<T> {
-        match called {
-            Ok(Ok(value)) => Ok(value),
-            _ => Err(Error::DirectoryUnavailable),
-        }
+    /// The value a call to the directory returned, or `RegistryUnavailable(Directory)`.
+    fn returned<T>(called: ink::env::Result<ink::MessageResult<T>>) -> Result<T> {
+        answered(called).ok_or(Error::RegistryUnavailable(Registry::Directory))
     }
 
     impl ConsentQueries for Consents {
@@ -725,7 +729,7 @@ mod consents {
             self.members
                 .iter()
                 .find(|(member, _)| *member == account)
-                .map_or(Err(Error::DirectoryUnavailable), |(_, found)| *found)
+                .map_or(Err(Error::RegistryUnavailable(Registry::Directory)), |(_, found)| *found)
         }
 
         /// The facts of check `i`'s version (`None` for a query or an unknown version).
@@ -771,10 +775,7 @@ mod consents {
             let facts = if versions.is_empty() {
                 Some(Vec::new())
             } else {
-                match self.records_ref().call().describe(versions).try_invoke() {
-                    Ok(Ok(facts)) => Some(facts),
-                    _ => None,
-                }
+                answered(self.records_ref().call().describe(versions).try_invoke())
             };
             Gathered { members, facts, fact_of }
         }
@@ -819,15 +820,18 @@ mod consents {
             bad.valid_until = 100;
             assert_eq!(Consents::check_terms(&bad, 0), Err(Error::InvalidPeriod));
             let mut bad = ok.clone();
-            bad.purposes = Purposes(0);
+            bad.purposes = Purposes::from_bits(0);
             assert_eq!(Consents::check_terms(&bad, 0), Err(Error::InvalidPurposes));
             let mut bad = ok.clone();
             bad.patient = PatientId::default();
-            assert_eq!(Consents::check_terms(&bad, 0), Err(Error::ZeroId));
+            assert_eq!(Consents::check_terms(&bad, 0), Err(Error::ZeroId(IdField::Patient)));
             assert_eq!(Consents::check_terms(&terms(Scope::Categories(Vec::new())), 0), Err(Error::EmptyScope));
             let many = (1..=MAX_CATEGORIES as u8 + 1).map(|b| CodeId::new([b; 32])).collect();
             assert_eq!(Consents::check_terms(&terms(Scope::Categories(many)), 0), Err(Error::ScopeTooLarge));
-            assert_eq!(Consents::check_terms(&terms(Scope::Record(RecordId::default())), 0), Err(Error::ZeroId));
+            assert_eq!(
+                Consents::check_terms(&terms(Scope::Record(RecordId::default())), 0),
+                Err(Error::ZeroId(IdField::Record))
+            );
         }
 
         #[test]

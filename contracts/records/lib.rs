@@ -44,7 +44,8 @@
 //!
 //! ## Error handling
 //! Messages check everything before they write and return a typed [`Error`]; ink! reverts a
-//! call that returns `Err`. A directory that cannot be called yields `DirectoryUnavailable`.
+//! call that returns `Err`. A directory that cannot be called yields
+//! `RegistryUnavailable(Directory)`.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
 pub use self::records::{BatchError, Error, Records, RecordsRef};
@@ -56,9 +57,10 @@ mod records {
             Controller, DirectoryQueries, ForgetError, Governed, GovernedError, Membership, MembershipCache, Role,
             Roles,
         },
+        errors::{answered, IdField, Registry},
         records::{
-            Content, ErasureReason, Link, NewVersion, NumberedVersion, RecordInfo, RecordQueries, Supersedence,
-            Tombstone, Verification, Version, VersionCommitted, VersionErased, VersionFacts, VersionNo, VersionRef,
+            Content, ErasureReason, Link, NewVersion, NumberedVersion, RecordInfo, RecordQueries, Tombstone,
+            Verification, Version, VersionCommitted, VersionErased, VersionFacts, VersionNo, VersionRef,
             VersionSuperseded, MAX_BATCH, MAX_DESCRIBE, MAX_LOCATOR_LEN, MAX_PAGE,
         },
         CodeId, Commitment, InstitutionId, PatientId, RecordId,
@@ -94,6 +96,9 @@ mod records {
     /// Why a records call was refused.
     #[derive(Debug, PartialEq, Eq, Clone, Copy)]
     #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    // scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
+    // than 256 variants, so the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
     pub enum Error {
         /// Returned if the caller does not act for a custodian institution.
         NotCustodian,
@@ -105,12 +110,8 @@ mod records {
         UnknownPatient,
         /// Returned if a commit names another patient than the record's.
         PatientMismatch,
-        /// Returned if a record id is all zeros.
-        ZeroRecordId,
-        /// Returned if a commitment is all zeros.
-        ZeroCommitment,
-        /// Returned if a kind code is all zeros.
-        ZeroKind,
+        /// Returned if an id is all zeros: the record's, the commitment or the kind code.
+        ZeroId(IdField),
         /// Returned if a locator is empty.
         EmptyLocator,
         /// Returned if a locator is longer than `MAX_LOCATOR_LEN` bytes.
@@ -131,28 +132,20 @@ mod records {
         /// Returned if the version is already erased.
         AlreadyErased,
         /// Returned if a record already has `u32::MAX` versions.
-        VersionsExhausted,
+        IdsExhausted,
         /// Returned if a batch is empty.
         EmptyBatch,
         /// Returned if a batch holds more than `MAX_BATCH` versions.
         BatchTooLarge,
         /// Returned if the directory contract could not be called.
-        DirectoryUnavailable,
+        RegistryUnavailable(Registry),
         /// Returned if the caller's institution does not keep the patient's records (it is not
         /// their custodian, and their controller did not link it to their id).
         NotPatientKeeper,
     }
 
-    /// Why a batch was refused: the error, and the position of the version that caused it
-    /// (`None` when the batch as a whole was refused). Nothing of the batch is committed.
-    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-    #[ink::scale_derive(Encode, Decode, TypeInfo)]
-    pub struct BatchError {
-        /// Index of the refused version in the batch, if one was.
-        pub item: Option<u32>,
-        /// What was wrong.
-        pub error: Error,
-    }
+    /// Why a batch was refused: the error, and the position of the version that caused it.
+    pub type BatchError = custodia_types::errors::BatchError<Error>;
 
     /// The registry's result type.
     pub type Result<T> = core::result::Result<T, Error>;
@@ -174,57 +167,33 @@ mod records {
             }
         }
 
-        /// Commits a new version of `record` (version 1 opens the record for `patient`).
+        /// Commits a new version of `version.record` (version 1 opens the record for
+        /// `version.patient`), superseding `version.supersedes` if it names a version.
         /// Returns the version number.
         ///
         /// # Errors
-        /// `ZeroRecordId`, `ZeroCommitment`, `ZeroKind`, `EmptyLocator`, `LocatorTooLong`,
-        /// `CommitmentAlreadyUsed`, `CommitmentErased`, `NotCustodian`, `NotRecordCustodian`,
-        /// `PatientMismatch`, `UnknownPatient`, `DirectoryUnavailable`.
+        /// `ZeroId` (of the record, the commitment or the kind), `EmptyLocator`,
+        /// `LocatorTooLong`, `CommitmentAlreadyUsed`, `CommitmentErased`, `NotCustodian`,
+        /// `NotRecordCustodian`, `PatientMismatch`, `UnknownPatient`, `NotPatientKeeper`,
+        /// `IdsExhausted`, `RegistryUnavailable`; for a superseded target,
+        /// `UnknownRecord`/`UnknownVersion` if it is missing, `ForeignTarget` if it belongs to
+        /// another patient or custodian, `AlreadySuperseded`.
         #[ink(message)]
-        pub fn commit(
-            &mut self,
-            record: RecordId,
-            patient: PatientId,
-            commitment: Commitment,
-            locator: Vec<u8>,
-            kind: CodeId,
-        ) -> Result<VersionNo> {
-            let version = NewVersion { record, patient, commitment, locator, kind, supersedes: None };
-            self.commit_one(version)
-        }
-
-        /// Commits a new version of `record` that supersedes `target` in the way `how`.
-        /// Returns the version number.
-        ///
-        /// # Errors
-        /// Those of `commit`, and `UnknownRecord`/`UnknownVersion` for a missing target,
-        /// `ForeignTarget` if it belongs to another patient or custodian, `AlreadySuperseded`.
-        #[ink(message)]
-        #[allow(clippy::too_many_arguments)]
-        pub fn supersede(
-            &mut self,
-            record: RecordId,
-            patient: PatientId,
-            commitment: Commitment,
-            locator: Vec<u8>,
-            kind: CodeId,
-            target: VersionRef,
-            how: Supersedence,
-        ) -> Result<VersionNo> {
-            let supersedes = Some(Link { target, how });
-            self.commit_one(NewVersion { record, patient, commitment, locator, kind, supersedes })
+        pub fn commit(&mut self, version: NewVersion) -> Result<VersionNo> {
+            let caller = self.env().caller();
+            let custodian = self.custodian_institution(caller)?;
+            self.commit_version(caller, custodian, version, &mut Vec::new())
         }
 
         /// Commits up to `MAX_BATCH` versions, all or nothing, in order (a later version may
         /// supersede an earlier one of the same batch). Returns their version numbers.
         ///
         /// # Errors
-        /// `EmptyBatch`, `BatchTooLarge`, `NotCustodian`, `DirectoryUnavailable` for the whole
-        /// batch; any error of `commit`/`supersede` with the index of the version it concerns.
+        /// `EmptyBatch`, `BatchTooLarge`, `NotCustodian`, `RegistryUnavailable` for the whole
+        /// batch; any error of `commit` with the index of the version it concerns.
         #[ink(message)]
         pub fn commit_batch(&mut self, batch: Vec<NewVersion>) -> core::result::Result<Vec<VersionNo>, BatchError> {
-            let whole = |error| BatchError { item: None, error };
+            let whole = BatchError::whole;
             if batch.is_empty() {
                 return Err(whole(Error::EmptyBatch));
             }
@@ -238,7 +207,7 @@ mod records {
             for (index, version) in (0u32..).zip(batch) {
                 let number = self
                     .commit_version(caller, custodian, version, &mut opening)
-                    .map_err(|error| BatchError { item: Some(index), error })?;
+                    .map_err(|error| BatchError::at(index, error))?;
                 numbers.push(number);
             }
             Ok(numbers)
@@ -248,7 +217,7 @@ mod records {
         ///
         /// # Errors
         /// `UnknownRecord`, `UnknownVersion`, `AlreadyErased`, `NotAuthorizedToErase`,
-        /// `DirectoryUnavailable`.
+        /// `RegistryUnavailable`.
         #[ink(message)]
         pub fn erase(&mut self, record: RecordId, version: VersionNo, reason: ErasureReason) -> Result<()> {
             let caller = self.env().caller();
@@ -343,12 +312,6 @@ mod records {
 
         // ---- helpers ----
 
-        fn commit_one(&mut self, version: NewVersion) -> Result<VersionNo> {
-            let caller = self.env().caller();
-            let custodian = self.custodian_institution(caller)?;
-            self.commit_version(caller, custodian, version, &mut Vec::new())
-        }
-
         /// Checks and commits one version for an account of `custodian` (`opening`: see
         /// [`Self::ensure_keeper`]).
         fn commit_version(
@@ -378,7 +341,7 @@ mod records {
             if let Some(link) = supersedes {
                 self.check_target(&info, custodian, link.target)?;
             }
-            let number = info.head.checked_add(1).ok_or(Error::VersionsExhausted)?;
+            let number = info.head.checked_add(1).ok_or(Error::IdsExhausted)?;
             info.head = number;
             let version = Version {
                 content: Content::Committed { commitment, locator: locator.clone() },
@@ -417,13 +380,13 @@ mod records {
 
         fn check_version_input(record: RecordId, commitment: &Commitment, locator: &[u8], kind: &CodeId) -> Result<()> {
             if record.is_zero() {
-                return Err(Error::ZeroRecordId);
+                return Err(Error::ZeroId(IdField::Record));
             }
             if commitment.is_zero() {
-                return Err(Error::ZeroCommitment);
+                return Err(Error::ZeroId(IdField::Commitment));
             }
             if kind.is_zero() {
-                return Err(Error::ZeroKind);
+                return Err(Error::ZeroId(IdField::Code));
             }
             if locator.is_empty() {
                 return Err(Error::EmptyLocator);
@@ -536,12 +499,9 @@ mod records {
             self.directory.into()
         }
 
-        /// The directory's answer, or `DirectoryUnavailable` if the call or its decoding failed.
-        fn answer<T>(called: core::result::Result<ink::MessageResult<T>, ink::env::Error>) -> Result<T> {
-            match called {
-                Ok(Ok(value)) => Ok(value),
-                _ => Err(Error::DirectoryUnavailable),
-            }
+        /// The directory's answer, or `RegistryUnavailable` if the call or its decoding failed.
+        fn answer<T>(called: ink::env::Result<ink::MessageResult<T>>) -> Result<T> {
+            answered(called).ok_or(Error::RegistryUnavailable(Registry::Directory))
         }
 
         fn commitment_key(custodian: InstitutionId, commitment: &Commitment) -> [u8; 32] {
@@ -650,9 +610,9 @@ mod records {
                 Records::check_version_input(RecordId::new(r), &Commitment::new(c), l, &CodeId::new(k))
             };
             assert_eq!(ok(id(1), id(2), b"Observation/1/_history/1", id(3)), Ok(()));
-            assert_eq!(ok(id(0), id(2), b"x", id(3)), Err(Error::ZeroRecordId));
-            assert_eq!(ok(id(1), id(0), b"x", id(3)), Err(Error::ZeroCommitment));
-            assert_eq!(ok(id(1), id(2), b"x", id(0)), Err(Error::ZeroKind));
+            assert_eq!(ok(id(0), id(2), b"x", id(3)), Err(Error::ZeroId(IdField::Record)));
+            assert_eq!(ok(id(1), id(0), b"x", id(3)), Err(Error::ZeroId(IdField::Commitment)));
+            assert_eq!(ok(id(1), id(2), b"x", id(0)), Err(Error::ZeroId(IdField::Code)));
             assert_eq!(ok(id(1), id(2), b"", id(3)), Err(Error::EmptyLocator));
             let longest = vec![b'a'; MAX_LOCATOR_LEN as usize];
             assert_eq!(ok(id(1), id(2), &longest, id(3)), Ok(()));

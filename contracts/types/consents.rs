@@ -49,34 +49,16 @@ pub enum Purpose {
     Legal,
 }
 
-/// A set of purposes (a bit set over [`Purpose`]).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-#[ink::scale_derive(Encode, Decode, TypeInfo)]
-#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
-pub struct Purposes(pub u16);
-
-impl Purposes {
+impl crate::flags::Flag for Purpose {
     const ALL_BITS: u16 = 0xff;
 
-    const fn bit(purpose: Purpose) -> u16 {
-        1 << (purpose as u16)
-    }
-
-    /// The set holding exactly `purposes`.
-    pub fn of(purposes: &[Purpose]) -> Purposes {
-        Purposes(purposes.iter().fold(0, |set, p| set | Self::bit(*p)))
-    }
-
-    /// True if the set holds `purpose`.
-    pub const fn contains(self, purpose: Purpose) -> bool {
-        self.0 & Self::bit(purpose) != 0
-    }
-
-    /// True if the set holds at least one purpose and no unknown bit.
-    pub const fn is_valid(self) -> bool {
-        self.0 != 0 && self.0 & !Self::ALL_BITS == 0
+    fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
+
+/// A set of purposes (two bytes; only the eight known bits are valid).
+pub type Purposes = crate::flags::FlagSet<Purpose, u16>;
 
 /// Which of the patient's records a receipt covers.
 // scale-info's TypeInfo derive casts each variant's position to u8; this enum has far fewer
@@ -177,6 +159,18 @@ pub enum Target {
 pub struct NumberedReceipt {
     pub id: ReceiptId,
     pub receipt: Receipt,
+}
+
+/// Which of a patient's receipts `receipts` reads: up to `limit` (at most
+/// `MAX_RECEIPT_PAGE`) from position `from` on (grant order, counting from 0), only those in
+/// force at the block's time with `active_only`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[ink::scale_derive(Encode, Decode, TypeInfo)]
+pub struct ReceiptQuery {
+    pub patient: PatientId,
+    pub from: u32,
+    pub limit: u32,
+    pub active_only: bool,
 }
 
 /// A page of a patient's receipts: what `receipts` answers. `next` is the position to read

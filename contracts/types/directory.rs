@@ -71,46 +71,20 @@ pub enum Role {
     Auditor,
 }
 
-/// The set of roles an institution holds (a bit set; only the three known bits are valid).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-#[ink::scale_derive(Encode, Decode, TypeInfo)]
-#[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
-pub struct Roles(pub u8);
+impl crate::flags::Flag for Role {
+    const ALL_BITS: u16 = 0b111;
 
-impl Roles {
-    const ALL_BITS: u8 = 0b111;
-
-    /// No role at all.
-    pub const NONE: Roles = Roles(0);
-
-    const fn bit(role: Role) -> u8 {
-        match role {
+    fn bit(self) -> u16 {
+        match self {
             Role::Custodian => 0b001,
             Role::Accessor => 0b010,
             Role::Auditor => 0b100,
         }
     }
-
-    /// The set holding exactly `roles`.
-    pub fn of(roles: &[Role]) -> Roles {
-        roles.iter().fold(Roles::NONE, |set, role| set.with(*role))
-    }
-
-    /// This set plus `role`.
-    pub const fn with(self, role: Role) -> Roles {
-        Roles(self.0 | Self::bit(role))
-    }
-
-    /// True if the set holds `role`.
-    pub const fn contains(self, role: Role) -> bool {
-        self.0 & Self::bit(role) != 0
-    }
-
-    /// True if the set holds at least one role and no unknown bit.
-    pub const fn is_valid(self) -> bool {
-        self.0 != 0 && self.0 & !Self::ALL_BITS == 0
-    }
 }
+
+/// The set of roles an institution holds (one byte; only the three known bits are valid).
+pub type Roles = crate::flags::FlagSet<Role, u8>;
 
 /// An admitted institution.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -13,6 +13,9 @@
 //! - [`consents`]: consent receipts (scope, purpose, period, permit or deny), access checks and
 //!   their denials, and [`consents::ConsentQueries`], the interface the access log calls.
 //! - [`access_log`]: access-log entries, break-glass reasons and the log's events.
+//! - [`flags`]: the one bit set of roles and purposes.
+//! - [`errors`]: what every registry's errors share: a batch's error, which registry could
+//!   not be called, which id was zero, and the one reading of a cross-contract call's result.
 //!
 //! The crate is `no_std`; with the `std` feature it also derives storage layouts for metadata.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -20,6 +23,8 @@
 pub mod access_log;
 pub mod consents;
 pub mod directory;
+pub mod errors;
+pub mod flags;
 pub mod ids;
 pub mod records;
 

@@ -134,7 +134,8 @@ pub struct RecordInfo {
     pub created_at: Timestamp,
 }
 
-/// One version to commit: what `commit`, `supersede` and `commit_batch` take.
+/// One version to commit, superseding an earlier one if `supersedes` names it: what `commit`
+/// takes, and each item of `commit_batch`.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[ink::scale_derive(Encode, Decode, TypeInfo)]
 pub struct NewVersion {

@@ -5,6 +5,7 @@
 
 mod common;
 
+use custodia_client::types::records::NewVersion;
 use custodia_client::{
     types::{
         consents::{AccessCheck, Decision, Grantee, Purpose, Purposes, Scope, Target, Terms},
@@ -22,7 +23,14 @@ async fn main() -> Result<()> {
     let records = net.client.records();
     let kind = net.pseudonyms.code("http://loinc.org|718-7");
     records
-        .commit(record, net.patient, commitment(&new_salt(), b"v1"), b"opaque".to_vec(), kind)
+        .commit(NewVersion {
+            record,
+            patient: net.patient,
+            commitment: commitment(&new_salt(), b"v1"),
+            locator: b"opaque".to_vec(),
+            kind,
+            supersedes: None,
+        })
         .submit(&net.hospital)
         .await?;
 

@@ -9,6 +9,7 @@
 
 mod common;
 
+use custodia_client::types::records::NewVersion;
 use custodia_client::{
     types::{
         access_log::Authorization,
@@ -35,7 +36,14 @@ async fn main() -> Result<()> {
     let kind = net.pseudonyms.code("http://loinc.org|718-7");
     net.client
         .records()
-        .commit(record, net.patient, commitment(&new_salt(), b"v1"), b"opaque".to_vec(), kind)
+        .commit(NewVersion {
+            record,
+            patient: net.patient,
+            commitment: commitment(&new_salt(), b"v1"),
+            locator: b"opaque".to_vec(),
+            kind,
+            supersedes: None,
+        })
         .submit(&net.hospital)
         .await?;
     let now = net.client.backend().now().await?;

@@ -7,7 +7,7 @@
 mod common;
 
 use custodia_client::{
-    types::records::{Verification, VersionCommitted, VersionRef},
+    types::records::{NewVersion, Verification, VersionCommitted, VersionRef},
     verify::{commitment, new_salt, opaque_locator},
 };
 use custodia_services::{salts::Salts, Result};
@@ -27,7 +27,14 @@ async fn main() -> Result<()> {
     let committed = net
         .client
         .records()
-        .commit(record, net.patient, committed_to, opaque_locator(record, "1"), kind)
+        .commit(NewVersion {
+            record,
+            patient: net.patient,
+            commitment: committed_to,
+            locator: opaque_locator(record, "1"),
+            kind,
+            supersedes: None,
+        })
         .submit(&net.hospital)
         .await?;
     let event = &committed.events_of::<VersionCommitted>()[0];

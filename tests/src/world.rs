@@ -10,6 +10,7 @@ use custodia_sandbox::{
 use custodia_types::{
     consents::{Decision, Grantee, Purpose, Purposes, Scope, Terms},
     directory::{Action, InstitutionKind, Role, Roles},
+    records::NewVersion,
     CodeId, Commitment, InstitutionId, PatientId, RecordId,
 };
 use directory::Directory;
@@ -259,13 +260,14 @@ impl World {
     /// Hospital A commits version 1 of a record of the custodial patient and returns its id.
     pub fn committed_record(&mut self, tag: u8) -> RecordId {
         let record = record_id(tag);
-        let commit = self.rec().commit(
+        let commit = self.rec().commit(NewVersion {
             record,
-            self.custodial_patient,
-            commitment(u32::from(tag)),
-            b"DocumentReference/example/_history/1".to_vec(),
-            kind(),
-        );
+            patient: self.custodial_patient,
+            commitment: commitment(u32::from(tag)),
+            locator: b"DocumentReference/example/_history/1".to_vec(),
+            kind: kind(),
+            supersedes: None,
+        });
         assert_eq!(self.chain.call(self.cast.hospital_a, commit).value, Ok(1));
         record
     }

@@ -6,12 +6,14 @@ use access_log::{BatchError, Error};
 use custodia_merkle::{leaf_hash, verify_consistency, verify_inclusion, Sha256, Tree};
 use custodia_sandbox::harness::Outcome;
 use custodia_tests::world::{commitment, id32, kind, record_id, World};
+use custodia_types::records::NewVersion;
 use custodia_types::{
     access_log::{
         AccessLogged, Appended, Authorization, BreakGlassAccess, BreakGlassReason, LogExtended, LogHead, NewEntry,
         PatientAccesses, MAX_ACCESS_AGE_MS, MAX_CLOCK_SKEW_MS, MAX_ENTRIES,
     },
     consents::{Decision, Denial, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
+    errors::IdField,
     records::VersionRef,
     PatientId,
 };
@@ -29,8 +31,14 @@ struct Setup {
 fn setup() -> Setup {
     let mut w = World::new();
     let record = record_id(0x40);
-    let commit =
-        w.rec().commit(record, w.custodial_patient, commitment(0x4000), b"Observation/y/_history/1".to_vec(), kind());
+    let commit = w.rec().commit(NewVersion {
+        record,
+        patient: w.custodial_patient,
+        commitment: commitment(0x4000),
+        locator: b"Observation/y/_history/1".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    });
     assert_eq!(w.chain.call(w.cast.hospital_a, commit).value, Ok(1));
     let terms = Terms {
         patient: w.custodial_patient,
@@ -167,13 +175,14 @@ fn a_batch_announces_break_glass_once_per_patient_with_its_entries_counted() {
     // Entries 0 and 2 are break-glass about the custodial patient, 1 is consented, 3 is
     // break-glass about the keyed patient.
     let keyed_record = record_id(0x41);
-    let commit = s.w.rec().commit(
-        keyed_record,
-        s.w.keyed_patient,
-        commitment(0x4100),
-        b"Observation/k/_history/1".to_vec(),
-        kind(),
-    );
+    let commit = s.w.rec().commit(NewVersion {
+        record: keyed_record,
+        patient: s.w.keyed_patient,
+        commitment: commitment(0x4100),
+        locator: b"Observation/k/_history/1".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    });
     assert_eq!(s.w.chain.call(s.w.cast.hospital_a, commit).value, Ok(1));
     let keyed_target = Target::Version(VersionRef { record: keyed_record, version: 1 });
     let other = NewEntry { patient: s.w.keyed_patient, target: keyed_target, ..break_glass(&s, 3) };
@@ -196,8 +205,14 @@ fn the_log_counts_each_patients_entries_once_per_call_for_their_page_to_check_it
     assert_eq!(counted(&mut s, custodial), None, "nobody looked yet");
     // A batch mixing two patients, interleaved: each patient's count and newest index.
     let keyed_record = record_id(0x41);
-    let commit =
-        s.w.rec().commit(keyed_record, keyed, commitment(0x4100), b"Observation/k/_history/1".to_vec(), kind());
+    let commit = s.w.rec().commit(NewVersion {
+        record: keyed_record,
+        patient: keyed,
+        commitment: commitment(0x4100),
+        locator: b"Observation/k/_history/1".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    });
     assert_eq!(s.w.chain.call(s.w.cast.hospital_a, commit).value, Ok(1));
     let keyed_target = Target::Version(VersionRef { record: keyed_record, version: 1 });
     let of_keyed = |s: &Setup, seq| NewEntry { patient: keyed, target: keyed_target, ..break_glass(s, seq) };
@@ -249,10 +264,13 @@ fn bad_input_gets_typed_errors() {
     let mut zero = break_glass(&s, 1);
     zero.patient = PatientId::default();
     let batch = vec![break_glass(&s, 0), zero];
-    assert_eq!(refuse(&mut s, batch), Err(BatchError { item: Some(1), error: Error::ZeroId }));
+    assert_eq!(refuse(&mut s, batch), Err(BatchError { item: Some(1), error: Error::ZeroId(IdField::Patient) }));
     let mut zero_version = break_glass(&s, 0);
     zero_version.target = Target::Version(VersionRef { record: s.version.record, version: 0 });
-    assert_eq!(refuse(&mut s, vec![zero_version]), Err(BatchError { item: Some(0), error: Error::ZeroId }));
+    assert_eq!(
+        refuse(&mut s, vec![zero_version]),
+        Err(BatchError { item: Some(0), error: Error::ZeroId(IdField::Version) })
+    );
     let mut stranger = break_glass(&s, 0);
     stranger.patient = PatientId::new(id32(0x0D));
     assert_eq!(refuse(&mut s, vec![stranger]), Err(BatchError { item: Some(0), error: Error::UnknownPatient }));

@@ -12,6 +12,7 @@ use custodia_client::{
 use custodia_services::outbox::{Access, Stage, CHUNK};
 use custodia_services::{Error, Store};
 use custodia_tests::fixture::{fixture_with, refused};
+use custodia_types::records::NewVersion;
 
 /// A fixture with one committed version and a treatment receipt for the laboratory.
 async fn with_consent() -> (custodia_tests::fixture::Fixture, Target, u64) {
@@ -24,7 +25,14 @@ async fn with_consent_in(store: Store) -> (custodia_tests::fixture::Fixture, Tar
     let record = f.pseudonyms.record("Observation/1");
     f.client
         .records()
-        .commit(record, f.patient, commitment(&new_salt(), b"v1"), b"L".to_vec(), f.pseudonyms.code("kind"))
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: commitment(&new_salt(), b"v1"),
+            locator: b"L".to_vec(),
+            kind: f.pseudonyms.code("kind"),
+            supersedes: None,
+        })
         .submit(&f.cast.hospital_a)
         .await
         .unwrap();
@@ -325,7 +333,14 @@ async fn the_outbox_splits_a_chunk_the_chain_cannot_judge_in_one_call() {
         let salt = new_salt();
         f.client
             .records()
-            .commit(record, patient, commitment(&salt, b"v1"), b"L".to_vec(), kind)
+            .commit(NewVersion {
+                record,
+                patient,
+                commitment: commitment(&salt, b"v1"),
+                locator: b"L".to_vec(),
+                kind,
+                supersedes: None,
+            })
             .submit(&f.cast.hospital_a)
             .await
             .unwrap();

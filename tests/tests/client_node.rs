@@ -9,7 +9,10 @@ use custodia_client::{
     types::{
         access_log::{AccessLogged, Authorization, BreakGlassReason},
         consents::{Decision, Denial, Grantee, Purpose, Purposes, Scope, Target, Terms},
-        records::{ErasureReason, Supersedence, Verification, VersionCommitted, VersionRef, VersionSuperseded},
+        records::{
+            ErasureReason, Link, NewVersion, Supersedence, Verification, VersionCommitted, VersionRef,
+            VersionSuperseded,
+        },
     },
     verify::{commitment, new_salt},
     Backend, Client, ContractError, Error, Finality, NodeBackend,
@@ -48,7 +51,14 @@ async fn records_consents_and_the_access_log_over_json_rpc() {
     let (salt1, salt2) = (new_salt(), new_salt());
 
     let v1 = records
-        .commit(record, f.patient, commitment(&salt1, b"v1"), b"L1".to_vec(), kind)
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: commitment(&salt1, b"v1"),
+            locator: b"L1".to_vec(),
+            kind,
+            supersedes: None,
+        })
         .submit(&f.cast.hospital_a)
         .await
         .unwrap();
@@ -59,7 +69,14 @@ async fn records_consents_and_the_access_log_over_json_rpc() {
     // Refused by the contract in the dry run: typed, nothing submitted, no block made.
     let before = f.client.backend().block_number().await.unwrap();
     let error = records
-        .commit(record, f.patient, commitment(&new_salt(), b"x"), b"x".to_vec(), kind)
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: commitment(&new_salt(), b"x"),
+            locator: b"x".to_vec(),
+            kind,
+            supersedes: None,
+        })
         .submit(&f.cast.hospital_b)
         .await
         .unwrap_err();
@@ -69,7 +86,14 @@ async fn records_consents_and_the_access_log_over_json_rpc() {
 
     let target = VersionRef { record, version: 1 };
     let v2 = records
-        .supersede(record, f.patient, commitment(&salt2, b"v2"), b"L2".to_vec(), kind, target, Supersedence::Amends)
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: commitment(&salt2, b"v2"),
+            locator: b"L2".to_vec(),
+            kind,
+            supersedes: Some(Link { target, how: Supersedence::Amends }),
+        })
         .submit(&f.cast.hospital_a)
         .await
         .unwrap();
@@ -195,7 +219,14 @@ async fn a_connection_cut_between_submission_and_inclusion_loses_and_doubles_not
     let record = f.pseudonyms.record("Observation/cut");
     f.client
         .records()
-        .commit(record, f.patient, commitment(&new_salt(), b"v1"), b"L".to_vec(), f.pseudonyms.code("k"))
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: commitment(&new_salt(), b"v1"),
+            locator: b"L".to_vec(),
+            kind: f.pseudonyms.code("k"),
+            supersedes: None,
+        })
         .submit(&f.cast.hospital_a)
         .await
         .unwrap();
@@ -242,16 +273,39 @@ async fn racing_commits_to_one_record_each_learn_the_version_they_got() {
     let (records, kind) = (f.client.records(), f.pseudonyms.code("k"));
     let record = f.pseudonyms.record(&format!("Observation/race-{}", hex::encode(new_salt())));
     records
-        .commit(record, f.patient, commitment(&new_salt(), b"v1"), b"L".to_vec(), kind)
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: commitment(&new_salt(), b"v1"),
+            locator: b"L".to_vec(),
+            kind,
+            supersedes: None,
+        })
         .submit(&f.cast.hospital_a)
         .await
         .unwrap();
 
     let (a, b) = tokio::join!(
         records
-            .commit(record, f.patient, commitment(&new_salt(), b"a"), b"La".to_vec(), kind)
+            .commit(NewVersion {
+                record,
+                patient: f.patient,
+                commitment: commitment(&new_salt(), b"a"),
+                locator: b"La".to_vec(),
+                kind,
+                supersedes: None
+            })
             .submit(&f.cast.hospital_a),
-        records.commit(record, f.patient, commitment(&new_salt(), b"b"), b"Lb".to_vec(), kind).submit(&clerk),
+        records
+            .commit(NewVersion {
+                record,
+                patient: f.patient,
+                commitment: commitment(&new_salt(), b"b"),
+                locator: b"Lb".to_vec(),
+                kind,
+                supersedes: None
+            })
+            .submit(&clerk),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     for done in [&a, &b] {
@@ -391,7 +445,14 @@ async fn the_block_says_what_a_transaction_cost_and_the_runtime_what_a_block_hol
     let record = f.pseudonyms.record("Observation/charged");
     let kind = f.pseudonyms.code("http://loinc.org|718-7");
     // A long locator, so that erasing the version frees more storage than its gap marker takes.
-    let commit = f.client.records().commit(record, f.patient, commitment(&new_salt(), b"v1"), vec![b'L'; 200], kind);
+    let commit = f.client.records().commit(NewVersion {
+        record,
+        patient: f.patient,
+        commitment: commitment(&new_salt(), b"v1"),
+        locator: vec![b'L'; 200],
+        kind,
+        supersedes: None,
+    });
     let input_len = commit.input().len();
     let estimate = commit.dry_run(f.cast.hospital_a.account()).await.unwrap();
     let submitted = commit.submit(&f.cast.hospital_a).await.unwrap();
@@ -407,7 +468,19 @@ async fn the_block_says_what_a_transaction_cost_and_the_runtime_what_a_block_hol
     assert!(charged.length as usize > input_len + 64, "{charged:?} for {input_len} bytes of input");
     // Erasing a version releases deposit to the signer, as the dry run said.
     let v2 = commitment(&new_salt(), b"v2");
-    f.client.records().commit(record, f.patient, v2, b"L2".to_vec(), kind).submit(&f.cast.hospital_a).await.unwrap();
+    f.client
+        .records()
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: v2,
+            locator: b"L2".to_vec(),
+            kind,
+            supersedes: None,
+        })
+        .submit(&f.cast.hospital_a)
+        .await
+        .unwrap();
     let erase = f.client.records().erase(record, 1, ErasureReason::PatientRequest);
     let estimate = erase.dry_run(f.cast.hospital_a.account()).await.unwrap();
     let erased = erase.submit(&f.cast.hospital_a).await.unwrap().charged.unwrap();
@@ -425,7 +498,13 @@ async fn the_block_says_what_a_transaction_cost_and_the_runtime_what_a_block_hol
     // The embedded chain runs calls without an extrinsic: nothing to report.
     let sandbox = custodia_tests::fixture::fixture().await;
     let record = sandbox.pseudonyms.record("Observation/charged");
-    let commit =
-        sandbox.client.records().commit(record, sandbox.patient, commitment(&new_salt(), b"v1"), b"L1".to_vec(), kind);
+    let commit = sandbox.client.records().commit(NewVersion {
+        record,
+        patient: sandbox.patient,
+        commitment: commitment(&new_salt(), b"v1"),
+        locator: b"L1".to_vec(),
+        kind,
+        supersedes: None,
+    });
     assert_eq!(commit.submit(&sandbox.cast.hospital_a).await.unwrap().charged, None);
 }

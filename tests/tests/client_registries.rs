@@ -4,15 +4,15 @@
 use custodia_client::{
     types::{
         consents::{
-            AccessCheck, ConsentGranted, ConsentRevoked, Decision, Denial, Grantee, Purpose, Purposes, Scope, Target,
-            Terms,
+            AccessCheck, ConsentGranted, ConsentRevoked, Decision, Denial, Grantee, Purpose, Purposes, ReceiptQuery,
+            Scope, Target, Terms,
         },
         directory::{
             AccountAdded, AccountRemoved, Action, ControlChanged, Controller, InstitutionKind, PatientRegistered,
             ProposalCancelled, ProposalCreated, RecoveryEnded, RecoveryOutcome, Role, Roles,
         },
         records::{
-            Content, ErasureReason, NewVersion, Supersedence, Verification, VersionCommitted, VersionErased,
+            Content, ErasureReason, Link, NewVersion, Supersedence, Verification, VersionCommitted, VersionErased,
             VersionRef, VersionSuperseded,
         },
     },
@@ -122,7 +122,14 @@ async fn records_versions_supersedence_erasure_and_verification() {
     let (c1, c2) = (commitment(&salt1, b"v1"), commitment(&salt2, b"v2"));
 
     let v1 = records
-        .commit(record, f.patient, c1, b"Observation/1/_history/1".to_vec(), kind)
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: c1,
+            locator: b"Observation/1/_history/1".to_vec(),
+            kind,
+            supersedes: None,
+        })
         .submit(&f.cast.hospital_a)
         .await
         .unwrap();
@@ -134,7 +141,14 @@ async fn records_versions_supersedence_erasure_and_verification() {
 
     let target = VersionRef { record, version: 1 };
     let v2 = records
-        .supersede(record, f.patient, c2, b"Observation/1/_history/2".to_vec(), kind, target, Supersedence::Corrects)
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: c2,
+            locator: b"Observation/1/_history/2".to_vec(),
+            kind,
+            supersedes: Some(Link { target, how: Supersedence::Corrects }),
+        })
         .submit(&f.cast.hospital_a)
         .await
         .unwrap();
@@ -151,33 +165,76 @@ async fn records_versions_supersedence_erasure_and_verification() {
     refused(
         &f.client,
         ContractError::Records(records::Error::NotRecordCustodian),
-        records.commit(record, f.patient, c3, b"x".to_vec(), kind).submit(&f.cast.hospital_b),
+        records
+            .commit(NewVersion {
+                record,
+                patient: f.patient,
+                commitment: c3,
+                locator: b"x".to_vec(),
+                kind,
+                supersedes: None,
+            })
+            .submit(&f.cast.hospital_b),
     )
     .await;
     refused(
         &f.client,
         ContractError::Records(records::Error::NotCustodian),
-        records.commit(record, f.patient, c3, b"x".to_vec(), kind).submit(&f.cast.lab),
+        records
+            .commit(NewVersion {
+                record,
+                patient: f.patient,
+                commitment: c3,
+                locator: b"x".to_vec(),
+                kind,
+                supersedes: None,
+            })
+            .submit(&f.cast.lab),
     )
     .await;
     refused(
         &f.client,
         ContractError::Records(records::Error::CommitmentAlreadyUsed),
-        records.commit(record, f.patient, c1, b"x".to_vec(), kind).submit(&f.cast.hospital_a),
+        records
+            .commit(NewVersion {
+                record,
+                patient: f.patient,
+                commitment: c1,
+                locator: b"x".to_vec(),
+                kind,
+                supersedes: None,
+            })
+            .submit(&f.cast.hospital_a),
     )
     .await;
     refused(
         &f.client,
         ContractError::Records(records::Error::AlreadySuperseded),
         records
-            .supersede(record, f.patient, c3, b"x".to_vec(), kind, target, Supersedence::Replaces)
+            .commit(NewVersion {
+                record,
+                patient: f.patient,
+                commitment: c3,
+                locator: b"x".to_vec(),
+                kind,
+                supersedes: Some(Link { target, how: Supersedence::Replaces }),
+            })
             .submit(&f.cast.hospital_a),
     )
     .await;
     refused(
         &f.client,
         ContractError::Records(records::Error::LocatorTooLong),
-        records.commit(record, f.patient, c3, vec![b'x'; 257], kind).submit(&f.cast.hospital_a),
+        records
+            .commit(NewVersion {
+                record,
+                patient: f.patient,
+                commitment: c3,
+                locator: vec![b'x'; 257],
+                kind,
+                supersedes: None,
+            })
+            .submit(&f.cast.hospital_a),
     )
     .await;
 
@@ -263,7 +320,14 @@ async fn consents_granted_checked_listed_and_revoked() {
     let record = f.pseudonyms.record("Observation/1");
     let kind = f.pseudonyms.code("kind");
     records
-        .commit(record, f.patient, commitment(&new_salt(), b"v1"), b"L".to_vec(), kind)
+        .commit(NewVersion {
+            record,
+            patient: f.patient,
+            commitment: commitment(&new_salt(), b"v1"),
+            locator: b"L".to_vec(),
+            kind,
+            supersedes: None,
+        })
         .submit(&f.cast.hospital_a)
         .await
         .unwrap();
@@ -317,7 +381,11 @@ async fn consents_granted_checked_listed_and_revoked() {
         "without a cited receipt the registry finds one; it does not cover another accessor"
     );
 
-    let page = consents.receipts(f.patient, 0, 10, true).query().await.unwrap();
+    let page = consents
+        .receipts(ReceiptQuery { patient: f.patient, from: 0, limit: 10, active_only: true })
+        .query()
+        .await
+        .unwrap();
     assert_eq!((page.items.len(), page.next), (1, 1));
     refused(
         &f.client,
@@ -335,7 +403,12 @@ async fn consents_granted_checked_listed_and_revoked() {
         Ok(receipt),
         "it was valid before"
     );
-    let active = consents.receipts(f.patient, 0, 10, true).query().await.unwrap().items;
+    let active = consents
+        .receipts(ReceiptQuery { patient: f.patient, from: 0, limit: 10, active_only: true })
+        .query()
+        .await
+        .unwrap()
+        .items;
     assert!(active.is_empty(), "a revoked receipt is not active");
     refused(
         &f.client,

@@ -4,12 +4,14 @@
 
 use consents::Error;
 use custodia_tests::world::{commitment, id32, kind, record_id, World};
+use custodia_types::records::NewVersion;
 use custodia_types::{
     consents::{
         AccessCheck, ConsentGranted, ConsentQueries, ConsentRevoked, Decision, Denial, Grantee, Purpose, Purposes,
-        ReceiptId, Scope, Target, Terms, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT,
+        ReceiptId, ReceiptQuery, Scope, Target, Terms, MAX_CATEGORIES, MAX_CHECKS, MAX_DENIES_PER_PATIENT,
     },
     directory::{Action, Role, Roles},
+    errors::IdField,
     records::VersionRef,
     CodeId, PatientId, RecordId,
 };
@@ -43,13 +45,14 @@ impl Consenting for World {
     /// Hospital A commits version 1 of a record of `patient` under `code`.
     fn record_of(&mut self, patient: PatientId, tag: u8, code: CodeId) -> VersionRef {
         let record = record_id(tag);
-        let commit = self.rec().commit(
+        let commit = self.rec().commit(NewVersion {
             record,
             patient,
-            commitment(u32::from(tag) + 9000),
-            b"Observation/x/_history/1".to_vec(),
-            code,
-        );
+            commitment: commitment(u32::from(tag) + 9000),
+            locator: b"Observation/x/_history/1".to_vec(),
+            kind: code,
+            supersedes: None,
+        });
         assert_eq!(self.chain.call(self.cast.hospital_a, commit).value, Ok(1));
         VersionRef { record, version: 1 }
     }
@@ -139,9 +142,15 @@ fn grant_use_revoke_use_again_fails() {
     let receipt = w.chain.query(lab, w.con().receipt(id)).unwrap();
     assert_eq!(receipt.granted_by, w.cast.hospital_a);
     assert_eq!(receipt.revoked.map(|r| r.revoked_at), Some(NOW));
-    let active = w.chain.query(lab, w.con().receipts(w.custodial_patient, 0, 32, true));
+    let active = w.chain.query(
+        lab,
+        w.con().receipts(ReceiptQuery { patient: w.custodial_patient, from: 0, limit: 32, active_only: true }),
+    );
     assert!(active.items.is_empty());
-    let all = w.chain.query(lab, w.con().receipts(w.custodial_patient, 0, 32, false));
+    let all = w.chain.query(
+        lab,
+        w.con().receipts(ReceiptQuery { patient: w.custodial_patient, from: 0, limit: 32, active_only: false }),
+    );
     assert_eq!((all.items.len(), all.next), (1, 1));
 }
 
@@ -231,7 +240,7 @@ fn bad_grants_and_revocations_get_typed_errors() {
     cases.push((t, Error::UnknownPatient));
     let mut t = base.clone();
     t.patient = PatientId::default();
-    cases.push((t, Error::ZeroId));
+    cases.push((t, Error::ZeroId(IdField::Patient)));
     let mut t = base.clone();
     t.valid_until = NOW - 1;
     t.valid_from = NOW - DAY;
@@ -240,12 +249,12 @@ fn bad_grants_and_revocations_get_typed_errors() {
     t.valid_until = t.valid_from;
     cases.push((t, Error::InvalidPeriod));
     let mut t = base.clone();
-    t.purposes = Purposes(0);
+    t.purposes = Purposes::from_bits(0);
     cases.push((t, Error::InvalidPurposes));
     cases.push((w.terms(p, Scope::Categories(Vec::new())), Error::EmptyScope));
     let many = (0..=MAX_CATEGORIES as u8).map(|b| CodeId::new(id32(b + 1))).collect();
     cases.push((w.terms(p, Scope::Categories(many)), Error::ScopeTooLarge));
-    cases.push((w.terms(p, Scope::Record(RecordId::default())), Error::ZeroId));
+    cases.push((w.terms(p, Scope::Record(RecordId::default())), Error::ZeroId(IdField::Record)));
     let mut t = base.clone();
     t.grantee.institution = 99;
     cases.push((t, Error::UnknownGrantee));
@@ -489,12 +498,12 @@ fn a_receipt_page_scans_a_bounded_number_of_positions() {
         assert_eq!(w.chain.call(a, w.con().revoke(id)).value, Ok(()));
     }
     let active = w.grant(a, w.terms(p, Scope::AllRecords));
-    let first = w.chain.query(a, w.con().receipts(p, 0, 32, true));
+    let first = w.chain.query(a, w.con().receipts(ReceiptQuery { patient: p, from: 0, limit: 32, active_only: true }));
     assert!(first.items.is_empty() && first.next <= 128, "one page scanned {} positions", first.next);
     let mut from = first.next;
     let mut found = Vec::new();
     while from < 301 {
-        let page = w.chain.query(a, w.con().receipts(p, from, 32, true));
+        let page = w.chain.query(a, w.con().receipts(ReceiptQuery { patient: p, from, limit: 32, active_only: true }));
         let next = page.next;
         assert!(next > from && next - from <= 128, "progress within the bound: {from} -> {next}");
         found.extend(page.items.into_iter().map(|r| r.id));
@@ -595,7 +604,14 @@ fn a_grant_set_is_all_or_nothing_and_granted_once() {
     let key = id32(0x5E);
     let bad = ConsentSet { key, terms: vec![permit.clone(), deny.clone(), unknown] };
     assert_eq!(w.chain.call_refused(a, w.con().grant_set(bad)), Err(Error::UnknownGrantee));
-    assert_eq!(w.chain.query(a, w.con().receipts(p, 0, 32, false)).items.len(), 0, "nothing granted");
+    assert_eq!(
+        w.chain
+            .query(a, w.con().receipts(ReceiptQuery { patient: p, from: 0, limit: 32, active_only: false }))
+            .items
+            .len(),
+        0,
+        "nothing granted"
+    );
 
     let good = ConsentSet { key, terms: vec![permit.clone(), deny.clone()] };
     let outcome = w.chain.call(a, w.con().grant_set(good.clone()));
@@ -612,7 +628,13 @@ fn a_grant_set_is_all_or_nothing_and_granted_once() {
     assert_eq!(again.value, Ok(ids.clone()), "the same key grants nothing new");
     assert!(again.events_of::<ConsentGranted>().is_empty());
     assert!(!again.events_of::<ConsentSetGranted>()[0].new);
-    assert_eq!(w.chain.query(a, w.con().receipts(p, 0, 32, false)).items.len(), 2);
+    assert_eq!(
+        w.chain
+            .query(a, w.con().receipts(ReceiptQuery { patient: p, from: 0, limit: 32, active_only: false }))
+            .items
+            .len(),
+        2
+    );
 
     let fresh = |terms: Vec<Terms>| ConsentSet { key: id32(0x5F), terms };
     assert_eq!(

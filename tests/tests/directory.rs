@@ -155,11 +155,11 @@ fn governance_refuses_bad_actions_with_typed_errors() {
             Error::AccountAlreadyMember,
         ),
         (
-            Action::Admit { operator: newcomer(), kind: InstitutionKind::Clinic, roles: Roles::NONE },
+            Action::Admit { operator: newcomer(), kind: InstitutionKind::Clinic, roles: Roles::none() },
             Error::InvalidRoles,
         ),
         (
-            Action::Admit { operator: newcomer(), kind: InstitutionKind::Clinic, roles: Roles(0b1000) },
+            Action::Admit { operator: newcomer(), kind: InstitutionKind::Clinic, roles: Roles::from_bits(0b1000) },
             Error::InvalidRoles,
         ),
         (Action::SetRoles { institution: 99, roles: Roles::of(&[Role::Accessor]) }, Error::UnknownInstitution),
@@ -261,7 +261,10 @@ fn only_custodians_register_patients() {
         w.chain.call_refused(a, w.dir().register_patient(w.custodial_patient)),
         Err(Error::PatientAlreadyRegistered)
     );
-    assert_eq!(w.chain.call_refused(a, w.dir().register_patient(PatientId::default())), Err(Error::ZeroPatientId));
+    assert_eq!(
+        w.chain.call_refused(a, w.dir().register_patient(PatientId::default())),
+        Err(Error::ZeroId(custodia_types::errors::IdField::Patient))
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! records when it was granted, while a deny covers every institution's.
 
 use custodia_tests::world::{commitment, id32, kind, record_id, World};
+use custodia_types::records::NewVersion;
 use custodia_types::{
     consents::{AccessCheck, ConsentQueries, Decision, Denial, Purpose, Target, Terms},
     directory::{
@@ -66,10 +67,25 @@ fn only_the_patients_controller_links_a_custodian_to_their_id() {
 fn a_linked_institution_opens_records_until_the_link_is_undone() {
     let mut w = World::new();
     let (p, b) = (w.keyed_patient, w.institutions.hospital_b);
-    let open =
-        |w: &World, tag: u8| w.rec().commit(record_id(tag), p, commitment(u32::from(tag)), b"L".to_vec(), kind());
+    let open = |w: &World, tag: u8| {
+        w.rec().commit(NewVersion {
+            record: record_id(tag),
+            patient: p,
+            commitment: commitment(u32::from(tag)),
+            locator: b"L".to_vec(),
+            kind: kind(),
+            supersedes: None,
+        })
+    };
     assert_eq!(w.chain.call_refused(w.cast.hospital_b, open(&w, 0x90)), Err(RecordsError::NotPatientKeeper));
-    let unknown = w.rec().commit(record_id(0x91), PatientId::new(id32(0xEE)), commitment(0x91), b"L".to_vec(), kind());
+    let unknown = w.rec().commit(NewVersion {
+        record: record_id(0x91),
+        patient: PatientId::new(id32(0xEE)),
+        commitment: commitment(0x91),
+        locator: b"L".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    });
     assert_eq!(w.chain.call_refused(w.cast.hospital_b, unknown), Err(RecordsError::UnknownPatient));
     w.link_hospital_b(p);
     assert_eq!(w.chain.call(w.cast.hospital_b, open(&w, 0x90)).value, Ok(1));
@@ -142,13 +158,27 @@ fn linking_widens_no_consent_and_narrows_no_deny() {
     // A permit granted while only hospital A kept the patient's records.
     let before = w.chain.call(w.cast.patient_key, w.con().grant(lab_terms(&w, Decision::Permit))).value.unwrap();
     let a_version = {
-        let commit = w.rec().commit(record_id(0xA0), p, commitment(0xA0), b"L".to_vec(), kind());
+        let commit = w.rec().commit(NewVersion {
+            record: record_id(0xA0),
+            patient: p,
+            commitment: commitment(0xA0),
+            locator: b"L".to_vec(),
+            kind: kind(),
+            supersedes: None,
+        });
         assert_eq!(w.chain.call(w.cast.hospital_a, commit).value, Ok(1));
         VersionRef { record: record_id(0xA0), version: 1 }
     };
     w.link_hospital_b(p);
     let b_version = {
-        let commit = w.rec().commit(record_id(0xB0), p, commitment(0xB0), b"L".to_vec(), kind());
+        let commit = w.rec().commit(NewVersion {
+            record: record_id(0xB0),
+            patient: p,
+            commitment: commitment(0xB0),
+            locator: b"L".to_vec(),
+            kind: kind(),
+            supersedes: None,
+        });
         assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
         VersionRef { record: record_id(0xB0), version: 1 }
     };
@@ -191,7 +221,14 @@ fn a_category_consent_covers_its_category_at_every_custodian_that_holds_the_netw
     assert_eq!(hospital_a.code(GLUCOSE), hospital_b.code(GLUCOSE), "a code is the network's");
     w.link_hospital_b(p);
     let commit = |w: &mut World, who: AccountId, tag: u8, kind| {
-        let commit = w.rec().commit(record_id(tag), p, commitment(u32::from(tag)), b"L".to_vec(), kind);
+        let commit = w.rec().commit(NewVersion {
+            record: record_id(tag),
+            patient: p,
+            commitment: commitment(u32::from(tag)),
+            locator: b"L".to_vec(),
+            kind,
+            supersedes: None,
+        });
         assert_eq!(w.chain.call(who, commit).value, Ok(1));
         VersionRef { record: record_id(tag), version: 1 }
     };
@@ -218,7 +255,14 @@ fn a_category_consent_covers_its_category_at_every_custodian_that_holds_the_netw
 fn emergency_id(w: &mut World, tag: u8) -> (PatientId, VersionRef) {
     let temporary = PatientId::new(id32(tag));
     assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().register_patient(temporary)).value, Ok(()));
-    let commit = w.rec().commit(record_id(tag), temporary, commitment(u32::from(tag)), b"L".to_vec(), kind());
+    let commit = w.rec().commit(NewVersion {
+        record: record_id(tag),
+        patient: temporary,
+        commitment: commitment(u32::from(tag)),
+        locator: b"L".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    });
     assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
     (temporary, VersionRef { record: record_id(tag), version: 1 })
 }

@@ -14,7 +14,7 @@ use custodia_types::{
         InstitutionKind, InstitutionRemoved, OperatorChanged, RecoveryEnded, RecoveryOutcome, Role, Roles,
         MAX_HAND_OVER_BATCH,
     },
-    records::{ErasureReason, Link, Supersedence, VersionCommitted, VersionRef},
+    records::{ErasureReason, Link, NewVersion, Supersedence, VersionCommitted, VersionRef},
     PatientId,
 };
 use directory::{DirectoryQueries, Error};
@@ -184,15 +184,14 @@ fn the_successor_keeps_the_leaving_custodians_records() {
     let target = VersionRef { record: old, version: 1 };
     let migrated = record_id(0x82);
     let link_from_b = |w: &World| {
-        w.rec().supersede(
-            migrated,
-            w.custodial_patient,
-            commitment(8200),
-            b"custodia:migrated/_history/1".to_vec(),
-            kind(),
-            target,
-            Supersedence::Transforms,
-        )
+        w.rec().commit(NewVersion {
+            record: migrated,
+            patient: w.custodial_patient,
+            commitment: commitment(8200),
+            locator: b"custodia:migrated/_history/1".to_vec(),
+            kind: kind(),
+            supersedes: Some(Link { target, how: Supersedence::Transforms }),
+        })
     };
     // Before the hand-over, hospital B can neither open a record of the patient (it does not
     // keep their records) nor erase hospital A's version.
@@ -212,20 +211,41 @@ fn the_successor_keeps_the_leaving_custodians_records() {
     assert_eq!(w.chain.query(w.cast.stranger, w.rec().record(migrated)).expect("opened").custodian, b);
     // It continues hospital A's records too (it took over the systems they come from); the
     // record keeps the custodian that opened it, the version names who committed it.
-    let into_old = w.rec().commit(old, w.custodial_patient, commitment(8300), b"x".to_vec(), kind());
+    let into_old = w.rec().commit(NewVersion {
+        record: old,
+        patient: w.custodial_patient,
+        commitment: commitment(8300),
+        locator: b"x".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    });
     let outcome = w.chain.call(w.cast.hospital_b, into_old);
     assert_eq!(outcome.value, Ok(2));
     assert_eq!(outcome.events_of::<VersionCommitted>()[0].committed_by, w.cast.hospital_b);
     assert_eq!(w.chain.query(w.cast.stranger, w.rec().record(old)).expect("opened").custodian, a);
     // The laboratory keeps nobody's records.
-    let by_lab = w.rec().commit(old, w.custodial_patient, commitment(8301), b"x".to_vec(), kind());
+    let by_lab = w.rec().commit(NewVersion {
+        record: old,
+        patient: w.custodial_patient,
+        commitment: commitment(8301),
+        locator: b"x".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    });
     assert_eq!(w.chain.call_refused(w.cast.lab, by_lab), Err(RecordsError::NotCustodian));
     // A third custodian, which took nothing over, neither commits nor links into them.
     let clinic = AccountId::from([0x79; 32]);
     w.chain.fund(clinic);
     let custodian = Roles::of(&[Role::Custodian]);
     w.admit(clinic, InstitutionKind::Clinic, custodian);
-    let by_clinic = w.rec().commit(old, w.custodial_patient, commitment(8302), b"x".to_vec(), kind());
+    let by_clinic = w.rec().commit(NewVersion {
+        record: old,
+        patient: w.custodial_patient,
+        commitment: commitment(8302),
+        locator: b"x".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    });
     assert_eq!(w.chain.call_refused(clinic, by_clinic), Err(RecordsError::NotRecordCustodian));
     // Nobody else erases hospital A's version; the successor does (the patient asked it to).
     for who in [w.cast.lab, w.cast.auditor, w.cast.stranger] {
@@ -311,8 +331,16 @@ fn governance_replaces_a_lost_operator_with_the_accounts_consent() {
 fn the_leaving_custodian_opens_no_new_record_of_a_patient_it_handed_over() {
     let mut w = World::new();
     let (a, p) = (w.institutions.hospital_a, w.keyed_patient);
-    let open =
-        |w: &World, tag: u8| w.rec().commit(record_id(tag), p, commitment(u32::from(tag)), b"L".to_vec(), kind());
+    let open = |w: &World, tag: u8| {
+        w.rec().commit(NewVersion {
+            record: record_id(tag),
+            patient: p,
+            commitment: commitment(u32::from(tag)),
+            locator: b"L".to_vec(),
+            kind: kind(),
+            supersedes: None,
+        })
+    };
     // Hospital A opens a record of the patient (the records registry caches that A keeps them).
     assert_eq!(w.chain.call(w.cast.hospital_a, open(&w, 0xC1)).value, Ok(1));
     approve_hand_over(&mut w);

@@ -6,6 +6,7 @@
 
 use consents::Error as ConsentError;
 use custodia_tests::world::{id32, World};
+use custodia_types::records::NewVersion;
 use custodia_types::{
     consents::{AccessCheck, ConsentQueries, Decision, Grantee, Purpose, Purposes, Scope, Target, Terms},
     directory::{
@@ -366,13 +367,14 @@ fn a_completed_recovery_keeps_the_receipts() {
     let people = people(&mut w);
     let p = w.keyed_patient;
     let record = RecordId::new(id32(0x3A));
-    let commit = w.rec().commit(
+    let commit = w.rec().commit(NewVersion {
         record,
-        p,
-        custodia_tests::world::commitment(0x3A00),
-        b"opaque".to_vec(),
-        CodeId::new(id32(0xC0)),
-    );
+        patient: p,
+        commitment: custodia_tests::world::commitment(0x3A00),
+        locator: b"opaque".to_vec(),
+        kind: CodeId::new(id32(0xC0)),
+        supersedes: None,
+    });
     assert_eq!(w.chain.call(w.cast.hospital_a, commit).value, Ok(1));
     let at = now(&mut w);
     let terms = Terms {

@@ -7,11 +7,14 @@
 use custodia_sandbox::harness::{call_builder, Chain};
 use custodia_types::{
     access_log::{AccessLogged, Authorization, BreakGlassReason, Entry, NewEntry},
-    consents::{AccessCheck, ConsentQueries, Decision, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
+    consents::{
+        AccessCheck, ConsentQueries, Decision, Grantee, Purpose, Purposes, ReceiptId, ReceiptQuery, Scope, Target,
+        Terms,
+    },
     directory::{
         Action, CodeChanged, Controller, Governed, GovernedError, InstitutionKind, RecoveryRequested, Role, Roles,
     },
-    records::{ErasureReason, Supersedence, Verification, VersionRef},
+    records::{ErasureReason, Link, NewVersion, Supersedence, Verification, VersionNo, VersionRef},
     CodeId, Commitment, PatientId, RecordId,
 };
 use directory::DirectoryQueries;
@@ -155,11 +158,18 @@ fn fill(s: &mut Suite) -> Filled {
     let record = RecordId::new([0x70; 32]);
     let kind = CodeId::new([0xC0; 32]);
     let p = patients[0];
-    assert_eq!(s.chain.call(h, s.rec().commit(record, p, commitment(1), b"L1".to_vec(), kind)).value, Ok(1));
-    let v1 = VersionRef { record, version: 1 };
-    let amend = s.rec().supersede(record, p, commitment(2), b"L2".to_vec(), kind, v1, Supersedence::Amends);
-    assert_eq!(s.chain.call(h, amend).value, Ok(2));
-    assert_eq!(s.chain.call(h, s.rec().commit(record, p, commitment(3), b"L3".to_vec(), kind)).value, Ok(3));
+    let version = |n: u8, supersedes| NewVersion {
+        record,
+        patient: p,
+        commitment: commitment(n),
+        locator: format!("L{n}").into_bytes(),
+        kind,
+        supersedes,
+    };
+    assert_eq!(commit_revision_1(s, version(1, None)), 1);
+    let amends = Link { target: VersionRef { record, version: 1 }, how: Supersedence::Amends };
+    assert_eq!(commit_revision_1(s, version(2, Some(amends))), 2);
+    assert_eq!(commit_revision_1(s, version(3, None)), 3);
     assert_eq!(s.chain.call(h, s.rec().erase(record, 3, ErasureReason::EnteredInError)).value, Ok(()));
     let terms = |decision, scope| Terms {
         patient: p,
@@ -203,6 +213,26 @@ fn fill(s: &mut Suite) -> Filled {
     Filled { patients, record, permit, leaves }
 }
 
+/// Revision 1's `commit` and `supersede` took their fields as positional arguments (revision
+/// 2's `commit` takes the `NewVersion`): called by selector with revision 1's encoding.
+fn commit_revision_1(s: &mut Suite, version: NewVersion) -> VersionNo {
+    let NewVersion { record, patient, commitment, locator, kind, supersedes } = version;
+    let fields = scale::Encode::encode(&(record, patient, commitment, locator, kind));
+    let input = match supersedes {
+        None => [ink::selector_bytes!("commit").to_vec(), fields].concat(),
+        Some(Link { target, how }) => {
+            [ink::selector_bytes!("supersede").to_vec(), fields, scale::Encode::encode(&(target, how))].concat()
+        }
+    };
+    let (output, outcome) = s.chain.call_raw(s.hospital, s.records, input).expect("dispatched");
+    assert!(!outcome.reverted, "revision 1 commits: {output:?}");
+    // `MessageResult<Result<VersionNo, Error>>`: two `Ok` bytes, then the number.
+    let (dispatched, committed, number): (u8, u8, VersionNo) =
+        scale::Decode::decode(&mut output.as_slice()).expect("a version number");
+    assert_eq!((dispatched, committed), (0, 0));
+    number
+}
+
 fn answers(s: &mut Suite, f: &Filled) -> Answers {
     let who = account(0x99);
     let check = AccessCheck {
@@ -222,7 +252,13 @@ fn answers(s: &mut Suite, f: &Filled) -> Answers {
         verified: (1..=3u8)
             .map(|n| s.chain.query(who, s.rec().verify(f.record, u32::from(n), commitment(n))))
             .collect(),
-        receipts: s.chain.query(who, s.con().receipts(f.patients[0], 0, 32, false)).items,
+        receipts: s
+            .chain
+            .query(
+                who,
+                s.con().receipts(ReceiptQuery { patient: f.patients[0], from: 0, limit: 32, active_only: false }),
+            )
+            .items,
         authorized: s.chain.query(who, s.con().is_authorized(check)),
         roots: (1..=head.size).map(|size| s.chain.query(who, s.log().root_at(size))).collect(),
         head,

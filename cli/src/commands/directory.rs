@@ -147,13 +147,13 @@ pub async fn run(ctx: &Context, command: DirectoryCommand) -> Result<ExitCode> {
                     format!(
                         "institution #{institution}: {:?}, roles {:03b}, operator {}, {} account(s), {} patient(s){}",
                         i.kind,
-                        i.roles.0,
+                        i.roles.bits,
                         ss58(&i.operator),
                         i.accounts,
                         i.patients,
                         successor.map(|s| format!(", handing over to #{s}")).unwrap_or_default()
                     ),
-                    json!({"kind": format!("{:?}", i.kind), "roles": i.roles.0, "operator": ss58(&i.operator),
+                    json!({"kind": format!("{:?}", i.kind), "roles": i.roles.bits, "operator": ss58(&i.operator),
                            "accounts": i.accounts, "patients": i.patients, "successor": successor}),
                 ),
                 // A removed institution's successor keeps its records.
@@ -185,9 +185,9 @@ pub async fn run(ctx: &Context, command: DirectoryCommand) -> Result<ExitCode> {
         Membership { account } => {
             let m = dir.membership(ctx.account(&account)?).query().await?;
             out.show(
-                m.map(|m| format!("institution #{} roles {:03b}", m.institution, m.roles.0))
+                m.map(|m| format!("institution #{} roles {:03b}", m.institution, m.roles.bits))
                     .unwrap_or_else(|| "no membership".into()),
-                json!(m.map(|m| json!({"institution": m.institution, "roles": m.roles.0}))),
+                json!(m.map(|m| json!({"institution": m.institution, "roles": m.roles.bits}))),
             );
         }
     }

@@ -8,7 +8,7 @@ use crate::{
 use clap::{Args, Subcommand};
 use custodia_client::{
     call::{Submitted, Tx},
-    types::records::{ErasureReason, Supersedence, Verification, VersionRef},
+    types::records::{ErasureReason, Link, NewVersion, Supersedence, Verification, VersionRef},
     types::{
         records::{Content, Version},
         Commitment, RecordId,
@@ -103,7 +103,7 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
                 &salts,
                 committed,
                 salt,
-                records.commit(record, patient, committed, locator, kind),
+                records.commit(NewVersion { record, patient, commitment: committed, locator, kind, supersedes: None }),
                 ctx,
             )
             .await?;
@@ -125,7 +125,14 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             let salt = new_salt();
             let committed = commitment(&salt, &read(&c.file)?);
             let target = VersionRef { record: target_record, version: target_version };
-            let supersede = records.supersede(record, patient, committed, locator, kind, target, how);
+            let supersede = records.commit(NewVersion {
+                record,
+                patient,
+                commitment: committed,
+                locator,
+                kind,
+                supersedes: Some(Link { target, how }),
+            });
             let done = kept_while_submitted(&salts, committed, salt, supersede, ctx).await?;
             out.submitted(
                 &format!("committed v{} ({how:?} v{target_version})", done.value),

@@ -6,8 +6,8 @@ use crate::{Backend, Result};
 use consents::Error;
 use custodia_types::{
     consents::{
-        AccessCheck, ConsentQueries, ConsentSet, Denial, NumberedReceipt, Receipt, ReceiptId, ReceiptPage, Terms,
-        MAX_RECEIPT_PAGE,
+        AccessCheck, ConsentQueries, ConsentSet, Denial, NumberedReceipt, Receipt, ReceiptId, ReceiptPage,
+        ReceiptQuery, Terms, MAX_RECEIPT_PAGE,
     },
     PatientId,
 };
@@ -26,7 +26,7 @@ registry! {
         tx grant_set(set: ConsentSet) -> Vec<ReceiptId>, Error => value::receipt_set;
         tx revoke(receipt: ReceiptId) -> (), Error;
         query receipt(receipt: ReceiptId) -> Option<Receipt>;
-        query receipts(patient: PatientId, from: u32, limit: u32, active_only: bool) -> ReceiptPage;
+        query receipts(query: ReceiptQuery) -> ReceiptPage;
         query directory() -> ink::primitives::AccountId;
         query records() -> ink::primitives::AccountId;
     }
@@ -45,7 +45,8 @@ impl<B: Backend> Consents<'_, B> {
         let mut all = Vec::new();
         let mut from = 0;
         loop {
-            let page = self.receipts(patient, from, MAX_RECEIPT_PAGE, active_only).query().await?;
+            let page =
+                self.receipts(ReceiptQuery { patient, from, limit: MAX_RECEIPT_PAGE, active_only }).query().await?;
             let done = page.next <= from;
             all.extend(page.items);
             if done {

@@ -61,7 +61,6 @@ macro_rules! registry {
         #[doc = concat!("A transaction of the [`", stringify!($message), "`](", $docs, "::", stringify!($message),
             ") message: see it for what it does, who may send it and the errors it returns. Its value is read \
             from the events of the included transaction.")]
-        #[allow(clippy::too_many_arguments)]
         pub fn $message(&self, $($arg: $ty),*) -> $crate::call::Tx<'c, B, $ret, $err> {
             $crate::call::Tx::new(self.client, self.contract().$message($($arg),*)).value_from_events($from)
         }
@@ -69,9 +68,6 @@ macro_rules! registry {
     (@message tx $message:ident ($($arg:ident : $ty:ty),*) -> $ret:ty, $err:ty; $docs:literal) => {
         #[doc = concat!("A transaction of the [`", stringify!($message), "`](", $docs, "::", stringify!($message),
             ") message: see it for what it does, who may send it and the errors it returns.")]
-        // The signature is the message's: `supersede` takes seven positional arguments until
-        // the contracts take structs (the coordinated ABI revision).
-        #[allow(clippy::too_many_arguments)]
         pub fn $message(&self, $($arg: $ty),*) -> $crate::call::Tx<'c, B, $ret, $err> {
             $crate::call::Tx::new(self.client, self.contract().$message($($arg),*))
         }

@@ -8,10 +8,10 @@ use crate::{
 };
 use custodia_types::{
     records::{
-        ErasureReason, Link, NewVersion, NumberedVersion, RecordInfo, Supersedence, Verification, Version, VersionNo,
-        VersionRef, MAX_PAGE,
+        ErasureReason, Link, NewVersion, NumberedVersion, RecordInfo, Verification, Version, VersionNo, VersionRef,
+        MAX_PAGE,
     },
-    CodeId, Commitment, InstitutionId, PatientId, RecordId,
+    Commitment, InstitutionId, RecordId,
 };
 use records::{BatchError, Error};
 
@@ -19,12 +19,7 @@ registry! {
     /// Calls to the records registry.
     Records for records::Records, at records;
     docs "records::RecordsRef" {
-        tx commit(record: RecordId, patient: PatientId, commitment: Commitment, locator: Vec<u8>, kind: CodeId)
-            -> VersionNo, Error => value::version;
-        tx supersede(
-            record: RecordId, patient: PatientId, commitment: Commitment, locator: Vec<u8>, kind: CodeId,
-            target: VersionRef, how: Supersedence
-        ) -> VersionNo, Error => value::version;
+        tx commit(version: NewVersion) -> VersionNo, Error => value::version;
         tx commit_batch(batch: Vec<NewVersion>) -> Vec<VersionNo>, BatchError => value::versions;
         tx erase(record: RecordId, version: VersionNo, reason: ErasureReason) -> (), Error;
         query verify(record: RecordId, version: VersionNo, commitment: Commitment) -> Verification;

@@ -17,7 +17,7 @@ use custodia_client::{
     types::{
         access_log::{Authorization, BreakGlassReason, NewEntry},
         consents::{AccessCheck, Decision, Grantee, Purpose, Purposes, ReceiptId, Scope, Target, Terms},
-        records::{ErasureReason, NewVersion, Supersedence, VersionRef},
+        records::{ErasureReason, Link, NewVersion, Supersedence, VersionRef},
         RecordId,
     },
     verify::commitment,
@@ -211,15 +211,52 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
 
     // Records: single calls on the first patient.
     let p = patients[0];
-    let (cost, _) = measure_tx!(records.commit(record_of(0, 900), p, c(0), LOCATOR.to_vec(), kind), a);
+    let (cost, _) = measure_tx!(
+        records.commit(NewVersion {
+            record: record_of(0, 900),
+            patient: p,
+            commitment: c(0),
+            locator: LOCATOR.to_vec(),
+            kind,
+            supersedes: None
+        }),
+        a
+    );
     push("records", "commit, first by this account (directory asked, cache filled)", 1, Some(cost));
     let record = record_of(0, 0);
-    let (cost, _) = measure_tx!(records.commit(record, p, c(1), LOCATOR.to_vec(), kind), a);
+    let (cost, _) = measure_tx!(
+        records.commit(NewVersion {
+            record,
+            patient: p,
+            commitment: c(1),
+            locator: LOCATOR.to_vec(),
+            kind,
+            supersedes: None
+        }),
+        a
+    );
     push("records", "commit, version 1 of another record (cache warm)", 1, Some(cost));
-    let (cost, _) = measure_tx!(records.commit(record, p, c(2), LOCATOR.to_vec(), kind), a);
+    let (cost, _) = measure_tx!(
+        records.commit(NewVersion {
+            record,
+            patient: p,
+            commitment: c(2),
+            locator: LOCATOR.to_vec(),
+            kind,
+            supersedes: None
+        }),
+        a
+    );
     push("records", "commit, later version", 1, Some(cost));
     let amended = VersionRef { record, version: 2 };
-    let supersede = records.supersede(record, p, c(3), LOCATOR.to_vec(), kind, amended, Supersedence::Amends);
+    let supersede = records.commit(NewVersion {
+        record,
+        patient: p,
+        commitment: c(3),
+        locator: LOCATOR.to_vec(),
+        kind,
+        supersedes: Some(Link { target: amended, how: Supersedence::Amends }),
+    });
     let (cost, _) = measure_tx!(supersede, a);
     push("records", "supersede (amends v2)", 1, Some(cost));
     let (cost, ()) = measure_tx!(records.erase(record, 1, ErasureReason::PatientRequest), a);
@@ -229,7 +266,18 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
     directory.offer_control(keyed, f.cast.patient_key.account()).submit(a).await.expect("offered");
     directory.accept_control(keyed).submit(&f.cast.patient_key).await.expect("accepted");
     let keyed_record = record_of(PATIENTS, 0);
-    records.commit(keyed_record, keyed, c(9), LOCATOR.to_vec(), kind).submit(a).await.expect("committed");
+    records
+        .commit(NewVersion {
+            record: keyed_record,
+            patient: keyed,
+            commitment: c(9),
+            locator: LOCATOR.to_vec(),
+            kind,
+            supersedes: None,
+        })
+        .submit(a)
+        .await
+        .expect("committed");
     let erase = records.erase(keyed_record, 1, ErasureReason::PatientRequest);
     let (cost, ()) = measure_tx!(erase, &f.cast.patient_key);
     push("records", "erase (patient's key)", 1, Some(cost));

@@ -306,7 +306,7 @@ fn walk(
                         patient,
                         grantee: Grantee { institution: *institution, account: *account },
                         scope: scope.clone(),
-                        purposes: rules.purposes.unwrap_or(Purposes(0xff)),
+                        purposes: rules.purposes.unwrap_or(Purposes::from_bits(0xff)),
                         decision,
                         valid_from: rules.from.unwrap_or(now),
                         valid_until: rules.until.unwrap_or(u64::MAX),
