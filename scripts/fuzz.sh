@@ -23,7 +23,8 @@ flags=(
 )
 echo "==> building the fuzz targets (libFuzzer, coverage-instrumented) into $out"
 (cd "$CUSTODIA_ROOT/fuzz" && RUSTFLAGS="${flags[*]}" CARGO_TARGET_DIR="$out" cargo build --quiet --release --locked)
-for target in fhir_document; do
+targets=(fhir_document)
+for target in "${targets[@]}"; do
   corpus="$out/corpus/$target"
   artifacts="$out/artifacts/$target/"
   mkdir -p "$corpus" "$artifacts"
