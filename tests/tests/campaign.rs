@@ -173,7 +173,8 @@ fn terms_of(rng: &mut Rng, cast: &Cast, model: &Model, now: u64) -> Terms {
 
 /// Does `receipt` (a deny or a permit) apply to `check`, as the consents registry's rules say:
 /// the grantee's institution (and account, if named), a purpose it names, its period at the
-/// access time, not revoked, and a scope covering the version (kind `kind`).
+/// access time, not revoked before the access time (accesses are judged when they happened),
+/// and a scope covering the version (kind `kind`).
 fn applies(receipt: &Receipt, check: &AccessCheck, institution: InstitutionId, kind: CodeId) -> bool {
     let Target::Version(at) = check.target else { return false };
     receipt.grantee.institution == institution
@@ -181,7 +182,7 @@ fn applies(receipt: &Receipt, check: &AccessCheck, institution: InstitutionId, k
         && receipt.purposes.contains(check.purpose)
         && receipt.valid_from <= check.at
         && check.at < receipt.valid_until
-        && receipt.revoked.is_none()
+        && receipt.revoked.is_none_or(|revocation| check.at < revocation.revoked_at)
         && match &receipt.scope {
             Scope::AllRecords => true,
             Scope::Record(record) => *record == at.record,
@@ -579,7 +580,11 @@ impl Walk {
             assert_eq!(receipt.patient, info.patient, "a receipt covers only its patient's records: {context}");
             assert_eq!(patient, info.patient, "{context}");
             assert_eq!(receipt.decision, Decision::Permit, "{context}");
-            assert!(applies(&receipt, &check, member.institution, kind), "in force, in scope: {context}");
+            assert!(
+                applies(&receipt, &check, member.institution, kind),
+                "in force, in scope: {context}; {receipt:?} for institution {} kind {kind:?}",
+                member.institution
+            );
         }
         let has_denies = self.model.receipts.iter().any(|r| r.patient == info.patient && r.decision == Decision::Deny);
         if let (Some(member), true) = (member, has_denies) {
@@ -632,7 +637,11 @@ fn every_message_by_every_role_keeps_the_invariants() {
         // A block every few steps, as a chain makes them (a block's events are kept until it
         // ends: one endless block makes every call slower than the last).
         if step_no % 16 == 0 {
+            let now = walk.now();
             walk.w.chain.next_block();
+            // Sealing sets the sandbox's own block time; the walk's clock never goes back.
+            let sealed = walk.now();
+            walk.w.chain.set_time(sealed.max(now));
         }
         let root_before = walk.w.chain.state_root();
         let Some((name, caller, outcome)) = walk.step() else { continue };
