@@ -8,10 +8,12 @@
 //! - client and service tests (`tests/client_*.rs`) on the embedded chain, sharing the
 //!   deployment of [`fixture`]; the end-to-end suite over JSON-RPC (`tests/client_node.rs`,
 //!   feature `e2e`, against a node `scripts/test.sh` starts);
-//! - the `figures` benchmark binary.
+//! - the `figures` benchmark binary;
+//! - [`rng`], the seeded generator of the random walks.
 //!
 //! The bundles are built by `scripts/build-contracts.sh` into `target/bundles` (or
 //! `$CUSTODIA_BUNDLES`).
 
 pub mod fixture;
+pub mod rng;
 pub mod world;

@@ -19,9 +19,13 @@
 //! `CUSTODIA_CAMPAIGN_STEPS` (default 2,000) and `CUSTODIA_CAMPAIGN_SEED` (printed) make a
 //! longer or a replayed run.
 
+use custodia_fhir::mapping::consent::PURPOSES;
 use custodia_merkle::{leaf_hash, Sha256, Tree};
 use custodia_sandbox::harness::Outcome;
-use custodia_tests::world::{id32, kind, World};
+use custodia_tests::{
+    rng::Rng,
+    world::{id32, kind, World},
+};
 use custodia_types::{
     access_log::{AccessLogged, Authorization, BreakGlassReason, NewEntry},
     consents::{
@@ -35,30 +39,6 @@ use custodia_types::{
 use ink::primitives::AccountId;
 use scale::Encode;
 use std::collections::BTreeMap;
-
-/// A small deterministic generator (xorshift64), seeded and printed so that a run replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[self.below(from.len())]
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-}
 
 fn account(tag: u8) -> AccountId {
     AccountId::from([tag; 32])
@@ -126,23 +106,14 @@ fn purposes_of(rng: &mut Rng) -> Purposes {
     match rng.below(40) {
         0 => Purposes::from_bits(0),
         1 => Purposes::from_bits(0x100),
-        _ => {
-            let all = ALL_PURPOSES;
-            Purposes::of(&[rng.pick(&all), rng.pick(&all)])
-        }
+        _ => Purposes::of(&[any_purpose(rng), any_purpose(rng)]),
     }
 }
 
-const ALL_PURPOSES: [Purpose; 8] = [
-    Purpose::Treatment,
-    Purpose::EmergencyTreatment,
-    Purpose::Payment,
-    Purpose::Operations,
-    Purpose::Research,
-    Purpose::PublicHealth,
-    Purpose::PatientRequest,
-    Purpose::Legal,
-];
+/// Any purpose the chain knows (the FHIR mapping's table lists them all).
+fn any_purpose(rng: &mut Rng) -> Purpose {
+    rng.pick(PURPOSES).1
+}
 
 fn scope_of(rng: &mut Rng, cast: &Cast, model: &Model) -> Scope {
     let version = model.versions.keys().nth(rng.below(model.versions.len().max(1)));
@@ -288,7 +259,7 @@ impl Walk {
             purpose: if break_glass && !self.rng.chance(5) {
                 Purpose::EmergencyTreatment
             } else {
-                self.rng.pick(&ALL_PURPOSES)
+                any_purpose(&mut self.rng)
             },
             accessed_at: now.saturating_sub(self.rng.pick(&[0, 1_000, 60_000])),
             authorization,
@@ -553,7 +524,7 @@ impl Walk {
         }
         let (record, version) = *self.model.versions.keys().nth(self.rng.below(n)).expect("in range");
         let accessor = self.rng.pick(&self.cast.accessors);
-        let purpose = self.rng.pick(&ALL_PURPOSES);
+        let purpose = any_purpose(&mut self.rng);
         let now = self.now();
         let stranger = self.w.cast.stranger;
         let info = self.w.chain.query(stranger, self.w.rec().record(record)).expect("a committed record exists");
@@ -628,7 +599,7 @@ fn every_message_by_every_role_keeps_the_invariants() {
         codes: vec![kind(), CodeId::new(id32(0xC1)), CodeId::new(id32(0xC2))],
         institutions: vec![i.hospital_a, i.hospital_b, i.lab, i.audit_body, 99],
     };
-    let mut walk = Walk { w, rng: Rng(seed.max(1)), cast, model: Model::default(), seed };
+    let mut walk = Walk { w, rng: Rng::new(seed), cast, model: Model::default(), seed };
     for account in &everyone {
         walk.w.chain.fund(*account);
     }
@@ -756,24 +727,24 @@ fn mutated_call_data_never_traps() {
             }),
         ),
     ];
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let (mut unreadable, mut answered) = (0u32, 0u32);
     for n in 0..steps {
         let (contract, caller, original) = &valid[rng.below(valid.len())];
         let mut data = original.clone();
         match rng.below(5) {
             0 => data.truncate(rng.below(data.len() + 1)),
-            1 => data.extend((0..1 + rng.below(40)).map(|_| rng.next() as u8)),
+            1 => data.extend((0..1 + rng.below(40)).map(|_| rng.next_u64() as u8)),
             2 | 3 => {
                 for _ in 0..1 + rng.below(4) {
                     let at = rng.below(data.len());
-                    data[at] = rng.next() as u8;
+                    data[at] = rng.next_u64() as u8;
                 }
             }
             _ => {
                 // A valid selector followed by garbage.
                 data.truncate(4);
-                data.extend((0..rng.below(200)).map(|_| rng.next() as u8));
+                data.extend((0..rng.below(200)).map(|_| rng.next_u64() as u8));
             }
         }
         let before = w.chain.state_root();

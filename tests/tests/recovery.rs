@@ -5,7 +5,10 @@
 //! control state machine over random sequences of every control step and of time.
 
 use consents::Error as ConsentError;
-use custodia_tests::world::{id32, World};
+use custodia_tests::{
+    rng::Rng,
+    world::{id32, World},
+};
 use custodia_types::records::NewVersion;
 use custodia_types::{
     consents::{AccessCheck, ConsentQueries, Decision, Grantee, Purpose, Purposes, Scope, Target, Terms},
@@ -406,23 +409,6 @@ fn a_completed_recovery_keeps_the_receipts() {
 
 // ---- the control state machine, at random ----
 
-/// A small deterministic generator (xorshift), seeded from `CUSTODIA_CONTROL_SEED` or a fixed
-/// seed, printed so that a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// One control step.
 #[derive(Debug, Clone, Copy)]
 enum Step {
@@ -476,11 +462,11 @@ fn no_path_takes_control_without_the_controller_or_an_unvetoed_delay() {
         .collect();
     let (hospital_a, hospital_b) = (w.institutions.hospital_a, w.institutions.hospital_b);
     let mut hand_over_approved = false;
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let mut clerk_removed = false;
     let (mut refused, mut changes, mut completed, mut handed_over) = (0u32, 0u32, 0u32, 0u32);
     for step_no in 0..steps {
-        let pick = |rng: &mut Rng, from: &[AccountId]| from[rng.below(from.len() as u64) as usize];
+        let pick = |rng: &mut Rng, from: &[AccountId]| rng.pick(from);
         let callers = if rng.below(2) == 0 { &involved } else { &everyone };
         let step = match rng.below(20) {
             0 => Step::Offer(pick(&mut rng, callers), pick(&mut rng, &keys)),
@@ -498,7 +484,7 @@ fn no_path_takes_control_without_the_controller_or_an_unvetoed_delay() {
             14 => Step::Unlink(pick(&mut rng, callers)),
             15 if !hand_over_approved && rng.below(20) == 0 => Step::ApproveHandOver,
             16 if hand_over_approved => Step::HandOver(pick(&mut rng, callers)),
-            _ => Step::Wait([DAY_MS, 3 * DAY_MS, DELAY, 60_000][rng.below(4) as usize]),
+            _ => Step::Wait([DAY_MS, 3 * DAY_MS, DELAY, 60_000][rng.below(4)]),
         };
         let before = controller(&mut w).expect("registered");
         let info_before = w.chain.query(w.cast.stranger, w.dir().patient(p)).expect("registered");

@@ -18,18 +18,6 @@ use ink::primitives::AccountId;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// Every purpose, in the order the page lists them.
-const PURPOSES: [Purpose; 8] = [
-    Purpose::Treatment,
-    Purpose::EmergencyTreatment,
-    Purpose::Payment,
-    Purpose::Operations,
-    Purpose::Research,
-    Purpose::PublicHealth,
-    Purpose::PatientRequest,
-    Purpose::Legal,
-];
-
 /// A patient's history: `filed` (the index's events about the patient, oldest first) and the
 /// inclusion proofs of their logged entries against `head`.
 pub fn patient(patient: &[u8; 32], filed: &[Filed], head: &LogHead, proofs: &[InclusionProof]) -> Value {
@@ -289,7 +277,9 @@ fn scope(scope: &Scope) -> Value {
 }
 
 fn purposes(set: Purposes) -> Value {
-    json!(PURPOSES.iter().filter(|p| set.contains(**p)).map(|p| purpose(*p)).collect::<Vec<_>>())
+    // Every purpose the chain knows, in the order of their bits (the FHIR mapping's table).
+    let all = custodia_fhir::mapping::consent::PURPOSES.iter().map(|(_, p)| *p);
+    json!(all.filter(|p| set.contains(*p)).map(purpose).collect::<Vec<_>>())
 }
 
 fn purpose(purpose: Purpose) -> &'static str {
