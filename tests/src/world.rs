@@ -126,6 +126,19 @@ pub fn kind() -> CodeId {
     CodeId::new(id32(0xC0))
 }
 
+/// A first version of record `record_id(tag)` of `patient`, committed as `commitment(tag)`
+/// under [`kind`], superseding nothing.
+pub fn opening(patient: PatientId, tag: u8) -> NewVersion {
+    NewVersion {
+        record: record_id(tag),
+        patient,
+        commitment: commitment(u32::from(tag)),
+        locator: b"L".to_vec(),
+        kind: kind(),
+        supersedes: None,
+    }
+}
+
 impl World {
     /// Deploys the suite as an institution would (the client's `deploy`, on the in-process
     /// chain), attaches records to the directory, admits the institutions through two-of-three

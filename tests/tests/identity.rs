@@ -5,7 +5,7 @@
 //! widens no consent: a permit covers the records of the institutions that kept the patient's
 //! records when it was granted, while a deny covers every institution's.
 
-use custodia_tests::world::{commitment, id32, kind, record_id, World};
+use custodia_tests::world::{commitment, id32, kind, opening, record_id, World};
 use custodia_types::records::NewVersion;
 use custodia_types::{
     consents::{AccessCheck, ConsentQueries, Decision, Denial, Purpose, Target, Terms},
@@ -67,16 +67,7 @@ fn only_the_patients_controller_links_a_custodian_to_their_id() {
 fn a_linked_institution_opens_records_until_the_link_is_undone() {
     let mut w = World::new();
     let (p, b) = (w.keyed_patient, w.institutions.hospital_b);
-    let open = |w: &World, tag: u8| {
-        w.rec().commit(NewVersion {
-            record: record_id(tag),
-            patient: p,
-            commitment: commitment(u32::from(tag)),
-            locator: b"L".to_vec(),
-            kind: kind(),
-            supersedes: None,
-        })
-    };
+    let open = |w: &World, tag: u8| w.rec().commit(opening(p, tag));
     assert_eq!(w.chain.call_refused(w.cast.hospital_b, open(&w, 0x90)), Err(RecordsError::NotPatientKeeper));
     let unknown = w.rec().commit(NewVersion {
         record: record_id(0x91),
@@ -255,14 +246,7 @@ fn a_category_consent_covers_its_category_at_every_custodian_that_holds_the_netw
 fn emergency_id(w: &mut World, tag: u8) -> (PatientId, VersionRef) {
     let temporary = PatientId::new(id32(tag));
     assert_eq!(w.chain.call(w.cast.hospital_b, w.dir().register_patient(temporary)).value, Ok(()));
-    let commit = w.rec().commit(NewVersion {
-        record: record_id(tag),
-        patient: temporary,
-        commitment: commitment(u32::from(tag)),
-        locator: b"L".to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(opening(temporary, tag));
     assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
     (temporary, VersionRef { record: record_id(tag), version: 1 })
 }

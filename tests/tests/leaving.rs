@@ -6,7 +6,7 @@
 //! governance.
 
 use consents::Error as ConsentError;
-use custodia_tests::world::{commitment, id32, kind, record_id, World};
+use custodia_tests::world::{commitment, id32, kind, opening, record_id, World};
 use custodia_types::{
     consents::Decision,
     directory::{
@@ -331,16 +331,7 @@ fn governance_replaces_a_lost_operator_with_the_accounts_consent() {
 fn the_leaving_custodian_opens_no_new_record_of_a_patient_it_handed_over() {
     let mut w = World::new();
     let (a, p) = (w.institutions.hospital_a, w.keyed_patient);
-    let open = |w: &World, tag: u8| {
-        w.rec().commit(NewVersion {
-            record: record_id(tag),
-            patient: p,
-            commitment: commitment(u32::from(tag)),
-            locator: b"L".to_vec(),
-            kind: kind(),
-            supersedes: None,
-        })
-    };
+    let open = |w: &World, tag: u8| w.rec().commit(opening(p, tag));
     // Hospital A opens a record of the patient (the records registry caches that A keeps them).
     assert_eq!(w.chain.call(w.cast.hospital_a, open(&w, 0xC1)).value, Ok(1));
     approve_hand_over(&mut w);
