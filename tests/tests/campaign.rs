@@ -281,7 +281,6 @@ impl Walk {
         };
         let caller = if r.chance(3) { r.pick(&self.cast.everyone) } else { r.pick(meant_for) };
         let patient = r.pick(&self.cast.patients);
-        let w = &mut self.w;
         let (name, outcome) = match kind {
             0..=5 => {
                 let supersede = self.rng.chance(3);
@@ -346,25 +345,28 @@ impl Walk {
                     guardians: vec![account(0x61), account(0x62)],
                     threshold: 1 + self.rng.below(2) as u32,
                 };
-                ("set_recovery_policy", judged(w.chain.call(caller, w.dir().set_recovery_policy(patient, policy))))
+                (
+                    "set_recovery_policy",
+                    judged(self.w.chain.call(caller, self.w.dir().set_recovery_policy(patient, policy))),
+                )
             }
             22 => {
                 let to = self.rng.chance(2).then(|| self.rng.pick(&self.cast.keys));
-                ("request_recovery", judged(w.chain.call(caller, w.dir().request_recovery(patient, to))))
+                ("request_recovery", judged(self.w.chain.call(caller, self.w.dir().request_recovery(patient, to))))
             }
             23 => match self.rng.below(4) {
-                0 => ("approve_recovery", judged(w.chain.call(caller, w.dir().approve_recovery(patient)))),
-                1 => ("veto_recovery", judged(w.chain.call(caller, w.dir().veto_recovery(patient)))),
-                2 => ("cancel_recovery", judged(w.chain.call(caller, w.dir().cancel_recovery(patient)))),
-                _ => ("complete_recovery", judged(w.chain.call(caller, w.dir().complete_recovery(patient)))),
+                0 => ("approve_recovery", judged(self.w.chain.call(caller, self.w.dir().approve_recovery(patient)))),
+                1 => ("veto_recovery", judged(self.w.chain.call(caller, self.w.dir().veto_recovery(patient)))),
+                2 => ("cancel_recovery", judged(self.w.chain.call(caller, self.w.dir().cancel_recovery(patient)))),
+                _ => ("complete_recovery", judged(self.w.chain.call(caller, self.w.dir().complete_recovery(patient)))),
             },
             24 => {
                 let to = self.rng.pick(&self.cast.keys);
                 match self.rng.below(4) {
-                    0 => ("offer_control", judged(w.chain.call(caller, w.dir().offer_control(patient, to)))),
-                    1 => ("accept_control", judged(w.chain.call(caller, w.dir().accept_control(patient)))),
-                    2 => ("release_control", judged(w.chain.call(caller, w.dir().release_control(patient)))),
-                    _ => ("rotate_key", judged(w.chain.call(caller, w.dir().rotate_key(patient, to)))),
+                    0 => ("offer_control", judged(self.w.chain.call(caller, self.w.dir().offer_control(patient, to)))),
+                    1 => ("accept_control", judged(self.w.chain.call(caller, self.w.dir().accept_control(patient)))),
+                    2 => ("release_control", judged(self.w.chain.call(caller, self.w.dir().release_control(patient)))),
+                    _ => ("rotate_key", judged(self.w.chain.call(caller, self.w.dir().rotate_key(patient, to)))),
                 }
             }
             25 => {
@@ -372,26 +374,26 @@ impl Walk {
                 match self.rng.below(2) {
                     0 => (
                         "link_institution",
-                        judged(w.chain.call(caller, w.dir().link_institution(patient, institution))),
+                        judged(self.w.chain.call(caller, self.w.dir().link_institution(patient, institution))),
                     ),
                     _ => (
                         "unlink_institution",
-                        judged(w.chain.call(caller, w.dir().unlink_institution(patient, institution))),
+                        judged(self.w.chain.call(caller, self.w.dir().unlink_institution(patient, institution))),
                     ),
                 }
             }
             26 => {
                 let of = self.rng.pick(&self.cast.patients);
                 match self.rng.below(3) {
-                    0 => ("offer_alias", judged(w.chain.call(caller, w.dir().offer_alias(patient, of)))),
-                    1 => ("accept_alias", judged(w.chain.call(caller, w.dir().accept_alias(patient)))),
-                    _ => ("remove_alias", judged(w.chain.call(caller, w.dir().remove_alias(patient)))),
+                    0 => ("offer_alias", judged(self.w.chain.call(caller, self.w.dir().offer_alias(patient, of)))),
+                    1 => ("accept_alias", judged(self.w.chain.call(caller, self.w.dir().accept_alias(patient)))),
+                    _ => ("remove_alias", judged(self.w.chain.call(caller, self.w.dir().remove_alias(patient)))),
                 }
             }
             27 => {
                 // A new patient now and then, by whoever tries.
                 let fresh = PatientId::new(id32(0xE3 + self.rng.below(3) as u8));
-                let outcome = judged(w.chain.call(caller, w.dir().register_patient(fresh)));
+                let outcome = judged(self.w.chain.call(caller, self.w.dir().register_patient(fresh)));
                 if outcome.value.is_ok() && !self.cast.patients.contains(&fresh) {
                     self.cast.patients.push(fresh);
                 }
@@ -401,9 +403,12 @@ impl Walk {
                 let someone = self.rng.pick(&self.cast.everyone);
                 let institution = self.rng.pick(&self.cast.institutions);
                 match self.rng.below(3) {
-                    0 => ("invite_account", judged(w.chain.call(caller, w.dir().invite_account(someone)))),
-                    1 => ("join_institution", judged(w.chain.call(caller, w.dir().join_institution(institution)))),
-                    _ => ("remove_account", judged(w.chain.call(caller, w.dir().remove_account(someone)))),
+                    0 => ("invite_account", judged(self.w.chain.call(caller, self.w.dir().invite_account(someone)))),
+                    1 => (
+                        "join_institution",
+                        judged(self.w.chain.call(caller, self.w.dir().join_institution(institution))),
+                    ),
+                    _ => ("remove_account", judged(self.w.chain.call(caller, self.w.dir().remove_account(someone)))),
                 }
             }
             29 => {
@@ -423,20 +428,23 @@ impl Walk {
                 };
                 match self.rng.below(4) {
                     0 => {
-                        let outcome = judged(w.chain.call(caller, w.dir().propose(action)));
+                        let outcome = judged(self.w.chain.call(caller, self.w.dir().propose(action)));
                         if outcome.value.is_ok() {
                             self.model.proposals += 1;
                         }
                         ("propose", outcome)
                     }
-                    1 => ("approve", judged(w.chain.call(caller, w.dir().approve(proposal)))),
-                    2 => ("execute", judged(w.chain.call(caller, w.dir().execute(proposal)))),
-                    _ => ("cancel", judged(w.chain.call(caller, w.dir().cancel(proposal)))),
+                    1 => ("approve", judged(self.w.chain.call(caller, self.w.dir().approve(proposal)))),
+                    2 => ("execute", judged(self.w.chain.call(caller, self.w.dir().execute(proposal)))),
+                    _ => ("cancel", judged(self.w.chain.call(caller, self.w.dir().cancel(proposal)))),
                 }
             }
             30 => {
                 let from = self.rng.pick(&self.cast.institutions);
-                ("hand_over_patients", judged(w.chain.call(caller, w.dir().hand_over_patients(from, vec![patient]))))
+                (
+                    "hand_over_patients",
+                    judged(self.w.chain.call(caller, self.w.dir().hand_over_patients(from, vec![patient]))),
+                )
             }
             _ => {
                 let ms = self.rng.pick(&[1_000, 60_000, DAY_MS, 8 * DAY_MS]);

@@ -17,6 +17,12 @@ use records::{BatchError, Error};
 
 const LOCATOR: &[u8] = b"DocumentReference/example/_history/1";
 
+/// A version of `record` for `patient` committed as `commitment`, under the tests' locator and
+/// kind, superseding nothing.
+fn version(record: RecordId, patient: PatientId, commitment: Commitment) -> NewVersion {
+    NewVersion { record, patient, commitment, locator: LOCATOR.to_vec(), kind: kind(), supersedes: None }
+}
+
 /// Who may commit to a record that hospital A keeps: its two accounts.
 fn record_custodians(w: &World) -> Vec<AccountId> {
     vec![w.cast.hospital_a, w.cast.hospital_a_clerk]
@@ -48,14 +54,7 @@ fn opening_a_record_is_for_custodians_only() {
     for who in w.cast.all() {
         w.chain.restore(&start);
         let record = record_id(0x70);
-        let commit = w.rec().commit(NewVersion {
-            record,
-            patient: w.custodial_patient,
-            commitment: commitment(1),
-            locator: LOCATOR.to_vec(),
-            kind: kind(),
-            supersedes: None,
-        });
+        let commit = w.rec().commit(version(record, w.custodial_patient, commitment(1)));
         if record_custodians(&w).contains(&who) {
             let outcome = w.chain.call(who, commit);
             assert_eq!(outcome.value, Ok(1), "{who:?} opens the record");
@@ -76,14 +75,7 @@ fn opening_a_record_is_for_custodians_only() {
     // Once the patient's controller links hospital B, B opens records of the patient too.
     w.chain.restore(&start);
     w.link_hospital_b(w.custodial_patient);
-    let commit = w.rec().commit(NewVersion {
-        record: record_id(0x70),
-        patient: w.custodial_patient,
-        commitment: commitment(1),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(record_id(0x70), w.custodial_patient, commitment(1)));
     assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
 }
 
@@ -94,14 +86,7 @@ fn only_the_record_custodian_commits_later_versions() {
     let start = w.chain.snapshot();
     for who in w.cast.all() {
         w.chain.restore(&start);
-        let commit = w.rec().commit(NewVersion {
-            record,
-            patient: w.custodial_patient,
-            commitment: commitment(500),
-            locator: LOCATOR.to_vec(),
-            kind: kind(),
-            supersedes: None,
-        });
+        let commit = w.rec().commit(version(record, w.custodial_patient, commitment(500)));
         if record_custodians(&w).contains(&who) {
             let outcome = w.chain.call(who, commit);
             assert_eq!(outcome.value, Ok(2));
@@ -121,12 +106,8 @@ fn only_the_record_custodian_supersedes() {
     for who in w.cast.all() {
         w.chain.restore(&start);
         let supersede = w.rec().commit(NewVersion {
-            record,
-            patient: w.custodial_patient,
-            commitment: commitment(600),
-            locator: LOCATOR.to_vec(),
-            kind: kind(),
             supersedes: Some(Link { target, how: Supersedence::Amends }),
+            ..version(record, w.custodial_patient, commitment(600))
         });
         if record_custodians(&w).contains(&who) {
             let outcome = w.chain.call(who, supersede);
@@ -148,14 +129,7 @@ fn erasure_is_for_the_custodian_or_the_patients_controller() {
     let mut w = World::new();
     // A record of the patient who holds a key: custodian and key may both erase.
     let record = record_id(0x73);
-    let commit = w.rec().commit(NewVersion {
-        record,
-        patient: w.keyed_patient,
-        commitment: commitment(700),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(record, w.keyed_patient, commitment(700)));
     assert_eq!(w.chain.call(w.cast.hospital_a, commit).value, Ok(1));
     let start = w.chain.snapshot();
     for who in w.cast.all() {
@@ -226,22 +200,14 @@ fn supersedence_is_readable_from_both_ends() {
 
     // A version is superseded once; the next change supersedes the newer version.
     let again = w.rec().commit(NewVersion {
-        record,
-        patient: w.custodial_patient,
-        commitment: commitment(3),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
         supersedes: Some(Link { target: v1, how: Supersedence::Replaces }),
+        ..version(record, w.custodial_patient, commitment(3))
     });
     assert_eq!(w.chain.call_refused(a, again), Err(Error::AlreadySuperseded));
     let v2_ref = VersionRef { record, version: 2 };
     let next = w.rec().commit(NewVersion {
-        record,
-        patient: w.custodial_patient,
-        commitment: commitment(3),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
         supersedes: Some(Link { target: v2_ref, how: Supersedence::Replaces }),
+        ..version(record, w.custodial_patient, commitment(3))
     });
     assert_eq!(w.chain.call(a, next).value, Ok(3));
 }
@@ -254,12 +220,8 @@ fn a_version_can_supersede_a_version_of_another_record_of_the_same_patient() {
     let new = record_id(0x78);
     let target = VersionRef { record: old, version: 1 };
     let replace = w.rec().commit(NewVersion {
-        record: new,
-        patient: w.custodial_patient,
-        commitment: commitment(9),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
         supersedes: Some(Link { target, how: Supersedence::Replaces }),
+        ..version(new, w.custodial_patient, commitment(9))
     });
     let outcome = w.chain.call(a, replace);
     assert_eq!(outcome.value, Ok(1));
@@ -283,14 +245,7 @@ fn erasure_leaves_an_evident_gap() {
         supersedes: None,
     });
     assert_eq!(w.chain.call(a, commit2).value, Ok(2));
-    let commit3 = w.rec().commit(NewVersion {
-        record,
-        patient: w.custodial_patient,
-        commitment: commitment(23),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit3 = w.rec().commit(version(record, w.custodial_patient, commitment(23)));
     assert_eq!(w.chain.call(a, commit3).value, Ok(3));
 
     w.chain.set_time(1_800_000_000_000);
@@ -326,23 +281,9 @@ fn erasure_leaves_an_evident_gap() {
     // Erasing twice and re-committing the erased commitment are refused.
     let twice = w.rec().erase(record, 2, ErasureReason::EnteredInError);
     assert_eq!(w.chain.call_refused(a, twice), Err(Error::AlreadyErased));
-    let recommit = w.rec().commit(NewVersion {
-        record,
-        patient: w.custodial_patient,
-        commitment: commitment(22),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let recommit = w.rec().commit(version(record, w.custodial_patient, commitment(22)));
     assert_eq!(w.chain.call_refused(a, recommit), Err(Error::CommitmentErased));
-    let elsewhere = w.rec().commit(NewVersion {
-        record: record_id(0x7A),
-        patient: w.custodial_patient,
-        commitment: commitment(22),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let elsewhere = w.rec().commit(version(record_id(0x7A), w.custodial_patient, commitment(22)));
     assert_eq!(w.chain.call_refused(a, elsewhere), Err(Error::CommitmentErased));
 }
 
@@ -375,12 +316,8 @@ fn bad_input_gets_typed_errors() {
 
     let supersede = |w: &World, target: VersionRef| {
         w.rec().commit(NewVersion {
-            record,
-            patient: p,
-            commitment: commitment(40),
-            locator: LOCATOR.to_vec(),
-            kind: kind(),
             supersedes: Some(Link { target, how: Supersedence::Replaces }),
+            ..version(record, p, commitment(40))
         })
     };
     let missing_version = supersede(&w, VersionRef { record, version: 2 });
@@ -392,14 +329,7 @@ fn bad_input_gets_typed_errors() {
 
     // A record of another patient cannot be a target.
     let other = record_id(0x7E);
-    let commit_other = w.rec().commit(NewVersion {
-        record: other,
-        patient: w.keyed_patient,
-        commitment: commitment(41),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit_other = w.rec().commit(version(other, w.keyed_patient, commitment(41)));
     assert_eq!(w.chain.call(a, commit_other).value, Ok(1));
     let foreign = supersede(&w, VersionRef { record: other, version: 1 });
     assert_eq!(w.chain.call_refused(a, foreign), Err(Error::ForeignTarget));
@@ -413,14 +343,7 @@ fn bad_input_gets_typed_errors() {
 #[test]
 fn malformed_call_data_is_refused_without_a_trap() {
     let mut w = World::new();
-    let commit = w.rec().commit(NewVersion {
-        record: record_id(0x60),
-        patient: w.custodial_patient,
-        commitment: commitment(1),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(record_id(0x60), w.custodial_patient, commitment(1)));
     let mut input = scale::Encode::encode(commit.params().exec_input());
     // Cut the call short in the middle of the commitment.
     input.truncate(4 + 32 + 32 + 10);
@@ -440,14 +363,7 @@ fn an_unreachable_directory_is_a_typed_error() {
     let nowhere = AccountId::from([0x42; 32]);
     let records = chain.deploy("records", admin, records::RecordsRef::new(nowhere), b"lonely");
     let mut rec = custodia_sandbox::harness::call_builder::<records::Records>(records);
-    let commit = rec.commit(NewVersion {
-        record: record_id(1),
-        patient: PatientId::new(id32(2)),
-        commitment: commitment(1),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = rec.commit(version(record_id(1), PatientId::new(id32(2)), commitment(1)));
     assert_eq!(chain.call_refused(admin, commit), Err(Error::RegistryUnavailable(Registry::Directory)));
 }
 
@@ -457,14 +373,7 @@ fn versions_are_paged_and_bounded() {
     let a = w.cast.hospital_a;
     let record = w.committed_record(0x61);
     for n in 2..=40u32 {
-        let commit = w.rec().commit(NewVersion {
-            record,
-            patient: w.custodial_patient,
-            commitment: commitment(1000 + n),
-            locator: LOCATOR.to_vec(),
-            kind: kind(),
-            supersedes: None,
-        });
+        let commit = w.rec().commit(version(record, w.custodial_patient, commitment(1000 + n)));
         assert_eq!(w.chain.call(a, commit).value, Ok(n));
     }
     let first = w.chain.query(a, w.rec().versions(record, 1, 1000));
@@ -481,26 +390,12 @@ fn a_removed_account_loses_its_rights_at_once() {
     let record = w.committed_record(0x62);
     let remove = w.dir().remove_account(w.cast.hospital_a_clerk);
     assert_eq!(w.chain.call(w.cast.hospital_a, remove).value, Ok(()));
-    let commit = w.rec().commit(NewVersion {
-        record,
-        patient: w.custodial_patient,
-        commitment: commitment(77),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(record, w.custodial_patient, commitment(77)));
     assert_eq!(w.chain.call_refused(w.cast.hospital_a_clerk, commit), Err(Error::NotCustodian));
 }
 
 fn new_version(w: &World, tag: u8, n: u32) -> NewVersion {
-    NewVersion {
-        record: record_id(tag),
-        patient: w.custodial_patient,
-        commitment: commitment(n),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    }
+    version(record_id(tag), w.custodial_patient, commitment(n))
 }
 
 #[test]
@@ -574,14 +469,7 @@ fn only_the_directory_makes_the_registry_forget() {
 
 /// Commits once as `who` so that the registry has cached `who`'s membership.
 fn warm_cache(w: &mut World, who: AccountId, n: u32) {
-    let commit = w.rec().commit(NewVersion {
-        record: record_id(0x54),
-        patient: w.custodial_patient,
-        commitment: commitment(n),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(record_id(0x54), w.custodial_patient, commitment(n)));
     assert!(w.chain.call(who, commit).value.is_ok());
 }
 
@@ -595,14 +483,7 @@ fn cached_rights_end_when_the_directory_takes_them_away() {
     // The operator removes the clerk's account.
     let remove = w.dir().remove_account(clerk);
     assert_eq!(w.chain.call(a, remove).value, Ok(()));
-    let commit = w.rec().commit(NewVersion {
-        record: record_id(0x54),
-        patient: w.custodial_patient,
-        commitment: commitment(2),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(record_id(0x54), w.custodial_patient, commitment(2)));
     assert_eq!(w.chain.call_refused(clerk, commit.clone()), Err(Error::NotCustodian));
 
     // Governance takes the custodian role from hospital A.
@@ -626,16 +507,7 @@ fn removing_an_institution_ends_its_cached_rights() {
     let mut w = World::new();
     let b = w.cast.hospital_b;
     w.link_hospital_b(w.keyed_patient);
-    let commit = |w: &World, n| {
-        w.rec().commit(NewVersion {
-            record: record_id(0x55),
-            patient: w.keyed_patient,
-            commitment: commitment(n),
-            locator: LOCATOR.to_vec(),
-            kind: kind(),
-            supersedes: None,
-        })
-    };
+    let commit = |w: &World, n| w.rec().commit(version(record_id(0x55), w.keyed_patient, commitment(n)));
     assert_eq!(w.chain.call(b, commit(&w, 1)).value, Ok(1));
     assert_eq!(w.govern(Action::Remove { institution: w.institutions.hospital_b }), Ok(()));
     assert_eq!(w.chain.call_refused(b, commit(&w, 2)), Err(Error::NotCustodian));
@@ -697,16 +569,7 @@ fn an_unattached_registry_asks_the_directory_every_time() {
     let mut w = World::new();
     let lone = w.chain.deploy("records", w.cast.admins[0], records::RecordsRef::new(w.directory), b"unattached");
     let rec = || custodia_sandbox::harness::call_builder::<records::Records>(lone);
-    let commit = |n| {
-        rec().commit(NewVersion {
-            record: record_id(0x56),
-            patient: w.custodial_patient,
-            commitment: commitment(n),
-            locator: LOCATOR.to_vec(),
-            kind: kind(),
-            supersedes: None,
-        })
-    };
+    let commit = |n| rec().commit(version(record_id(0x56), w.custodial_patient, commitment(n)));
     let clerk = w.cast.hospital_a_clerk;
     assert_eq!(w.chain.call(clerk, commit(1)).value, Ok(1));
     let remove = w.dir().remove_account(clerk);
@@ -720,14 +583,7 @@ fn an_unattached_registry_asks_the_directory_every_time() {
 fn hospital_b_record_of_the_custodial_patient(w: &mut World) -> RecordId {
     w.link_hospital_b(w.custodial_patient);
     let record = record_id(0x6B);
-    let commit = w.rec().commit(NewVersion {
-        record,
-        patient: w.custodial_patient,
-        commitment: commitment(0x6B00),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(record, w.custodial_patient, commitment(0x6B00)));
     assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
     record
 }
@@ -750,14 +606,7 @@ fn the_patients_key_erases_another_custodians_version_announced() {
     let mut w = World::new();
     w.link_hospital_b(w.keyed_patient);
     let record = record_id(0x6C);
-    let commit = w.rec().commit(NewVersion {
-        record,
-        patient: w.keyed_patient,
-        commitment: commitment(0x6C00),
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(record, w.keyed_patient, commitment(0x6C00)));
     assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
     let outcome = w.chain.call(w.cast.patient_key, w.rec().erase(record, 1, ErasureReason::PatientRequest));
     assert_eq!(outcome.value, Ok(()));
@@ -794,24 +643,10 @@ fn another_custodian_cannot_block_a_commit_by_committing_it_first() {
     let pending = commitment(0x8000);
     w.link_hospital_b(w.keyed_patient);
     let b_record = record_id(0x8B);
-    let squat = w.rec().commit(NewVersion {
-        record: b_record,
-        patient: w.keyed_patient,
-        commitment: pending,
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let squat = w.rec().commit(version(b_record, w.keyed_patient, pending));
     assert_eq!(w.chain.call(w.cast.hospital_b, squat).value, Ok(1));
     let a_record = record_id(0x8A);
-    let commit = w.rec().commit(NewVersion {
-        record: a_record,
-        patient: w.custodial_patient,
-        commitment: pending,
-        locator: LOCATOR.to_vec(),
-        kind: kind(),
-        supersedes: None,
-    });
+    let commit = w.rec().commit(version(a_record, w.custodial_patient, pending));
     assert_eq!(w.chain.call(w.cast.hospital_a, commit.clone()).value, Ok(1), "not blocked");
     assert_eq!(w.chain.call_refused(w.cast.hospital_a_clerk, commit), Err(Error::CommitmentAlreadyUsed));
     assert_eq!(w.chain.query(w.cast.stranger, w.rec().verify(a_record, 1, pending)), Verification::Match);

@@ -210,52 +210,26 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
     push("directory", "membership (query)", 1, Some(Cost::of_query(&member)));
 
     // Records: single calls on the first patient.
+    let version = |record, patient, commitment| NewVersion {
+        record,
+        patient,
+        commitment,
+        locator: LOCATOR.to_vec(),
+        kind,
+        supersedes: None,
+    };
     let p = patients[0];
-    let (cost, _) = measure_tx!(
-        records.commit(NewVersion {
-            record: record_of(0, 900),
-            patient: p,
-            commitment: c(0),
-            locator: LOCATOR.to_vec(),
-            kind,
-            supersedes: None
-        }),
-        a
-    );
+    let (cost, _) = measure_tx!(records.commit(version(record_of(0, 900), p, c(0))), a);
     push("records", "commit, first by this account (directory asked, cache filled)", 1, Some(cost));
     let record = record_of(0, 0);
-    let (cost, _) = measure_tx!(
-        records.commit(NewVersion {
-            record,
-            patient: p,
-            commitment: c(1),
-            locator: LOCATOR.to_vec(),
-            kind,
-            supersedes: None
-        }),
-        a
-    );
+    let (cost, _) = measure_tx!(records.commit(version(record, p, c(1))), a);
     push("records", "commit, version 1 of another record (cache warm)", 1, Some(cost));
-    let (cost, _) = measure_tx!(
-        records.commit(NewVersion {
-            record,
-            patient: p,
-            commitment: c(2),
-            locator: LOCATOR.to_vec(),
-            kind,
-            supersedes: None
-        }),
-        a
-    );
+    let (cost, _) = measure_tx!(records.commit(version(record, p, c(2))), a);
     push("records", "commit, later version", 1, Some(cost));
     let amended = VersionRef { record, version: 2 };
     let supersede = records.commit(NewVersion {
-        record,
-        patient: p,
-        commitment: c(3),
-        locator: LOCATOR.to_vec(),
-        kind,
         supersedes: Some(Link { target: amended, how: Supersedence::Amends }),
+        ..version(record, p, c(3))
     });
     let (cost, _) = measure_tx!(supersede, a);
     push("records", "supersede (amends v2)", 1, Some(cost));
@@ -266,18 +240,7 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
     directory.offer_control(keyed, f.cast.patient_key.account()).submit(a).await.expect("offered");
     directory.accept_control(keyed).submit(&f.cast.patient_key).await.expect("accepted");
     let keyed_record = record_of(PATIENTS, 0);
-    records
-        .commit(NewVersion {
-            record: keyed_record,
-            patient: keyed,
-            commitment: c(9),
-            locator: LOCATOR.to_vec(),
-            kind,
-            supersedes: None,
-        })
-        .submit(a)
-        .await
-        .expect("committed");
+    records.commit(version(keyed_record, keyed, c(9))).submit(a).await.expect("committed");
     let erase = records.erase(keyed_record, 1, ErasureReason::PatientRequest);
     let (cost, ()) = measure_tx!(erase, &f.cast.patient_key);
     push("records", "erase (patient's key)", 1, Some(cost));
@@ -292,17 +255,7 @@ async fn measure<B: Backend>(f: &Fixture<B>, salt: &[u8]) -> Measured {
         let patient = n % PATIENTS;
         let record = record_of(patient, 1 + n / PATIENTS);
         let commitment = c(10_000 + n as u32);
-        (
-            patient,
-            NewVersion {
-                record,
-                patient: patients[patient],
-                commitment,
-                locator: LOCATOR.to_vec(),
-                kind,
-                supersedes: None,
-            },
-        )
+        (patient, version(record, patients[patient], commitment))
     };
     let mut next = 0usize;
     let mut targets = Vec::new();
