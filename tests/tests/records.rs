@@ -10,7 +10,7 @@ use custodia_types::{
         Content, ErasureReason, Link, NewVersion, Supersedence, Verification, VersionCommitted, VersionErased,
         VersionRef, VersionSuperseded, MAX_BATCH, MAX_LOCATOR_LEN,
     },
-    CodeId, Commitment, PatientId, RecordId,
+    CodeId, Commitment, InstitutionId, PatientId, RecordId,
 };
 use ink::primitives::AccountId;
 use records::{BatchError, Error};
@@ -659,4 +659,48 @@ fn another_custodian_cannot_block_a_commit_by_committing_it_first() {
         w.chain.query(w.cast.stranger, w.rec().find(b, pending)),
         Some(VersionRef { record: b_record, version: 1 })
     );
+}
+
+// ---- security review, finding 8: record-id squatting ----
+
+/// A record id in `custodian`'s namespace, laid out as the records registry reads it: the mark
+/// `CsNs`, the custodian's id (big-endian), then 24 bytes of the custodian's choosing.
+fn namespaced(custodian: InstitutionId, tail: u8) -> RecordId {
+    let mut id = [tail; 32];
+    id[..4].copy_from_slice(b"CsNs");
+    id[4..8].copy_from_slice(&custodian.to_be_bytes());
+    RecordId::new(id)
+}
+
+#[test]
+fn a_record_in_a_custodians_namespace_opens_only_for_that_custodian() {
+    let mut w = World::new();
+    // Hospital B (which keeps the keyed patient too) sees hospital A's pending commit to a new
+    // record and tries to open that record first: the id is in A's namespace, so B is refused
+    // and nothing changes; A's commit then goes through.
+    w.link_hospital_b(w.keyed_patient);
+    let (a, b) = (w.institutions.hospital_a, w.institutions.hospital_b);
+    let a_record = namespaced(a, 0x8A);
+    let squat = w.rec().commit(version(a_record, w.keyed_patient, commitment(0x8100)));
+    assert_eq!(w.chain.call_refused(w.cast.hospital_b, squat), Err(Error::NotRecordCustodian));
+    assert_eq!(w.chain.query(w.cast.stranger, w.rec().record(a_record)), None, "B opened nothing");
+    let batch = w.rec().commit_batch(vec![version(a_record, w.keyed_patient, commitment(0x8101))]);
+    assert_eq!(
+        w.chain.call_refused(w.cast.hospital_b, batch),
+        Err(BatchError::at(0, Error::NotRecordCustodian)),
+        "nor within a batch"
+    );
+    let commit = w.rec().commit(version(a_record, w.keyed_patient, commitment(0x8102)));
+    assert_eq!(w.chain.call(w.cast.hospital_a, commit).value, Ok(1), "A is not blocked");
+    let info = w.chain.query(w.cast.stranger, w.rec().record(a_record)).expect("opened");
+    assert_eq!(info.custodian, a);
+    // B opens records in its own namespace, and ids outside every namespace (those derived
+    // before namespaces: their first four bytes are not the mark) still open for whoever comes
+    // first, as before.
+    let b_record = namespaced(b, 0x8B);
+    let commit = w.rec().commit(version(b_record, w.keyed_patient, commitment(0x8103)));
+    assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
+    let legacy = record_id(0x8C);
+    let commit = w.rec().commit(version(legacy, w.keyed_patient, commitment(0x8104)));
+    assert_eq!(w.chain.call(w.cast.hospital_b, commit).value, Ok(1));
 }
