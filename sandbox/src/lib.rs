@@ -36,6 +36,45 @@ use ink_sandbox::{
 /// The runtime the sandbox runs.
 pub type Runtime = <DefaultSandbox as ink_sandbox::Sandbox>::Runtime;
 
+/// Calls `contract` in the runtime (inside `execute_with`), as a signed extrinsic would.
+fn bare_call(
+    origin: AccountId,
+    contract: AccountId,
+    input: Vec<u8>,
+    gas_limit: Gas,
+    storage_deposit_limit: Option<u128>,
+) -> pallet_contracts::ContractExecResult<u128, ink_sandbox::EventRecordOf<Runtime>> {
+    pallet_contracts::Pallet::<Runtime>::bare_call(
+        to_runtime(origin),
+        to_runtime(contract),
+        0,
+        Weight::from_parts(gas_limit.ref_time, gas_limit.proof_size),
+        storage_deposit_limit,
+        input,
+        pallet_contracts::DebugInfo::UnsafeDebug,
+        pallet_contracts::CollectEvents::UnsafeCollect,
+        Determinism::Enforced,
+    )
+}
+
+/// A call's record from the runtime's result; `earlier` is how many events of the block came
+/// before it.
+fn called(
+    result: pallet_contracts::ContractExecResult<u128, ink_sandbox::EventRecordOf<Runtime>>,
+    earlier: usize,
+) -> Result<Called, DispatchFailure> {
+    let events = contract_events(result.events, earlier);
+    let returned = result.result.map_err(|e| failure(&e))?;
+    Ok(Called {
+        reverted: returned.did_revert(),
+        output: returned.data,
+        gas_consumed: gas(result.gas_consumed),
+        gas_required: gas(result.gas_required),
+        storage_deposit: deposit(result.storage_deposit),
+        events,
+    })
+}
+
 /// Converts an ink! account id to the runtime's.
 pub fn to_runtime(account: AccountId) -> AccountId32 {
     AccountId32::new(*account.as_ref())
@@ -173,30 +212,15 @@ impl Sandbox {
     ) -> Result<Called, DispatchFailure> {
         // The runtime hands back every event of the block so far; keep only this call's.
         let earlier = self.runtime.events().len();
-        let result = self.runtime.call_contract(
-            to_runtime(contract),
-            0,
-            input,
-            to_runtime(origin),
-            Weight::from_parts(gas_limit.ref_time, gas_limit.proof_size),
-            storage_deposit_limit,
-            Determinism::Enforced,
-        );
-        let events = contract_events(result.events, earlier);
-        let returned = result.result.map_err(|e| failure(&e))?;
-        let called = Called {
-            reverted: returned.did_revert(),
-            output: returned.data,
-            gas_consumed: gas(result.gas_consumed),
-            gas_required: gas(result.gas_required),
-            storage_deposit: deposit(result.storage_deposit),
-            events,
-        };
+        let result = self.runtime.execute_with(|| bare_call(origin, contract, input, gas_limit, storage_deposit_limit));
+        let called = called(result, earlier)?;
         self.open_block.extend(called.events.iter().cloned());
         Ok(called)
     }
 
-    /// Runs a call against the current state and throws its effects away.
+    /// Runs a call against the current state and throws its effects away: the call runs in a
+    /// storage transaction that is rolled back (no copy of the state is made, so a query costs
+    /// the same however large the state has grown).
     pub fn dry_run(
         &mut self,
         origin: AccountId,
@@ -204,15 +228,15 @@ impl Sandbox {
         input: Vec<u8>,
         gas_limit: Gas,
     ) -> Result<Called, DispatchFailure> {
-        let open = self.open_block.len();
-        let called = self.runtime.dry_run(|runtime| {
-            let mut inner = Sandbox { runtime: std::mem::take(runtime), journal: Vec::new(), open_block: Vec::new() };
-            let called = inner.call(origin, contract, input, gas_limit, None);
-            *runtime = inner.runtime;
-            called
+        use ink_sandbox::frame_support::storage::{with_transaction, TransactionOutcome};
+        let earlier = self.runtime.events().len();
+        let result = self.runtime.execute_with(|| {
+            with_transaction(|| {
+                let result = bare_call(origin, contract, input, gas_limit, None);
+                TransactionOutcome::Rollback(Ok::<_, DispatchError>(result))
+            })
         });
-        self.open_block.truncate(open);
-        called
+        called(result.expect("a rolled-back transaction returns its value"), earlier)
     }
 
     /// Uploads `code` and instantiates it with constructor input `input` and `salt`, as
@@ -284,9 +308,12 @@ impl Sandbox {
     }
 
     /// The root of the whole runtime state: equal before and after anything that changed
-    /// nothing.
+    /// nothing. Computed from the pending changes over the stored trie, without a copy of it.
     pub fn state_root(&mut self) -> Hash {
-        self.runtime.take_snapshot().storage_root.0
+        let root = self
+            .runtime
+            .execute_with(|| sp_io::storage::root(ink_sandbox::frame_support::sp_runtime::StateVersion::V1));
+        root.try_into().expect("a state root is 32 bytes")
     }
 
     /// Every byte of runtime state: keys and values of the top trie and every contract's child
