@@ -3,12 +3,12 @@
 use crate::backend::AnyBackend;
 use custodia_client::{
     error::KeyError,
-    types::{CodeId, PatientId, RecordId},
+    types::{directory::Role, CodeId, InstitutionId, PatientId, RecordId},
     verify::{parse_hash, CodeKey, Pseudonyms},
     Backend, Client, Deployment, Finality, NodeBackend, Signer,
 };
 use custodia_sandbox::SandboxBackend;
-use custodia_services::{Result, Store};
+use custodia_services::{Error, Result, Store};
 use ink::primitives::AccountId;
 use std::path::PathBuf;
 
@@ -109,6 +109,52 @@ impl Context {
         }
     }
 
+    /// The institution whose namespace local ids' record ids are in: that of `account` (else
+    /// the signer) if it is a custodian, else this state directory's, the custodian that last
+    /// named records here, kept in `institution.json` (for the deployment's directory) so that
+    /// commands signed by an accessor's account, or by none, derive the custodian's ids.
+    pub async fn institution(
+        &self,
+        client: &Client<AnyBackend>,
+        account: Option<AccountId>,
+    ) -> Result<Option<InstitutionId>> {
+        let path = self.path("institution.json");
+        let directory = custodia_client::keys::ss58(&client.deployment().directory.address);
+        let account = match account {
+            Some(account) => Some(account),
+            None if self.global.key.is_some() => Some(self.signer()?.account()),
+            None => None,
+        };
+        if let Some(account) = account {
+            let membership = client.directory().membership(account).query().await?;
+            if let Some(custodian) = membership.filter(|m| m.roles.contains(Role::Custodian)) {
+                let kept = serde_json::json!({ "directory": directory, "institution": custodian.institution });
+                std::fs::write(&path, format!("{kept:#}\n")).map_err(|e| custodia_client::Error::io(&path, e))?;
+                return Ok(Some(custodian.institution));
+            }
+        }
+        let kept: Option<serde_json::Value> =
+            std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        Ok(kept
+            .filter(|kept| kept["directory"] == directory.as_str())
+            .and_then(|kept| kept["institution"].as_u64())
+            .and_then(|n| InstitutionId::try_from(n).ok()))
+    }
+
+    /// The institution's pseudonyms ([`Context::pseudonyms`]) with record ids in its namespace
+    /// ([`Context::institution`]; `account` is the one that will commit, if not the signer).
+    pub async fn institution_pseudonyms(
+        &self,
+        client: &Client<AnyBackend>,
+        account: Option<AccountId>,
+    ) -> Result<Pseudonyms> {
+        let pseudonyms = self.pseudonyms()?;
+        Ok(match self.institution(client, account).await? {
+            Some(institution) => pseudonyms.for_custodian(institution),
+            None => pseudonyms,
+        })
+    }
+
     /// Where the network's code key is kept.
     pub fn code_key_path(&self) -> PathBuf {
         self.path("codes.key")
@@ -122,11 +168,19 @@ impl Context {
         })
     }
 
-    pub fn record(&self, text: &str) -> Result<RecordId> {
-        Ok(match text.starts_with("0x") {
-            true => RecordId::new(parse_hash(text)?),
-            false => self.pseudonyms()?.record(text),
-        })
+    /// A record: 0x-hex as given, anything else is a local id turned into its pseudonym, in the
+    /// namespace of this state directory's institution ([`Context::institution`]).
+    pub async fn record(&self, client: &Client<AnyBackend>, text: &str) -> Result<RecordId> {
+        if text.starts_with("0x") {
+            return Ok(RecordId::new(parse_hash(text)?));
+        }
+        match self.institution(client, None).await? {
+            Some(institution) => Ok(self.pseudonyms()?.for_custodian(institution).record(text)),
+            None => Err(Error::Input(format!(
+                "{text} is a local id, whose record id is in its institution's namespace, and this state \
+                 directory has no institution yet: name an institution's key with --as (or give the record's 0x id)"
+            ))),
+        }
     }
 
     pub fn code(&self, text: &str) -> Result<CodeId> {

@@ -7,7 +7,7 @@
 use crate::backend::AnyBackend;
 use crate::{
     context::Context,
-    output::{describe, hex32, short, Out},
+    output::{describe, hex32, short, short_record, Out},
 };
 use custodia_client::{
     call::Submitted,
@@ -257,7 +257,7 @@ pub async fn story(
         .await?;
 
     // A patient, by pseudonym only.
-    let pseudonyms = Pseudonyms::generate();
+    let pseudonyms = Pseudonyms::generate().for_custodian(hospital_a);
     let patient = pseudonyms.patient("MRN-0042");
     let done = dir.register_patient(patient).submit(&cast.hospital_a).await?;
     s.done(
@@ -288,7 +288,7 @@ pub async fn story(
         "Hospital A",
         "commits version 1 of a haemoglobin result: a salted SHA-256 commitment and an opaque locator",
         &done,
-        format!("record {} v{}", short(record.as_bytes()), done.value),
+        format!("record {} v{}", short_record(&record), done.value),
     )
     .await?;
     let v1 = VersionRef { record, version: 1 };
@@ -314,7 +314,8 @@ pub async fn story(
     // Another patient, of another hospital: nothing about them may show on the first one's page.
     let other_patient = pseudonyms.patient("MRN-0077");
     dir.register_patient(other_patient).submit(&cast.hospital_b).await?;
-    let other_record = pseudonyms.record("Observation/chol-7");
+    // (One secret for both hospitals keeps the story short; hospital B's ids are in its namespace.)
+    let other_record = pseudonyms.clone().for_custodian(hospital_b).record("Observation/chol-7");
     let done = records
         .commit(NewVersion {
             record: other_record,
@@ -330,7 +331,7 @@ pub async fn story(
         "Hospital B",
         "registers its own patient MRN-0077 and commits a result of theirs",
         &done,
-        format!("patient {}, record {} v1", short(other_patient.as_bytes()), short(other_record.as_bytes())),
+        format!("patient {}, record {} v1", short(other_patient.as_bytes()), short_record(&other_record)),
     )
     .await?;
     let attempt = records
@@ -581,7 +582,7 @@ async fn patient_control_chapter(
     .await?;
 
     // Unconscious in Hospital B's emergency department, she could not give her id.
-    let hospital_b_server = pseudonyms.for_source("https://hospital-b.example/fhir");
+    let hospital_b_server = pseudonyms.for_source("https://hospital-b.example/fhir").for_custodian(hospital_b);
     let kind = pseudonyms.code("http://loinc.org|2345-7");
     let emergency = hospital_b_server.patient("Patient/er-unidentified-17");
     dir.register_patient(emergency).submit(&cast.hospital_b).await?;
@@ -634,7 +635,7 @@ async fn patient_control_chapter(
         "Hospital B",
         "commits a result of hers under the id she presented: her history is one",
         &done,
-        format!("record {} v1; her records are kept by institutions {keepers:?}", short(record.as_bytes())),
+        format!("record {} v1; her records are kept by institutions {keepers:?}", short_record(&record)),
     )
     .await?;
     dir.offer_alias(emergency, patient).submit(&cast.hospital_b).await?;
@@ -711,7 +712,9 @@ async fn fhir_server_chapter<B: Backend>(
         sync::{FollowOptions, Follower},
     };
     let server = FhirServer::new(url, Retry::default());
-    let pseudonyms = Pseudonyms::generate();
+    let custodian = s.client.directory().membership(hospital.account()).query().await?;
+    let custodian = custodian.ok_or_else(|| Error::Input("demo: expected the hospital's membership".into()))?;
+    let pseudonyms = Pseudonyms::generate().for_custodian(custodian.institution);
     let follower = Follower::new(s.client, store, &pseudonyms, &server, FollowOptions::default());
     let write = |resource: serde_json::Value| -> Result<()> {
         let status = server.put(&resource)?;

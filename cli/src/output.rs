@@ -23,6 +23,15 @@ pub fn short(bytes: &[u8]) -> String {
     format!("{}…", hex::encode(&bytes[..4.min(bytes.len())]))
 }
 
+/// A record id for people: `#<institution>:<first 4 bytes of its digest>…` for an id in an
+/// institution's namespace (every such id starts with the same mark), else [`short`].
+pub fn short_record(record: &custodia_client::types::RecordId) -> String {
+    match record.namespace() {
+        Some(institution) => format!("#{institution}:{}", short(&record.as_bytes()[8..])),
+        None => short(record.as_bytes()),
+    }
+}
+
 /// Prints a line on standard output; a reader that went away (a closed pipe, `| head`) ends
 /// the output quietly instead of with a panic.
 pub fn print(line: std::fmt::Arguments<'_>) {
@@ -194,7 +203,7 @@ pub fn entry(index: u64, e: &Entry) -> Value {
 
 pub fn entry_text(index: u64, e: &Entry) -> String {
     let what = match e.target {
-        Target::Version(v) => format!("record {} v{}", short(v.record.as_bytes()), v.version),
+        Target::Version(v) => format!("record {} v{}", short_record(&v.record), v.version),
         Target::Query(code) => format!("query {}", short(code.as_bytes())),
     };
     let why = match e.authorization {
@@ -293,20 +302,20 @@ pub fn describe(event: &SuiteEvent) -> String {
         ),
         VersionCommitted(e) => format!(
             "VersionCommitted record {} v{} commitment {}{}",
-            short(e.record.as_bytes()),
+            short_record(&e.record),
             e.version,
             short(e.commitment.as_bytes()),
             e.supersedes.map(|l| format!(" ({:?} v{})", l.how, l.target.version)).unwrap_or_default()
         ),
         VersionSuperseded(e) => format!(
             "VersionSuperseded record {} v{} by v{} ({:?})",
-            short(e.record.as_bytes()),
+            short_record(&e.record),
             e.version,
             e.superseded_by.target.version,
             e.superseded_by.how
         ),
         VersionErased(e) => {
-            format!("VersionErased record {} v{} ({:?})", short(e.record.as_bytes()), e.version, e.tombstone.reason)
+            format!("VersionErased record {} v{} ({:?})", short_record(&e.record), e.version, e.tombstone.reason)
         }
         ConsentGranted(e) => format!(
             "ConsentGranted #{} patient {} to institution #{} ({:?})",

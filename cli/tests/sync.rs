@@ -69,9 +69,12 @@ fn read_chain<T>(state: &Path, read: impl AsyncFnOnce(&Client<SandboxBackend>) -
     })
 }
 
-/// The state directory's pseudonym secret.
+/// The state directory's pseudonym secret, for dave's institution (the follower's custodian,
+/// in whose namespace its record ids are).
 fn pseudonyms_of(state: &Path) -> Pseudonyms {
-    Pseudonyms::load_or_create(&state.join("pseudonym.key")).unwrap()
+    let membership = ok(state, &["directory", "membership", "dave"]);
+    let institution = membership["institution"].as_u64().expect("dave's institution") as u32;
+    Pseudonyms::load_or_create(&state.join("pseudonym.key")).unwrap().for_custodian(institution)
 }
 
 /// Pseudonyms within the server (the follower's source system).

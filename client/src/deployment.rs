@@ -61,15 +61,24 @@ impl Deployment {
         let text = std::fs::read_to_string(path).map_err(|source| {
             Error::Deployment(DeploymentError::Unreadable { path: path.display().to_string(), source })
         })?;
-        serde_json::from_str(&text).map_err(|source| {
+        Self::parse(&text).map_err(|source| {
             Error::Deployment(DeploymentError::Malformed { path: path.display().to_string(), source })
         })
     }
 
+    /// Reads the text of a deployment file (what [`Deployment::load`] does after reading it).
+    pub fn parse(text: &str) -> std::result::Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The text of its deployment file.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a deployment serialises") + "\n"
+    }
+
     /// Writes the deployment file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("a deployment serialises");
-        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+        std::fs::write(path, self.to_text()).map_err(|e| Error::io(path, e))
     }
 
     /// The four contracts with their names.

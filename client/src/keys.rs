@@ -44,7 +44,14 @@ impl Signer {
     pub fn from_keystore(path: &Path) -> Result<Self> {
         check_private(path)?;
         let secret = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?);
-        Self::from_uri(&secret).map_err(|_| Error::Key(KeyError::BadKeystore { path: path.display().to_string() }))
+        Self::from_keystore_text(&secret, path)
+    }
+
+    /// A key from the text of keystore file `path` (what [`Signer::from_keystore`] does after
+    /// reading it): one secret URI, surrounding whitespace ignored; anything else is
+    /// `BadKeystore`, which never repeats the text.
+    pub fn from_keystore_text(secret: &str, path: &Path) -> Result<Self> {
+        Self::from_uri(secret).map_err(|_| Error::Key(KeyError::BadKeystore { path: path.display().to_string() }))
     }
 
     /// A key named the way the CLI takes it: a keystore file path if one exists there, a

@@ -4,12 +4,14 @@
 //! A version's commitment is `SHA-256(salt || content)` with a fresh 32-byte salt per version:
 //! without the salt nobody can test a guess of the content against the chain. Pseudonyms
 //! (patient ids, record ids) are `HMAC-SHA-256(institution secret, domain || local id)`:
-//! stable within an institution, unlinkable to the local id without the secret. Terminology
+//! stable within an institution, unlinkable to the local id without the secret; record ids
+//! carry the institution's namespace, so that no other member can open them first
+//! ([`PseudonymScheme::V3`]). Terminology
 //! codes are `HMAC-SHA-256(network code key, domain || system|code)` ([`CodeKey`]): the same at
 //! every member institution, opaque to whoever reads the chain without the key.
 
 use crate::{backend::Hash, error::KeyError, Error, Result};
-use custodia_types::{CodeId, Commitment, PatientId, RecordId};
+use custodia_types::{CodeId, Commitment, InstitutionId, PatientId, RecordId};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -45,19 +47,38 @@ pub enum PseudonymScheme {
     /// one namespace (`Patient/1` of two systems is one patient). Kept for state made with it.
     V1,
     /// `HMAC-SHA-256(secret, domain "/v2" || 0 || source system || 0 || local id)`: a local id
-    /// means something only within the system that issued it.
+    /// means something only within the system that issued it. Its record ids are in no
+    /// namespace: a member who sees a pending commit can open the record first. Kept for state
+    /// made with it.
     V2,
+    /// V2's patient ids; record ids in the custodian's namespace,
+    /// `RecordId::namespaced(custodian, first 24 bytes of HMAC-SHA-256(secret, "custodia/record/v3"
+    /// || 0 || source system || 0 || local id))`, which only that custodian can open (security
+    /// review #11.8). The custodian is the institution whose accounts commit
+    /// ([`Pseudonyms::for_custodian`]), not part of the secret file.
+    V3,
 }
 
 impl PseudonymScheme {
     /// The scheme new secrets use.
-    pub const CURRENT: PseudonymScheme = PseudonymScheme::V2;
+    pub const CURRENT: PseudonymScheme = PseudonymScheme::V3;
 
     /// Its code in the secret file.
     pub const fn code(self) -> u8 {
         match self {
             PseudonymScheme::V1 => 1,
             PseudonymScheme::V2 => 2,
+            PseudonymScheme::V3 => 3,
+        }
+    }
+
+    /// The scheme of a code in a secret file, if it names one.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(PseudonymScheme::V1),
+            2 => Some(PseudonymScheme::V2),
+            3 => Some(PseudonymScheme::V3),
+            _ => None,
         }
     }
 }
@@ -177,6 +198,8 @@ pub struct Pseudonyms {
     /// secret, whose codes mean nothing at other institutions.
     codes: CodeKey,
     source: String,
+    /// The institution whose namespace V3 record ids are in ([`Pseudonyms::for_custodian`]).
+    custodian: Option<InstitutionId>,
     /// Patients known under an id they presented instead of the derived one, by (source
     /// system, local id): see [`Pseudonyms::with_links`].
     links: std::sync::Arc<PatientLinks>,
@@ -187,7 +210,7 @@ pub type PatientLinks = std::collections::BTreeMap<(String, String), PatientId>;
 
 impl std::fmt::Debug for Pseudonyms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pseudonyms(<secret>, {:?}, source {:?})", self.scheme, self.source)
+        write!(f, "Pseudonyms(<secret>, {:?}, source {:?}, custodian {:?})", self.scheme, self.source, self.custodian)
     }
 }
 
@@ -204,6 +227,7 @@ impl Pseudonyms {
             scheme,
             codes: CodeKey::new(secret),
             source: LOCAL_SOURCE.to_string(),
+            custodian: None,
             links: std::sync::Arc::default(),
         }
     }
@@ -217,6 +241,18 @@ impl Pseudonyms {
     /// The source system whose local ids these pseudonyms name.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The same pseudonyms for institution `custodian`, whose namespace record ids are in
+    /// under V3 (under V1 and V2 it changes nothing). Without one, V3 record ids are in the
+    /// namespace of institution 0, which does not exist: nobody can open them.
+    pub fn for_custodian(self, custodian: InstitutionId) -> Self {
+        Self { custodian: Some(custodian), ..self }
+    }
+
+    /// The institution whose namespace record ids are in, if one was given.
+    pub fn custodian(&self) -> Option<InstitutionId> {
+        self.custodian
     }
 
     /// The same pseudonyms, except for the patients in `links`, who are known under the id
@@ -249,13 +285,14 @@ impl Pseudonyms {
 
     /// Loads the secret (and its scheme) from `path`, creating it (mode 600, current scheme)
     /// if missing. A file of 32 bytes is a V1 secret; otherwise a scheme code then the secret.
+    /// A V3 secret's record ids need the custodian ([`Pseudonyms::for_custodian`]).
     pub fn load_or_create(path: &std::path::Path) -> Result<Self> {
         if let Ok(bytes) = std::fs::read(path) {
             crate::keys::check_private(path)?;
             let bad = || Error::Key(KeyError::BadSecret { path: path.display().to_string() });
             let (scheme, secret) = match bytes.len() {
                 32 => (PseudonymScheme::V1, &bytes[..]),
-                33 if bytes[0] == PseudonymScheme::V2.code() => (PseudonymScheme::V2, &bytes[1..]),
+                33 => (PseudonymScheme::from_code(bytes[0]).ok_or_else(bad)?, &bytes[1..]),
                 _ => return Err(bad()),
             };
             return Ok(Self::with_scheme(secret.try_into().map_err(|_| bad())?, scheme));
@@ -273,7 +310,7 @@ impl Pseudonyms {
     fn derive(&self, domain: &str, id: &str) -> [u8; 32] {
         match self.scheme {
             PseudonymScheme::V1 => self.mac(&[domain.as_bytes(), id.as_bytes()]),
-            PseudonymScheme::V2 => {
+            PseudonymScheme::V2 | PseudonymScheme::V3 => {
                 self.mac(&[format!("{domain}/v2").as_bytes(), self.source.as_bytes(), id.as_bytes()])
             }
         }
@@ -291,7 +328,15 @@ impl Pseudonyms {
     /// The on-chain id of a record known in this source system as `local_id`
     /// (`Observation/abc`).
     pub fn record(&self, local_id: &str) -> RecordId {
-        RecordId::new(self.derive("custodia/record", local_id))
+        match self.scheme {
+            PseudonymScheme::V1 | PseudonymScheme::V2 => RecordId::new(self.derive("custodia/record", local_id)),
+            PseudonymScheme::V3 => {
+                let digest = self.mac(&[b"custodia/record/v3", self.source.as_bytes(), local_id.as_bytes()]);
+                let mut tail = [0u8; 24];
+                tail.copy_from_slice(&digest[..24]);
+                RecordId::namespaced(self.custodian.unwrap_or(0), tail)
+            }
+        }
     }
 
     /// The opaque id of a terminology code (`system|code`, e.g. `http://loinc.org|8867-4`):
@@ -303,11 +348,13 @@ impl Pseudonyms {
 }
 
 /// An opaque locator for version `version` of `record`:
-/// `custodia:<first 16 bytes of the record id, hex>/_history/<version>`. The custodian's store
-/// maps it back to where the version lives; the chain learns neither the resource's local id
-/// (source systems put MRNs in ids) nor its type (which would undo an opaque kind code).
+/// `custodia:<last 16 bytes of the record id, hex>/_history/<version>` (the last 16: under every
+/// scheme they are digest, where a namespaced id begins with its mark and custodian). The
+/// custodian's store maps it back to where the version lives; the chain learns neither the
+/// resource's local id (source systems put MRNs in ids) nor its type (which would undo an opaque
+/// kind code).
 pub fn opaque_locator(record: RecordId, version: &str) -> Vec<u8> {
-    format!("custodia:{}/_history/{version}", hex::encode(&record.as_bytes()[..16])).into_bytes()
+    format!("custodia:{}/_history/{version}", hex::encode(&record.as_bytes()[16..])).into_bytes()
 }
 
 /// Parses a 32-byte id given as 0x-hex.
@@ -316,4 +363,64 @@ pub fn parse_hash(text: &str) -> Result<[u8; 32]> {
         .and_then(|hex| hex::decode(hex).ok())
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or_else(|| Error::Input(format!("{text} is not 0x followed by 64 hex digits")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: [u8; 32] = [7; 32];
+
+    #[test]
+    fn record_ids_of_the_current_scheme_are_in_the_custodians_namespace() {
+        let at_a = Pseudonyms::new(SECRET).for_custodian(3);
+        let record = at_a.record("Observation/1");
+        assert_eq!(record.namespace(), Some(3));
+        assert_eq!(record, at_a.record("Observation/1"), "stable");
+        assert_ne!(record, at_a.record("Observation/2"));
+        assert_ne!(record, at_a.for_source("https://other.example/fhir").record("Observation/1"), "per source");
+        // Another institution with the same secret (it never has it) still has other ids.
+        assert_ne!(record, Pseudonyms::new(SECRET).for_custodian(4).record("Observation/1"));
+        assert_eq!(
+            Pseudonyms::new(SECRET).record("Observation/1").namespace(),
+            Some(0),
+            "no custodian: opens for nobody"
+        );
+    }
+
+    #[test]
+    fn older_schemes_keep_their_ids_and_v3_keeps_v2s_patients() {
+        let (v2, v3) = (
+            Pseudonyms::with_scheme(SECRET, PseudonymScheme::V2).for_custodian(3),
+            Pseudonyms::with_scheme(SECRET, PseudonymScheme::V3).for_custodian(3),
+        );
+        let legacy = v2.record("Observation/1");
+        assert_eq!(legacy.namespace(), None, "a V2 id is in no namespace, whatever the custodian");
+        assert_eq!(legacy.as_bytes(), &hmac(&SECRET, &[b"custodia/record/v2", b"local", b"Observation/1"]));
+        assert_eq!(v2.patient("MRN-1"), v3.patient("MRN-1"), "patients are not namespaced");
+    }
+
+    #[test]
+    fn a_secret_file_names_its_scheme() {
+        let dir = std::env::temp_dir().join(format!("custodia-pseudonyms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pseudonym.key");
+        let _ = std::fs::remove_file(&path);
+        let created = Pseudonyms::load_or_create(&path).unwrap();
+        assert_eq!(created.scheme(), PseudonymScheme::V3);
+        assert_eq!(std::fs::read(&path).unwrap()[0], 3);
+        let loaded = Pseudonyms::load_or_create(&path).unwrap();
+        assert_eq!((loaded.scheme(), loaded.secret()), (PseudonymScheme::V3, created.secret()));
+        for (bytes, scheme) in
+            [(SECRET.to_vec(), PseudonymScheme::V1), ([&[2][..], &SECRET].concat(), PseudonymScheme::V2)]
+        {
+            std::fs::remove_file(&path).unwrap();
+            write_private(&path, &bytes).unwrap();
+            assert_eq!(Pseudonyms::load_or_create(&path).unwrap().scheme(), scheme);
+        }
+        std::fs::remove_file(&path).unwrap();
+        write_private(&path, &[&[9][..], &SECRET].concat()).unwrap();
+        assert!(matches!(Pseudonyms::load_or_create(&path), Err(Error::Key(KeyError::BadSecret { .. }))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

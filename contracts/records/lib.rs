@@ -102,7 +102,8 @@ mod records {
     pub enum Error {
         /// Returned if the caller does not act for a custodian institution.
         NotCustodian,
-        /// Returned if the caller's institution is not the record's custodian.
+        /// Returned if the caller's institution is not the record's custodian, or opens a record
+        /// whose id is in another custodian's namespace ([`RecordId::namespaced`]).
         NotRecordCustodian,
         /// Returned if the caller is neither the record's custodian nor the patient's controller.
         NotAuthorizedToErase,
@@ -333,6 +334,9 @@ mod records {
                 }
                 Some(info) if info.patient != patient => return Err(Error::PatientMismatch),
                 Some(info) => info,
+                None if record.namespace().is_some_and(|owner| owner != custodian) => {
+                    return Err(Error::NotRecordCustodian)
+                }
                 None => {
                     self.ensure_keeper(custodian, patient, opening)?;
                     RecordInfo { patient, custodian, head: 0, created_at: self.env().block_timestamp() }

@@ -56,9 +56,35 @@ opaque_id! {
 }
 opaque_id! {
     /// A record's id, chosen by its custodian (for example a keyed digest of a FHIR resource's
-    /// type and id). All versions of one record share it.
+    /// type and id), in its namespace ([`RecordId::namespaced`]). All versions of one record
+    /// share it.
     RecordId
 }
+impl RecordId {
+    /// The first four bytes of a record id in a custodian's namespace.
+    pub const NAMESPACE_MARK: [u8; 4] = *b"CsNs";
+
+    /// A record id in `custodian`'s namespace: the mark, the custodian's id (big-endian), then
+    /// `tail` (e.g. 24 bytes of a keyed digest). Only that custodian can open the record, so
+    /// nobody who sees its pending commit can open the id first (security review #11.8).
+    pub fn namespaced(custodian: InstitutionId, tail: [u8; 24]) -> Self {
+        let mut bytes = [0u8; 32];
+        let parts = Self::NAMESPACE_MARK.into_iter().chain(custodian.to_be_bytes()).chain(tail);
+        for (to, from) in bytes.iter_mut().zip(parts) {
+            *to = from;
+        }
+        Self(bytes)
+    }
+
+    /// The custodian whose namespace this id is in, if it is in one: ids that do not start with
+    /// [`Self::NAMESPACE_MARK`] (those derived before namespaces) are in none, and open for
+    /// any custodian of the patient.
+    pub fn namespace(&self) -> Option<InstitutionId> {
+        let [m0, m1, m2, m3, c0, c1, c2, c3, ..] = self.0;
+        ([m0, m1, m2, m3] == Self::NAMESPACE_MARK).then(|| InstitutionId::from_be_bytes([c0, c1, c2, c3]))
+    }
+}
+
 opaque_id! {
     /// A salted digest of one version of an off-chain record: `H(salt || canonical content)`.
     /// The salt keeps the digest of guessable content from being linked to it.

@@ -44,7 +44,8 @@ async fn main() -> Result<()> {
     let proposal = client.directory().propose(admit).submit(&admin).await?.value;
     client.directory().execute(proposal).submit(&admin).await?;
 
-    let pseudonyms = Pseudonyms::generate();
+    let hospital_id = client.directory().membership(hospital.account()).query().await?.expect("admitted").institution;
+    let pseudonyms = Pseudonyms::generate().for_custodian(hospital_id);
     let fhir = FhirImport::new(&client, &store, &pseudonyms);
     let (mut resources, mut transactions, mut bytes) = (0, 0, 0);
     let start = Instant::now();

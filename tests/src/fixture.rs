@@ -117,7 +117,7 @@ pub async fn fixture_on<B: Backend>(backend: B, store: Store, salt: &[u8]) -> Fi
     let hospital_a = admit(&cast.hospital_a, InstitutionKind::Hospital, both).await;
     let hospital_b = admit(&cast.hospital_b, InstitutionKind::Hospital, Roles::of(&[Role::Custodian])).await;
     let lab = admit(&cast.lab, InstitutionKind::Laboratory, Roles::of(&[Role::Accessor])).await;
-    let pseudonyms = Pseudonyms::new([7; 32]);
+    let pseudonyms = Pseudonyms::new([7; 32]).for_custodian(hospital_a);
     let patient = pseudonyms.patient("MRN-1");
     client.directory().register_patient(patient).submit(&cast.hospital_a).await.expect("registered");
     Fixture { client, store, cast, pseudonyms, hospital_a, hospital_b, lab, patient }

@@ -206,9 +206,12 @@ fn a_category_consent_covers_its_category_at_every_custodian_that_holds_the_netw
     let p = w.keyed_patient;
     // Two hospitals, each with its own pseudonym secret, one network code key.
     let network = CodeKey::generate();
-    let hospital_a = Pseudonyms::generate().with_codes(network.clone());
-    let hospital_b = Pseudonyms::generate().with_codes(network);
-    assert_ne!(hospital_a.record("Observation/1"), hospital_b.record("Observation/1"), "ids stay institutions' own");
+    let (a, b) = (w.institutions.hospital_a, w.institutions.hospital_b);
+    let hospital_a = Pseudonyms::generate().with_codes(network.clone()).for_custodian(a);
+    let hospital_b = Pseudonyms::generate().with_codes(network).for_custodian(b);
+    let (at_a, at_b) = (hospital_a.record("Observation/1"), hospital_b.record("Observation/1"));
+    assert_ne!(at_a, at_b, "ids stay institutions' own");
+    assert_eq!((at_a.namespace(), at_b.namespace()), (Some(a), Some(b)), "each in its institution's namespace");
     assert_eq!(hospital_a.code(GLUCOSE), hospital_b.code(GLUCOSE), "a code is the network's");
     w.link_hospital_b(p);
     let commit = |w: &mut World, who: AccountId, tag: u8, kind| {

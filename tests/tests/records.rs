@@ -681,6 +681,8 @@ fn a_record_in_a_custodians_namespace_opens_only_for_that_custodian() {
     w.link_hospital_b(w.keyed_patient);
     let (a, b) = (w.institutions.hospital_a, w.institutions.hospital_b);
     let a_record = namespaced(a, 0x8A);
+    assert_eq!(a_record, RecordId::namespaced(a, [0x8A; 24]), "the layout the client derives with");
+    assert_eq!((a_record.namespace(), record_id(0x8A).namespace()), (Some(a), None));
     let squat = w.rec().commit(version(a_record, w.keyed_patient, commitment(0x8100)));
     assert_eq!(w.chain.call_refused(w.cast.hospital_b, squat), Err(Error::NotRecordCustodian));
     assert_eq!(w.chain.query(w.cast.stranger, w.rec().record(a_record)), None, "B opened nothing");

@@ -93,7 +93,9 @@ pub async fn run(ctx: &Context, command: AccessCommand) -> Result<ExitCode> {
     match command {
         Record { patient, record, version, query, purpose, receipt, break_glass, count } => {
             let target = match (record, version, query) {
-                (Some(r), Some(v), _) => Target::Version(VersionRef { record: ctx.record(&r)?, version: v }),
+                (Some(r), Some(v), _) => {
+                    Target::Version(VersionRef { record: ctx.record(&client, &r).await?, version: v })
+                }
                 (_, _, Some(q)) => Target::Query(ctx.code(&q)?),
                 _ => {
                     return Err(Error::Input("name what was accessed: --record R --version N, or --query KIND".into()))

@@ -84,8 +84,8 @@ pub async fn run(ctx: &Context, command: ConsentCommand) -> Result<ExitCode> {
     match command {
         Grant { patient, institution, account, record, version, categories, purpose, deny, days } => {
             let scope = match (record, version) {
-                (Some(r), Some(v)) => Scope::Version(VersionRef { record: ctx.record(&r)?, version: v }),
-                (Some(r), None) => Scope::Record(ctx.record(&r)?),
+                (Some(r), Some(v)) => Scope::Version(VersionRef { record: ctx.record(&client, &r).await?, version: v }),
+                (Some(r), None) => Scope::Record(ctx.record(&client, &r).await?),
                 (None, _) if !categories.is_empty() => {
                     Scope::Categories(categories.iter().map(|c| ctx.code(c)).collect::<Result<_>>()?)
                 }
@@ -112,7 +112,7 @@ pub async fn run(ctx: &Context, command: ConsentCommand) -> Result<ExitCode> {
             let check = AccessCheck {
                 accessor: ctx.account(&accessor)?,
                 patient: ctx.patient(&patient)?,
-                target: Target::Version(VersionRef { record: ctx.record(&record)?, version }),
+                target: Target::Version(VersionRef { record: ctx.record(&client, &record).await?, version }),
                 purpose,
                 at: client.backend().now().await?,
                 receipt,

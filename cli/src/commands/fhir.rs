@@ -149,7 +149,7 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
     let out = Out { json: ctx.global.json };
     let client = ctx.client().await?;
     let store = ctx.store(&client)?;
-    let pseudonyms = Links::new(&store).apply(ctx.pseudonyms()?)?;
+    let pseudonyms = Links::new(&store).apply(ctx.institution_pseudonyms(&client, None).await?)?;
     let fhir = FhirImport::new(&client, &store, &pseudonyms);
     match command {
         FhirCommand::Import { paths } => {
@@ -291,7 +291,7 @@ pub async fn run(ctx: &Context, command: FhirCommand) -> Result<ExitCode> {
         }
         FhirCommand::ProvenanceExport { record } => {
             use custodia_fhir::mapping::provenance;
-            let id = ctx.record(&record)?;
+            let id = ctx.record(&client, &record).await?;
             let custodian = client.records().record(id).query().await?.map(|r| r.custodian).unwrap_or_default();
             let resources: Vec<serde_json::Value> = client
                 .records()

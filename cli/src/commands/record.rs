@@ -93,7 +93,8 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
     use RecordCommand::*;
     match command {
         Commit(c) => {
-            let (record, patient, kind) = (ctx.record(&c.record)?, ctx.patient(&c.patient)?, ctx.code(&c.kind)?);
+            let (record, patient, kind) =
+                (ctx.record(&client, &c.record).await?, ctx.patient(&c.patient)?, ctx.code(&c.kind)?);
             let next = records.record(record).query().await?.map(|r| r.head + 1).unwrap_or(1);
             let locator =
                 c.locator.map(String::into_bytes).unwrap_or_else(|| opaque_locator(record, &next.to_string()));
@@ -114,9 +115,10 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             );
         }
         Supersede { content: c, target_version, target_record, how } => {
-            let (record, patient, kind) = (ctx.record(&c.record)?, ctx.patient(&c.patient)?, ctx.code(&c.kind)?);
+            let (record, patient, kind) =
+                (ctx.record(&client, &c.record).await?, ctx.patient(&c.patient)?, ctx.code(&c.kind)?);
             let target_record = match target_record {
-                Some(t) => ctx.record(&t)?,
+                Some(t) => ctx.record(&client, &t).await?,
                 None => record,
             };
             let next = records.record(record).query().await?.map(|r| r.head + 1).unwrap_or(1);
@@ -141,7 +143,7 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             );
         }
         Erase { record, version, reason } => {
-            let id = ctx.record(&record)?;
+            let id = ctx.record(&client, &record).await?;
             let erased = committed_commitment(&records, id, version).await?;
             let done = records.erase(id, version, reason).submit(&ctx.signer()?).await?;
             // The salt goes too: without it the commitment the chain's history keeps can be
@@ -157,7 +159,7 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             out.submitted(&text, &done, json!({"salt_destroyed": forgot}));
         }
         Show { record } => {
-            let id = ctx.record(&record)?;
+            let id = ctx.record(&client, &record).await?;
             match records.record(id).query().await? {
                 Some(info) => out.show(
                     format!("record {}: patient {}, custodian #{}, {} version(s)", hex32(id.as_bytes()), hex32(info.patient.as_bytes()), info.custodian, info.head),
@@ -167,7 +169,7 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             }
         }
         History { record } => {
-            let history = records.history(ctx.record(&record)?).await?;
+            let history = records.history(ctx.record(&client, &record).await?).await?;
             let text =
                 history.iter().map(|(n, v, l)| output::version_text(*n, v, l.as_ref())).collect::<Vec<_>>().join("\n");
             out.show(
@@ -176,7 +178,7 @@ pub async fn run(ctx: &Context, command: RecordCommand) -> Result<ExitCode> {
             );
         }
         Verify { record, version, file, salt } => {
-            let id = ctx.record(&record)?;
+            let id = ctx.record(&client, &record).await?;
             let salt = match (salt, committed_commitment(&records, id, version).await?) {
                 (Some(s), _) => parse_hash(&s)?,
                 (None, Some(commitment)) => salts

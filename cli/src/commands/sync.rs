@@ -63,7 +63,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<ExitCode> {
     let out = Out { json: ctx.global.json };
     let client = ctx.client().await?;
     let store = ctx.store(&client)?;
-    let pseudonyms = Links::new(&store).apply(ctx.pseudonyms()?)?;
+    let pseudonyms = Links::new(&store).apply(ctx.institution_pseudonyms(&client, None).await?)?;
     let retry = Retry { attempts: args.retries.max(1), ..Retry::default() };
     let server = FhirServer::new(&args.server, retry);
     let heads = if args.heads_from_store { Heads::Store } else { Heads::Chain };

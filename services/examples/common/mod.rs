@@ -54,7 +54,8 @@ pub async fn network_on<B: Backend>(backend: B, funds: u128) -> Result<Network<B
     }
     let lab_id = client.directory().membership(lab.account()).query().await?.expect("admitted").institution;
     // The hospital's engine: pseudonyms from a deployment secret, never the MRN itself.
-    let pseudonyms = Pseudonyms::generate();
+    let hospital_id = client.directory().membership(hospital.account()).query().await?.expect("admitted").institution;
+    let pseudonyms = Pseudonyms::generate().for_custodian(hospital_id);
     let patient = pseudonyms.patient("MRN-0042");
     client.directory().register_patient(patient).submit(&hospital).await?;
     let store = Store::in_memory()?;

@@ -73,6 +73,15 @@ function short(hex) {
   return hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : hex;
 }
 
+// A record id for people: `#<institution>:<first 4 bytes of its digest>…` for an id in an
+// institution's namespace (they all start with the mark "CsNs"), else as any other id.
+function shortRecord(hex) {
+  const mark = "0x43734e73";
+  return hex.startsWith(mark) && hex.length === 66
+    ? `#${parseInt(hex.slice(10, 18), 16)}:${hex.slice(18, 26)}…`
+    : short(hex);
+}
+
 function institution(id) {
   const name = about.names.institutions[String(id)];
   return name ? `${name} (institution ${id})` : `institution ${id}`;
@@ -83,7 +92,7 @@ function kind(code) {
 }
 
 function record(target) {
-  return `record ${short(target.record)}, version ${target.version}`;
+  return `record ${shortRecord(target.record)}, version ${target.version}`;
 }
 
 function blockLink(at) {
@@ -204,7 +213,7 @@ async function check(row, ids, size, root) {
 function consentSentence(c) {
   const who = institution(c.grantee) + (c.grantee_account ? ` (only account ${short(c.grantee_account)})` : "");
   const what = c.scope === "all_records" ? "all your records"
-    : c.scope.record ? `record ${short(c.scope.record)}`
+    : c.scope.record ? `record ${shortRecord(c.scope.record)}`
     : c.scope.version ? record(c.scope.version)
     : `your records of these kinds: ${c.scope.categories.map(kind).join(", ")}`;
   const why = c.purposes.map((p) => PURPOSE_WORDS[p] ?? p).join("; ");
@@ -367,7 +376,7 @@ async function showPatient(id) {
   const [versionBox, versionList] = section("versions", "Your records", "Each version a hospital or lab stored, newest first.");
   for (const v of data.versions) {
     const item = el("li", { class: v.erased ? "version erased" : "version" },
-      el("span", { class: "sentence" }, `${institution(v.custodian)} stored version ${v.version} of ${kind(v.kind)} (record ${short(v.record)}).`),
+      el("span", { class: "sentence" }, `${institution(v.custodian)} stored version ${v.version} of ${kind(v.kind)} (record ${shortRecord(v.record)}).`),
       " ", blockLink(v.committed));
     if (v.supersedes) item.append(el("p", { class: "detail" }, `It ${v.supersedes.how === "corrects" ? "corrects" : v.supersedes.how === "amends" ? "amends" : v.supersedes.how} version ${v.supersedes.target.version}.`));
     if (v.superseded_by) item.append(el("p", { class: "detail" }, `Later ${HOW_WORDS[v.superseded_by.how] ?? v.superseded_by.how} by version ${v.superseded_by.target.version}.`));
@@ -602,9 +611,9 @@ function grantForm(data, button) {
   const kinds = [...new Set(data.versions.map((v) => v.kind))];
   const which = el("select", { id: "grant-scope" }, el("option", { value: "all" }, "All your records"),
     ...kinds.map((code) => el("option", { value: `kind:${code}` }, `All your records of this kind: ${kind(code)}, from any hospital`)),
-    ...records.map((v) => el("option", { value: `record:${v.record}` }, `Only ${kind(v.kind)} (record ${short(v.record)}), every version`)),
+    ...records.map((v) => el("option", { value: `record:${v.record}` }, `Only ${kind(v.kind)} (record ${shortRecord(v.record)}), every version`)),
     ...data.versions.filter((v) => !v.erased).map((v) => el("option", { value: `version:${v.record}:${v.version}` },
-      `Only version ${v.version} of ${kind(v.kind)} (record ${short(v.record)})`)));
+      `Only version ${v.version} of ${kind(v.kind)} (record ${shortRecord(v.record)})`)));
   const refuse = el("input", { type: "checkbox", id: "grant-refuse" });
   const submit = button("grant-submit", "Record my decision", () => {
     const id = Number(who.value);
@@ -623,8 +632,8 @@ function grantForm(data, button) {
     const [scope, what] = {
       all: () => [[3], "your records"],
       kind: () => [[2, ...compact(1), ...fromHex(hex)], `your records of this kind: ${kind(hex)}`],
-      record: () => [[0, ...fromHex(hex)], `record ${short(hex)}`],
-      version: () => [[1, ...fromHex(hex), ...u32(Number(number))], `version ${number} of record ${short(hex)}`],
+      record: () => [[0, ...fromHex(hex)], `record ${shortRecord(hex)}`],
+      version: () => [[1, ...fromHex(hex), ...u32(Number(number))], `version ${number} of record ${shortRecord(hex)}`],
     }[shape]();
     const terms = [...patientBytes(data), ...u32(id), 0, ...scope, bits & 255, bits >> 8, refuse.checked ? 1 : 0, ...u64(from), ...u64(until)];
     return {
