@@ -15,7 +15,7 @@ use custodia_types::{
         MAX_HAND_OVER_BATCH,
     },
     records::{ErasureReason, Link, NewVersion, Supersedence, VersionCommitted, VersionRef},
-    PatientId,
+    PatientId, RecordId,
 };
 use directory::{DirectoryQueries, Error};
 use ink::primitives::AccountId;
@@ -223,6 +223,19 @@ fn the_successor_keeps_the_leaving_custodians_records() {
     assert_eq!(outcome.value, Ok(2));
     assert_eq!(outcome.events_of::<VersionCommitted>()[0].committed_by, w.cast.hospital_b);
     assert_eq!(w.chain.query(w.cast.stranger, w.rec().record(old)).expect("opened").custodian, a);
+    // It opens new records in hospital A's namespace as well (the installation it took over
+    // derives its ids there), which no custodian but A and its successor can.
+    let open_in_a = |w: &World, tail: u8, n: u32| {
+        w.rec().commit(NewVersion {
+            record: RecordId::namespaced(a, [tail; 24]),
+            patient: w.custodial_patient,
+            commitment: commitment(n),
+            locator: b"x".to_vec(),
+            kind: kind(),
+            supersedes: None,
+        })
+    };
+    assert_eq!(w.chain.call(w.cast.hospital_b, open_in_a(&w, 0x83, 8310)).value, Ok(1));
     // The laboratory keeps nobody's records.
     let by_lab = w.rec().commit(NewVersion {
         record: old,
@@ -238,6 +251,7 @@ fn the_successor_keeps_the_leaving_custodians_records() {
     w.chain.fund(clinic);
     let custodian = Roles::of(&[Role::Custodian]);
     w.admit(clinic, InstitutionKind::Clinic, custodian);
+    assert_eq!(w.chain.call_refused(clinic, open_in_a(&w, 0x84, 8311)), Err(RecordsError::NotRecordCustodian));
     let by_clinic = w.rec().commit(NewVersion {
         record: old,
         patient: w.custodial_patient,
