@@ -109,10 +109,12 @@ impl Context {
         }
     }
 
-    /// The institution whose namespace local ids' record ids are in: that of `account` (else
-    /// the signer) if it is a custodian, else this state directory's, the custodian that last
-    /// named records here, kept in `institution.json` (for the deployment's directory) so that
-    /// commands signed by an accessor's account, or by none, derive the custodian's ids.
+    /// The institution whose namespace local ids' record ids are in: this state directory's,
+    /// kept in `institution.json` (for the deployment's directory) since a custodian's account
+    /// first named records here, so that commands signed by an accessor's account, or by none,
+    /// derive the custodian's ids. A custodian's account (`account`, else the signer) of another
+    /// institution makes it its own, unless it succeeds the kept one (it took over the leaving
+    /// custodian's installation, and goes on in its namespace).
     pub async fn institution(
         &self,
         client: &Client<AnyBackend>,
@@ -120,25 +122,30 @@ impl Context {
     ) -> Result<Option<InstitutionId>> {
         let path = self.path("institution.json");
         let directory = custodia_client::keys::ss58(&client.deployment().directory.address);
+        let kept = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .filter(|kept| kept["directory"] == directory.as_str())
+            .and_then(|kept| kept["institution"].as_u64())
+            .and_then(|n| InstitutionId::try_from(n).ok());
         let account = match account {
             Some(account) => Some(account),
             None if self.global.key.is_some() => Some(self.signer()?.account()),
             None => None,
         };
-        if let Some(account) = account {
-            let membership = client.directory().membership(account).query().await?;
-            if let Some(custodian) = membership.filter(|m| m.roles.contains(Role::Custodian)) {
-                let kept = serde_json::json!({ "directory": directory, "institution": custodian.institution });
-                std::fs::write(&path, format!("{kept:#}\n")).map_err(|e| custodia_client::Error::io(&path, e))?;
-                return Ok(Some(custodian.institution));
+        let Some(account) = account else { return Ok(kept) };
+        let membership = client.directory().membership(account).query().await?;
+        let Some(signer) = membership.filter(|m| m.roles.contains(Role::Custodian)).map(|m| m.institution) else {
+            return Ok(kept);
+        };
+        if let Some(kept) = kept {
+            if kept == signer || client.directory().succeeds(signer, kept).query().await? {
+                return Ok(Some(kept));
             }
         }
-        let kept: Option<serde_json::Value> =
-            std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        Ok(kept
-            .filter(|kept| kept["directory"] == directory.as_str())
-            .and_then(|kept| kept["institution"].as_u64())
-            .and_then(|n| InstitutionId::try_from(n).ok()))
+        let record = serde_json::json!({ "directory": directory, "institution": signer });
+        std::fs::write(&path, format!("{record:#}\n")).map_err(|e| custodia_client::Error::io(&path, e))?;
+        Ok(Some(signer))
     }
 
     /// The institution's pseudonyms ([`Context::pseudonyms`]) with record ids in its namespace

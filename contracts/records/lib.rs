@@ -102,8 +102,9 @@ mod records {
     pub enum Error {
         /// Returned if the caller does not act for a custodian institution.
         NotCustodian,
-        /// Returned if the caller's institution is not the record's custodian, or opens a record
-        /// whose id is in another custodian's namespace ([`RecordId::namespaced`]).
+        /// Returned if the caller's institution is not the record's custodian (nor its
+        /// successor), or opens a record whose id is in the namespace
+        /// ([`RecordId::namespaced`]) of another custodian than its own or its predecessor's.
         NotRecordCustodian,
         /// Returned if the caller is neither the record's custodian nor the patient's controller.
         NotAuthorizedToErase,
@@ -334,10 +335,13 @@ mod records {
                 }
                 Some(info) if info.patient != patient => return Err(Error::PatientMismatch),
                 Some(info) => info,
-                None if record.namespace().is_some_and(|owner| owner != custodian) => {
-                    return Err(Error::NotRecordCustodian)
-                }
                 None => {
+                    // An id in an institution's namespace opens only for it or its successor.
+                    if let Some(owner) = record.namespace() {
+                        if !self.keeps_records_of(custodian, owner)? {
+                            return Err(Error::NotRecordCustodian);
+                        }
+                    }
                     self.ensure_keeper(custodian, patient, opening)?;
                     RecordInfo { patient, custodian, head: 0, created_at: self.env().block_timestamp() }
                 }

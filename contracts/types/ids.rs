@@ -65,8 +65,9 @@ impl RecordId {
     pub const NAMESPACE_MARK: [u8; 4] = *b"CsNs";
 
     /// A record id in `custodian`'s namespace: the mark, the custodian's id (big-endian), then
-    /// `tail` (e.g. 24 bytes of a keyed digest). Only that custodian can open the record, so
-    /// nobody who sees its pending commit can open the id first (security review #11.8).
+    /// `tail` (e.g. 24 bytes of a keyed digest). Only that custodian (or its successor, once
+    /// governance approved a hand-over) can open the record, so nobody who sees its pending
+    /// commit can open the id first (security review #11.8).
     pub fn namespaced(custodian: InstitutionId, tail: [u8; 24]) -> Self {
         let mut bytes = [0u8; 32];
         let parts = Self::NAMESPACE_MARK.into_iter().chain(custodian.to_be_bytes()).chain(tail);

@@ -13,11 +13,14 @@
 //!   access time and not revoked; no access is authorised while a deny of that patient in force
 //!   covers it;
 //! - a deny is lifted only by the patient's controller at the time of the call;
+//! - a record whose id is in an institution's namespace has only that institution's versions;
 //! - the log's size is the number of entries its `AccessLogged` events announced, and every
 //!   root the log ever reported is the root of the first entries of the log it became.
 //!
-//! `CUSTODIA_CAMPAIGN_STEPS` (default 2,000) and `CUSTODIA_CAMPAIGN_SEED` (printed) make a
-//! longer or a replayed run.
+//! `CUSTODIA_CAMPAIGN_STEPS` (default 10,000, in `CUSTODIA_CAMPAIGN_WALKS` walks side by side,
+//! default 2, from seeds `CUSTODIA_CAMPAIGN_SEED`, `CUSTODIA_CAMPAIGN_SEED + 1`, …) make a longer
+//! or a replayed run: a failure names its walk's seed, which replays alone with one walk of as
+//! many steps.
 
 use custodia_fhir::mapping::consent::PURPOSES;
 use custodia_merkle::{leaf_hash, Sha256, Tree};
@@ -48,6 +51,7 @@ fn account(tag: u8) -> AccountId {
 #[derive(Clone, Copy, Debug)]
 struct Committed {
     patient: PatientId,
+    kind: CodeId,
     commitment: Commitment,
     erased: bool,
 }
@@ -80,6 +84,8 @@ struct Model {
 /// Everyone who sends calls, and what the calls name.
 struct Cast {
     everyone: Vec<AccountId>,
+    /// The directory's admins, who govern.
+    admins: Vec<AccountId>,
     custodians: Vec<AccountId>,
     /// Those who grant and revoke: the custodial patient's custodian and the patient's key.
     controllers: Vec<AccountId>,
@@ -272,11 +278,12 @@ impl Walk {
         let r = &mut self.rng;
         let kind = r.below(32);
         // Two thirds of the calls from those the message is for (custodians commit, controllers
-        // grant and revoke, accessors log), the rest from anyone.
+        // grant and revoke, accessors log, admins govern), the rest from anyone.
         let meant_for: &[AccountId] = match kind {
             0..=7 => &self.cast.custodians,
             8..=15 => &self.cast.controllers,
             16..=20 => &self.cast.accessors,
+            29 => &self.cast.admins,
             _ => &self.cast.everyone,
         };
         let caller = if r.chance(3) { r.pick(&self.cast.everyone) } else { r.pick(meant_for) };
@@ -464,7 +471,19 @@ impl Walk {
         for committed in outcome.events_of::<VersionCommitted>() {
             let at = (committed.record, committed.version);
             assert!(!self.model.versions.contains_key(&at), "version {at:?} committed twice (seed {})", self.seed);
-            let version = Committed { patient: committed.patient, commitment: committed.commitment, erased: false };
+            if let Some(owner) = committed.record.namespace() {
+                assert_eq!(
+                    committed.custodian, owner,
+                    "a record in a namespace is its institution's (seed {})",
+                    self.seed
+                );
+            }
+            let version = Committed {
+                patient: committed.patient,
+                kind: committed.kind,
+                commitment: committed.commitment,
+                erased: false,
+            };
             self.model.versions.insert(at, version);
         }
         for erased in outcome.events_of::<VersionErased>() {
@@ -530,14 +549,17 @@ impl Walk {
         if n == 0 {
             return;
         }
-        let (record, version) = *self.model.versions.keys().nth(self.rng.below(n)).expect("in range");
+        // The version's patient and kind as its `VersionCommitted` event announced them (a
+        // record's patient never changes; `check_versions` holds the chain to the model).
+        let ((record, version), committed) =
+            self.model.versions.iter().nth(self.rng.below(n)).map(|(at, c)| (*at, *c)).expect("in range");
         let accessor = self.rng.pick(&self.cast.accessors);
         let purpose = any_purpose(&mut self.rng);
         let now = self.now();
         let stranger = self.w.cast.stranger;
-        let info = self.w.chain.query(stranger, self.w.rec().record(record)).expect("a committed record exists");
+        let (owner, kind) = (committed.patient, committed.kind);
         // Mostly the version's own patient; sometimes another, which nothing may authorise.
-        let patient = if self.rng.chance(5) { self.rng.pick(&self.cast.patients) } else { info.patient };
+        let patient = if self.rng.chance(5) { self.rng.pick(&self.cast.patients) } else { owner };
         let cited =
             (self.rng.chance(2) && !self.model.receipts.is_empty()).then(|| self.rng.pick(&self.model.receipts).id);
         let check = AccessCheck {
@@ -550,14 +572,13 @@ impl Walk {
         };
         let answer: Result<ReceiptId, Denial> = self.w.chain.query(stranger, self.w.con().is_authorized(check));
         let member = self.w.chain.query(stranger, self.w.dir().membership(accessor));
-        let kind = self.w.chain.query(stranger, self.w.rec().version(record, version)).expect("committed").kind;
         let context = format!("{check:?} -> {answer:?} (seed {})", self.seed);
         if let Ok(id) = answer {
             let receipt = self.w.chain.query(stranger, self.w.con().receipt(id)).expect("the receipt exists");
             let member = member.expect("an authorised accessor is a member");
             assert!(member.roles.contains(Role::Accessor), "{context}");
-            assert_eq!(receipt.patient, info.patient, "a receipt covers only its patient's records: {context}");
-            assert_eq!(patient, info.patient, "{context}");
+            assert_eq!(receipt.patient, owner, "a receipt covers only its patient's records: {context}");
+            assert_eq!(patient, owner, "{context}");
             assert_eq!(receipt.decision, Decision::Permit, "{context}");
             assert!(
                 applies(&receipt, &check, member.institution, kind),
@@ -565,9 +586,9 @@ impl Walk {
                 member.institution
             );
         }
-        let has_denies = self.model.receipts.iter().any(|r| r.patient == info.patient && r.decision == Decision::Deny);
+        let has_denies = self.model.receipts.iter().any(|r| r.patient == owner && r.decision == Decision::Deny);
         if let (Some(member), true) = (member, has_denies) {
-            let denies = self.all_receipts(info.patient);
+            let denies = self.all_receipts(owner);
             let denied = denies
                 .iter()
                 .any(|(_, r)| r.decision == Decision::Deny && applies(r, &check, member.institution, kind));
@@ -584,9 +605,27 @@ fn commitment(n: u32) -> Commitment {
 
 #[test]
 fn every_message_by_every_role_keeps_the_invariants() {
-    let steps: u32 = std::env::var("CUSTODIA_CAMPAIGN_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000);
-    let seed: u64 = std::env::var("CUSTODIA_CAMPAIGN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xC0_5EED);
-    println!("property campaign: {steps} steps, seed {seed} (CUSTODIA_CAMPAIGN_SEED to replay)");
+    let env = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    let steps = env("CUSTODIA_CAMPAIGN_STEPS").unwrap_or(10_000);
+    let walks = env("CUSTODIA_CAMPAIGN_WALKS").unwrap_or(2).max(1);
+    let seed = env("CUSTODIA_CAMPAIGN_SEED").unwrap_or(0xC0_5EED);
+    println!(
+        "property campaign: {steps} steps in {walks} walks side by side, seeds {seed}.. \
+         (CUSTODIA_CAMPAIGN_SEED=<seed> CUSTODIA_CAMPAIGN_WALKS=1 CUSTODIA_CAMPAIGN_STEPS=<steps> replays one)"
+    );
+    let each = u32::try_from(steps.div_ceil(walks)).expect("steps fit a u32");
+    std::thread::scope(|scope| {
+        let walks: Vec<_> = (0..walks).map(|n| scope.spawn(move || walk(seed + n, each))).collect();
+        for walk in walks {
+            if let Err(panic) = walk.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
+/// One walk of `steps` steps from `seed`, checked after every step.
+fn walk(seed: u64, steps: u32) {
     let w = World::new();
     let c = w.cast;
     let (keys, guardians) = ([c.patient_key, account(0x53), account(0x54)], [account(0x61), account(0x62)]);
@@ -597,13 +636,18 @@ fn every_message_by_every_role_keeps_the_invariants() {
     let i = w.institutions;
     let cast = Cast {
         everyone: everyone.clone(),
+        admins: c.admins.to_vec(),
         custodians: vec![c.hospital_a, c.hospital_a_clerk, c.hospital_b],
         controllers: vec![c.hospital_a, c.hospital_a_clerk, c.patient_key],
         accessor_institutions: vec![i.hospital_a, i.lab],
         accessors: vec![c.hospital_a, c.hospital_a_clerk, c.lab],
         keys: keys.iter().chain(&guardians).copied().collect(),
         patients: vec![w.custodial_patient, w.keyed_patient],
-        records: (0..6).map(|n| RecordId::new(id32(0x80 + n))).collect(),
+        // Six ids in no namespace, one in each hospital's.
+        records: (0..6)
+            .map(|n| RecordId::new(id32(0x80 + n)))
+            .chain([RecordId::namespaced(i.hospital_a, [0x86; 24]), RecordId::namespaced(i.hospital_b, [0x87; 24])])
+            .collect(),
         codes: vec![kind(), CodeId::new(id32(0xC1)), CodeId::new(id32(0xC2))],
         institutions: vec![i.hospital_a, i.hospital_b, i.lab, i.audit_body, 99],
     };
@@ -646,9 +690,9 @@ fn every_message_by_every_role_keeps_the_invariants() {
     walk.check_log(true);
     walk.check_versions(true);
     let accepted: u32 = counts.values().map(|c| c.0).sum();
-    println!("accepted / refused by message: {counts:?}");
+    println!("walk {seed}: accepted / refused by message: {counts:?}");
     println!(
-        "{accepted} calls accepted; {} versions, {} receipts, {} entries logged",
+        "walk {seed}: {steps} steps, {accepted} calls accepted; {} versions, {} receipts, {} entries logged",
         walk.model.versions.len(),
         walk.model.receipts.len(),
         walk.model.leaves.len()

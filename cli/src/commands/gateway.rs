@@ -36,7 +36,8 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<ExitCode> {
         }
     }
     let store = ctx.store(&client)?;
-    let pseudonyms = Links::new(&store).apply(ctx.institution_pseudonyms(&client, Some(config.custodian.account())).await?)?;
+    let pseudonyms =
+        Links::new(&store).apply(ctx.institution_pseudonyms(&client, Some(config.custodian.account())).await?)?;
     let server = FhirServer::new(&config.upstream, Retry::default());
     // The gateway is the one process committing this server's records: the newest version of
     // each is read from the store, not asked of the chain.
