@@ -610,6 +610,16 @@ fn refused_versions_set_aside(mode: &[&str]) {
     let sync = |s: &Path, hfs: &Hfs| sync_with(s, hfs, mode);
     let dir = deployed();
     let s = dir.path();
+    // A pseudonym secret of scheme V2, from before record ids had namespaces: Ferdie's import
+    // and Dave's follower derive the same record ids, so Dave's follower meets Ferdie's records
+    // (under V3 each derives in its own institution's namespace, and they never meet).
+    let key = s.join("pseudonym.key");
+    let _ = std::fs::remove_file(&key);
+    {
+        use std::{io::Write, os::unix::fs::OpenOptionsExt};
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
+        file.write_all(&[&[2][..], &[0x5A; 32]].concat()).unwrap();
+    }
     // A second hospital of the consortium, Ferdie's.
     let proposal = ok(
         s,
