@@ -51,7 +51,7 @@ command -v cc >/dev/null || fail "no C compiler (cc): run scripts/setup.sh (Debi
 command -v pkg-config >/dev/null || fail "pkg-config not found: run scripts/setup.sh"
 pkg-config --exists openssl || fail "OpenSSL's development files not found: run scripts/setup.sh (libssl-dev)"
 
-say "building helios-hfs $HFS_VERSION ($profile, features $HFS_FEATURES) from crates.io into $root (about 35 min on 2 cores in release, 10 in debug)"
+say "building helios-hfs $HFS_VERSION ($profile, features $HFS_FEATURES) from crates.io into $root (about 35 min on 2 cores in release, 4 to 10 in debug)"
 start=$SECONDS
 cargo install helios-hfs --version "$HFS_VERSION" --locked --no-default-features \
   --features "$HFS_FEATURES" "${profile_flag[@]}" --root "$root" --force --quiet \

@@ -85,7 +85,7 @@ esac
 if cargo contract --version 2>/dev/null | grep -q " $CARGO_CONTRACT_VERSION-"; then
   say "cargo-contract $CARGO_CONTRACT_VERSION present"
 else
-  say "building cargo-contract $CARGO_CONTRACT_VERSION from crates.io (about 18 minutes on 2 cores)"
+  say "building cargo-contract $CARGO_CONTRACT_VERSION from crates.io (about 12 minutes on 2 cores)"
   cargo install cargo-contract --version "$CARGO_CONTRACT_VERSION" --locked --quiet \
     || fail "cargo install cargo-contract $CARGO_CONTRACT_VERSION failed"
 fi
