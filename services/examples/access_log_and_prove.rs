@@ -6,14 +6,12 @@
 
 mod common;
 
-use custodia_client::types::records::NewVersion;
 use custodia_client::{
     types::{
         access_log::{Authorization, BreakGlassReason},
         consents::{Purpose, Target},
         records::VersionRef,
     },
-    verify::{commitment, new_salt},
     Backend,
 };
 use custodia_services::{
@@ -25,20 +23,7 @@ use custodia_services::{
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let net = common::network().await?;
-    let record = net.pseudonyms.record("Observation/hb");
-    let kind = net.pseudonyms.code("http://loinc.org|718-7");
-    net.client
-        .records()
-        .commit(NewVersion {
-            record,
-            patient: net.patient,
-            commitment: commitment(&new_salt(), b"v1"),
-            locator: b"opaque".to_vec(),
-            kind,
-            supersedes: None,
-        })
-        .submit(&net.hospital)
-        .await?;
+    let record = net.commit_result().await?;
 
     // An emergency: no consent on file, the lab breaks the glass (flagged and announced).
     let now = net.client.backend().now().await?;

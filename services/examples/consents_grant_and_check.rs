@@ -5,13 +5,11 @@
 
 mod common;
 
-use custodia_client::types::records::NewVersion;
 use custodia_client::{
     types::{
         consents::{AccessCheck, Decision, Grantee, Purpose, Purposes, Scope, Target, Terms},
         records::VersionRef,
     },
-    verify::{commitment, new_salt},
     Backend,
 };
 use custodia_services::Result;
@@ -19,20 +17,7 @@ use custodia_services::Result;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let net = common::network().await?;
-    let record = net.pseudonyms.record("Observation/hb");
-    let records = net.client.records();
-    let kind = net.pseudonyms.code("http://loinc.org|718-7");
-    records
-        .commit(NewVersion {
-            record,
-            patient: net.patient,
-            commitment: commitment(&new_salt(), b"v1"),
-            locator: b"opaque".to_vec(),
-            kind,
-            supersedes: None,
-        })
-        .submit(&net.hospital)
-        .await?;
+    let record = net.commit_result().await?;
 
     let now = net.client.backend().now().await?;
     let terms = Terms {

@@ -9,14 +9,12 @@
 
 mod common;
 
-use custodia_client::types::records::NewVersion;
 use custodia_client::{
     types::{
         access_log::Authorization,
         consents::{Decision, Grantee, Purpose, Purposes, Scope, Target, Terms},
         records::VersionRef,
     },
-    verify::{commitment, new_salt},
     Backend,
 };
 use custodia_fhir::mapping::hex;
@@ -32,20 +30,7 @@ use std::{path::Path, time::Instant};
 async fn main() -> Result<()> {
     let accesses: usize = std::env::args().nth(1).map(|n| n.parse().expect("a number of accesses")).unwrap_or(10_000);
     let net = common::network().await?;
-    let record = net.pseudonyms.record("Observation/hb");
-    let kind = net.pseudonyms.code("http://loinc.org|718-7");
-    net.client
-        .records()
-        .commit(NewVersion {
-            record,
-            patient: net.patient,
-            commitment: commitment(&new_salt(), b"v1"),
-            locator: b"opaque".to_vec(),
-            kind,
-            supersedes: None,
-        })
-        .submit(&net.hospital)
-        .await?;
+    let record = net.commit_result().await?;
     let now = net.client.backend().now().await?;
     let terms = Terms {
         patient: net.patient,

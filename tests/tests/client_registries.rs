@@ -162,79 +162,38 @@ async fn records_versions_supersedence_erasure_and_verification() {
 
     // Refusals, typed, nothing written.
     let c3 = commitment(&new_salt(), b"v3");
+    // A third version, and variations of it, each refused for one reason.
+    let v3 = NewVersion { record, patient: f.patient, commitment: c3, locator: b"x".to_vec(), kind, supersedes: None };
     refused(
         &f.client,
         ContractError::Records(records::Error::NotRecordCustodian),
-        records
-            .commit(NewVersion {
-                record,
-                patient: f.patient,
-                commitment: c3,
-                locator: b"x".to_vec(),
-                kind,
-                supersedes: None,
-            })
-            .submit(&f.cast.hospital_b),
+        records.commit(v3.clone()).submit(&f.cast.hospital_b),
     )
     .await;
     refused(
         &f.client,
         ContractError::Records(records::Error::NotCustodian),
-        records
-            .commit(NewVersion {
-                record,
-                patient: f.patient,
-                commitment: c3,
-                locator: b"x".to_vec(),
-                kind,
-                supersedes: None,
-            })
-            .submit(&f.cast.lab),
+        records.commit(v3.clone()).submit(&f.cast.lab),
     )
     .await;
     refused(
         &f.client,
         ContractError::Records(records::Error::CommitmentAlreadyUsed),
-        records
-            .commit(NewVersion {
-                record,
-                patient: f.patient,
-                commitment: c1,
-                locator: b"x".to_vec(),
-                kind,
-                supersedes: None,
-            })
-            .submit(&f.cast.hospital_a),
+        records.commit(NewVersion { commitment: c1, ..v3.clone() }).submit(&f.cast.hospital_a),
     )
     .await;
     refused(
         &f.client,
         ContractError::Records(records::Error::AlreadySuperseded),
         records
-            .commit(NewVersion {
-                record,
-                patient: f.patient,
-                commitment: c3,
-                locator: b"x".to_vec(),
-                kind,
-                supersedes: Some(Link { target, how: Supersedence::Replaces }),
-            })
+            .commit(NewVersion { supersedes: Some(Link { target, how: Supersedence::Replaces }), ..v3.clone() })
             .submit(&f.cast.hospital_a),
     )
     .await;
     refused(
         &f.client,
         ContractError::Records(records::Error::LocatorTooLong),
-        records
-            .commit(NewVersion {
-                record,
-                patient: f.patient,
-                commitment: c3,
-                locator: vec![b'x'; 257],
-                kind,
-                supersedes: None,
-            })
-            .submit(&f.cast.hospital_a),
+        records.commit(NewVersion { locator: vec![b'x'; 257], ..v3.clone() }).submit(&f.cast.hospital_a),
     )
     .await;
 

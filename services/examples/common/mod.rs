@@ -9,9 +9,10 @@ use custodia_client::{
     deployment::{deploy, Bundles, Governance},
     types::{
         directory::{Action, InstitutionKind, Role, Roles},
-        InstitutionId, PatientId,
+        records::NewVersion,
+        InstitutionId, PatientId, RecordId,
     },
-    verify::Pseudonyms,
+    verify::{commitment, new_salt, Pseudonyms},
     Backend, Client, Signer,
 };
 use custodia_sandbox::{SandboxBackend, SandboxClock};
@@ -61,4 +62,22 @@ pub async fn network_on<B: Backend>(backend: B, funds: u128) -> Result<Network<B
     let store = Store::in_memory()?;
     store.bind(client.deployment())?;
     Ok(Network { client, store, hospital, lab, lab_id, pseudonyms, patient })
+}
+
+impl<B: Backend> Network<B> {
+    /// The hospital commits version 1 of the patient's haemoglobin result (`Observation/hb`,
+    /// LOINC 718-7) and returns its record: what the examples that read records start from.
+    pub async fn commit_result(&self) -> Result<RecordId> {
+        let record = self.pseudonyms.record("Observation/hb");
+        let version = NewVersion {
+            record,
+            patient: self.patient,
+            commitment: commitment(&new_salt(), b"v1"),
+            locator: b"opaque".to_vec(),
+            kind: self.pseudonyms.code("http://loinc.org|718-7"),
+            supersedes: None,
+        };
+        self.client.records().commit(version).submit(&self.hospital).await?;
+        Ok(record)
+    }
 }
