@@ -43,7 +43,7 @@ fn bare_call(
     input: Vec<u8>,
     gas_limit: Gas,
     storage_deposit_limit: Option<u128>,
-) -> pallet_contracts::ContractExecResult<u128, ink_sandbox::EventRecordOf<Runtime>> {
+) -> ink_sandbox::ContractExecResultFor<Runtime> {
     pallet_contracts::Pallet::<Runtime>::bare_call(
         to_runtime(origin),
         to_runtime(contract),
@@ -59,10 +59,7 @@ fn bare_call(
 
 /// A call's record from the runtime's result; `earlier` is how many events of the block came
 /// before it.
-fn called(
-    result: pallet_contracts::ContractExecResult<u128, ink_sandbox::EventRecordOf<Runtime>>,
-    earlier: usize,
-) -> Result<Called, DispatchFailure> {
+fn called(result: ink_sandbox::ContractExecResultFor<Runtime>, earlier: usize) -> Result<Called, DispatchFailure> {
     let events = contract_events(result.events, earlier);
     let returned = result.result.map_err(|e| failure(&e))?;
     Ok(Called {
