@@ -547,6 +547,87 @@ fn patient_change_merge_and_refusals(mode: &[&str]) {
 }
 
 #[test]
+fn a_provenance_written_with_a_version_links_it_as_the_import_would() {
+    let dir = deployed();
+    let s = dir.path();
+    let hfs = Hfs::start();
+    let observation = |id: &str, text: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final", "code": {"text": text},
+               "subject": {"reference": "Patient/pp"}})
+    };
+    let provenance = |id: &str, target: &str, entity: &str, role: &str| {
+        json!({"resourceType": "Provenance", "id": id, "recorded": "2026-11-30T10:00:00Z",
+               "target": [{"reference": target}],
+               "agent": [{"who": {"display": "Ward 4"}}],
+               "entity": [{"role": role, "what": {"reference": entity}}]})
+    };
+    // One transaction, as a clinician's system writes a correction with its Provenance.
+    let transaction = |resources: &[Value]| {
+        let entries: Vec<Value> = resources
+            .iter()
+            .map(|r| {
+                let url = format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap());
+                json!({"resource": r, "request": {"method": "PUT", "url": url}})
+            })
+            .collect();
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+        let (status, body) = hfs.curl("POST", "", Some(&serde_json::to_vec(&bundle).unwrap()));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    };
+    hfs.put(&json!({"resourceType": "Patient", "id": "pp", "name": [{"family": "Poplar"}]}));
+    hfs.put(&observation("wrong", "Hb 9.1"));
+    hfs.put(&observation("source", "Glucose"));
+    hfs.put(&observation("late", "K 4.1"));
+    assert_eq!(sync(s, &hfs)["committed"], 4);
+
+    transaction(&[
+        observation("right", "Hb 11.9"),
+        provenance("fix", "Observation/right/_history/1", "Observation/wrong", "revision"),
+        observation("derived", "Glucose (mmol/L)"),
+        provenance("conv", "Observation/derived", "Observation/source/_history/1", "derivation"),
+        // Names a version of another server version than the one stored: not taken.
+        observation("other", "Na 140"),
+        provenance("stale", "Observation/other/_history/7", "Observation/late", "revision"),
+    ]);
+    let second = sync(s, &hfs);
+    assert_eq!((second["committed"].as_u64(), second["links"].as_u64()), (Some(3), Some(2)), "{second}");
+    // A Provenance read after the version it names was committed comes too late.
+    hfs.put(&provenance("after", "Observation/late/_history/1", "Observation/source", "revision"));
+    assert_eq!(sync(s, &hfs)["links"], 0);
+
+    let pseudonyms = pseudonyms(s, &hfs);
+    let record = |id: &str| pseudonyms.record(&format!("Observation/{id}"));
+    read_chain(s, async |client| {
+        let records = client.records();
+        let first_link = async |id: &str| records.version(record(id), 1).query().await.unwrap().unwrap().supersedes;
+        let right = first_link("right").await.expect("the correction is linked");
+        assert_eq!(
+            (right.target.record, right.target.version, right.how),
+            (record("wrong"), 1, Supersedence::Replaces)
+        );
+        let derived = first_link("derived").await.expect("the derivation is linked");
+        assert_eq!(
+            (derived.target.record, derived.target.version, derived.how),
+            (record("source"), 1, Supersedence::Transforms)
+        );
+        assert_eq!(first_link("other").await, None, "a Provenance of another version links nothing");
+        assert_eq!(first_link("late").await, None);
+        assert_eq!(records.superseded_by(record("late"), 1).query().await.unwrap(), None);
+    });
+    let skipped = ok(s, &["sync", "--server", &hfs.url, "--failed", "--skipped"]);
+    let provenances: Vec<&Value> = skipped
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["resource"].as_str().unwrap().starts_with("Provenance/"))
+        .collect();
+    assert_eq!(provenances.len(), 4);
+    assert!(provenances
+        .iter()
+        .all(|r| r["skipped"] == true && r["reason"].as_str().unwrap().contains("take its links")));
+}
+
+#[test]
 fn a_running_follower_commits_new_writes_and_waits_out_a_server_outage() {
     let dir = deployed();
     let s = dir.path();

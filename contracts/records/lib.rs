@@ -263,6 +263,14 @@ mod records {
             self.records.get(record)
         }
 
+        /// What `record` answers for each of `records`, in order, for up to `MAX_BATCH` ids
+        /// (any beyond are not answered): a follower planning a batch learns every record's
+        /// patient and newest version in one query instead of one per record.
+        #[ink(message)]
+        pub fn record_batch(&self, records: Vec<RecordId>) -> Vec<Option<RecordInfo>> {
+            records.into_iter().take(MAX_BATCH as usize).map(|record| self.records.get(record)).collect()
+        }
+
         /// The newest version of `record` and its number.
         #[ink(message)]
         pub fn head(&self, record: RecordId) -> Option<NumberedVersion> {

@@ -8,7 +8,11 @@
 //! - commits the version (locator: the record's opaque locator with the server's
 //!   `meta.versionId`), superseding the record's previous version (Replaces), or for the first
 //!   version of a `DocumentReference` whose `relatesTo` names a version on chain, that one as
-//!   the import links it (Replaces, Amends, Transforms);
+//!   the import links it (Replaces, Amends, Transforms); or for the first version of any
+//!   resource that a Provenance read in the same pass names as its `target`, the version its
+//!   `entity` (role `revision` or `derivation`) names, as the import links it (Replaces,
+//!   Transforms). A Provenance read in a later pass than the version it names comes too late:
+//!   that version is committed already, and a committed link never changes;
 //! - registers a patient met for the first time (the follower's account is the custodial
 //!   controller);
 //! - commits a deletion as a new version superseding the last one: the [`deletion_marker`]
@@ -379,22 +383,35 @@ impl<'c, B: Backend> Follower<'c, B> {
         report.queued = fresh.len();
         hook(SyncStage::Read { queue: fresh.len() });
         let mut plan = Plan::default();
-        let mut batch_entries: Vec<HistoryEntry> = Vec::new();
         let mut set_aside: HashMap<([u8; 32], String), String> = HashMap::new();
-        let mut left = fresh.len();
-        for entry in fresh {
+        let provenance = provenance_links(self.pseudonyms, &fresh);
+        let mut first = 0; // the batch's first entry
+        for (at, entry) in fresh.iter().enumerate() {
             if plan.batch.versions.len() + 2 > MAX_BATCH as usize {
-                let entries = std::mem::take(&mut batch_entries);
-                self.put_on_chain(plan, &entries, &mut set_aside, custodian, &mut report, &mut chain, hook, left)
-                    .await?;
-                plan = Plan::default();
+                let (entries, queue) = (&fresh[first..at], fresh.len() - at);
+                self.put_on_chain(
+                    plan,
+                    entries,
+                    &provenance,
+                    &mut set_aside,
+                    custodian,
+                    &mut report,
+                    &mut chain,
+                    hook,
+                    queue,
+                )
+                .await?;
+                (plan, first) = (Plan::default(), at);
             }
-            left -= 1;
-            self.plan(&mut plan, &entry, &set_aside, &mut chain).await?;
-            batch_entries.push(entry);
+            if at == first {
+                let ahead = &fresh[at..fresh.len().min(at + MAX_BATCH as usize)];
+                self.prefetch_heads(&mut plan, ahead, &mut chain).await?;
+            }
+            self.plan(&mut plan, entry, &provenance, &set_aside, &mut chain).await?;
         }
-        if !batch_entries.is_empty() {
-            self.put_on_chain(plan, &batch_entries, &mut set_aside, custodian, &mut report, &mut chain, hook, 0)
+        if first < fresh.len() {
+            let entries = &fresh[first..];
+            self.put_on_chain(plan, entries, &provenance, &mut set_aside, custodian, &mut report, &mut chain, hook, 0)
                 .await?;
         }
         report.cursor = self.cursor()?;
@@ -412,6 +429,7 @@ impl<'c, B: Backend> Follower<'c, B> {
         &self,
         mut plan: Plan,
         entries: &[HistoryEntry],
+        provenance: &ProvenanceLinks,
         set_aside: &mut HashMap<([u8; 32], String), String>,
         custodian: &Signer,
         report: &mut SyncReport,
@@ -433,8 +451,9 @@ impl<'c, B: Backend> Follower<'c, B> {
                 Judged::Refused { key, version, reason } => {
                     set_aside.insert((key, version), reason);
                     plan = Plan::default();
+                    self.prefetch_heads(&mut plan, entries, chain).await?;
                     for entry in entries {
-                        self.plan(&mut plan, entry, set_aside, chain).await?;
+                        self.plan(&mut plan, entry, provenance, set_aside, chain).await?;
                     }
                 }
             }
@@ -447,6 +466,7 @@ impl<'c, B: Backend> Follower<'c, B> {
         &self,
         plan: &mut Plan,
         entry: &HistoryEntry,
+        provenance: &ProvenanceLinks,
         set_aside: &HashMap<([u8; 32], String), String>,
         chain: &mut ChainClock,
     ) -> Result<()> {
@@ -507,7 +527,11 @@ impl<'c, B: Backend> Follower<'c, B> {
                     true => plan.counts.skipped += 1,
                     false => plan.counts.refused += 1,
                 }
-                refuse(plan, problem.to_string(), skipped);
+                let mut reason = problem.to_string();
+                if kind == "Provenance" && skipped {
+                    reason.push_str(" (a Provenance: the versions it names that this pass commits take its links)");
+                }
+                refuse(plan, reason, skipped);
                 return Ok(());
             }
         };
@@ -553,8 +577,8 @@ impl<'c, B: Backend> Follower<'c, B> {
         let number = previous.unwrap_or(0) + 1;
         let mut link =
             previous.map(|version| Link { target: VersionRef { record, version }, how: Supersedence::Replaces });
-        if link.is_none() && resource.kind == "DocumentReference" {
-            link = self.related(plan, &document, patient, chain).await?;
+        if link.is_none() {
+            link = self.first_open_link(plan, &document, record, patient, entry, provenance, chain).await?;
         }
         let at = self.push(plan, entry, key, record, patient, &bytes, kind, number, None, false, false)?;
         plan.batch.versions[at].version.supersedes = link;
@@ -573,21 +597,40 @@ impl<'c, B: Backend> Follower<'c, B> {
         Ok(())
     }
 
-    /// The link of a new DocumentReference's first version from its `relatesTo`, as the
-    /// import makes it: the first relation whose target is on chain (or planned), of the same
-    /// patient, and not superseded yet.
-    async fn related(
+    /// The link of a resource's first version, as the import makes it: from a
+    /// DocumentReference's `relatesTo`, then from the Provenance of this pass that names the
+    /// version (`provenance`); the first candidate whose target is on chain (or planned), of
+    /// the same patient, another record, and not superseded yet.
+    #[allow(clippy::too_many_arguments)]
+    async fn first_open_link(
         &self,
         plan: &mut Plan,
         document: &Document,
+        record: RecordId,
         patient: PatientId,
+        entry: &HistoryEntry,
+        provenance: &ProvenanceLinks,
         chain: &mut ChainClock,
     ) -> Result<Option<Link>> {
-        let resolver = crate::fhir_import::Resolver { pseudonyms: self.pseudonyms, institutions: Default::default() };
-        let mapped = custodia_fhir::mapping::provenance::relates_to(&document.resources[0].value, &resolver);
-        for link in mapped.value {
-            let local = crate::fhir_import::local_reference(&link.to_reference);
-            let target = self.import().reference_in(document, &link.to_reference, &local);
+        let mut candidates: Vec<(String, Supersedence)> = Vec::new();
+        if document.resources[0].kind == "DocumentReference" {
+            let resolver =
+                crate::fhir_import::Resolver { pseudonyms: self.pseudonyms, institutions: Default::default() };
+            let related = custodia_fhir::mapping::provenance::relates_to(&document.resources[0].value, &resolver);
+            candidates.extend(related.value.into_iter().map(|link| (link.to_reference, link.how)));
+        }
+        let named = provenance.get(&entry.reference).into_iter().flatten();
+        candidates.extend(
+            named
+                .filter(|link| link.version.is_none_or(|v| v.to_string() == entry.version))
+                .map(|link| (link.earlier.clone(), link.how)),
+        );
+        for (reference, how) in candidates {
+            let local = crate::fhir_import::local_reference(&reference);
+            let target = self.import().reference_in(document, &reference, &local);
+            if target == record {
+                continue; // a record's own versions are linked by the chain
+            }
             let Some((owner, version)) = self.head_of(plan, target, chain).await? else { continue };
             if owner != patient || plan.targets.contains(&(target, version)) {
                 continue;
@@ -595,7 +638,7 @@ impl<'c, B: Backend> Follower<'c, B> {
             let superseded = chain.time(self.client.records().superseded_by(target, version).query()).await?;
             if superseded.is_none() {
                 plan.counts.links += 1;
-                return Ok(Some(Link { target: VersionRef { record: target, version }, how: link.how }));
+                return Ok(Some(Link { target: VersionRef { record: target, version }, how }));
             }
         }
         Ok(None)
@@ -653,8 +696,50 @@ impl<'c, B: Backend> Follower<'c, B> {
         Ok(document)
     }
 
+    /// Learns from the chain, in one query per `MAX_BATCH` records, the patient and newest
+    /// version of every record `entries` name (each resource's own record, and the one its
+    /// last version was committed to), so that planning them asks the chain nothing more in
+    /// the common case: one query per batch instead of one per new record, which on a chain
+    /// whose queries cost 100 ms or more is what lets the follower keep up. With
+    /// [`Heads::Store`] the store answers instead, and nothing is asked here.
+    async fn prefetch_heads(&self, plan: &mut Plan, entries: &[HistoryEntry], chain: &mut ChainClock) -> Result<()> {
+        if self.options.heads == Heads::Store {
+            return Ok(());
+        }
+        let base = self.server.base();
+        let within = self.pseudonyms.for_source(base);
+        let mut wanted = Vec::new();
+        for entry in entries {
+            let key = resource_key(base, &entry.reference);
+            let last = match plan.followed.get(&key) {
+                Some(followed) => Some(followed.record),
+                None => self.followed(key)?.map(|followed| followed.record),
+            };
+            for record in [Some(within.record(&entry.reference)), last].into_iter().flatten() {
+                if !plan.heads.contains_key(&record) && !plan.absent.contains(&record) && !wanted.contains(&record) {
+                    wanted.push(record);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let answers = chain.time(self.client.records().records_info(&wanted)).await?;
+        for (record, info) in wanted.into_iter().zip(answers) {
+            match info {
+                Some(info) => {
+                    plan.heads.insert(record, (info.patient, info.head));
+                }
+                None => {
+                    plan.absent.insert(record);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The patient and newest version of a record: planned in this batch, or on chain (asked
-    /// once per batch).
+    /// once per batch, most of them by `prefetch_heads`).
     async fn head_of(
         &self,
         plan: &mut Plan,
@@ -1174,6 +1259,36 @@ struct Plan {
     targets: HashSet<(RecordId, u32)>,
     patients: HashSet<PatientId>,
     counts: Counts,
+}
+
+/// A supersedence a Provenance states: the version it names as its `target` (the resource's
+/// server version, if the reference names one) `how` the `earlier` resource.
+struct ProvenanceLink {
+    version: Option<u32>,
+    earlier: String,
+    how: Supersedence,
+}
+
+/// The links the Provenance resources of a pass state, by the resource (`Type/id`) they name
+/// as the newer version.
+type ProvenanceLinks = HashMap<String, Vec<ProvenanceLink>>;
+
+/// Reads the Provenance resources among `entries` (a pass's window) for their links. One the
+/// FHIR reader would refuse still states its links; it is recorded as skipped like any.
+fn provenance_links(pseudonyms: &Pseudonyms, entries: &[HistoryEntry]) -> ProvenanceLinks {
+    let resolver = crate::fhir_import::Resolver { pseudonyms, institutions: Default::default() };
+    let mut links = ProvenanceLinks::new();
+    for entry in entries.iter().filter(|entry| entry.reference.starts_with("Provenance/")) {
+        let Some(value) = entry.resource.as_deref().and_then(|text| serde_json::from_slice(text).ok()) else {
+            continue;
+        };
+        for link in custodia_fhir::mapping::provenance::provenance(&value, &resolver).value.links {
+            let newer = crate::fhir_import::local_reference(&link.from_reference);
+            let stated = ProvenanceLink { version: link.from.version, earlier: link.to_reference, how: link.how };
+            links.entry(newer).or_default().push(stated);
+        }
+    }
+    links
 }
 
 /// The content committed for a deletion on the server (or for a resource leaving a patient's

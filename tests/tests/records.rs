@@ -385,6 +385,25 @@ fn versions_are_paged_and_bounded() {
 }
 
 #[test]
+fn record_batch_answers_many_records_in_order_and_is_bounded() {
+    let mut w = World::new();
+    let a = w.cast.hospital_a;
+    let first = w.committed_record(0x63);
+    let second = w.committed_record(0x64);
+    let commit = w.rec().commit(version(second, w.custodial_patient, commitment(2)));
+    assert_eq!(w.chain.call(a, commit).value, Ok(2));
+    let unknown = record_id(0x65);
+    let asked = vec![second, unknown, first, second];
+    let answers = w.chain.query(w.cast.stranger, w.rec().record_batch(asked.clone()));
+    let single: Vec<_> = asked.iter().map(|&r| w.chain.query(a, w.rec().record(r))).collect();
+    assert_eq!(answers, single, "the same answers as `record`, in the order asked");
+    assert_eq!(answers.iter().map(|i| i.map(|i| i.head)).collect::<Vec<_>>(), [Some(2), None, Some(1), Some(2)]);
+    assert!(w.chain.query(a, w.rec().record_batch(Vec::new())).is_empty());
+    let many = vec![first; MAX_BATCH as usize + 5];
+    assert_eq!(w.chain.query(a, w.rec().record_batch(many)).len(), MAX_BATCH as usize, "at most MAX_BATCH answered");
+}
+
+#[test]
 fn a_removed_account_loses_its_rights_at_once() {
     let mut w = World::new();
     let record = w.committed_record(0x62);

@@ -9,7 +9,7 @@ use crate::{
 use custodia_types::{
     records::{
         ErasureReason, Link, NewVersion, NumberedVersion, RecordInfo, Verification, Version, VersionNo, VersionRef,
-        MAX_PAGE,
+        MAX_BATCH, MAX_PAGE,
     },
     Commitment, InstitutionId, RecordId,
 };
@@ -24,6 +24,7 @@ registry! {
         tx erase(record: RecordId, version: VersionNo, reason: ErasureReason) -> (), Error;
         query verify(record: RecordId, version: VersionNo, commitment: Commitment) -> Verification;
         query record(record: RecordId) -> Option<RecordInfo>;
+        query record_batch(records: Vec<RecordId>) -> Vec<Option<RecordInfo>>;
         query head(record: RecordId) -> Option<NumberedVersion>;
         query version(record: RecordId, version: VersionNo) -> Option<Version>;
         query versions(record: RecordId, from: VersionNo, limit: u32) -> Vec<NumberedVersion>;
@@ -38,6 +39,16 @@ impl<B: Backend> Records<'_, B> {
     /// with the chain's: a tampered copy gives `Mismatch`.
     pub async fn verify_content(&self, version: VersionRef, salt: &Salt, content: &[u8]) -> Result<Verification> {
         self.verify(version.record, version.version, commitment(salt, content)).query().await
+    }
+
+    /// What `record` answers for each of `ids`, in order: one `record_batch` query per
+    /// `MAX_BATCH` ids.
+    pub async fn records_info(&self, ids: &[RecordId]) -> Result<Vec<Option<RecordInfo>>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BATCH as usize) {
+            out.extend(self.record_batch(chunk.to_vec()).query().await?);
+        }
+        Ok(out)
     }
 
     /// Every version of a record, page by page, with the link that superseded each (if any).
