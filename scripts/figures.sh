@@ -6,6 +6,9 @@
 #   --chain     only the contract figures, in the sandbox and as extrinsics on the local chain
 #               (started here if it is not running, stopped at the end if started here), next
 #               to the floor contract and System::remark_with_event measured in the same run
+#   --sync      only the sync follower on the local chain (issue 12): a fresh HFS debug build
+#               loaded with the fixture patients and followed into a fresh deployment on the
+#               local chain (started here if needed), then 20 writes/s for 60 s and their lag
 #   --gateway   only the gateway's figures (issue 13): reads through the gateway against reads
 #               straight from the FHIR server, on the embedded chain and on a fresh local chain
 #               (started here and stopped at the end); a fresh HFS debug build each time
@@ -36,6 +39,18 @@ if [ "${1:-}" = "--chain" ]; then
   if [ ! -f "$CUSTODIA_ROOT/target/chain/chain.pid" ]; then chain_started=yes; fi
   node="$("$here/chain-start.sh" | tail -1)"
   cargo run --quiet -p custodia-tests --bin figures -- --chain "$node"
+  exit 0
+fi
+
+if [ "${1:-}" = "--sync" ]; then
+  "$here/hfs-install.sh" --debug >/dev/null
+  cargo build --quiet -p custodia-services --example sync_lag
+  if [ ! -f "$CUSTODIA_ROOT/target/chain/chain.pid" ]; then chain_started=yes; fi
+  node="$("$here/chain-start.sh" | tail -1)"
+  echo "## FHIR server -> local chain (the bulk load, then 20 writes/s for 60 s)"
+  echo
+  fresh_hfs
+  cargo run --quiet -p custodia-services --example sync_lag -- "$hfs_url" "$node" 20 60
   exit 0
 fi
 

@@ -32,15 +32,9 @@ fn deployed() -> tempfile::TempDir {
     common::deployed_with(&[("dave", "hospital", "custodian")])
 }
 
+/// One pass of the follower.
 fn sync(state: &Path, hfs: &Hfs) -> Value {
-    sync_with(state, hfs, &[])
-}
-
-/// One pass of the follower with `extra` options.
-fn sync_with(state: &Path, hfs: &Hfs, extra: &[&str]) -> Value {
-    let mut args = vec!["sync", "--server", hfs.url.as_str(), "--once", "--as", "dave"];
-    args.extend(extra);
-    ok(state, &args)
+    ok(state, &["sync", "--server", hfs.url.as_str(), "--once", "--as", "dave"])
 }
 
 fn bundle(name: &str) -> PathBuf {
@@ -283,17 +277,7 @@ fn the_ledger_follows_the_server_and_verify_catches_what_changed_behind_it() {
 
 #[test]
 fn a_follower_killed_at_any_point_resumes_with_no_duplicate_and_no_gap() {
-    killed_at_any_point(&[]);
-}
-
-#[test]
-fn with_heads_from_the_store_a_killed_follower_resumes_the_same() {
-    killed_at_any_point(&["--heads-from-store"]);
-}
-
-fn killed_at_any_point(mode: &[&str]) {
     use std::io::{BufRead, BufReader};
-    let sync = |s: &Path, hfs: &Hfs| sync_with(s, hfs, mode);
     let dir = deployed();
     let s = dir.path();
     let hfs = Hfs::start();
@@ -302,7 +286,6 @@ fn killed_at_any_point(mode: &[&str]) {
     let run = |crash_at: &str| {
         Command::new(env!("CARGO_BIN_EXE_custodia"))
             .args(["sync", "--server", &hfs.url, "--once", "--as", "dave"])
-            .args(mode)
             .env("CUSTODIA_STATE", s)
             .env("CUSTODIA_TEST_CRASH_AT", crash_at)
             .output()
@@ -334,7 +317,6 @@ fn killed_at_any_point(mode: &[&str]) {
     for delay_ms in [0u64, 120] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_custodia"))
             .args(["sync", "--server", &hfs.url, "--once", "--as", "dave"])
-            .args(mode)
             .env("CUSTODIA_STATE", s)
             .env_remove("CUSTODIA_TEST_CRASH_AT")
             .stdout(Stdio::null())
@@ -405,16 +387,6 @@ fn a_server_down_is_a_typed_error_and_nothing_advances() {
 
 #[test]
 fn a_patient_change_a_merge_and_refused_resources_are_followed_as_documented() {
-    patient_change_merge_and_refusals(&[]);
-}
-
-#[test]
-fn with_heads_from_the_store_a_patient_change_a_merge_and_refusals_are_followed_the_same() {
-    patient_change_merge_and_refusals(&["--heads-from-store"]);
-}
-
-fn patient_change_merge_and_refusals(mode: &[&str]) {
-    let sync = |s: &Path, hfs: &Hfs| sync_with(s, hfs, mode);
     let dir = deployed();
     let s = dir.path();
     let hfs = Hfs::start();
@@ -679,16 +651,6 @@ fn a_running_follower_commits_new_writes_and_waits_out_a_server_outage() {
 
 #[test]
 fn a_version_the_chain_refuses_is_set_aside_and_the_rest_is_committed() {
-    refused_versions_set_aside(&[]);
-}
-
-#[test]
-fn with_heads_from_the_store_a_version_the_chain_refuses_is_set_aside_too() {
-    refused_versions_set_aside(&["--heads-from-store"]);
-}
-
-fn refused_versions_set_aside(mode: &[&str]) {
-    let sync = |s: &Path, hfs: &Hfs| sync_with(s, hfs, mode);
     let dir = deployed();
     let s = dir.path();
     // A pseudonym secret of scheme V2, from before record ids had namespaces: Ferdie's import

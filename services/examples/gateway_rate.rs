@@ -30,7 +30,7 @@ use custodia_services::{
         Gateway,
     },
     outbox::Outbox,
-    sync::{FollowOptions, Follower, Heads},
+    sync::{FollowOptions, Follower},
     Result,
 };
 use serde_json::json;
@@ -154,7 +154,7 @@ async fn run<B: Backend>(
     store.bind(network.client.deployment())?;
     let network = common::Network { store, ..network };
     let server = FhirServer::new(url, Retry::default());
-    let options = FollowOptions { heads: Heads::Store, ..FollowOptions::default() };
+    let options = FollowOptions::default();
     let follower = Follower::new(&network.client, &network.store, &network.pseudonyms, &server, options);
     let following = Instant::now();
     let mut committed = 0;

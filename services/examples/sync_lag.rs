@@ -6,16 +6,15 @@
 //! that committed something, else after 200 ms.
 //!
 //! `cargo run -p custodia-services --example sync_lag -- http://127.0.0.1:PORT ws://127.0.0.1:PORT
-//! [writes/s] [seconds] [store|chain]` against a fresh server (scripts/hfs-start.sh) and a fresh
-//! local chain (scripts/chain-start.sh); the last argument says
-//! where the follower reads records' heads from (`Heads`, default `store`).
+//! [writes/s] [seconds]` against a fresh server (scripts/hfs-start.sh) and a fresh local chain
+//! (scripts/chain-start.sh); `scripts/figures.sh --sync` runs it.
 
 mod common;
 
 use custodia_client::{Finality, NodeBackend};
 use custodia_services::{
     fhir_server::{instant_nanos, FhirServer, Retry},
-    sync::{FollowOptions, Follower, Heads, SyncStage},
+    sync::{FollowOptions, Follower, SyncStage},
     Result,
 };
 use serde_json::{json, Value};
@@ -39,11 +38,6 @@ async fn main() -> Result<()> {
     let node = args.next().expect("the chain's WebSocket URL");
     let per_second: u64 = args.next().map(|n| n.parse().expect("writes per second")).unwrap_or(20);
     let seconds: u64 = args.next().map(|n| n.parse().expect("seconds")).unwrap_or(60);
-    let heads = match args.next().as_deref() {
-        None | Some("store") => Heads::Store,
-        Some("chain") => Heads::Chain,
-        Some(other) => panic!("heads from `store` or `chain`, not {other}"),
-    };
 
     let agent = ureq::Agent::new_with_defaults();
     let mut patients = Vec::new();
@@ -67,16 +61,23 @@ async fn main() -> Result<()> {
 
     let network =
         common::network_on(NodeBackend::connect(&node, Finality::Finalized).await?, 1_000_000_000_000_000).await?;
-    // What one query costs on this chain (the follower asks one per new record, with
-    // `Heads::Chain`).
+    // What a query costs on this chain: one record's head, and 64 at once (the follower asks
+    // one `record_batch` per batch).
+    let records = network.client.records();
+    let ids: Vec<_> = (0..64u8).map(|i| custodia_client::types::RecordId::new([i + 1; 32])).collect();
     let timed = Instant::now();
-    for i in 0..20u8 {
-        network.client.records().record(custodia_client::types::RecordId::new([i + 1; 32])).query().await?;
+    for &id in &ids[..20] {
+        records.record(id).query().await?;
     }
-    let query_ms = timed.elapsed().as_secs_f64() * 1000.0 / 20.0;
-    println!("heads read from {heads:?}; one records query on this chain: {query_ms:.0} ms");
+    let one_ms = timed.elapsed().as_secs_f64() * 1000.0 / 20.0;
+    let timed = Instant::now();
+    for _ in 0..5 {
+        records.records_info(&ids).await?;
+    }
+    let batch_ms = timed.elapsed().as_secs_f64() * 1000.0 / 5.0;
+    println!("on this chain one `record` query: {one_ms:.0} ms; one `record_batch` of 64: {batch_ms:.0} ms");
     let server = FhirServer::new(&url, Retry::default());
-    let options = FollowOptions { page_size: 500, heads, ..FollowOptions::default() };
+    let options = FollowOptions { page_size: 500, ..FollowOptions::default() };
     let follower = Follower::new(&network.client, &network.store, &network.pseudonyms, &server, options);
     let bulk = follower.run_once(&network.hospital, &mut |_| {}).await?;
     println!(

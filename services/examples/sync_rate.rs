@@ -2,9 +2,7 @@
 //! transaction Bundles into an empty server, then follows it with one custodian; prints
 //! versions per second end to end, the follower's own rate (history reading, FHIR reading,
 //! canonical form, planning, store: the run less the time spent waiting for the chain) and the
-//! chain's share; then a second pass over the same history (nothing new to commit); then the
-//! same server followed into a fresh deployment with records' heads read from the store
-//! (`Heads::Store`).
+//! chain's share; then a second pass over the same history (nothing new to commit).
 //!
 //! `cargo run -p custodia-services --example sync_rate -- http://127.0.0.1:PORT` against an
 //! empty server started by `scripts/hfs-start.sh --data DIR` (scripts/figures.sh does both).
@@ -13,7 +11,7 @@ mod common;
 
 use custodia_services::{
     fhir_server::{FhirServer, Retry},
-    sync::{FollowOptions, Follower, Heads},
+    sync::{FollowOptions, Follower},
     Result,
 };
 use std::time::Instant;
@@ -73,19 +71,6 @@ async fn main() -> Result<()> {
         second.read,
         second.committed,
         second.read as f64 / idle.max(1e-9)
-    );
-    // The same server followed into a fresh deployment, records' heads read from the store.
-    let network = common::network().await?;
-    let options = FollowOptions { heads: Heads::Store, ..FollowOptions::default() };
-    let follower = Follower::new(&network.client, &network.store, &network.pseudonyms, &server, options);
-    let store_heads = follower.run_once(&network.hospital, &mut |_| {}).await?;
-    println!(
-        "heads from the store (no chain query per record): {} versions in {:.2} s: {:.0} versions/s (the chain {:.2} s; the follower {:.0} versions/s)",
-        store_heads.committed,
-        store_heads.seconds,
-        store_heads.rate(),
-        store_heads.chain_seconds,
-        store_heads.follower_rate()
     );
     Ok(())
 }

@@ -166,28 +166,12 @@ pub struct FollowOptions {
     /// How far before the cursor to read again, for writes that became visible after later
     /// ones (a long transaction on the server).
     pub overlap: Duration,
-    /// Where a record's patient and newest version are read from when a version is planned.
-    pub heads: Heads,
 }
 
 impl Default for FollowOptions {
     fn default() -> Self {
-        Self { page_size: 500, overlap: Duration::from_secs(5), heads: Heads::Chain }
+        Self { page_size: 500, overlap: Duration::from_secs(5) }
     }
-}
-
-/// Where the follower learns a record's patient and newest version.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Heads {
-    /// From the chain, once per record and batch: right whoever else commits to the record.
-    #[default]
-    Chain,
-    /// From this store (what the follower committed; records the store's FHIR import knows
-    /// are still asked of the chain): no chain query per version, for a follower that is the
-    /// only engine of its institution committing its server's records. A record another
-    /// institution holds is still refused by the dry run and set aside; a record this
-    /// institution committed through another store would get a version without its link.
-    Store,
 }
 
 /// Where a run is, for status lines and fault injection.
@@ -700,12 +684,9 @@ impl<'c, B: Backend> Follower<'c, B> {
     /// version of every record `entries` name (each resource's own record, and the one its
     /// last version was committed to), so that planning them asks the chain nothing more in
     /// the common case: one query per batch instead of one per new record, which on a chain
-    /// whose queries cost 100 ms or more is what lets the follower keep up. With
-    /// [`Heads::Store`] the store answers instead, and nothing is asked here.
+    /// whose queries cost 100 ms or more is what lets the follower keep up. The chain, not
+    /// the store, is asked: it is right whoever else committed to the record.
     async fn prefetch_heads(&self, plan: &mut Plan, entries: &[HistoryEntry], chain: &mut ChainClock) -> Result<()> {
-        if self.options.heads == Heads::Store {
-            return Ok(());
-        }
         let base = self.server.base();
         let within = self.pseudonyms.for_source(base);
         let mut wanted = Vec::new();
@@ -751,24 +732,6 @@ impl<'c, B: Backend> Follower<'c, B> {
         }
         if plan.absent.contains(&record) {
             return Ok(None);
-        }
-        if self.options.heads == Heads::Store {
-            let known = {
-                let tx = self.store.read()?;
-                let table = tx.open_table(RECORDS)?;
-                let value = table.get(record.0)?;
-                value
-                    .map(|v| <(PatientId, u32)>::decode(&mut v.value()).map_err(Error::corrupt("a followed record")))
-                    .transpose()?
-            };
-            if let Some(head) = known {
-                plan.heads.insert(record, head);
-                return Ok(Some(head));
-            }
-            if self.import().imported(record)?.is_none() {
-                plan.absent.insert(record);
-                return Ok(None);
-            }
         }
         let info = chain.time(self.client.records().record(record).query()).await?;
         match info {

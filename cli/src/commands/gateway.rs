@@ -11,7 +11,7 @@ use custodia_services::{
     fhir_server::{FhirServer, Retry},
     gateway::{config::Config, Gateway},
     patient_links::Links,
-    sync::{FollowOptions, Follower, Heads},
+    sync::{FollowOptions, Follower},
     Error, Result,
 };
 use std::{path::PathBuf, process::ExitCode};
@@ -39,10 +39,7 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<ExitCode> {
     let pseudonyms =
         Links::new(&store).apply(ctx.institution_pseudonyms(&client, Some(config.custodian.account())).await?)?;
     let server = FhirServer::new(&config.upstream, Retry::default());
-    // The gateway is the one process committing this server's records: the newest version of
-    // each is read from the store, not asked of the chain.
-    let options = FollowOptions { heads: Heads::Store, ..FollowOptions::default() };
-    let follower = Follower::new(&client, &store, &pseudonyms, &server, options);
+    let follower = Follower::new(&client, &store, &pseudonyms, &server, FollowOptions::default());
     let gateway = Gateway::new(&config, &client, &store, &follower)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

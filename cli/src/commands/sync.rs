@@ -5,7 +5,7 @@ use crate::{context::Context, output::Out};
 use custodia_services::{
     fhir_server::{FhirServer, Retry},
     patient_links::Links,
-    sync::{FollowOptions, Follower, Heads, SyncReport, SyncStage},
+    sync::{FollowOptions, Follower, SyncReport, SyncStage},
     Result,
 };
 use serde_json::json;
@@ -35,11 +35,6 @@ pub struct SyncArgs {
     /// Seconds between passes when following.
     #[arg(long, default_value_t = 2)]
     interval: u64,
-    /// Read a record's newest version from the local store instead of asking the chain for
-    /// each: for the only engine of this institution committing this server's records (see
-    /// `Heads::Store`); a chain whose queries are slow (the local chain) then keeps up.
-    #[arg(long)]
-    heads_from_store: bool,
 }
 
 /// The status line of a pass (counts only: never an id).
@@ -66,8 +61,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<ExitCode> {
     let pseudonyms = Links::new(&store).apply(ctx.institution_pseudonyms(&client, None).await?)?;
     let retry = Retry { attempts: args.retries.max(1), ..Retry::default() };
     let server = FhirServer::new(&args.server, retry);
-    let heads = if args.heads_from_store { Heads::Store } else { Heads::Chain };
-    let options = FollowOptions { page_size: args.page_size.max(1), heads, ..FollowOptions::default() };
+    let options = FollowOptions { page_size: args.page_size.max(1), ..FollowOptions::default() };
     let follower = Follower::new(&client, &store, &pseudonyms, &server, options);
     if args.failed {
         let refused = follower.refused(args.skipped)?;

@@ -43,7 +43,10 @@ pub async fn network_on<B: Backend>(backend: B, funds: u128) -> Result<Network<B
     // Once per consortium: the suite, governed by one admin here (threshold 1).
     let governance = Governance { admins: vec![consortium.account()], threshold: 1 };
     let salt = custodia_client::verify::new_salt();
-    let deployment = deploy(&backend, &consortium, &[], &governance, &Bundles::from_env(), &salt, "embedded").await?;
+    // On the consortium chain the council carries the deployment: Alice proposes, Bob approves.
+    let council = [Signer::dev("bob")?];
+    let deployment =
+        deploy(&backend, &consortium, &council, &governance, &Bundles::from_env(), &salt, "embedded").await?;
     let client = Client::open(backend, deployment).await?;
     let admit = |operator: &Signer, kind, roles| Action::Admit { operator: operator.account(), kind, roles };
     for action in [
