@@ -600,6 +600,25 @@ fn a_provenance_written_with_a_version_links_it_as_the_import_would() {
 }
 
 #[test]
+fn once_catches_up_window_by_window_and_reports_one_run() {
+    let dir = deployed();
+    let s = dir.path();
+    let hfs = Hfs::start();
+    hfs.load(&bundle(ABDUL));
+    let args = ["sync", "--server", hfs.url.as_str(), "--once", "--window", "40", "--as", "dave"];
+    let report = ok(s, &args);
+    // 180 versions, 2 without a patient: five windows of at most 40, each pass reading the
+    // history since its cursor again (less the overlap: here, all of it).
+    assert_eq!(report["queued"], 180);
+    assert!((180..=5 * 180).contains(&report["read"].as_u64().unwrap()), "{report}");
+    assert_eq!((report["committed"].as_u64(), report["skipped"].as_u64()), (Some(178), Some(2)));
+    assert_eq!(report["held_back"], 0);
+    assert!(report["transactions"].as_u64().unwrap() >= 5, "{report}");
+    assert_eq!(assert_chain_holds_exactly_the_servers_versions(s, &hfs), 178);
+    assert_eq!(sync(s, &hfs)["committed"], 0);
+}
+
+#[test]
 fn a_running_follower_commits_new_writes_and_waits_out_a_server_outage() {
     let dir = deployed();
     let s = dir.path();

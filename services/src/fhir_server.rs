@@ -145,17 +145,28 @@ impl FhirServer {
     /// Every version the system-level history holds that was stored at or after `since` (an
     /// instant as the server writes them; `None`: all), `page_size` entries a page.
     pub fn history(&self, since: Option<&str>, page_size: u32) -> Result<History, ServerError> {
+        walk(self.history_pages(since, page_size), |url| self.history_page(url))
+    }
+
+    /// The same history as [`FhirServer::history`], to be read page by page: the caller
+    /// fetches each page the reader names with [`FhirServer::history_page`].
+    pub fn history_pages(&self, since: Option<&str>, page_size: u32) -> HistoryPages {
         let mut first = format!("{}/_history?_count={page_size}", self.base);
         if let Some(since) = since {
             first.push_str("&_since=");
             first.push_str(&since.replace('+', "%2B").replace(':', "%3A"));
         }
-        walk(&self.base, &first, |url| match self.get(url, "the history")? {
+        HistoryPages::new(&self.base, &first)
+    }
+
+    /// One page of a history (a URL a [`HistoryPages`] named).
+    pub fn history_page(&self, url: &str) -> Result<Vec<u8>, ServerError> {
+        match self.get(url, "the history")? {
             (200, body) => Ok(body),
             (status, _) => {
                 Err(ServerError::Status { server: self.base.clone(), what: "the history", status, attempts: 1 })
             }
-        })
+        }
     }
 
     /// What the server serves now for `reference` (`Type/id`).
@@ -241,57 +252,95 @@ impl FhirServer {
     }
 }
 
-/// Follows a history from page `first`, fetching each page with `fetch`: entries of every
-/// page in order, each version once; a `next` link to a page already read, or a page holding
-/// only versions already read, is a [`ServerError::Loop`]; a `next` link off the server is a
-/// [`ServerError::BadPage`]. A server that names itself by another base URL than `server`
-/// (its own configured base, behind a proxy or an alias) writes its links with that base, as
-/// its first page's `self` link shows: they are followed on `server`.
-pub(crate) fn walk(
-    server: &str,
-    first: &str,
-    mut fetch: impl FnMut(&str) -> Result<Vec<u8>, ServerError>,
-) -> Result<History, ServerError> {
-    let bad = |problem: String| ServerError::BadPage { server: server.to_string(), problem };
-    let mut history = History::default();
-    let mut visited: HashSet<String> = HashSet::new();
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut next = Some(first.to_string());
-    let mut own_base: Option<String> = None;
-    while let Some(url) = next.take() {
-        if !visited.insert(url.clone()) {
-            return Err(ServerError::Loop { server: server.to_string(), page: history.pages + 1 });
+/// A history read page by page: which page comes next, and what the pages read so far held.
+/// Each version is given once; a `next` link to a page already read, or a page holding only
+/// versions already read, is a [`ServerError::Loop`]; a `next` link off the server is a
+/// [`ServerError::BadPage`]. A server that names itself by another base URL than the one it is
+/// read at (its own configured base, behind a proxy or an alias) writes its links with that
+/// base, as its first page's `self` link shows: they are followed on the given one. The caller
+/// fetches the pages, so that a reader on an async thread fetches each on a blocking one and
+/// keeps only what it needs of each page.
+#[derive(Debug)]
+pub struct HistoryPages {
+    server: String,
+    next: Option<String>,
+    visited: HashSet<String>,
+    seen: HashSet<(String, String)>,
+    own_base: Option<String>,
+    /// Pages read.
+    pub pages: usize,
+    /// Entries dropped because an earlier page or entry had served the same version.
+    pub repeats: usize,
+}
+
+impl HistoryPages {
+    fn new(server: &str, first: &str) -> Self {
+        Self {
+            server: server.to_string(),
+            next: Some(first.to_string()),
+            visited: HashSet::new(),
+            seen: HashSet::new(),
+            own_base: None,
+            pages: 0,
+            repeats: 0,
         }
-        let body = fetch(&url)?;
-        history.pages += 1;
+    }
+
+    /// The URL of the page to read next, or `None` at the end of the history.
+    pub fn next_page(&mut self) -> Result<Option<String>, ServerError> {
+        match self.next.take() {
+            Some(url) if !self.visited.insert(url.clone()) => {
+                Err(ServerError::Loop { server: self.server.clone(), page: self.pages + 1 })
+            }
+            next => Ok(next),
+        }
+    }
+
+    /// Reads the page [`HistoryPages::next_page`] named: its entries not read before, in
+    /// the server's order.
+    pub fn read(&mut self, body: &[u8]) -> Result<Vec<HistoryEntry>, ServerError> {
+        let bad = |problem: String| ServerError::BadPage { server: self.server.clone(), problem };
+        self.pages += 1;
         let (entries, link, self_link) =
-            page(&body).map_err(|problem| bad(format!("page {}: {problem}", history.pages)))?;
-        if history.pages == 1 {
-            own_base = self_link.and_then(|l| l.split_once("/_history").map(|(base, _)| base.to_string()));
+            page(body).map_err(|problem| bad(format!("page {}: {problem}", self.pages)))?;
+        if self.pages == 1 {
+            self.own_base = self_link.and_then(|l| l.split_once("/_history").map(|(base, _)| base.to_string()));
         }
         let served = entries.len();
-        let mut fresh = 0;
+        let mut fresh = Vec::with_capacity(served);
         for entry in entries {
-            if seen.insert((entry.reference.clone(), entry.version.clone())) {
-                history.entries.push(entry);
-                fresh += 1;
+            if self.seen.insert((entry.reference.clone(), entry.version.clone())) {
+                fresh.push(entry);
             } else {
-                history.repeats += 1;
+                self.repeats += 1;
             }
         }
-        if served > 0 && fresh == 0 && link.is_some() {
-            return Err(ServerError::Loop { server: server.to_string(), page: history.pages });
+        if served > 0 && fresh.is_empty() && link.is_some() {
+            return Err(ServerError::Loop { server: self.server.clone(), page: self.pages });
         }
-        next = match link {
-            Some(link) if link.starts_with(&format!("{server}/")) => Some(link),
-            Some(link) => match own_base.as_deref().and_then(|own| link.strip_prefix(own)) {
-                Some(rest) if rest.starts_with('/') => Some(format!("{server}{rest}")),
-                _ => return Err(bad(format!("page {}: its next link leaves the server", history.pages))),
+        self.next = match link {
+            Some(link) if link.starts_with(&format!("{}/", self.server)) => Some(link),
+            Some(link) => match self.own_base.as_deref().and_then(|own| link.strip_prefix(own)) {
+                Some(rest) if rest.starts_with('/') => Some(format!("{}{rest}", self.server)),
+                _ => return Err(bad(format!("page {}: its next link leaves the server", self.pages))),
             },
             None => None,
         };
+        Ok(fresh)
     }
-    Ok(history)
+}
+
+/// Reads a whole history, fetching each page with `fetch`.
+fn walk(
+    mut pages: HistoryPages,
+    mut fetch: impl FnMut(&str) -> Result<Vec<u8>, ServerError>,
+) -> Result<History, ServerError> {
+    let mut entries = Vec::new();
+    while let Some(url) = pages.next_page()? {
+        let body = fetch(&url)?;
+        entries.extend(pages.read(&body)?);
+    }
+    Ok(History { entries, pages: pages.pages, repeats: pages.repeats })
 }
 
 /// The entries, the `next` link and the `self` link of one history page.
@@ -451,9 +500,10 @@ mod tests {
             ("http://s/_history", page_json(&[("a", "2"), ("b", "1")], Some("http://s/_history?c=1"))),
             ("http://s/_history?c=1", page_json(&[("b", "1"), ("a", "1")], None)),
         ];
-        let history =
-            walk("http://s", "http://s/_history", |url| Ok(pages.iter().find(|p| p.0 == url).unwrap().1.clone()))
-                .unwrap();
+        let history = walk(HistoryPages::new("http://s", "http://s/_history"), |url| {
+            Ok(pages.iter().find(|p| p.0 == url).unwrap().1.clone())
+        })
+        .unwrap();
         let read: Vec<(&str, &str)> =
             history.entries.iter().map(|e| (e.reference.as_str(), e.version.as_str())).collect();
         assert_eq!(read, [("Observation/a", "2"), ("Observation/b", "1"), ("Observation/a", "1")]);
@@ -464,25 +514,31 @@ mod tests {
     fn a_history_whose_next_link_loops_is_refused() {
         let looping = page_json(&[("a", "1")], Some("http://s/_history?c=1"));
         let fetch = |_: &str| Ok(looping.clone());
-        assert!(matches!(walk("http://s", "http://s/_history", fetch), Err(ServerError::Loop { page: 2, .. })));
+        assert!(matches!(
+            walk(HistoryPages::new("http://s", "http://s/_history"), fetch),
+            Err(ServerError::Loop { page: 2, .. })
+        ));
         // A cursor that moves but serves the same entries again is a loop too.
         let mut n = 0;
         let moving = |_: &str| {
             n += 1;
             Ok(page_json(&[("a", "1")], Some(&format!("http://s/_history?c={n}"))))
         };
-        assert!(matches!(walk("http://s", "http://s/_history", moving), Err(ServerError::Loop { page: 2, .. })));
+        assert!(matches!(
+            walk(HistoryPages::new("http://s", "http://s/_history"), moving),
+            Err(ServerError::Loop { page: 2, .. })
+        ));
     }
 
     #[test]
     fn a_next_link_off_the_server_or_an_entry_without_a_version_is_refused() {
         let away = page_json(&[("a", "1")], Some("http://elsewhere/_history"));
         assert!(matches!(
-            walk("http://s", "http://s/_history", |_| Ok(away.clone())),
+            walk(HistoryPages::new("http://s", "http://s/_history"), |_| Ok(away.clone())),
             Err(ServerError::BadPage { .. })
         ));
         let no_version = br#"{"resourceType":"Bundle","type":"history","entry":[{"request":{"method":"DELETE","url":"Observation/a"},"response":{"status":"204","lastModified":"2026-11-30T02:15:53Z"}}]}"#;
-        let refused = walk("http://s", "http://s/_history", |_| Ok(no_version.to_vec()));
+        let refused = walk(HistoryPages::new("http://s", "http://s/_history"), |_| Ok(no_version.to_vec()));
         assert!(matches!(refused, Err(ServerError::BadPage { problem, .. }) if problem.contains("no version id")));
     }
 
@@ -497,7 +553,7 @@ mod tests {
         let first = serde_json::to_vec(&first).unwrap();
         let second = page_json(&[("a", "1")], None);
         let mut asked = Vec::new();
-        let history = walk("http://alias", "http://alias/_history", |url| {
+        let history = walk(HistoryPages::new("http://alias", "http://alias/_history"), |url| {
             asked.push(url.to_string());
             Ok(if asked.len() == 1 { first.clone() } else { second.clone() })
         })
@@ -507,7 +563,7 @@ mod tests {
         // Without a self link naming it, another base is another server.
         let elsewhere = page_json(&[("a", "2")], Some("http://own:8080/_history?c=1"));
         assert!(matches!(
-            walk("http://alias", "http://alias/_history", |_| Ok(elsewhere.clone())),
+            walk(HistoryPages::new("http://alias", "http://alias/_history"), |_| Ok(elsewhere.clone())),
             Err(ServerError::BadPage { .. })
         ));
     }
@@ -515,7 +571,7 @@ mod tests {
     #[test]
     fn a_deletion_is_an_entry_without_a_resource() {
         let body = br#"{"resourceType":"Bundle","type":"history","entry":[{"fullUrl":"http://s/Observation/a","request":{"method":"DELETE","url":"Observation/a"},"response":{"status":"204","etag":"W/\"3\"","lastModified":"2026-11-30T02:15:53.210068506+00:00"}}]}"#;
-        let history = walk("http://s", "http://s/_history", |_| Ok(body.to_vec())).unwrap();
+        let history = walk(HistoryPages::new("http://s", "http://s/_history"), |_| Ok(body.to_vec())).unwrap();
         let entry = &history.entries[0];
         assert_eq!((entry.reference.as_str(), entry.version.as_str()), ("Observation/a", "3"));
         assert!(entry.is_deletion());

@@ -166,11 +166,14 @@ pub struct FollowOptions {
     /// How far before the cursor to read again, for writes that became visible after later
     /// ones (a long transaction on the server).
     pub overlap: Duration,
+    /// Most versions a pass holds (their resources' text in memory): the oldest not committed
+    /// yet; a pass leaves the newer ones to the next ([`SyncReport::held_back`]).
+    pub window: usize,
 }
 
 impl Default for FollowOptions {
     fn default() -> Self {
-        Self { page_size: 500, overlap: Duration::from_secs(5) }
+        Self { page_size: 500, overlap: Duration::from_secs(5), window: 10_000 }
     }
 }
 
@@ -212,8 +215,11 @@ pub struct SyncReport {
     pub read: usize,
     /// Entries served twice and dropped.
     pub repeats: usize,
-    /// Versions not committed before this run (the queue at its start).
+    /// Versions not committed before this run that it took on (at most the window).
     pub queued: usize,
+    /// Versions not committed yet that were newer than the window: the next pass takes them
+    /// (a follower passes again at once while any are held back).
+    pub held_back: usize,
     /// Versions recorded as committed by this run (deletion markers included, and the markers
     /// a patient change leaves; a resumed batch found on chain counts, without a transaction).
     pub committed: usize,
@@ -245,6 +251,32 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// This run followed by `next` (the next pass), as one: counts and times added, the cursor,
+    /// lag and what is held back as `next` left them.
+    pub fn then(&mut self, next: SyncReport) {
+        let counts = [
+            (&mut self.pages, next.pages),
+            (&mut self.read, next.read),
+            (&mut self.repeats, next.repeats),
+            (&mut self.queued, next.queued),
+            (&mut self.committed, next.committed),
+            (&mut self.deletions, next.deletions),
+            (&mut self.moved, next.moved),
+            (&mut self.links, next.links),
+            (&mut self.skipped, next.skipped),
+            (&mut self.refused, next.refused),
+            (&mut self.registered, next.registered),
+            (&mut self.transactions, next.transactions),
+        ];
+        for (total, more) in counts {
+            *total += more;
+        }
+        self.resumed |= next.resumed;
+        (self.cursor, self.lag_seconds, self.held_back) = (next.cursor, next.lag_seconds, next.held_back);
+        self.seconds += next.seconds;
+        self.chain_seconds += next.chain_seconds;
+    }
+
     /// Versions committed per second (the whole run).
     pub fn rate(&self) -> f64 {
         self.committed as f64 / self.seconds.max(1e-9)
@@ -340,32 +372,11 @@ impl<'c, B: Backend> Follower<'c, B> {
         let cursor = self.cursor()?;
         let overlap = i128::try_from(self.options.overlap.as_nanos()).unwrap_or(i128::MAX);
         let since = cursor.as_deref().and_then(instant_nanos).map(|at| format_instant(at.saturating_sub(overlap)));
-        // Blocking HTTP with back-off: on tokio's blocking pool, so that a slow or unreachable
-        // server does not stall other work on this thread (a gateway's requests).
-        let (server, page_size) = (self.server.clone(), self.options.page_size);
-        let history = tokio::task::spawn_blocking(move || server.history(since.as_deref(), page_size))
-            .await
-            .map_err(|e| Error::Input(format!("the history reader stopped: {e}")))??;
-        report.pages = history.pages;
-        report.read = history.entries.len();
-        report.repeats = history.repeats;
-        let mut entries = history.entries;
-        entries.reverse(); // oldest first, then stably by instant and version number
-        entries.sort_by_key(|e| (instant_nanos(&e.last_modified).unwrap_or_default(), version_order(&e.version)));
-        let fresh: Vec<HistoryEntry> = {
-            let tx = self.store.read()?;
-            let (versions, refused) = (tx.open_table(VERSIONS)?, tx.open_table(REFUSED)?);
-            let mut fresh = Vec::new();
-            for entry in entries {
-                let key = (resource_key(self.server.base(), &entry.reference), entry.version.as_str());
-                if versions.get(key)?.is_none() && refused.get(key)?.is_none() {
-                    fresh.push(entry);
-                }
-            }
-            fresh
-        };
+        let mut fresh = self.read_window(since.as_deref(), &mut report).await?;
+        fresh.reverse(); // oldest first, then stably by instant and version number
+        fresh.sort_by_key(|e| (instant_nanos(&e.last_modified).unwrap_or_default(), version_order(&e.version)));
         report.queued = fresh.len();
-        hook(SyncStage::Read { queue: fresh.len() });
+        hook(SyncStage::Read { queue: fresh.len() + report.held_back });
         let mut plan = Plan::default();
         let mut set_aside: HashMap<([u8; 32], String), String> = HashMap::new();
         let provenance = provenance_links(self.pseudonyms, &fresh);
@@ -402,6 +413,43 @@ impl<'c, B: Backend> Follower<'c, B> {
         report.seconds = started.elapsed().as_secs_f64();
         report.chain_seconds = chain.0.as_secs_f64();
         Ok(report)
+    }
+
+    /// Reads the history since `since` page by page and keeps the versions not committed or
+    /// refused yet, at most `window` of them: the oldest (HFS serves newest first, so once
+    /// `window` are held, each older one read drops the newest held). The versions dropped are
+    /// counted in `held_back` and read again by the next pass, after the cursor has moved past
+    /// those committed: a backlog larger than the window is committed window by window, never
+    /// held in memory whole. (What every version read costs beyond the window is its key, to
+    /// recognise a page served twice.)
+    async fn read_window(&self, since: Option<&str>, report: &mut SyncReport) -> Result<Vec<HistoryEntry>> {
+        let mut pages = self.server.history_pages(since, self.options.page_size);
+        let mut held: std::collections::VecDeque<HistoryEntry> = Default::default(); // newest first
+        while let Some(url) = pages.next_page()? {
+            // Blocking HTTP with back-off: on tokio's blocking pool, so that a slow or
+            // unreachable server does not stall other work on this thread (a gateway's requests).
+            let server = self.server.clone();
+            let body = tokio::task::spawn_blocking(move || server.history_page(&url))
+                .await
+                .map_err(|e| Error::Input(format!("the history reader stopped: {e}")))??;
+            let entries = pages.read(&body)?;
+            report.read += entries.len();
+            let tx = self.store.read()?;
+            let (versions, refused) = (tx.open_table(VERSIONS)?, tx.open_table(REFUSED)?);
+            for entry in entries {
+                let key = (resource_key(self.server.base(), &entry.reference), entry.version.as_str());
+                if versions.get(key)?.is_none() && refused.get(key)?.is_none() {
+                    held.push_back(entry);
+                }
+            }
+            while held.len() > self.options.window.max(1) {
+                held.pop_front();
+                report.held_back += 1;
+            }
+        }
+        report.pages = pages.pages;
+        report.repeats = pages.repeats;
+        Ok(held.into())
     }
 
     /// Puts a planned batch on chain; if the chain's dry run refuses one of its versions, sets

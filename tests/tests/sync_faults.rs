@@ -1,7 +1,8 @@
-//! The sync follower when the chain fails under it, following a real Helios HFS server into
-//! the embedded chain: unreachable before a batch was sent (nothing advances), and the answer
-//! lost after the chain included a batch (the fate unknown to the follower); either way the
-//! next run commits every version once.
+//! The sync follower as a library, following a real Helios HFS server into the embedded
+//! chain: when the chain fails under it, unreachable before a batch was sent (nothing
+//! advances), and the answer lost after the chain included a batch (the fate unknown to the
+//! follower), the next run commits every version once; a backlog larger than the follower's
+//! window is committed window by window, the oldest first.
 //!
 //! Feature `hfs` (scripts/test.sh turns it on after installing the server's debug build).
 
@@ -176,4 +177,49 @@ async fn a_chain_that_fails_under_the_follower_loses_and_doubles_nothing() {
     assert!(checked.clean(), "{:?}", checked.counts);
     assert_eq!((checked.counts.get("Match"), checked.counts.get("Skipped")), (Some(&178), Some(&2)));
     assert_eq!(follower.run_once(&f.cast.hospital_a, &mut |_| {}).await.unwrap().committed, 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_backlog_larger_than_the_window_is_committed_oldest_first_window_by_window() {
+    // Given a server holding 180 versions and a follower that holds at most 50 at a time.
+    let hfs = Hfs::start();
+    hfs.load(
+        &custodia_fixtures::fhir_dir()
+            .join("bundles/smart-synthea__Abdul_Koepp_e925b0f3-8006-43f6-aa31-94bd215e55e7.json"),
+    );
+    let history = hfs.history(); // oldest first
+    assert_eq!(history.len(), 180);
+    let f = fixture_on(SandboxBackend::new(SandboxClock::deterministic()), Store::in_memory().unwrap(), b"test").await;
+    let server = FhirServer::new(&hfs.url, Retry::default());
+    let options = FollowOptions { window: 50, page_size: 40, ..FollowOptions::default() };
+    let follower = Follower::new(&f.client, &f.store, &f.pseudonyms, &server, options);
+    let taken = |(reference, version, _): &(String, String, Option<serde_json::Value>)| {
+        follower.committed(reference, version).unwrap().is_some()
+            || follower.refusal(reference, version).unwrap().is_some()
+    };
+
+    // The first pass takes the 50 oldest versions and leaves the 130 newer ones for later.
+    let first = follower.run_once(&f.cast.hospital_a, &mut |_| {}).await.unwrap();
+    assert_eq!((first.read, first.queued, first.held_back), (180, 50, 130));
+    assert_eq!(first.committed + first.skipped + first.refused, 50);
+    let taken_first: Vec<bool> = history.iter().map(taken).collect();
+    assert_eq!(taken_first, [vec![true; 50], vec![false; 130]].concat(), "the oldest first");
+
+    // Then window after window until nothing is held back; none holds more than 50.
+    let mut passes = vec![first];
+    while passes.last().unwrap().held_back > 0 {
+        passes.push(follower.run_once(&f.cast.hospital_a, &mut |_| {}).await.unwrap());
+    }
+    let queued: Vec<usize> = passes.iter().map(|p| p.queued).collect();
+    assert_eq!(queued, [50, 50, 50, 30]);
+    assert!(history.iter().all(taken));
+    let committed: usize = passes.iter().map(|p| p.committed).sum();
+    assert_eq!(committed, 178, "2 of the 180 have no patient");
+
+    // And the chain holds exactly the server's versions.
+    let checked = verify(&follower, &Scope { history: true, patient: None }).await.unwrap();
+    assert!(checked.clean(), "{:?}", checked.counts);
+    assert_eq!((checked.counts.get("Match"), checked.counts.get("Skipped")), (Some(&178), Some(&2)));
+    let again = follower.run_once(&f.cast.hospital_a, &mut |_| {}).await.unwrap();
+    assert_eq!((again.committed, again.held_back), (0, 0));
 }

@@ -32,6 +32,10 @@ pub struct SyncArgs {
     /// Entries per history page.
     #[arg(long, default_value_t = 500)]
     page_size: u32,
+    /// Most versions a pass takes on (their text is held in memory): a larger backlog is
+    /// committed window by window, the oldest first.
+    #[arg(long, default_value_t = 10_000)]
+    window: usize,
     /// Seconds between passes when following.
     #[arg(long, default_value_t = 2)]
     interval: u64,
@@ -40,7 +44,7 @@ pub struct SyncArgs {
 /// The status line of a pass (counts only: never an id).
 fn status(report: &SyncReport) -> String {
     format!(
-        "sync: {} committed ({} deletions, {} moved) in {} transaction(s), {:.0} versions/s ({:.0}/s without the chain), lag {:.1} s, queue 0; {} skipped, {} refused{}",
+        "sync: {} committed ({} deletions, {} moved) in {} transaction(s), {:.0} versions/s ({:.0}/s without the chain), lag {:.1} s, queue {}; {} skipped, {} refused{}",
         report.committed,
         report.deletions,
         report.moved,
@@ -48,6 +52,7 @@ fn status(report: &SyncReport) -> String {
         report.rate(),
         report.follower_rate(),
         report.lag_seconds,
+        report.held_back,
         report.skipped,
         report.refused,
         if report.resumed { "; resumed a saved batch" } else { "" }
@@ -61,7 +66,8 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<ExitCode> {
     let pseudonyms = Links::new(&store).apply(ctx.institution_pseudonyms(&client, None).await?)?;
     let retry = Retry { attempts: args.retries.max(1), ..Retry::default() };
     let server = FhirServer::new(&args.server, retry);
-    let options = FollowOptions { page_size: args.page_size.max(1), ..FollowOptions::default() };
+    let options =
+        FollowOptions { page_size: args.page_size.max(1), window: args.window.max(1), ..FollowOptions::default() };
     let follower = Follower::new(&client, &store, &pseudonyms, &server, options);
     if args.failed {
         let refused = follower.refused(args.skipped)?;
@@ -88,7 +94,12 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<ExitCode> {
         }
     };
     if args.once {
-        let report = follower.run_once(&signer, &mut hook).await?;
+        // Until caught up with what the server held: window after window.
+        let mut report = follower.run_once(&signer, &mut hook).await?;
+        while report.held_back > 0 {
+            let next = follower.run_once(&signer, &mut hook).await?;
+            report.then(next);
+        }
         out.show(status(&report), json!(report));
         return Ok(ExitCode::SUCCESS);
     }
@@ -99,8 +110,8 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<ExitCode> {
             Ok(report) => {
                 out.show(status(&report), json!(report));
                 wait = Duration::from_secs(args.interval);
-                if report.committed > 0 {
-                    continue; // the server may have more already: read again at once
+                if report.committed > 0 || report.held_back > 0 {
+                    continue; // the server has or may have more already: read again at once
                 }
             }
             Err(error) if error.is_server_unavailable() || error.is_disconnected() => {

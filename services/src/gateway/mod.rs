@@ -691,7 +691,7 @@ impl<'a, B: Backend> Gateway<'a, B> {
             match outcome {
                 Ok(report) => {
                     passes.finished = passes.started;
-                    if report.committed == 0 {
+                    if report.committed == 0 && report.held_back == 0 {
                         passes.caught_up = Some(Instant::now());
                     } else {
                         self.log_line("sync", json!({"committed": report.committed}));
