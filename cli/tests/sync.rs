@@ -668,6 +668,63 @@ fn a_running_follower_commits_new_writes_and_waits_out_a_server_outage() {
     assert_eq!(total, 4, "p1, o1 twice, o2: each once");
 }
 
+/// A second hospital of the consortium, Ferdie's (institution 2; Dave's is 1).
+fn admit_ferdies_hospital(s: &Path) {
+    let admit = ["--operator", "ferdie", "--kind", "hospital", "--roles", "custodian", "--as", "alice"];
+    let proposal = ok(s, &[&["directory", "propose-admit"][..], &admit].concat());
+    let id = proposal["result"]["proposal"].as_u64().unwrap().to_string();
+    ok(s, &["directory", "approve", &id, "--as", "charlie"]);
+    ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+}
+
+#[test]
+fn refused_versions_are_retried_on_request_each_still_in_order() {
+    let dir = deployed();
+    let s = dir.path();
+    admit_ferdies_hospital(s);
+    let hfs = Hfs::start();
+    let observation = |id: &str, text: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final", "code": {"text": text},
+               "subject": {"reference": "Patient/p1"}})
+    };
+    hfs.put(&json!({"resourceType": "Patient", "id": "p1", "gender": "female"}));
+    hfs.put(&observation("o1", "Hb"));
+    hfs.put(&observation("o2", "K"));
+    // Ferdie's hospital registered the patient first (the same pseudonym: one secret per
+    // deployment) and keeps them: Dave's may not open records of them yet.
+    let file = s.join("ferdie.json");
+    let entry = json!({"fullUrl": format!("{}/Patient/p1", hfs.url), "resource": hfs.get("Patient/p1")});
+    let bundle = json!({"resourceType": "Bundle", "type": "collection", "entry": [entry]});
+    std::fs::write(&file, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let patient = ok(s, &["fhir", "import", file.to_str().unwrap(), "--as", "ferdie"])[0]["patient"].clone();
+    let first = sync(s, &hfs);
+    assert_eq!((first["committed"].as_u64(), first["refused"].as_u64()), (Some(0), Some(3)), "{first}");
+
+    // The patient's controller links Dave's hospital; meanwhile o2 got a second version, which
+    // the next pass commits. A pass does not retry what was refused.
+    ok(s, &["patient", "link-institution", patient.as_str().unwrap(), "--institution", "1", "--as", "ferdie"]);
+    hfs.put(&observation("o2", "K 4.2"));
+    assert_eq!(sync(s, &hfs)["committed"], 1);
+
+    // Retried on request: p1 and o1 go on; o2's first version cannot follow its second.
+    let retried = ok(s, &["sync", "--server", &hfs.url, "--once", "--retry-refused", "--as", "dave"]);
+    assert_eq!((retried["committed"].as_u64(), retried["refused"].as_u64()), (Some(2), Some(1)), "{retried}");
+    let failed = ok(s, &["sync", "--server", &hfs.url, "--failed"]);
+    let failed = failed.as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!((failed[0]["resource"].as_str(), failed[0]["version"].as_str()), (Some("Observation/o2"), Some("1")));
+    assert!(failed[0]["reason"].as_str().unwrap().contains("version 2 was committed already"), "{}", failed[0]);
+    let pseudonyms = pseudonyms(s, &hfs);
+    read_chain(s, async |client| {
+        let records = client.records();
+        for (reference, versions) in [("Patient/p1", 1), ("Observation/o1", 1), ("Observation/o2", 1)] {
+            let on_chain = records.versions(pseudonyms.record(reference), 1, MAX_PAGE).query().await.unwrap();
+            assert_eq!(on_chain.len(), versions, "{reference}");
+        }
+    });
+    assert_eq!(sync(s, &hfs)["committed"], 0, "nothing twice");
+}
+
 #[test]
 fn a_version_the_chain_refuses_is_set_aside_and_the_rest_is_committed() {
     let dir = deployed();
@@ -682,25 +739,7 @@ fn a_version_the_chain_refuses_is_set_aside_and_the_rest_is_committed() {
         let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
         file.write_all(&[&[2][..], &[0x5A; 32]].concat()).unwrap();
     }
-    // A second hospital of the consortium, Ferdie's.
-    let proposal = ok(
-        s,
-        &[
-            "directory",
-            "propose-admit",
-            "--operator",
-            "ferdie",
-            "--kind",
-            "hospital",
-            "--roles",
-            "custodian",
-            "--as",
-            "alice",
-        ],
-    );
-    let id = proposal["result"]["proposal"].as_u64().unwrap().to_string();
-    ok(s, &["directory", "approve", &id, "--as", "charlie"]);
-    ok(s, &["directory", "execute", &id, "--as", "charlie"]);
+    admit_ferdies_hospital(s);
     let hfs = Hfs::start();
     let observation = |id: &str| {
         json!({"resourceType": "Observation", "id": id, "status": "final", "code": {"text": "Hb"},

@@ -524,6 +524,17 @@ impl<'c, B: Backend> Follower<'c, B> {
             refuse(plan, reason.clone(), false);
             return Ok(());
         }
+        // A refused version retried after a later version of its resource was committed: the
+        // chain's versions follow the server's, so it has no place any more.
+        if let Some(later) = head.as_ref().filter(|h| version_order(&entry.version) < version_order(&h.version)) {
+            plan.counts.refused += 1;
+            let reason = format!(
+                "version {} was committed already: an earlier version cannot follow it on chain",
+                later.version
+            );
+            refuse(plan, reason, false);
+            return Ok(());
+        }
         if opaque_locator(RecordId::new([0; 32]), &entry.version).len() > MAX_LOCATOR_LEN as usize {
             plan.counts.refused += 1;
             refuse(plan, format!("a version id of {} bytes does not fit in a locator", entry.version.len()), false);
@@ -1093,6 +1104,39 @@ impl<'c, B: Backend> Follower<'c, B> {
             }
         }
         Ok(all)
+    }
+
+    /// Forgets the refusals of this server's versions that the FHIR reader or the chain refused
+    /// (not those skipped by rule: they would be skipped again) and takes the cursor back to the
+    /// start of the history, so that the next pass reads it again (window by window) and plans
+    /// those versions anew, once the cause is gone (the patient's controller linked this
+    /// institution, a newer reader accepts the element). Each is still planned in order: one
+    /// older than a version of its resource committed since is refused again, saying so.
+    /// Returns how many refusals it forgot.
+    pub fn retry_refused(&self) -> Result<usize> {
+        let base = self.server.base();
+        let tx = self.store.write()?;
+        let forgotten = {
+            let mut table = tx.open_table(REFUSED)?;
+            let mut retried = Vec::new();
+            for row in table.iter()? {
+                let (at, value) = row?;
+                let refused = Refused::decode(&mut value.value()).map_err(Error::corrupt("a refused version"))?;
+                let key = at.value().0;
+                if key == resource_key(base, &refused.resource) && !refused.skipped {
+                    retried.push((key, refused.version));
+                }
+            }
+            for (key, version) in &retried {
+                table.remove((*key, version.as_str()))?;
+            }
+            if !retried.is_empty() {
+                tx.open_table(CURSORS)?.remove(base)?;
+            }
+            retried.len()
+        };
+        tx.commit()?;
+        Ok(forgotten)
     }
 
     /// The patient of a record the follower committed to.

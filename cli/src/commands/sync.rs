@@ -32,6 +32,11 @@ pub struct SyncArgs {
     /// Entries per history page.
     #[arg(long, default_value_t = 500)]
     page_size: u32,
+    /// First forget the refusals of versions the FHIR reader or the chain refused, so that
+    /// this run plans them again (after their cause was fixed): it reads the server's whole
+    /// history again.
+    #[arg(long)]
+    retry_refused: bool,
     /// Most versions a pass takes on (their text is held in memory): a larger backlog is
     /// committed window by window, the oldest first.
     #[arg(long, default_value_t = 10_000)]
@@ -80,6 +85,10 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let signer = ctx.signer()?;
+    if args.retry_refused {
+        let forgotten = follower.retry_refused()?;
+        eprintln!("sync: {forgotten} refused version(s) to plan again; reading the whole history");
+    }
     let started = std::time::Instant::now();
     let mut committed = 0usize;
     let mut hook = |stage: SyncStage| match stage {
