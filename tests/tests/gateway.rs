@@ -40,6 +40,7 @@ fn observation(id: &str, patient: &str, value: f64) -> Value {
         "code": {"coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin"}]},
         "subject": {"reference": format!("Patient/{patient}")},
         "valueQuantity": {"value": value, "unit": "g/dL"},
+        "interpretation": [{"text": "within the reference range"}],
     })
 }
 
@@ -222,7 +223,15 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
         let subset = read("Observation/o1?_elements=valueQuantity", token.clone()).await.json();
         assert_eq!((subset["valueQuantity"]["value"].as_f64(), subset.get("subject")), (Some(13.2), None));
         assert_eq!(subset["meta"]["tag"][0]["code"], "SUBSETTED");
-        assert_outcome(&read("Observation/o1?_summary=true", token.clone()).await, 400, "_summary=data");
+        // R4's summary (value[x] is a summary element, interpretation is not) and text (the
+        // narrative and the mandatory elements, status and code), cut from the verified text.
+        let keys = |v: Value| v.as_object().unwrap().keys().cloned().collect::<Vec<String>>();
+        let summary = read("Observation/o1?_summary=true", token.clone()).await.json();
+        assert_eq!(keys(summary.clone()), ["code", "id", "meta", "resourceType", "status", "subject", "valueQuantity"]);
+        assert_eq!(summary["meta"]["tag"][0]["code"], "SUBSETTED");
+        let text = read("Observation/o1?_summary=text", token.clone()).await.json();
+        assert_eq!(keys(text), ["code", "id", "meta", "resourceType", "status"]);
+        assert_outcome(&read("Observation/o1?_summary=count", token.clone()).await, 400, "_summary=count");
 
         // A compartment search: only p1's, all authorised; a query entry and one per version.
         let search = read("Observation?patient=p1", token.clone()).await;
@@ -245,9 +254,9 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
         assert_eq!(by_pseudonym.status, 200, "{}", String::from_utf8_lossy(&by_pseudonym.body));
         assert_eq!(by_pseudonym.json()["entry"][0]["resource"]["id"], "p1");
 
-        // Every served read is on chain once: read, vread, subset, query + 2 reads, Patient read.
+        // Every served read is on chain once: read, vread, 3 subsets, query + 2 reads, Patient read.
         drained().await;
-        assert_eq!(lab_logged().await, 7);
+        assert_eq!(lab_logged().await, 9);
         let index = Index::new(&f.client, &f.store);
         index.sync().await.unwrap();
         let entries: Vec<Entry> = index.entries(0, index.len().unwrap()).unwrap().into_iter().map(|(_, e)| e).collect();
@@ -270,7 +279,46 @@ async fn the_gateway_enforces_consent_and_logs_every_read_exactly_once() {
         let (first_id, second_id) = (&page["entry"][0]["resource"]["id"], &second.json()["entry"][0]["resource"]["id"]);
         assert!(first_id != second_id && second_id.is_string(), "{first_id} then {second_id}");
         drained().await;
-        assert_eq!(lab_logged().await, 11, "a query and a read per page");
+        assert_eq!(lab_logged().await, 13, "a query and a read per page");
+
+        // $everything: the patient's compartment of every served type, a query decided and
+        // logged per type (15: the token's scopes allow all), each version decided, verified
+        // and logged; paged like a search, through the gateway.
+        let everything = read("Patient/p1/$everything", token.clone()).await;
+        assert_eq!(everything.status, 200, "{}", String::from_utf8_lossy(&everything.body));
+        let bundle = everything.json();
+        let mut found: Vec<String> = bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!("{}/{}", e["resource"]["resourceType"].as_str().unwrap(), e["resource"]["id"].as_str().unwrap())
+            })
+            .collect();
+        found.sort();
+        assert_eq!(found, ["Observation/o1", "Observation/o2", "Patient/p1"]);
+        assert_eq!(bundle["total"], 3);
+        assert_eq!(bundle["link"][0]["url"], format!("{base}/Patient/p1/$everything?_count=20"));
+        let page = read("Patient/p1/$everything?_count=2&_summary=true", token.clone()).await.json();
+        assert_eq!((page["entry"].as_array().unwrap().len(), page.get("total")), (2, None));
+        assert!(page["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["resource"]["meta"]["tag"][0]["code"] == "SUBSETTED"));
+        let next = page["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").expect("a next link");
+        let next = next["url"].as_str().unwrap().strip_prefix(&format!("{base}/")).expect("at the gateway").to_string();
+        assert!(next.starts_with("Patient/p1/$everything?_count=2&_summary=true&_cursor="), "{next}");
+        let (c, t) = (lab.clone(), token.clone());
+        let rest = call(move || c.get(&t, &next, &[])).await.json();
+        assert_eq!(rest["entry"].as_array().unwrap().len(), 1);
+        drained().await;
+        assert_eq!(lab_logged().await, 13 + (15 + 3) + (15 + 2) + (15 + 1), "a query per type and a read per version");
+        // Another patient's: no consent for any type, a 403, nothing logged.
+        assert_outcome(&read("Patient/p2/$everything", token.clone()).await, 403, "no consent");
+        assert_outcome(&read("Patient/p1/$everything?_type=Observation", token.clone()).await, 400, "_type");
+        drained().await;
+        assert_eq!(lab_logged().await, 13 + 51);
 
         // A version stored a moment ago: the gateway waits for the follower, then serves it.
         hfs.put(&observation("o1", "p1", 13.5));

@@ -354,8 +354,27 @@ impl<'a, B: Backend> Gateway<'a, B> {
                     }
                     Interaction::Search { kind, patient, count, cursor } => {
                         self.allow(&session, &kind, Action::Read)?;
+                        let cursor = cursor.as_deref();
+                        let kinds = [kind.as_str()];
                         let query =
-                            reads::SearchQuery { kind: &kind, patient: &patient, count, cursor: cursor.as_deref() };
+                            reads::SearchQuery { kinds: &kinds, patient: &patient, count, cursor, everything: false };
+                        self.search(&session, break_glass, query, &subset).await
+                    }
+                    Interaction::Everything { patient, count, cursor } => {
+                        let kinds: Vec<&str> = request::SERVED_TYPES
+                            .iter()
+                            .copied()
+                            .filter(|kind| session.allows(kind, Action::Read))
+                            .collect();
+                        if kinds.is_empty() {
+                            return Err(Refusal::forbidden(
+                                "the token's scopes allow reading none of the types served",
+                            ));
+                        }
+                        let patient = request::PatientParam::Local(patient);
+                        let cursor = cursor.as_deref();
+                        let query =
+                            reads::SearchQuery { kinds: &kinds, patient: &patient, count, cursor, everything: true };
                         self.search(&session, break_glass, query, &subset).await
                     }
                     Interaction::PatientByPseudonym(patient) => {
@@ -789,11 +808,15 @@ impl<'a, B: Backend> Gateway<'a, B> {
         let resources: Vec<_> = request::SERVED_TYPES
             .iter()
             .map(|kind| {
-                json!({
+                let mut resource = json!({
                     "type": kind,
                     "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}, {"code": "create"}, {"code": "update"}],
                     "searchParam": [{"name": "patient", "type": "reference"}, {"name": "_count", "type": "number"}],
-                })
+                });
+                if *kind == "Patient" {
+                    resource["operation"] = json!([{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]);
+                }
+                resource
             })
             .collect();
         json!({

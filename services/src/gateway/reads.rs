@@ -32,10 +32,14 @@ const SYNC_WAIT: Duration = Duration::from_secs(3);
 
 /// A search within one patient's compartment, as asked.
 pub(super) struct SearchQuery<'a> {
-    pub kind: &'a str,
+    /// The resource types read: the one searched, or for `$everything` every served type the
+    /// token's scopes allow.
+    pub kinds: &'a [&'a str],
     pub patient: &'a PatientParam,
     pub count: Option<u32>,
     pub cursor: Option<&'a str>,
+    /// `Patient/id/$everything` rather than a search of `kinds[0]`.
+    pub everything: bool,
 }
 
 /// A version served, with what authorised it.
@@ -240,7 +244,10 @@ impl<B: Backend> Gateway<'_, B> {
 
     /// `GET Type?patient=…`: the query decided and logged for the patient's records of that
     /// kind, then every version found decided, verified and logged; only those authorised are
-    /// returned.
+    /// returned. `GET Patient/id/$everything` the same for every kind at once: a query decided
+    /// (in one call) and logged per kind, the kinds not authorised left out (a 403 only if none
+    /// is); the resources of other types that the server adds (Practitioners, Organizations)
+    /// are not records of the patient on the ledger and are not served.
     pub(super) async fn search(
         &self,
         session: &Session,
@@ -248,7 +255,7 @@ impl<B: Backend> Gateway<'_, B> {
         query: SearchQuery<'_>,
         subset: &Subset,
     ) -> Result<Response<Body>, Refusal> {
-        let SearchQuery { kind, patient, count, cursor } = query;
+        let SearchQuery { kinds, patient, count, cursor, everything } = query;
         let (local, pseudonym, asked) = match patient {
             PatientParam::Local(local) => {
                 (local.clone(), self.follower.patient(&format!("Patient/{local}")), format!("patient={local}"))
@@ -259,12 +266,37 @@ impl<B: Backend> Gateway<'_, B> {
                 format!("patient:identifier={PSEUDONYM_QUERY}{}", pseudonym_text(*pseudonym)),
             ),
         };
-        let query = Target::Query(self.follower.kind(kind));
         let at = self.chain_now().await?;
-        let query_authorization = self.decide_one(session, break_glass, at, pseudonym, query).await?;
+        let queries: Vec<(PatientId, Target)> =
+            kinds.iter().map(|kind| (pseudonym, Target::Query(self.follower.kind(kind)))).collect();
+        let mut entries = Vec::new();
+        let mut permitted = Vec::new();
+        let mut denial = None;
+        for ((kind, (_, query)), decision) in
+            kinds.iter().zip(&queries).zip(self.decide(session, break_glass, at, &queries).await?)
+        {
+            match decision {
+                Ok(authorization) => {
+                    permitted.push(*kind);
+                    entries.push(entry(session, at, pseudonym, *query, authorization));
+                }
+                Err(denied) => {
+                    denial.get_or_insert(denied);
+                }
+            }
+        }
+        if permitted.is_empty() {
+            return Err(denial.map_or_else(super::chain_down, |denied| self.denied(&denied)));
+        }
         let count = count.unwrap_or(20);
-        let selector = if kind == "Patient" { "_id" } else { "patient" };
-        let mut path = format!("{kind}?{selector}={local}&_count={count}");
+        let kind = kinds[0];
+        let mut path = match everything {
+            true => format!("Patient/{local}/$everything?_count={count}"),
+            false => {
+                let selector = if kind == "Patient" { "_id" } else { "patient" };
+                format!("{kind}?{selector}={local}&_count={count}")
+            }
+        };
         if let Some(cursor) = cursor {
             path.push_str(&format!("&_cursor={}", percent_encode(cursor)));
         }
@@ -285,11 +317,10 @@ impl<B: Backend> Gateway<'_, B> {
                 "the FHIR server answered the search with something that is not a Bundle",
             ));
         }
-        let (candidates, mut withheld) = self.candidates(&bundle, kind, pseudonym).await?;
+        let (candidates, mut withheld) = self.candidates(&bundle, &permitted, pseudonym).await?;
         let targets: Vec<(PatientId, Target)> = candidates.iter().map(|c| (pseudonym, target(&c.committed))).collect();
         let decisions = self.decide(session, break_glass, at, &targets).await?;
         let mut served = Vec::new();
-        let mut entries = vec![entry(session, at, pseudonym, query, query_authorization)];
         for (candidate, decision) in candidates.into_iter().zip(decisions) {
             let Ok(authorization) = decision else { continue };
             match self
@@ -317,13 +348,13 @@ impl<B: Backend> Gateway<'_, B> {
                 )
             })?),
         };
-        let asked = format!("{asked}{}", subset.query());
-        let mut link = vec![Link { relation: "self".into(), url: format!("{base}/{kind}?{asked}&_count={count}") }];
+        let own = match everything {
+            true => format!("{base}/Patient/{local}/$everything?_count={count}{}", subset.query()),
+            false => format!("{base}/{kind}?{asked}{}&_count={count}", subset.query()),
+        };
+        let mut link = vec![Link { relation: "self".into(), url: own.clone() }];
         if let Some(next) = &next {
-            link.push(Link {
-                relation: "next".into(),
-                url: format!("{base}/{kind}?{asked}&_count={count}&_cursor={}", percent_encode(next)),
-            });
+            link.push(Link { relation: "next".into(), url: format!("{own}&_cursor={}", percent_encode(next)) });
         }
         // Subsets of the verified versions (kept raw, as served, when nothing is left out).
         let subsets: Vec<Option<Box<RawValue>>> = match subset.is_full() {
@@ -360,12 +391,13 @@ impl<B: Backend> Gateway<'_, B> {
         Ok(fhir_response(200, serde_json::to_vec(&searchset).expect("serialises"), &[]))
     }
 
-    /// The versions of a search page that the ledger holds for `patient` (waiting once for
-    /// the follower if some are not committed yet), and how many are withheld for good.
+    /// The versions of a search page of `kinds` that the ledger holds for `patient` (waiting
+    /// once for the follower if some are not committed yet), and how many are withheld for
+    /// good; resources of other types are left out.
     async fn candidates<'r>(
         &self,
         bundle: &UpstreamBundle<'r>,
-        kind: &str,
+        kinds: &[&str],
         patient: PatientId,
     ) -> Result<(Vec<Candidate<'r>>, usize), Refusal> {
         let mut waited = false;
@@ -375,14 +407,14 @@ impl<B: Backend> Gateway<'_, B> {
             for upstream_entry in &bundle.entry {
                 let Some(text) = upstream_entry.resource else { continue };
                 let head = head_of(text.get().as_bytes())?;
-                if head.kind != kind {
-                    continue; // the server's own OperationOutcome entries
+                if !kinds.contains(&head.kind.as_str()) {
+                    continue; // the server's own OperationOutcome entries, other types, kinds not authorised
                 }
                 let (Some(id), Some(version)) = (head.id, head.meta.and_then(|m| m.version)) else {
                     withheld += 1;
                     continue;
                 };
-                let reference = format!("{kind}/{id}");
+                let reference = format!("{}/{id}", head.kind);
                 match self.follower.committed(&reference, &version).map_err(|e| self.store_failed(e))? {
                     Some(committed) if committed.deleted => {}
                     Some(committed) => {

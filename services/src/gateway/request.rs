@@ -102,6 +102,15 @@ pub enum Interaction {
         /// The upstream server's paging cursor (from a `next` link the gateway handed out).
         cursor: Option<String>,
     },
+    /// `GET /Patient/id/$everything`: the patient's compartment, every served type at once.
+    Everything {
+        /// The Patient's id.
+        patient: String,
+        /// Page size asked for.
+        count: Option<u32>,
+        /// The upstream server's paging cursor (from a `next` link the gateway handed out).
+        cursor: Option<String>,
+    },
     /// `GET /Patient?identifier=urn:custodia:patient|0x…`: the local Patient of a pseudonym.
     PatientByPseudonym(PatientId),
     /// `POST /Type`.
@@ -130,6 +139,7 @@ impl Interaction {
             Interaction::Read { .. } => "read",
             Interaction::VRead { .. } => "vread",
             Interaction::Search { .. } => "search",
+            Interaction::Everything { .. } => "everything",
             Interaction::PatientByPseudonym(_) => "patient-by-pseudonym",
             Interaction::Create { .. } => "create",
             Interaction::Update { .. } => "update",
@@ -143,6 +153,7 @@ impl Interaction {
             Interaction::Read { .. }
                 | Interaction::VRead { .. }
                 | Interaction::Search { .. }
+                | Interaction::Everything { .. }
                 | Interaction::PatientByPseudonym(_)
         )
     }
@@ -184,6 +195,9 @@ pub fn parse(request: &RawRequest<'_>) -> Result<Interaction, Refusal> {
             None => Ok(interaction),
         }
     };
+    if let ("GET", ["Patient", id, "$everything"]) = (method, segments.as_slice()) {
+        return everything(fhir_id(id)?, &params);
+    }
     if segments.iter().any(|s| s.starts_with('$')) {
         return Err(Refusal::not_supported("operations are not supported by this gateway"));
     }
@@ -338,19 +352,8 @@ fn search(kind: String, params: &[(String, String)]) -> Result<Interaction, Refu
     for (key, value) in params {
         match key.as_str() {
             "_format" | "_elements" | "_summary" => {}
-            "_count" => {
-                let n: u32 = value.parse().map_err(|_| Refusal::bad_request("_count wants a number"))?;
-                count = Some(n.clamp(1, 100));
-            }
-            "_cursor" => {
-                let valid = !value.is_empty()
-                    && value.len() <= 512
-                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=+/".contains(&b));
-                if !valid {
-                    return Err(Refusal::bad_request("_cursor is not a cursor this gateway handed out"));
-                }
-                cursor = Some(value.clone());
-            }
+            "_count" => count = Some(page_size(value)?),
+            "_cursor" => cursor = Some(upstream_cursor(value)?),
             "patient" | "subject" if kind != "Patient" => {
                 let local = value.strip_prefix("Patient/").unwrap_or(value);
                 if key == "subject" && !value.starts_with("Patient/") {
@@ -384,6 +387,42 @@ fn search(kind: String, params: &[(String, String)]) -> Result<Interaction, Refu
     match (kind.as_str(), patient) {
         ("Patient", PatientParam::Pseudonym(id)) if cursor.is_none() => Ok(Interaction::PatientByPseudonym(id)),
         (_, patient) => Ok(Interaction::Search { kind, patient, count, cursor }),
+    }
+}
+
+/// `Patient/id/$everything`, paged: `_count` and the gateway's `_cursor` (and the subset
+/// parameters); `start`, `end`, `_since` and `_type` are refused.
+fn everything(patient: String, params: &[(String, String)]) -> Result<Interaction, Refusal> {
+    let (mut count, mut cursor) = (None, None);
+    for (key, value) in params {
+        match key.as_str() {
+            "_format" | "_elements" | "_summary" => {}
+            "_count" => count = Some(page_size(value)?),
+            "_cursor" => cursor = Some(upstream_cursor(value)?),
+            other => {
+                return Err(Refusal::bad_request(format!(
+                    "the parameter {other} is not supported by $everything here: it takes _count (and the cursor of its next link)"
+                )))
+            }
+        }
+    }
+    Ok(Interaction::Everything { patient, count, cursor })
+}
+
+/// A `_count`: a number, kept within 1 to 100.
+fn page_size(value: &str) -> Result<u32, Refusal> {
+    let n: u32 = value.parse().map_err(|_| Refusal::bad_request("_count wants a number"))?;
+    Ok(n.clamp(1, 100))
+}
+
+/// A `_cursor` as the gateway hands them out (the upstream server's, in a `next` link).
+fn upstream_cursor(value: &str) -> Result<String, Refusal> {
+    let valid = !value.is_empty()
+        && value.len() <= 512
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=+/".contains(&b));
+    match valid {
+        true => Ok(value.to_string()),
+        false => Err(Refusal::bad_request("_cursor is not a cursor this gateway handed out")),
     }
 }
 
@@ -435,6 +474,10 @@ mod tests {
                 cursor: None
             }
         );
+        assert_eq!(
+            get("/Patient/p1/$everything?_count=10&_summary=true").unwrap(),
+            Interaction::Everything { patient: "p1".into(), count: Some(10), cursor: None }
+        );
         let hex = format!("0x{}", "ab".repeat(32));
         assert_eq!(
             get(&format!("/Patient?identifier={PSEUDONYM_SYSTEM}%7C{hex}")).unwrap(),
@@ -455,7 +498,11 @@ mod tests {
             ("/Observation?patient=p1&patient=p2", 400),
             ("/Observation?patient=p1&_format=xml", 406),
             ("/Observation?subject:Patient.name=x", 400),
-            ("/Patient/p1/$everything", 501),
+            ("/Patient/p1/$everything?_type=Observation", 400),
+            ("/Patient/p1/$everything?start=2020", 400),
+            ("/Observation/o1/$everything", 501),
+            ("/Patient/$everything", 501),
+            ("/Patient/p1/$purge", 501),
             ("/$purge", 501),
             ("/admin/tenants", 404),
             ("/Observation/_history", 501),
