@@ -56,18 +56,20 @@ fi
 
 if [ "${1:-}" = "--gateway" ]; then
   "$here/hfs-install.sh" --debug >/dev/null
-  cargo build --quiet -p custodia-services --example gateway_rate
+  # A release build, as a hospital runs it (the dev profile leaves hyper, tokio, serde and redb
+  # unoptimised and more than triples the gateway's own cost).
+  cargo build --quiet --release -p custodia-services --example gateway_rate
   echo "## The gateway on the embedded chain (1,000 Observations of 100 patients, 100 receipts, 8 clients)"
   echo
   fresh_hfs
-  cargo run --quiet -p custodia-services --example gateway_rate -- "$hfs_url" embedded
+  cargo run --quiet --release -p custodia-services --example gateway_rate -- "$hfs_url" embedded
   echo
   echo "## The gateway on the local chain (the same, decided and logged over JSON-RPC)"
   echo
   if [ ! -f "$CUSTODIA_ROOT/target/chain/chain.pid" ]; then chain_started=yes; fi
   node="$("$here/chain-start.sh" | tail -1)"
   fresh_hfs
-  cargo run --quiet -p custodia-services --example gateway_rate -- "$hfs_url" "$node"
+  cargo run --quiet --release -p custodia-services --example gateway_rate -- "$hfs_url" "$node"
   exit 0
 fi
 
