@@ -92,6 +92,17 @@ pub struct Inclusion {
     pub charged: Option<Charged>,
 }
 
+/// What a call submitted without an estimate used ([`Backend::submit_unestimated`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Measured {
+    /// The gas limit it ran with.
+    pub gas_limit: Gas,
+    /// The gas it needed.
+    pub gas_required: Gas,
+    /// The storage deposit it charged (negative: refunded).
+    pub storage_deposit: i128,
+}
+
 /// What a chain charged for an included extrinsic, read from the block's own events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Charged {
@@ -204,6 +215,21 @@ pub trait Backend {
         storage_deposit_limit: Option<u128>,
     ) -> Result<Inclusion>;
 
+    /// Signs and submits a call without an estimate, where the backend can: it runs with all
+    /// the gas a block allows, a refused call changes nothing (its output is the contract's
+    /// error, and no block is made), and what it used is reported ([`Measured`]). One
+    /// execution instead of a dry run and an execution. `None`: not here (on a node an
+    /// extrinsic's limits are signed before it runs and a failed one is paid for), so the
+    /// caller dry-runs first and calls [`Backend::submit`].
+    async fn submit_unestimated(
+        &self,
+        _signer: &Signer,
+        _contract: AccountId,
+        _input: &[u8],
+    ) -> Result<Option<(Inclusion, Measured)>> {
+        Ok(None)
+    }
+
     /// Uploads `code` and instantiates it with constructor input `input` and `salt`.
     /// The account `deployer`'s instantiations run as, from which their addresses follow
     /// ([`Instantiation::address`]): `deployer` itself, or where a council governs code (the
@@ -264,6 +290,15 @@ impl<T: Backend> Backend for &T {
         storage_deposit_limit: Option<u128>,
     ) -> Result<Inclusion> {
         (**self).submit(signer, contract, input, gas_limit, storage_deposit_limit).await
+    }
+
+    async fn submit_unestimated(
+        &self,
+        signer: &Signer,
+        contract: AccountId,
+        input: &[u8],
+    ) -> Result<Option<(Inclusion, Measured)>> {
+        (**self).submit_unestimated(signer, contract, input).await
     }
 
     async fn instantiator(&self, deployer: &Signer) -> Result<AccountId> {

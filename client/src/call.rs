@@ -3,7 +3,8 @@
 //!
 //! A [`Tx`] changes state: [`Tx::submit`] dry-runs first (a refusal comes back as the
 //! contract's typed error, with nothing submitted), then submits with the gas the dry run
-//! found. A [`Query`] only reads: [`Query::query`].
+//! found; where the backend runs calls directly and a refusal leaves no trace (the embedded
+//! chain), it runs the call once instead. A [`Query`] only reads: [`Query::query`].
 
 use crate::{
     backend::{Backend, Charged, DryRun, Emitted, Gas, Hash},
@@ -165,7 +166,8 @@ where
     }
 
     /// Dry-runs as the signer's account, then signs and submits with the gas the dry run
-    /// measured (plus a margin), and waits for inclusion. If another transaction of the account
+    /// measured (plus a margin), and waits for inclusion (where the backend can run it
+    /// without an estimate, [`crate::Backend::submit_unestimated`], it does that instead). If another transaction of the account
     /// took the nonce (one sent before a lost connection, say), the call is judged again and
     /// resubmitted with a fresh nonce, a few times: nothing of a transaction that lost its
     /// nonce is on chain, and the fresh dry run sees whatever the other one did.
@@ -184,6 +186,23 @@ where
     }
 
     async fn submit_once(&self, signer: &crate::Signer) -> Result<Submitted<T>> {
+        // Where the backend runs a call directly and a refusal leaves no trace (the embedded
+        // chain), one execution does what a dry run and a submission would.
+        let backend = self.client.backend();
+        if let Some((included, measured)) = backend.submit_unestimated(signer, self.contract, &self.input).await? {
+            let data = included.data.as_deref().unwrap_or_default();
+            let value = decode_output::<Result<T, E>>(data)?.map_err(|e| Error::Contract(e.into()))?;
+            return Ok(Submitted {
+                value,
+                block: included.block,
+                block_hash: included.block_hash,
+                events: included.events,
+                gas_limit: measured.gas_limit,
+                gas_required: measured.gas_required,
+                storage_deposit: measured.storage_deposit,
+                charged: included.charged,
+            });
+        }
         let estimate = self.dry_run(signer.account()).await?;
         let gas_limit = estimate.gas_required.with_margin(GAS_MARGIN_PERCENT);
         let deposit_limit = u128::try_from(estimate.storage_deposit).ok().filter(|d| *d > 0);

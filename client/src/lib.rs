@@ -8,8 +8,9 @@
 //!
 //! - [`Client`]: typed calls per registry — [`Client::directory`], [`Client::records`],
 //!   [`Client::consents`], [`Client::access_log`]. Transactions end in
-//!   [`Tx::submit`](call::Tx::submit), which dry-runs first so that a refusal comes back as
-//!   the contract's own error ([`ContractError`]) before anything is paid; queries end in
+//!   [`Tx::submit`](call::Tx::submit), which dry-runs first (or, on the embedded chain, runs
+//!   once: a refusal there leaves no trace) so that a refusal comes back as the contract's
+//!   own error ([`ContractError`]) before anything is paid; queries end in
 //!   [`Query::query`](call::Query::query). Events come back decoded
 //!   ([`Submitted::events_of`](call::Submitted::events_of), [`events::SuiteEvent`]).
 //! - [`Backend`]: what the client needs of a chain; [`NodeBackend`] is a node over

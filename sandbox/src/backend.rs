@@ -4,7 +4,7 @@
 
 use crate::Sandbox;
 use custodia_client::{
-    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated, Instantiation},
+    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated, Instantiation, Measured},
     error::{InclusionError, SubmissionError},
     Error, Result, Signer,
 };
@@ -302,6 +302,32 @@ impl Backend for SandboxBackend {
         }
         let (block, block_hash) = self.seal(&mut state)?;
         Ok(Inclusion { block, block_hash, events: called.events, data: Some(called.output), charged: None })
+    }
+
+    /// The in-process runtime runs the call directly (no extrinsic to sign with limits, no
+    /// fee): with a block's gas, and a reverted call leaves no trace, so no dry run is needed.
+    async fn submit_unestimated(
+        &self,
+        signer: &Signer,
+        contract: AccountId,
+        input: &[u8],
+    ) -> Result<Option<(Inclusion, Measured)>> {
+        let mut state = self.lock();
+        let called = state
+            .sandbox
+            .call(signer.account(), contract, input.to_vec(), Sandbox::BLOCK_LIMIT, None)
+            .map_err(|e| Error::Inclusion(InclusionError::Failed(e)))?;
+        let measured = Measured {
+            gas_limit: Sandbox::BLOCK_LIMIT,
+            gas_required: called.gas_required,
+            storage_deposit: called.storage_deposit,
+        };
+        let (block, block_hash) = match called.reverted {
+            true => (0, [0; 32]), // changes nothing, makes no block
+            false => self.seal(&mut state)?,
+        };
+        let events = if called.reverted { Vec::new() } else { called.events };
+        Ok(Some((Inclusion { block, block_hash, events, data: Some(called.output), charged: None }, measured)))
     }
 
     async fn instantiator(&self, deployer: &Signer) -> Result<AccountId> {
