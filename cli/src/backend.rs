@@ -1,7 +1,7 @@
 //! The chain a command runs on, chosen at run time: the embedded sandbox chain or a node.
 
 use custodia_client::{
-    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated, Instantiation},
+    backend::{Backend, BlockEvent, DryRun, Gas, Hash, Inclusion, Instantiated, Instantiation, Measured},
     NodeBackend, Result, Signer,
 };
 use custodia_sandbox::SandboxBackend;
@@ -54,6 +54,15 @@ impl Backend for AnyBackend {
         storage_deposit_limit: Option<u128>,
     ) -> Result<Inclusion> {
         delegate!(self.submit(signer, contract, input, gas_limit, storage_deposit_limit))
+    }
+
+    async fn submit_unestimated(
+        &self,
+        signer: &Signer,
+        contract: AccountId,
+        input: &[u8],
+    ) -> Result<Option<(Inclusion, Measured)>> {
+        delegate!(self.submit_unestimated(signer, contract, input))
     }
 
     async fn instantiator(&self, deployer: &Signer) -> Result<AccountId> {

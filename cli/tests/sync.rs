@@ -706,10 +706,13 @@ fn refused_versions_are_retried_on_request_each_still_in_order() {
     hfs.put(&observation("o2", "K 4.2"));
     assert_eq!(sync(s, &hfs)["committed"], 1);
 
-    // Retried on request: p1 and o1 go on; o2's first version cannot follow its second.
+    // Retried on request: p1 and o1 go on; o2's first version cannot follow its second, and is
+    // skipped for good (another retry would not place it).
     let retried = ok(s, &["sync", "--server", &hfs.url, "--once", "--retry-refused", "--as", "dave"]);
-    assert_eq!((retried["committed"].as_u64(), retried["refused"].as_u64()), (Some(2), Some(1)), "{retried}");
-    let failed = ok(s, &["sync", "--server", &hfs.url, "--failed"]);
+    let counts = (retried["committed"].as_u64(), retried["refused"].as_u64(), retried["skipped"].as_u64());
+    assert_eq!(counts, (Some(2), Some(0), Some(1)), "{retried}");
+    assert_eq!(ok(s, &["sync", "--server", &hfs.url, "--failed"]), json!([]));
+    let failed = ok(s, &["sync", "--server", &hfs.url, "--failed", "--skipped"]);
     let failed = failed.as_array().unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!((failed[0]["resource"].as_str(), failed[0]["version"].as_str()), (Some("Observation/o2"), Some("1")));

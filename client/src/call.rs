@@ -102,11 +102,12 @@ pub struct Submitted<T> {
     pub block_hash: Hash,
     /// The events the contracts emitted.
     pub events: Vec<Emitted>,
-    /// The gas limit it was submitted with (measured by the dry run, plus a margin).
+    /// The gas limit it was submitted with: what the dry run measured plus a margin, or on a
+    /// backend that runs calls without an estimate (the embedded chain), a block's gas.
     pub gas_limit: Gas,
-    /// Gas the dry run measured.
+    /// Gas it needed, as the dry run (or the one execution) measured.
     pub gas_required: Gas,
-    /// The storage deposit the dry run measured.
+    /// The storage deposit, as the dry run (or the one execution) measured.
     pub storage_deposit: i128,
     /// What the chain charged, where the call was an extrinsic (on a node).
     pub charged: Option<Charged>,

@@ -227,7 +227,7 @@ pub struct SyncReport {
     pub deletions: usize,
     /// Versions whose patient changed.
     pub moved: usize,
-    /// Links taken from `DocumentReference.relatesTo`.
+    /// Links taken from `DocumentReference.relatesTo` or a Provenance.
     pub links: usize,
     /// Versions skipped by rule (recorded with the reason).
     pub skipped: usize,
@@ -272,7 +272,10 @@ impl SyncReport {
             *total += more;
         }
         self.resumed |= next.resumed;
-        (self.cursor, self.lag_seconds, self.held_back) = (next.cursor, next.lag_seconds, next.held_back);
+        (self.cursor, self.held_back) = (next.cursor, next.held_back);
+        if next.committed > 0 {
+            self.lag_seconds = next.lag_seconds;
+        }
         self.seconds += next.seconds;
         self.chain_seconds += next.chain_seconds;
     }
@@ -379,7 +382,7 @@ impl<'c, B: Backend> Follower<'c, B> {
         hook(SyncStage::Read { queue: fresh.len() + report.held_back });
         let mut plan = Plan::default();
         let mut set_aside: HashMap<([u8; 32], String), String> = HashMap::new();
-        let provenance = provenance_links(self.pseudonyms, &fresh);
+        let provenance = provenance_links(self.pseudonyms, self.server.base(), &fresh);
         let mut first = 0; // the batch's first entry
         for (at, entry) in fresh.iter().enumerate() {
             if plan.batch.versions.len() + 2 > MAX_BATCH as usize {
@@ -526,13 +529,17 @@ impl<'c, B: Backend> Follower<'c, B> {
         }
         // A refused version retried after a later version of its resource was committed: the
         // chain's versions follow the server's, so it has no place any more.
-        if let Some(later) = head.as_ref().filter(|h| version_order(&entry.version) < version_order(&h.version)) {
-            plan.counts.refused += 1;
+        // (Only where both version ids are numbers, as HFS's are: other servers' ids say
+        // nothing of their order.) Skipped: a retry can never place it.
+        let number = |version: &str| version.parse::<u64>().ok();
+        let older = |h: &&Followed| number(&entry.version).zip(number(&h.version)).is_some_and(|(v, h)| v < h);
+        if let Some(later) = head.as_ref().filter(older) {
+            plan.counts.skipped += 1;
             let reason = format!(
                 "version {} was committed already: an earlier version cannot follow it on chain",
                 later.version
             );
-            refuse(plan, reason, false);
+            refuse(plan, reason, true);
             return Ok(());
         }
         if opaque_locator(RecordId::new([0; 32]), &entry.version).len() > MAX_LOCATOR_LEN as usize {
@@ -764,7 +771,12 @@ impl<'c, B: Backend> Follower<'c, B> {
         if wanted.is_empty() {
             return Ok(());
         }
-        let answers = chain.time(self.client.records().records_info(&wanted)).await?;
+        let answers = match chain.time(self.client.records().records_info(&wanted)).await {
+            Ok(answers) => answers,
+            // A records registry from before `record_batch`: each head is asked on its own.
+            Err(custodia_client::Error::NotUnderstood(_)) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
         for (record, info) in wanted.into_iter().zip(answers) {
             match info {
                 Some(info) => {
@@ -1110,30 +1122,36 @@ impl<'c, B: Backend> Follower<'c, B> {
     /// (not those skipped by rule: they would be skipped again) and takes the cursor back to the
     /// start of the history, so that the next pass reads it again (window by window) and plans
     /// those versions anew, once the cause is gone (the patient's controller linked this
-    /// institution, a newer reader accepts the element). Each is still planned in order: one
-    /// older than a version of its resource committed since is refused again, saying so.
-    /// Returns how many refusals it forgot.
+    /// institution, a newer reader accepts the element), with the versions of their resources
+    /// that were skipped (a deletion of what was not committed yet). Each is still planned in
+    /// order: one older than a version of its resource committed since is skipped, saying so.
+    /// A Provenance skipped earlier is not read again: a retried version takes no link from it.
+    /// Returns how many refused versions it forgot.
     pub fn retry_refused(&self) -> Result<usize> {
         let base = self.server.base();
         let tx = self.store.write()?;
         let forgotten = {
             let mut table = tx.open_table(REFUSED)?;
-            let mut retried = Vec::new();
+            // Every refusal of a resource with a refused version goes (a later deletion skipped
+            // because nothing was committed yet must be planned again after it).
+            let mut ours = Vec::new();
             for row in table.iter()? {
                 let (at, value) = row?;
                 let refused = Refused::decode(&mut value.value()).map_err(Error::corrupt("a refused version"))?;
                 let key = at.value().0;
-                if key == resource_key(base, &refused.resource) && !refused.skipped {
-                    retried.push((key, refused.version));
+                if key == resource_key(base, &refused.resource) {
+                    ours.push((key, refused.version, refused.skipped));
                 }
             }
-            for (key, version) in &retried {
+            let retried: HashSet<[u8; 32]> = ours.iter().filter(|r| !r.2).map(|r| r.0).collect();
+            let forgotten: Vec<&([u8; 32], String, bool)> = ours.iter().filter(|r| retried.contains(&r.0)).collect();
+            for (key, version, _) in &forgotten {
                 table.remove((*key, version.as_str()))?;
             }
             if !retried.is_empty() {
                 tx.open_table(CURSORS)?.remove(base)?;
             }
-            retried.len()
+            forgotten.iter().filter(|r| !r.2).count()
         };
         tx.commit()?;
         Ok(forgotten)
@@ -1330,7 +1348,7 @@ type ProvenanceLinks = HashMap<String, Vec<ProvenanceLink>>;
 
 /// Reads the Provenance resources among `entries` (a pass's window) for their links. One the
 /// FHIR reader would refuse still states its links; it is recorded as skipped like any.
-fn provenance_links(pseudonyms: &Pseudonyms, entries: &[HistoryEntry]) -> ProvenanceLinks {
+fn provenance_links(pseudonyms: &Pseudonyms, base: &str, entries: &[HistoryEntry]) -> ProvenanceLinks {
     let resolver = crate::fhir_import::Resolver { pseudonyms, institutions: Default::default() };
     let mut links = ProvenanceLinks::new();
     for entry in entries.iter().filter(|entry| entry.reference.starts_with("Provenance/")) {
@@ -1338,6 +1356,9 @@ fn provenance_links(pseudonyms: &Pseudonyms, entries: &[HistoryEntry]) -> Proven
             continue;
         };
         for link in custodia_fhir::mapping::provenance::provenance(&value, &resolver).value.links {
+            if crate::fhir_import::source_of_reference(&link.from_reference).is_some_and(|source| source != base) {
+                continue; // a version on another server: not one this follower commits
+            }
             let newer = crate::fhir_import::local_reference(&link.from_reference);
             let stated = ProvenanceLink { version: link.from.version, earlier: link.to_reference, how: link.how };
             links.entry(newer).or_default().push(stated);

@@ -65,6 +65,8 @@ fn dropped() -> Error {
     Error::Connection { endpoint: "flaky".into(), source: "connection reset".into() }
 }
 
+// `submit_unestimated` is left to its default (not supported), so that every transaction goes
+// through `submit`, where the faults are.
 impl Backend for Flaky {
     async fn genesis(&self) -> Result<Hash> {
         self.chain.genesis().await

@@ -386,7 +386,8 @@ impl<B: Backend> Gateway<'_, B> {
             outcome_text = RawValue::from_string(outcome.to_string()).expect("JSON");
             entry.push(SearchEntry { full_url: None, resource: &outcome_text, search: json!({"mode": "outcome"}) });
         }
-        let total = next.is_none().then_some(served.len());
+        // A total only for a result of one page (a later page's count is not the whole).
+        let total = (next.is_none() && cursor.is_none()).then_some(served.len());
         let searchset = SearchSet { kind: "Bundle", bundle_type: "searchset", total, link, entry };
         Ok(fhir_response(200, serde_json::to_vec(&searchset).expect("serialises"), &[]))
     }

@@ -134,7 +134,10 @@ impl Subset {
             None => None,
         };
         let keep = |name: &str| {
-            if always.contains(&name) {
+            // A primitive's extensions (`_status`) go with it.
+            let name = name.strip_prefix('_').unwrap_or(name);
+            // A modifier extension can change what the rest means: never left out of a summary.
+            if always.contains(&name) || (self.summary.is_some() && name == "modifierExtension") {
                 return true;
             }
             match (&self.elements, self.summary, marks) {
@@ -225,6 +228,14 @@ mod tests {
             .contains(r#""value":6.30"#));
         // Observation's mandatory elements: status and code.
         assert_eq!(keys("_summary=text"), ["code", "id", "meta", "resourceType", "status", "text"]);
+        // A kept primitive keeps its extensions (`_status`); a modifier extension is never cut.
+        let extended = br#"{"resourceType":"Observation","id":"o1","status":"final","_status":{"extension":[{"url":"u","valueString":"v"}]},"_issued":{"id":"i"},"modifierExtension":[{"url":"m","valueBoolean":true}],"code":{"text":"Hb"}}"#;
+        let out = Subset::of_query(Some("_summary=true")).unwrap().apply(extended).unwrap();
+        let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert!(out.get("_status").is_some() && out.get("modifierExtension").is_some(), "{out}");
+        let cut = Subset::of_query(Some("_summary=text")).unwrap().apply(extended).unwrap();
+        let cut: serde_json::Value = serde_json::from_slice(&cut).unwrap();
+        assert!(cut.get("_issued").is_none() && cut.get("_status").is_some(), "{cut}");
         let organization = br#"{"resourceType":"Organization","id":"x","name":"Ward 4"}"#;
         let summary = Subset::of_query(Some("_summary=true")).unwrap();
         assert_eq!(summary.apply(organization).unwrap_err().status, 400);
