@@ -499,6 +499,11 @@ fn a_patient_change_a_merge_and_refused_resources_are_followed_as_documented() {
         report["verdicts"].as_array().unwrap().iter().filter(|v| v["resource"] == "Observation/o2").collect();
     assert_eq!(o2_verdict.len(), 1);
     assert_eq!(o2_verdict[0]["verification"], "Erased");
+    // The version the FHIR reader refused is pa's report too, as Refused.
+    let odd: Vec<&Value> =
+        report["verdicts"].as_array().unwrap().iter().filter(|v| v["resource"] == "Observation/odd").collect();
+    assert_eq!(odd.len(), 1, "{report}");
+    assert_eq!(odd[0]["verification"], "Refused");
 
     // The follower's pseudonyms are the import's: the server's own history Bundle of pb,
     // imported as a file, lands in the same record of the same patient (a new version

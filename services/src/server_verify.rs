@@ -57,6 +57,25 @@ impl VerifyReport {
 /// Checks what `follower`'s server serves against the chain, as `scope` says.
 ///
 /// # Errors
+/// The patient a served version is about: as the follower derives it, or for a version the
+/// FHIR reader refuses (which the follower could not place), the one its JSON names (itself
+/// for a Patient, else its `subject` or `patient` reference), so that one patient's report
+/// shows it too (as `Refused`).
+fn patient_named<B: Backend>(follower: &Follower<'_, B>, reference: &str, text: &[u8]) -> Option<PatientId> {
+    if let Some(patient) = follower.patient_of(reference, text) {
+        return Some(patient);
+    }
+    let value: serde_json::Value = serde_json::from_slice(text).ok()?;
+    let named = match reference.starts_with("Patient/") {
+        true => reference.to_string(),
+        false => ["subject", "patient"].iter().find_map(|field| {
+            let named = value.get(field)?.get("reference")?.as_str()?;
+            named.starts_with("Patient/").then(|| named.to_string())
+        })?,
+    };
+    Some(follower.patient(&named))
+}
+
 /// The server unreachable or its history unreadable, the chain unreachable, the store failing.
 pub async fn verify<B: Backend>(follower: &Follower<'_, B>, scope: &Scope) -> Result<VerifyReport> {
     let server = follower.server();
@@ -74,9 +93,9 @@ pub async fn verify<B: Backend>(follower: &Follower<'_, B>, scope: &Scope) -> Re
     let of_patient = |reference: &str, entries: &[&HistoryEntry]| -> bool {
         let Some(wanted) = wanted else { return true };
         patient_now.get(reference) == Some(&wanted)
-            || entries
-                .iter()
-                .any(|e| e.resource.as_deref().and_then(|text| follower.patient_of(reference, text)) == Some(wanted))
+            || entries.iter().any(|e| {
+                e.resource.as_deref().and_then(|text| patient_named(follower, reference, text)) == Some(wanted)
+            })
     };
     let mut references: Vec<&str> = by_resource.keys().copied().collect();
     references.sort_unstable();
