@@ -105,7 +105,34 @@ pub fn parse_account(text: &str) -> Result<AccountId> {
             .ok_or_else(|| Error::Input(format!("{text} is not 32 bytes of hex")))?;
         return Ok(AccountId::from(bytes));
     }
+    // An SS58 address of a 32-byte account is 47 to 50 characters. Longer text is refused
+    // before it reaches the base58 decoder, which panics (an arithmetic overflow) on some long
+    // inputs: found by fuzzing the deployment file.
+    if text.len() > MAX_SS58_LEN {
+        return Err(Error::Input(format!("{text} is not an SS58 address (longer than {MAX_SS58_LEN} characters)")));
+    }
     subxt::utils::AccountId32::from_str(text)
         .map(|a| AccountId::from(a.0))
         .map_err(|e| Error::Input(format!("{text} is not an SS58 address ({e})")))
+}
+
+/// Longest text [`parse_account`] hands to the SS58 decoder.
+const MAX_SS58_LEN: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_or_malformed_address_is_a_typed_error_not_a_panic() {
+        // The deployment-file fuzzer's input: the base58 decoder overflowed on it.
+        let found = format!("1111{}{}{}1rds", "2".repeat(105), "1".repeat(11), "j".repeat(59));
+        assert!(matches!(parse_account(&found), Err(Error::Input(_))));
+        for n in [65, 100, 1000] {
+            assert!(matches!(parse_account(&"2".repeat(n)), Err(Error::Input(_))), "{n}");
+        }
+        let alice = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+        assert!(parse_account(alice).is_ok());
+        assert!(matches!(parse_account("0x12"), Err(Error::Input(_))));
+    }
 }
